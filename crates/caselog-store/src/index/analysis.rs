@@ -1,0 +1,1 @@
+//! Text analysis (placeholder, being written).

@@ -1,0 +1,3 @@
+//! The derived full-text index: analysis, schema, indexing and search.
+
+pub mod analysis;
