@@ -62,8 +62,10 @@ pub mod duplicate;
 pub mod error;
 pub mod ids;
 pub mod lifecycle;
+pub mod query;
 pub mod queue;
 pub mod refs;
+pub mod text;
 pub mod timestamp;
 
 pub use attachment::{AttachmentKind, AttachmentMeta, AttachmentPolicy, ContentHash, MIB};
@@ -75,6 +77,11 @@ pub use lifecycle::{
     create, replay, transition, Actor, CaseEvent, CaseState, EventKind, LifecyclePolicy, RecordedEvent, ReplayError,
     Role, Status, Transition, TransitionError,
 };
+pub use query::{
+    parse, DateRange, FieldFilter, FieldName, Matchable, ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind,
+    QueryLimits,
+};
 pub use queue::{PerformanceTier, PriorityClass, QueueInputs, QueueKey, QueuePolicy, QUEUE_KEY_LEN};
 pub use refs::{Asin, BareReference, OrderId, References, Sku};
+pub use text::{validate_body, validate_title, MAX_BODY_BYTES, MAX_TITLE_CHARS};
 pub use timestamp::{Span, Timestamp, DAY_MS, HOUR_MS};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::ident_enum::ident_enum;
-use crate::ids::{CaseId, UserId};
+use crate::ids::{CaseNumber, UserId};
 use crate::timestamp::{Span, Timestamp};
 
 ident_enum! {
@@ -120,8 +120,9 @@ pub enum CaseEvent {
     Close,
     /// Support folds the case into another case of the same tenant.
     MergeInto {
-        /// The surviving case.
-        target: CaseId,
+        /// The surviving case, by number (numbers are stable across stores,
+        /// internal ids are not).
+        target: CaseNumber,
     },
     /// The system closes a resolved case after the reopen window.
     AutoClose,
@@ -204,7 +205,7 @@ pub struct CaseState {
     /// The seller's reply deadline while `needs_attention`.
     pub reply_deadline: Option<Timestamp>,
     /// The surviving case, once merged.
-    pub merged_into: Option<CaseId>,
+    pub merged_into: Option<CaseNumber>,
     /// Since when the first-response clock is paused, if it is.
     pub paused_since: Option<Timestamp>,
     /// Total time the first-response clock was paused before `paused_since`.
@@ -513,14 +514,15 @@ pub fn transition(
     };
     next.resolved_at = match to {
         Resolved if status != Resolved => Some(now),
-        Resolved | Closed => state.resolved_at,
+        // Becoming final (closed or merged) keeps the resolution as history.
+        Resolved | Closed | Merged => state.resolved_at,
         _ => None,
     };
     if to.is_final() {
         next.closed_at = Some(now);
     }
     if let CaseEvent::MergeInto { target } = event {
-        next.merged_into = Some(*target);
+        next.merged_into = Some(target.clone());
     }
     Ok(Transition {
         state: next,

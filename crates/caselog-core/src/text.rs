@@ -1,0 +1,54 @@
+//! Limits and checks for free text: case titles and message bodies.
+
+use crate::error::{excerpt, ValidationError};
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 500;
+/// Largest message body, in bytes of UTF-8.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Validates a case title: not empty, at most [`MAX_TITLE_CHARS`]
+/// characters, no control characters. Surrounding white space is trimmed.
+pub fn validate_title(title: &str) -> Result<String, ValidationError> {
+    let t = title.trim();
+    if t.is_empty() {
+        return Err(ValidationError::Empty { field: "title" });
+    }
+    let len = t.chars().count();
+    if len > MAX_TITLE_CHARS {
+        return Err(ValidationError::TooLong {
+            field: "title",
+            len,
+            max: MAX_TITLE_CHARS,
+        });
+    }
+    if t.chars().any(char::is_control) {
+        return Err(ValidationError::Malformed {
+            field: "title",
+            value: excerpt(t),
+            expected: "one line of text without control characters",
+        });
+    }
+    Ok(t.to_owned())
+}
+
+/// Validates a message body: at most [`MAX_BODY_BYTES`], and no control
+/// characters other than newline, carriage return and tab (a NUL byte in a
+/// body is a sign of binary data pasted as text).
+pub fn validate_body(body: &str) -> Result<(), ValidationError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ValidationError::TooLong {
+            field: "message body",
+            len: body.len(),
+            max: MAX_BODY_BYTES,
+        });
+    }
+    if body.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(ValidationError::Malformed {
+            field: "message body",
+            value: excerpt(body),
+            expected: "text without control characters other than newline and tab",
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! The store's error type.
+//!
+//! One enum, so a host application can match on what went wrong; every
+//! variant says what and where. redb's errors are wrapped, never unwrapped.
+
+use std::path::PathBuf;
+
+use caselog_core::{CaseId, CaseNumber, Status, TransitionError, ValidationError};
+use thiserror::Error;
+
+/// Result type of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file-system operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// redb reported an error.
+    #[error("storage error while {action}: {source}")]
+    Storage {
+        /// What was being done.
+        action: &'static str,
+        /// redb's error.
+        source: Box<redb::Error>,
+    },
+    /// The file is not a caselog store.
+    #[error("{path} is not a caselog store (no caselog format marker)")]
+    ForeignFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The store was written by a newer release.
+    #[error("the store has schema version {found}; this release reads up to {supported}")]
+    SchemaTooNew {
+        /// The version found.
+        found: u32,
+        /// The newest version this release reads.
+        supported: u32,
+    },
+    /// A stored record could not be decoded.
+    #[error("corrupt record in table {table} at key {key}: {detail}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The key, as text.
+        key: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A stored record has a version this release does not know.
+    #[error("record in table {table} at key {key} has unknown version {version}")]
+    UnknownRecordVersion {
+        /// The table.
+        table: &'static str,
+        /// The key, as text.
+        key: String,
+        /// The version tag found.
+        version: u8,
+    },
+    /// Outside data failed validation.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationError),
+    /// A lifecycle event was refused.
+    #[error("case {case}: {source}")]
+    Transition {
+        /// The case's number (or "(new case)").
+        case: String,
+        /// The refusal.
+        source: TransitionError,
+    },
+    /// No such case in the caller's scope.
+    #[error("no case {0} in this scope")]
+    CaseNotFound(String),
+    /// A case number is already taken.
+    #[error("case number {0} already exists")]
+    DuplicateNumber(CaseNumber),
+    /// A merge was asked that the rules refuse.
+    #[error("cannot merge case {from} into {into}: {reason}")]
+    MergeRefused {
+        /// The case to fold in.
+        from: CaseId,
+        /// The surviving case.
+        into: CaseId,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A follow-up was asked for a case that is not closed.
+    #[error("a follow-up can only continue a closed case; case {number} is {status}")]
+    FollowUpRefused {
+        /// The case.
+        number: CaseNumber,
+        /// Its status.
+        status: Status,
+    },
+    /// Attachment bytes did not match their declared hash or size.
+    #[error("attachment {name:?}: {detail}")]
+    AttachmentMismatch {
+        /// The attachment's name.
+        name: String,
+        /// What did not match.
+        detail: String,
+    },
+    /// The writer's queue stayed full for the configured timeout.
+    #[error("the store is busy: the write queue stayed full for {waited_ms} ms")]
+    Busy {
+        /// How long the caller waited.
+        waited_ms: u64,
+    },
+    /// An earlier commit failed; no write is accepted until the store is reopened.
+    #[error("the store stopped accepting writes after a failed commit ({0}); shut it down and open it again")]
+    Poisoned(String),
+    /// The store is shutting down or shut down.
+    #[error("the store is shut down")]
+    ShutDown,
+    /// The full-text index failed.
+    #[error("index error while {action}: {detail}")]
+    Index {
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error, as text.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Wraps any redb error with what the store was doing.
+    pub(crate) fn storage(action: &'static str, e: impl Into<redb::Error>) -> Self {
+        StoreError::Storage {
+            action,
+            source: Box::new(e.into()),
+        }
+    }
+
+    /// A copy of this error for answering several callers of one batch.
+    /// Errors holding non-clonable sources are turned into their message.
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Poisoned(m) => StoreError::Poisoned(m.clone()),
+            StoreError::ShutDown => StoreError::ShutDown,
+            other => StoreError::Poisoned(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The store's public data types: cases, thread entries, what callers send
+//! in, and what they get back.
+
+use caselog_core::{
+    Actor, AttachmentMeta, CaseEvent, CaseId, CaseNumber, CaseState, Category, LanguageTag, Marketplace,
+    PerformanceTier, References, Status, TenantId, Timestamp, UserId,
+};
+use serde::{Deserialize, Serialize};
+
+/// Whose cases a read may see. Every read takes one; a case of another
+/// tenant is indistinguishable from a missing one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// One tenant's cases (the seller side).
+    Tenant(TenantId),
+    /// Every tenant's cases (the support side), asked for explicitly.
+    AllTenants,
+}
+
+impl Scope {
+    /// The scope string the view tables are keyed by.
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            Scope::Tenant(t) => t.as_str(),
+            Scope::AllTenants => crate::tables::ALL_SCOPE,
+        }
+    }
+
+    /// Whether a case of `tenant` is visible in this scope.
+    pub fn allows(&self, tenant: &TenantId) -> bool {
+        match self {
+            Scope::Tenant(t) => t == tenant,
+            Scope::AllTenants => true,
+        }
+    }
+}
+
+/// Links between cases, by number (numbers survive export and import;
+/// internal ids do not).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CaseLinks {
+    /// The non-final case this one repeats (flagged by the duplicate rule).
+    pub duplicate_of: Option<CaseNumber>,
+    /// The closed case this one continues.
+    pub follow_up_of: Option<CaseNumber>,
+    /// Cases that continue this one.
+    pub follow_ups: Vec<CaseNumber>,
+}
+
+/// A case as stored (without its thread).
+///
+/// This struct is also the body of the version-1 case record: a change to
+/// its fields needs a new record version (see `records.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// Internal id.
+    pub id: CaseId,
+    /// Human-facing number, unique in the store.
+    pub number: CaseNumber,
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The user who opened it.
+    pub created_by: UserId,
+    /// The support agent who picked it up, if any.
+    pub assignee: Option<UserId>,
+    /// Marketplace.
+    pub marketplace: Marketplace,
+    /// Language tag of the case.
+    pub language: LanguageTag,
+    /// Category.
+    pub category: Category,
+    /// Title (subject line).
+    pub title: String,
+    /// References.
+    pub refs: References,
+    /// Lifecycle state (status and times).
+    pub state: CaseState,
+    /// Whether support marked it complex (longer first-response target).
+    pub complex: bool,
+    /// The tenant's performance tier when the case was opened.
+    pub tier: PerformanceTier,
+    /// Links to other cases.
+    pub links: CaseLinks,
+    /// Number of thread entries.
+    pub entries: u32,
+    /// Whether the case came from an imported archive (its trail is the
+    /// archive's, not replayable through the rules).
+    pub imported: bool,
+}
+
+impl Case {
+    /// The current status.
+    pub fn status(&self) -> Status {
+        self.state.status
+    }
+}
+
+/// A status change recorded in the thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// The event.
+    pub event: CaseEvent,
+    /// Status before (none for creation).
+    pub from: Option<Status>,
+    /// Status after.
+    pub to: Status,
+}
+
+/// One entry of a case's thread: a message, a status change, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadEntry {
+    /// When it happened.
+    pub at: Timestamp,
+    /// Who wrote or did it.
+    pub actor: Actor,
+    /// The status change, if the entry records one.
+    pub change: Option<StatusChange>,
+    /// Message text (empty for a bare status change).
+    pub body: String,
+    /// Attachments of the message.
+    pub attachments: Vec<AttachmentMeta>,
+}
+
+/// An attachment sent with a message: validated metadata and, optionally,
+/// the bytes (kept once per content hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    /// Validated metadata.
+    pub meta: AttachmentMeta,
+    /// The content; when given, its size and SHA-256 must match `meta`.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// A new case opened by a seller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCase {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The seller user opening it.
+    pub created_by: UserId,
+    /// Marketplace.
+    pub marketplace: Marketplace,
+    /// Language tag.
+    pub language: LanguageTag,
+    /// Category.
+    pub category: Category,
+    /// Title (validated: 1 to 500 characters, one line).
+    pub title: String,
+    /// The description: the thread's first message.
+    pub description: String,
+    /// Attachments of the description.
+    pub attachments: Vec<NewAttachment>,
+    /// References.
+    pub refs: References,
+    /// Whether the case is complex.
+    pub complex: bool,
+    /// Creation time; `None` means now.
+    pub at: Option<Timestamp>,
+}
+
+/// What the store answers to a new case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The new case's id.
+    pub id: CaseId,
+    /// Its assigned number.
+    pub number: CaseNumber,
+    /// When it repeats a recent non-final case of the tenant: that case.
+    /// The new case was accepted but demoted to the low class.
+    pub duplicate_of: Option<CaseNumber>,
+    /// The change-log sequence of the write (for `wait_indexed`).
+    pub change: u64,
+}
+
+/// A message added to a thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Who writes it.
+    pub actor: Actor,
+    /// The text.
+    pub body: String,
+    /// Attachments.
+    pub attachments: Vec<NewAttachment>,
+    /// Time; `None` means now.
+    pub at: Option<Timestamp>,
+}
+
+/// A case named by id or by number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseRef {
+    /// By internal id.
+    Id(CaseId),
+    /// By number.
+    Number(CaseNumber),
+}
+
+impl std::fmt::Display for CaseRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseRef::Id(id) => write!(f, "{id}"),
+            CaseRef::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// What the store answers to an accepted write on an existing case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The case.
+    pub id: CaseId,
+    /// Its status after the write.
+    pub status: Status,
+    /// The sequence of the new thread entry.
+    pub entry: u32,
+    /// The change-log sequence of the write.
+    pub change: u64,
+}
+
+/// A case from an archive, imported with its status as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportCase {
+    /// The case, with `id`, `entries` and `imported` ignored (the store
+    /// assigns them).
+    pub case: Case,
+    /// Its thread, oldest first.
+    pub thread: Vec<ThreadEntry>,
+}
+
+/// The outcome of importing one archived case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Imported under a new id.
+    Imported {
+        /// The new id.
+        id: CaseId,
+        /// The change-log sequence of the write.
+        change: u64,
+    },
+    /// The number already exists; nothing was written.
+    Skipped {
+        /// The number.
+        number: CaseNumber,
+        /// The existing case with that number.
+        existing: CaseId,
+    },
+}

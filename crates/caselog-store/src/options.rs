@@ -1,0 +1,66 @@
+//! Store options, with documented defaults.
+
+use std::time::Duration;
+
+use caselog_core::{AttachmentPolicy, LifecyclePolicy, QueuePolicy};
+
+/// When a write is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every acknowledged write is on disk (fsync) before the caller is
+    /// answered. The default.
+    #[default]
+    Immediate,
+    /// Writes are acknowledged once committed in memory; they reach disk
+    /// with the next durable commit ([`crate::Store::sync`], a durable
+    /// write, or shutdown). For bulk loads whose source can be replayed.
+    Deferred,
+}
+
+/// How a store is opened. `Options::default()` is right for most hosts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// When writes are acknowledged. Default: [`Durability::Immediate`].
+    pub durability: Durability,
+    /// redb's page cache in bytes. Default: 128 MiB.
+    pub cache_bytes: usize,
+    /// Commands the writer's channel holds before callers block.
+    /// Default: 1,024.
+    pub channel_capacity: usize,
+    /// How long a caller waits for room in a full channel before getting
+    /// [`crate::StoreError::Busy`]; `None` waits indefinitely. Default: 30 s.
+    pub submit_timeout: Option<Duration>,
+    /// Most commands the writer folds into one transaction. Default: 1,024.
+    pub max_batch: usize,
+    /// Cases per transaction during a bulk import. Default: 2,000.
+    pub import_chunk: usize,
+    /// During a bulk import, every this many chunks is committed durably
+    /// (the last one always is). Default: 16.
+    pub import_durable_every: usize,
+    /// Memory budget of the full-text index writer in bytes. Default: 128 MiB.
+    pub index_heap_bytes: usize,
+    /// Queue policy (class table, targets, tiers, holidays, cooldown).
+    pub queue: QueuePolicy,
+    /// Lifecycle policy (reopen window).
+    pub lifecycle: LifecyclePolicy,
+    /// Accepted attachment types and size limits.
+    pub attachments: AttachmentPolicy,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Immediate,
+            cache_bytes: 128 * 1024 * 1024,
+            channel_capacity: 1024,
+            submit_timeout: Some(Duration::from_secs(30)),
+            max_batch: 1024,
+            import_chunk: 2_000,
+            import_durable_every: 16,
+            index_heap_bytes: 128 * 1024 * 1024,
+            queue: QueuePolicy::default(),
+            lifecycle: LifecyclePolicy::default(),
+            attachments: AttachmentPolicy::default(),
+        }
+    }
+}

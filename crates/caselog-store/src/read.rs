@@ -1,0 +1,562 @@
+//! Reads: cases, threads, the case-log views, the support queue and
+//! statistics. Every read runs in its own redb read transaction and never
+//! waits for the writer; every read takes a [`Scope`].
+
+use std::collections::BTreeMap;
+
+use caselog_core::{AttachmentMeta, Category, ContentHash, Marketplace, QueueKey, Status, Timestamp, UserId};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::error::{Result, StoreError};
+use crate::model::{Case, CaseRef, Scope, ThreadEntry};
+use crate::records::{self, category_from_byte, marketplace_bytes, ViewSummary};
+use crate::store::Store;
+use crate::tables::{self, order_bits, ALL_SCOPE};
+use crate::write::{load_case, resolve};
+
+/// Largest page a view or thread read returns.
+pub const MAX_PER_PAGE: u32 = 1_000;
+/// Deepest position a view page may start at (page × per page).
+pub const MAX_VIEW_WINDOW: u64 = 100_000;
+
+/// A half-open time range `[start, end)`; `None` is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub start: Option<Timestamp>,
+    /// Exclusive end.
+    pub end: Option<Timestamp>,
+}
+
+impl TimeRange {
+    /// Whether `t` lies in the range.
+    pub fn contains(&self, t: Timestamp) -> bool {
+        self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t < e)
+    }
+
+    fn key_bounds(&self) -> (u64, u64) {
+        let lo = self.start.map_or(0, |s| order_bits(s.as_millis()));
+        let hi = self.end.map_or(u64::MAX, |e| order_bits(e.as_millis()).saturating_sub(1));
+        (lo, hi)
+    }
+}
+
+/// Which case-log tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewKind {
+    /// *All cases*.
+    All,
+    /// *My cases*: created by or assigned to this user.
+    Mine(UserId),
+    /// *Cases needing attention*, soonest reply deadline first.
+    NeedsAttention,
+}
+
+/// Sort order of a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ViewSort {
+    /// By last update.
+    #[default]
+    Updated,
+    /// By creation.
+    Created,
+}
+
+/// Filters of a view; empty lists mean "any".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ViewFilter {
+    /// Any of these statuses.
+    pub statuses: Vec<Status>,
+    /// Any of these categories.
+    pub categories: Vec<Category>,
+    /// Any of these marketplaces.
+    pub marketplaces: Vec<Marketplace>,
+    /// Created within.
+    pub created: TimeRange,
+    /// Updated within.
+    pub updated: TimeRange,
+}
+
+impl ViewFilter {
+    fn matches(&self, s: &ViewSummary) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&s.status))
+            && (self.categories.is_empty() || self.categories.contains(&s.category))
+            && (self.marketplaces.is_empty() || self.marketplaces.iter().any(|m| marketplace_bytes(m) == s.marketplace))
+            && self.created.contains(s.created_at)
+            && self.updated.contains(s.updated_at)
+    }
+}
+
+/// A view request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewQuery {
+    /// The tab.
+    pub kind: ViewKind,
+    /// Filters.
+    pub filter: ViewFilter,
+    /// Sort field (ignored by *needing attention*, which is by deadline).
+    pub sort: ViewSort,
+    /// Newest first (the default) or oldest first.
+    pub descending: bool,
+    /// Page number, from 1.
+    pub page: u32,
+    /// Cases per page, 1 to [`MAX_PER_PAGE`].
+    pub per_page: u32,
+}
+
+impl ViewQuery {
+    /// The first page of 20 of a tab, newest update first, unfiltered.
+    pub fn new(kind: ViewKind) -> Self {
+        ViewQuery {
+            kind,
+            filter: ViewFilter::default(),
+            sort: ViewSort::Updated,
+            descending: true,
+            page: 1,
+            per_page: 20,
+        }
+    }
+}
+
+/// A page of a view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewPage {
+    /// Matching cases in all pages.
+    pub total: u64,
+    /// The page number.
+    pub page: u32,
+    /// The page size.
+    pub per_page: u32,
+    /// The cases of this page.
+    pub cases: Vec<Case>,
+}
+
+/// A page of a thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadPage {
+    /// Entries in the whole thread.
+    pub total: u32,
+    /// (sequence, entry) pairs of this page, oldest first.
+    pub entries: Vec<(u32, ThreadEntry)>,
+}
+
+/// A queue read request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueQuery {
+    /// Most entries to return.
+    pub limit: usize,
+    /// Only this category.
+    pub category: Option<Category>,
+    /// Only this marketplace.
+    pub marketplace: Option<Marketplace>,
+}
+
+/// One entry of the support queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Its position key (class, due time, submission, id).
+    pub key: QueueKey,
+    /// The case.
+    pub case: Case,
+}
+
+/// Store statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Cases.
+    pub cases: u64,
+    /// Thread entries with a message body.
+    pub messages: u64,
+    /// Distinct tenants with cases.
+    pub tenants: u64,
+    /// Cases per status.
+    pub by_status: BTreeMap<Status, u64>,
+    /// Cases per category.
+    pub by_category: BTreeMap<Category, u64>,
+    /// Size of the store file in bytes.
+    pub store_bytes: u64,
+}
+
+fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
+    move |e| StoreError::storage(action, e)
+}
+
+fn check_page(page: u32, per_page: u32) -> Result<()> {
+    if per_page == 0 || per_page > MAX_PER_PAGE {
+        return Err(StoreError::Invalid(caselog_core::ValidationError::OutOfRange {
+            field: "per_page",
+            value: per_page.to_string(),
+            range: "1 to 1000",
+        }));
+    }
+    if page == 0 || u64::from(page - 1) * u64::from(per_page) >= MAX_VIEW_WINDOW {
+        return Err(StoreError::Invalid(caselog_core::ValidationError::OutOfRange {
+            field: "page",
+            value: page.to_string(),
+            range: "1 up to the 100,000th result",
+        }));
+    }
+    Ok(())
+}
+
+/// Keeps the total and the ids of one page while a scan runs.
+struct PageWindow {
+    skip: u64,
+    take: usize,
+    total: u64,
+    ids: Vec<u64>,
+}
+
+impl PageWindow {
+    fn new(page: u32, per_page: u32) -> Self {
+        PageWindow {
+            skip: u64::from(page.saturating_sub(1)) * u64::from(per_page),
+            take: per_page as usize,
+            total: 0,
+            ids: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, id: u64) {
+        if self.total >= self.skip && self.ids.len() < self.take {
+            self.ids.push(id);
+        }
+        self.total += 1;
+    }
+}
+
+impl Store {
+    pub(crate) fn read_txn(&self) -> Result<ReadTransaction> {
+        self.db.begin_read().map_err(|e| StoreError::storage("starting a read", e))
+    }
+
+    /// Looks a case up by id or number. Another tenant's case is `None`,
+    /// exactly like a missing one.
+    pub fn case(&self, scope: &Scope, case: &CaseRef) -> Result<Option<Case>> {
+        let txn = self.read_txn()?;
+        let cases = open(&txn, tables::CASES)?;
+        let numbers = open(&txn, tables::NUMBERS)?;
+        match resolve(&cases, &numbers, scope, case) {
+            Ok(c) => Ok(Some(c)),
+            Err(StoreError::CaseNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Looks a case up by its number (exact).
+    pub fn case_by_number(&self, scope: &Scope, number: &str) -> Result<Option<Case>> {
+        let txn = self.read_txn()?;
+        let numbers = open(&txn, tables::NUMBERS)?;
+        let Some(id) = numbers.get(number).map_err(st("reading a number"))?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let cases = open(&txn, tables::CASES)?;
+        Ok(load_case(&cases, id)?.filter(|c| scope.allows(&c.tenant)))
+    }
+
+    /// A page of a case's thread: `limit` entries from sequence `from`.
+    pub fn thread(&self, scope: &Scope, case: &CaseRef, from: u32, limit: u32) -> Result<ThreadPage> {
+        let limit = limit.min(MAX_PER_PAGE.saturating_mul(100));
+        let txn = self.read_txn()?;
+        let cases = open(&txn, tables::CASES)?;
+        let numbers = open(&txn, tables::NUMBERS)?;
+        let c = resolve(&cases, &numbers, scope, case)?;
+        let thread = open(&txn, tables::THREAD)?;
+        let end = from.saturating_add(limit);
+        let mut entries = Vec::new();
+        for item in thread.range((c.id.0, from)..(c.id.0, end)).map_err(st("reading a thread"))? {
+            let (k, v) = item.map_err(st("reading a thread"))?;
+            let (id, seq) = k.value();
+            entries.push((seq, records::decode_entry(v.value(), id, seq)?));
+        }
+        Ok(ThreadPage {
+            total: c.entries,
+            entries,
+        })
+    }
+
+    /// A case's whole thread.
+    pub fn full_thread(&self, scope: &Scope, case: &CaseRef) -> Result<Vec<ThreadEntry>> {
+        Ok(self
+            .thread(scope, case, 0, u32::MAX)?
+            .entries
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
+
+    /// The bytes of an attachment of a case, if they were stored.
+    pub fn attachment(&self, scope: &Scope, case: &CaseRef, sha256: &ContentHash) -> Result<Option<Vec<u8>>> {
+        let listed = self
+            .full_thread(scope, case)?
+            .iter()
+            .flat_map(|e| e.attachments.iter())
+            .any(|a: &AttachmentMeta| &a.sha256 == sha256);
+        if !listed {
+            return Ok(None);
+        }
+        let txn = self.read_txn()?;
+        let blobs = open(&txn, tables::BLOBS)?;
+        Ok(blobs
+            .get(&sha256.0)
+            .map_err(st("reading a blob"))?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// A page of a case-log tab, with the total count.
+    pub fn view(&self, scope: &Scope, q: &ViewQuery) -> Result<ViewPage> {
+        check_page(q.page, q.per_page)?;
+        let txn = self.read_txn()?;
+        let cases = open(&txn, tables::CASES)?;
+        let scope_key = scope.key();
+        let mut window = PageWindow::new(q.page, q.per_page);
+        match &q.kind {
+            ViewKind::All => {
+                let one_status = (q.filter.statuses.len() == 1 && q.sort == ViewSort::Updated)
+                    .then(|| q.filter.statuses.first().copied())
+                    .flatten();
+                if let Some(status) = one_status {
+                    let (lo, hi) = q.filter.updated.key_bounds();
+                    let t = open(&txn, tables::BY_STATUS)?;
+                    let s = status.index() as u8;
+                    let range = t.range((scope_key, s, lo, 0)..=(scope_key, s, hi, u64::MAX)).map_err(st("scanning a view"))?;
+                    let needs_summary = !q.filter.categories.is_empty()
+                        || !q.filter.marketplaces.is_empty()
+                        || q.filter.created != TimeRange::default();
+                    let by_updated = open(&txn, tables::BY_UPDATED)?;
+                    let mut visit = |k: (&str, u8, u64, u64)| -> Result<()> {
+                        let (_, _, updated, id) = k;
+                        if needs_summary {
+                            let Some(v) = by_updated.get((scope_key, updated, id)).map_err(st("scanning a view"))? else {
+                                return Ok(());
+                            };
+                            if !q.filter.matches(&ViewSummary::decode(v.value(), "by_updated")?) {
+                                return Ok(());
+                            }
+                        }
+                        window.push(id);
+                        Ok(())
+                    };
+                    if q.descending {
+                        for item in range.rev() {
+                            visit(item.map_err(st("scanning a view"))?.0.value())?;
+                        }
+                    } else {
+                        for item in range {
+                            visit(item.map_err(st("scanning a view"))?.0.value())?;
+                        }
+                    }
+                } else {
+                    let (def, bounds) = match q.sort {
+                        ViewSort::Updated => (tables::BY_UPDATED, q.filter.updated.key_bounds()),
+                        ViewSort::Created => (tables::BY_CREATED, q.filter.created.key_bounds()),
+                    };
+                    let table = open(&txn, def)?;
+                    let range = table
+                        .range((scope_key, bounds.0, 0)..=(scope_key, bounds.1, u64::MAX))
+                        .map_err(st("scanning a view"))?;
+                    let mut visit = |item: std::result::Result<
+                        (redb::AccessGuard<'_, (&str, u64, u64)>, redb::AccessGuard<'_, &[u8]>),
+                        redb::StorageError,
+                    >|
+                     -> Result<()> {
+                        let (k, v) = item.map_err(st("scanning a view"))?;
+                        if q.filter.matches(&ViewSummary::decode(v.value(), "view")?) {
+                            window.push(k.value().2);
+                        }
+                        Ok(())
+                    };
+                    if q.descending {
+                        for item in range.rev() {
+                            visit(item)?;
+                        }
+                    } else {
+                        for item in range {
+                            visit(item)?;
+                        }
+                    }
+                }
+            }
+            ViewKind::Mine(user) => {
+                let t = open(&txn, tables::BY_USER)?;
+                let mut found = Vec::new();
+                let range = t
+                    .range((scope_key, user.as_str(), 0, 0)..=(scope_key, user.as_str(), u64::MAX, u64::MAX))
+                    .map_err(st("scanning a view"))?;
+                for item in range {
+                    let id = item.map_err(st("scanning a view"))?.0.value().3;
+                    if let Some(c) = load_case(&cases, id)? {
+                        if q.filter.matches(&ViewSummary::of(&c)) {
+                            found.push(c);
+                        }
+                    }
+                }
+                found.sort_by_key(|c| {
+                    let t = match q.sort {
+                        ViewSort::Updated => c.state.updated_at,
+                        ViewSort::Created => c.state.created_at,
+                    };
+                    (t, c.id)
+                });
+                if q.descending {
+                    found.reverse();
+                }
+                return Ok(page_of(found, q));
+            }
+            ViewKind::NeedsAttention => {
+                let t = open(&txn, tables::ATTENTION)?;
+                let range = t
+                    .range((scope_key, 0, 0)..=(scope_key, u64::MAX, u64::MAX))
+                    .map_err(st("scanning a view"))?;
+                let mut found = Vec::new();
+                for item in range {
+                    let id = item.map_err(st("scanning a view"))?.0.value().2;
+                    if let Some(c) = load_case(&cases, id)? {
+                        if q.filter.matches(&ViewSummary::of(&c)) {
+                            found.push(c);
+                        }
+                    }
+                }
+                return Ok(page_of(found, q));
+            }
+        }
+        let mut out = Vec::with_capacity(window.ids.len());
+        for id in window.ids {
+            if let Some(c) = load_case(&cases, id)? {
+                out.push(c);
+            }
+        }
+        Ok(ViewPage {
+            total: window.total,
+            page: q.page,
+            per_page: q.per_page,
+            cases: out,
+        })
+    }
+
+    /// The support queue, in the core comparator's order. With a tenant
+    /// scope, only that tenant's cases.
+    pub fn queue(&self, scope: &Scope, q: &QueueQuery) -> Result<Vec<QueueEntry>> {
+        let txn = self.read_txn()?;
+        let queue = open(&txn, tables::QUEUE)?;
+        let cases = open(&txn, tables::CASES)?;
+        let want_market = q.marketplace.as_ref().map(marketplace_bytes);
+        let mut out = Vec::new();
+        for item in queue.iter().map_err(st("reading the queue"))? {
+            if out.len() >= q.limit {
+                break;
+            }
+            let (k, v) = item.map_err(st("reading the queue"))?;
+            let value = v.value();
+            let category = value.first().copied().and_then(category_from_byte);
+            if q.category.is_some_and(|c| Some(c) != category) {
+                continue;
+            }
+            if want_market.is_some_and(|m| value.get(1..3) != Some(&m[..])) {
+                continue;
+            }
+            let key = QueueKey::decode(k.value()).map_err(|e| StoreError::Corrupt {
+                table: "queue",
+                key: "(queue key)".into(),
+                detail: e.to_string(),
+            })?;
+            if let Some(case) = load_case(&cases, key.case.0)? {
+                if scope.allows(&case.tenant) {
+                    out.push(QueueEntry { key, case });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts of cases, messages, tenants, per status and per category.
+    pub fn stats(&self) -> Result<Stats> {
+        let txn = self.read_txn()?;
+        let cases = open(&txn, tables::CASES)?;
+        let mut stats = Stats {
+            cases: cases.len().map_err(st("counting cases"))?,
+            store_bytes: std::fs::metadata(self.dir.join(crate::store::STORE_FILE))
+                .map(|m| m.len())
+                .unwrap_or(0),
+            ..Stats::default()
+        };
+        let thread = open(&txn, tables::THREAD)?;
+        for item in thread.iter().map_err(st("counting messages"))? {
+            let (k, v) = item.map_err(st("counting messages"))?;
+            let (case, seq) = k.value();
+            if !records::decode_entry(v.value(), case, seq)?.body.is_empty() {
+                stats.messages += 1;
+            }
+        }
+        let by_created = open(&txn, tables::BY_CREATED)?;
+        for item in by_created
+            .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, u64::MAX, u64::MAX))
+            .map_err(st("counting cases"))?
+        {
+            let (_, v) = item.map_err(st("counting cases"))?;
+            let s = ViewSummary::decode(v.value(), "by_created")?;
+            *stats.by_status.entry(s.status).or_default() += 1;
+            *stats.by_category.entry(s.category).or_default() += 1;
+        }
+        // Distinct tenants: skip from one tenant's entries to the next.
+        let mut next: Option<String> = Some(String::new());
+        while let Some(from) = next.take() {
+            let mut range = by_created.range((from.as_str(), 0, 0)..).map_err(st("counting tenants"))?;
+            if let Some(item) = range.next() {
+                let (k, _) = item.map_err(st("counting tenants"))?;
+                let tenant = k.value().0.to_owned();
+                if tenant != ALL_SCOPE {
+                    stats.tenants += 1;
+                }
+                let mut succ = tenant;
+                succ.push('\u{1}');
+                next = Some(succ);
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Change-log entries after `after`, at most `limit`: (sequence, case id).
+    pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, u64)>> {
+        let txn = self.read_txn()?;
+        let changes = open(&txn, tables::CHANGES)?;
+        let mut out = Vec::new();
+        for item in changes.range(after.saturating_add(1)..).map_err(st("reading the change log"))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(st("reading the change log"))?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Every case id in the store, in id order (for rebuilds and checks).
+    pub fn case_ids(&self) -> Result<Vec<u64>> {
+        let txn = self.read_txn()?;
+        let cases = open(&txn, tables::CASES)?;
+        let mut ids = Vec::new();
+        for item in cases.iter().map_err(st("listing cases"))? {
+            ids.push(item.map_err(st("listing cases"))?.0.value());
+        }
+        Ok(ids)
+    }
+}
+
+fn page_of(found: Vec<Case>, q: &ViewQuery) -> ViewPage {
+    let total = found.len() as u64;
+    let skip = (q.page.saturating_sub(1) as usize).saturating_mul(q.per_page as usize);
+    ViewPage {
+        total,
+        page: q.page,
+        per_page: q.per_page,
+        cases: found.into_iter().skip(skip).take(q.per_page as usize).collect(),
+    }
+}
+
+fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    def: redb::TableDefinition<K, V>,
+) -> Result<ReadOnlyTable<K, V>> {
+    txn.open_table(def).map_err(|e| StoreError::storage("opening a table", e))
+}

@@ -1,0 +1,408 @@
+//! [`Store`]: opening, the write API (through the writer thread) and
+//! shutdown. Reads are in `read.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use caselog_core::{Actor, CaseEvent, CaseNumber, PerformanceTier, TenantId, Timestamp, UserId};
+use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender, TrySendError};
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+use crate::error::{Result, StoreError};
+use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewMessage, Scope, Written};
+use crate::options::Options;
+use crate::tables;
+use crate::writer::{Command, CommitWatch, Reply, Writer};
+
+/// File name of the redb database inside the store directory.
+pub const STORE_FILE: &str = "cases.redb";
+
+/// An open case store. Cheap to share between threads by reference; every
+/// method takes `&self`. Reads never wait for the writer.
+pub struct Store {
+    pub(crate) db: Arc<Database>,
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) watch: Arc<CommitWatch>,
+    tx: Option<Sender<Command>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in directory `dir`.
+    ///
+    /// A file that is not a caselog store, or one written by a newer
+    /// release, is a typed error; nothing is reformatted.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Store> {
+        let dir = dir.as_ref().to_owned();
+        opts.queue.validate()?;
+        std::fs::create_dir_all(&dir).map_err(io("creating the store directory", &dir))?;
+        let path = dir.join(STORE_FILE);
+        let existed = path.exists();
+        let mut builder = Database::builder();
+        builder.set_cache_size(opts.cache_bytes);
+        let db = if existed {
+            builder.open(&path)
+        } else {
+            builder.create(&path)
+        }
+        .map_err(|e| StoreError::storage("opening the database", e))?;
+        init_or_check(&db, &path, existed)?;
+        let db = Arc::new(db);
+        let watch = Arc::new(CommitWatch::default());
+        watch.publish(last_change(&db)?);
+        let (tx, rx) = bounded(opts.channel_capacity.max(1));
+        let writer = Writer::spawn(db.clone(), opts.clone(), rx, watch.clone())
+            .map_err(io("starting the writer thread", &dir))?;
+        Ok(Store {
+            db,
+            dir,
+            opts,
+            watch,
+            tx: Some(tx),
+            writer: Some(writer),
+        })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// The highest change-log sequence committed so far.
+    pub fn last_change(&self) -> u64 {
+        self.watch.committed()
+    }
+
+    /// Sends a command to the writer, waiting for room at most
+    /// `submit_timeout`, and returns the receiver of its answer.
+    fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<Receiver<Result<T>>> {
+        let tx = self.tx.as_ref().ok_or(StoreError::ShutDown)?;
+        let (reply, answer) = bounded(1);
+        let cmd = make(reply);
+        match self.opts.submit_timeout {
+            None => tx.send(cmd).map_err(|_| StoreError::ShutDown)?,
+            Some(limit) => match tx.try_send(cmd) {
+                Ok(()) => {}
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::ShutDown),
+                Err(TrySendError::Full(cmd)) => {
+                    let start = Instant::now();
+                    tx.send_timeout(cmd, limit).map_err(|e| match e {
+                        SendTimeoutError::Timeout(_) => StoreError::Busy {
+                            waited_ms: start.elapsed().as_millis() as u64,
+                        },
+                        SendTimeoutError::Disconnected(_) => StoreError::ShutDown,
+                    })?;
+                }
+            },
+        }
+        Ok(answer)
+    }
+
+    fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+        self.send(make)?.recv().map_err(|_| StoreError::ShutDown)?
+    }
+
+    /// Opens a new case for a seller. Validates it, assigns a number and
+    /// applies the duplicate rule: a repeat of a recent non-final case is
+    /// accepted, demoted, and reported in [`Created::duplicate_of`].
+    /// Returns once the case is durable (with the default durability).
+    pub fn create_case(&self, new: NewCase) -> Result<Created> {
+        self.submit(|reply| Command::Create { new, reply })
+    }
+
+    /// Adds a message to a case's thread. A seller's reply may move the
+    /// case (needs attention → in progress, resolved within the reopen
+    /// window → in progress); a support reply never does.
+    pub fn reply(&self, scope: &Scope, case: &CaseRef, msg: NewMessage) -> Result<Written> {
+        self.submit(|reply| Command::Event {
+            scope: scope.clone(),
+            case: case.clone(),
+            actor: msg.actor,
+            event: CaseEvent::Reply,
+            body: msg.body,
+            attachments: msg.attachments,
+            at: msg.at,
+            reply,
+        })
+    }
+
+    /// Applies a lifecycle event (with an optional note) through the core
+    /// transition function. A refused transition is
+    /// [`StoreError::Transition`] and changes nothing.
+    pub fn apply_event(
+        &self,
+        scope: &Scope,
+        case: &CaseRef,
+        actor: Actor,
+        event: CaseEvent,
+        note: impl Into<String>,
+        at: Option<Timestamp>,
+    ) -> Result<Written> {
+        self.submit(|reply| Command::Event {
+            scope: scope.clone(),
+            case: case.clone(),
+            actor,
+            event,
+            body: note.into(),
+            attachments: Vec::new(),
+            at,
+            reply,
+        })
+    }
+
+    /// Merges a duplicate into a surviving case of the same tenant
+    /// (support only). Both threads record it.
+    pub fn merge(&self, case: &CaseRef, into: &CaseNumber, agent: UserId, note: impl Into<String>) -> Result<Written> {
+        self.apply_event(
+            &Scope::AllTenants,
+            case,
+            Actor::Support(agent),
+            CaseEvent::MergeInto { target: into.clone() },
+            note,
+            None,
+        )
+    }
+
+    /// Opens a follow-up to a closed case, in one atomic write: a new case
+    /// with a new number that references the closed one and copies its
+    /// category and references (not its messages), linked both ways.
+    /// `new.tenant`, `new.category` and `new.refs` are taken from the old case.
+    pub fn follow_up(&self, scope: &Scope, of: &CaseRef, new: NewCase) -> Result<Created> {
+        self.submit(|reply| Command::FollowUp {
+            scope: scope.clone(),
+            of: of.clone(),
+            new,
+            reply,
+        })
+    }
+
+    /// Sets a tenant's performance tier; cases opened afterwards use it.
+    pub fn set_tenant_tier(&self, tenant: &TenantId, tier: PerformanceTier) -> Result<()> {
+        self.submit(|reply| Command::SetTier {
+            tenant: tenant.clone(),
+            tier,
+            reply,
+        })
+    }
+
+    /// Marks a case complex (or not); its queue position follows.
+    pub fn set_complex(&self, case: &CaseRef, complex: bool) -> Result<()> {
+        self.submit(|reply| Command::SetComplex {
+            case: case.clone(),
+            complex,
+            reply,
+        })
+        .map(|_| ())
+    }
+
+    /// Imports archived cases with their status as recorded. Cases are
+    /// written in chunks of `import_chunk`; while the writer commits one
+    /// chunk the caller's iterator produces the next. Chunks commit
+    /// non-durably except every `import_durable_every`-th and the last,
+    /// so the import ends durable. Returns one outcome per case, in order:
+    /// an existing number is [`ImportOutcome::Skipped`], an invalid case
+    /// its error; neither stops the import.
+    pub fn import(&self, cases: impl IntoIterator<Item = ImportCase>) -> Result<Vec<Result<ImportOutcome>>> {
+        self.import_with_progress(cases, |_| {})
+    }
+
+    /// [`Store::import`], calling `progress` with the number of cases
+    /// written so far after every chunk.
+    pub fn import_with_progress(
+        &self,
+        cases: impl IntoIterator<Item = ImportCase>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<Result<ImportOutcome>>> {
+        let chunk_size = self.opts.import_chunk.max(1);
+        let every = self.opts.import_durable_every.max(1);
+        let mut outcomes = Vec::new();
+        let mut in_flight: Option<Receiver<Result<Vec<Result<ImportOutcome>>>>> = None;
+        let mut chunk = Vec::with_capacity(chunk_size);
+        let mut sent = 0usize;
+        let mut iter = cases.into_iter().peekable();
+        loop {
+            chunk.clear();
+            chunk.extend(iter.by_ref().take(chunk_size));
+            let last = iter.peek().is_none();
+            if chunk.is_empty() && !last {
+                continue;
+            }
+            let next = if chunk.is_empty() {
+                None
+            } else {
+                sent += 1;
+                let durable = last || sent % every == 0;
+                let cases = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_size));
+                Some(self.send(|reply| Command::Import { cases, durable, reply })?)
+            };
+            // At most two chunks are in flight: one being written, one queued.
+            if let Some(rx) = in_flight.take() {
+                outcomes.extend(rx.recv().map_err(|_| StoreError::ShutDown)??);
+                progress(outcomes.len());
+            }
+            in_flight = next;
+            if last {
+                break;
+            }
+        }
+        if let Some(rx) = in_flight.take() {
+            outcomes.extend(rx.recv().map_err(|_| StoreError::ShutDown)??);
+            progress(outcomes.len());
+        }
+        // An import whose last chunk was empty still ends durable.
+        self.sync()?;
+        Ok(outcomes)
+    }
+
+    /// Applies the system's timers as of `now` (reply deadlines, auto-close
+    /// after the reopen window). Returns how many cases changed.
+    pub fn run_timers(&self, now: Timestamp) -> Result<usize> {
+        self.submit(|reply| Command::Timers { now, reply })
+    }
+
+    /// Makes every acknowledged write durable (useful with
+    /// [`crate::Durability::Deferred`]).
+    pub fn sync(&self) -> Result<()> {
+        self.submit(|reply| Command::Sync { reply })
+    }
+
+    /// Drops change-log entries below `upto`.
+    pub fn prune_changes(&self, upto: u64) -> Result<u64> {
+        self.submit(|reply| Command::PruneChanges { upto, reply })
+    }
+
+    /// Waits until the writer has committed change `change` (returns
+    /// immediately if it has), at most `timeout`.
+    pub fn wait_committed(&self, change: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return self.watch.committed() >= change;
+            }
+            let (committed, closed) = self.watch.wait_past(change.saturating_sub(1), deadline - now);
+            if committed >= change {
+                return true;
+            }
+            if closed {
+                return false;
+            }
+        }
+    }
+
+    /// Stops accepting writes, lets the writer drain and commit what was
+    /// accepted, and closes the database. Errors are returned, not logged.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        // Dropping the sender lets the writer finish the queue and exit.
+        self.tx.take();
+        if let Some(handle) = self.writer.take() {
+            handle.join().map_err(|_| StoreError::Poisoned("the writer thread panicked".into()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Best effort only; `shutdown` reports errors.
+        if let Err(e) = self.stop() {
+            tracing::error!("store shutdown on drop failed: {e}");
+        }
+    }
+}
+
+/// Writes the format marker and schema version into a new file, or checks
+/// them in an existing one; creates every table so readers find them.
+fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
+    let s = |e: redb::Error| StoreError::storage("checking the store header", e);
+    if existed {
+        let txn = db.begin_read().map_err(|e| s(e.into()))?;
+        let meta = match txn.open_table(tables::META) {
+            Ok(m) => m,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                // A file with no tables at all was created by a process that
+                // died before its first commit: initialise it. Anything else
+                // without our marker belongs to someone else.
+                let empty = txn.list_tables().map_err(|e| s(e.into()))?.next().is_none();
+                if !empty {
+                    return Err(StoreError::ForeignFile { path: path.to_owned() });
+                }
+                drop(txn);
+                return init_or_check(db, path, false);
+            }
+            Err(e) => return Err(s(e.into())),
+        };
+        let marker = meta.get(tables::META_FORMAT).map_err(|e| s(e.into()))?;
+        if marker.as_ref().map(|m| m.value()) != Some(tables::FORMAT_MARKER) {
+            return Err(StoreError::ForeignFile { path: path.to_owned() });
+        }
+        let version = meta
+            .get(tables::META_SCHEMA)
+            .map_err(|e| s(e.into()))?
+            .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "meta",
+                key: tables::META_SCHEMA.into(),
+                detail: "missing or malformed schema version".into(),
+            })?;
+        if version > tables::SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: tables::SCHEMA_VERSION,
+            });
+        }
+    }
+    let txn = db.begin_write().map_err(|e| s(e.into()))?;
+    {
+        // Opening a table in a write transaction creates it.
+        let mut t = crate::write::Tables::open(&txn)?;
+        if !existed {
+            t.meta
+                .insert(tables::META_FORMAT, tables::FORMAT_MARKER)
+                .map_err(|e| s(e.into()))?;
+            t.meta
+                .insert(tables::META_SCHEMA, tables::SCHEMA_VERSION.to_le_bytes().as_slice())
+                .map_err(|e| s(e.into()))?;
+        }
+    }
+    txn.commit().map_err(|e| s(e.into()))?;
+    Ok(())
+}
+
+fn last_change(db: &Database) -> Result<u64> {
+    let txn = db
+        .begin_read()
+        .map_err(|e| StoreError::storage("reading counters", e))?;
+    let meta = txn
+        .open_table(tables::META)
+        .map_err(|e| StoreError::storage("reading counters", e))?;
+    Ok(crate::write::read_counter(&meta, tables::NEXT_CHANGE)?.saturating_sub(1))
+}
+

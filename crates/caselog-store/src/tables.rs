@@ -1,0 +1,67 @@
+//! Every redb table of the store, with its key layout, in one place.
+//!
+//! Scopes: view tables are keyed by a *scope* string first. Every entry is
+//! written twice: once under its tenant id and once under [`ALL_SCOPE`], so a
+//! tenant-scoped read is a range scan under the tenant and a support-side
+//! read a range scan under `*`. `*` can never be a tenant id (tenant ids are
+//! letters, digits and `. _ - @ +`), so no tenant-scoped scan can reach
+//! another tenant's entries.
+//!
+//! Times in keys are `order_bits(ms)`: milliseconds with the sign bit
+//! flipped, so that the unsigned key order is the time order.
+
+use redb::TableDefinition;
+
+/// The scope under which every view entry is written a second time.
+pub const ALL_SCOPE: &str = "*";
+
+/// Store metadata: `format` (b"caselog-store"), `schema_version` (u32 LE),
+/// and the counters `next_case_id`, `next_number`, `next_change` (u64 LE).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Case id → versioned case record (postcard).
+pub const CASES: TableDefinition<u64, &[u8]> = TableDefinition::new("cases");
+/// Case number → case id (unique).
+pub const NUMBERS: TableDefinition<&str, u64> = TableDefinition::new("numbers");
+/// (case id, sequence) → versioned thread entry (postcard). A thread reads
+/// as one range scan.
+pub const THREAD: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("thread");
+/// SHA-256 → attachment bytes, stored once per content.
+pub const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
+/// Tenant id → versioned tenant record (performance tier).
+pub const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
+/// (scope, updated, case id) → [`crate::records::ViewSummary`] bytes: *All cases* by update time.
+pub const BY_UPDATED: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("by_updated");
+/// (scope, created, case id) → [`crate::records::ViewSummary`] bytes: *All cases* by creation time.
+pub const BY_CREATED: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("by_created");
+/// (scope, status, updated, case id) → (): status-filtered views and counts.
+pub const BY_STATUS: TableDefinition<(&str, u8, u64, u64), ()> = TableDefinition::new("by_status");
+/// (scope, user, created, case id) → (): *My cases* (creator or assignee).
+pub const BY_USER: TableDefinition<(&str, &str, u64, u64), ()> = TableDefinition::new("by_user");
+/// (scope, reply deadline, case id) → (): *Cases needing attention* by deadline.
+pub const ATTENTION: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("attention");
+/// Queue key bytes ([`caselog_core::QueueKey::encode`]) → (category, marketplace):
+/// the support queue in the core comparator's order.
+pub const QUEUE: TableDefinition<&[u8; 25], &[u8]> = TableDefinition::new("queue");
+/// Change sequence → case id, written in the same transaction as every
+/// change; the indexer follows it.
+pub const CHANGES: TableDefinition<u64, u64> = TableDefinition::new("changes");
+
+/// Key of the format marker in [`META`].
+pub const META_FORMAT: &str = "format";
+/// Value of the format marker.
+pub const FORMAT_MARKER: &[u8] = b"caselog-store";
+/// Key of the schema version in [`META`].
+pub const META_SCHEMA: &str = "schema_version";
+/// The schema version this release writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Counter keys in [`META`].
+pub const NEXT_CASE_ID: &str = "next_case_id";
+/// Counter of generated case numbers.
+pub const NEXT_NUMBER: &str = "next_number";
+/// Next change-log sequence.
+pub const NEXT_CHANGE: &str = "next_change";
+
+/// Maps a signed time onto an unsigned key that sorts the same way.
+pub fn order_bits(ms: i64) -> u64 {
+    (ms as u64) ^ (1u64 << 63)
+}

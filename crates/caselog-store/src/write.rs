@@ -1,0 +1,685 @@
+//! What each write command does inside the writer's transaction.
+//!
+//! Every command first reads and validates, and only then writes, so a
+//! refused command leaves the shared transaction untouched and the other
+//! commands of its batch commit normally.
+
+use caselog_core::{
+    create, find_duplicate, transition, validate_body, validate_title, Actor, CaseEvent, CaseId, CaseNumber,
+    DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp, UserId,
+};
+use redb::{ReadableTable, Table, WriteTransaction};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, StoreError};
+use crate::model::{
+    Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, Scope, StatusChange,
+    ThreadEntry, Written,
+};
+use crate::options::Options;
+use crate::records::{self, encode_queue_value, TenantRecord, ViewSummary};
+use crate::tables::{self, order_bits, ALL_SCOPE};
+
+/// Most entries one thread may hold.
+pub const MAX_THREAD_ENTRIES: u32 = 100_000;
+
+/// The tables of one write transaction, opened once per batch.
+pub(crate) struct Tables<'t> {
+    pub meta: Table<'t, &'static str, &'static [u8]>,
+    pub cases: Table<'t, u64, &'static [u8]>,
+    pub numbers: Table<'t, &'static str, u64>,
+    pub thread: Table<'t, (u64, u32), &'static [u8]>,
+    pub blobs: Table<'t, &'static [u8; 32], &'static [u8]>,
+    pub tenants: Table<'t, &'static str, &'static [u8]>,
+    pub by_updated: Table<'t, (&'static str, u64, u64), &'static [u8]>,
+    pub by_created: Table<'t, (&'static str, u64, u64), &'static [u8]>,
+    pub by_status: Table<'t, (&'static str, u8, u64, u64), ()>,
+    pub by_user: Table<'t, (&'static str, &'static str, u64, u64), ()>,
+    pub attention: Table<'t, (&'static str, u64, u64), ()>,
+    pub queue: Table<'t, &'static [u8; 25], &'static [u8]>,
+    pub changes: Table<'t, u64, u64>,
+}
+
+fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
+    move |e| StoreError::storage(action, e)
+}
+
+impl<'t> Tables<'t> {
+    pub fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        let o = |e: redb::TableError| StoreError::storage("opening tables", e);
+        Ok(Tables {
+            meta: txn.open_table(tables::META).map_err(o)?,
+            cases: txn.open_table(tables::CASES).map_err(o)?,
+            numbers: txn.open_table(tables::NUMBERS).map_err(o)?,
+            thread: txn.open_table(tables::THREAD).map_err(o)?,
+            blobs: txn.open_table(tables::BLOBS).map_err(o)?,
+            tenants: txn.open_table(tables::TENANTS).map_err(o)?,
+            by_updated: txn.open_table(tables::BY_UPDATED).map_err(o)?,
+            by_created: txn.open_table(tables::BY_CREATED).map_err(o)?,
+            by_status: txn.open_table(tables::BY_STATUS).map_err(o)?,
+            by_user: txn.open_table(tables::BY_USER).map_err(o)?,
+            attention: txn.open_table(tables::ATTENTION).map_err(o)?,
+            queue: txn.open_table(tables::QUEUE).map_err(o)?,
+            changes: txn.open_table(tables::CHANGES).map_err(o)?,
+        })
+    }
+}
+
+/// Reads a u64 counter from the meta table (0 when absent).
+pub(crate) fn read_counter(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64> {
+    let Some(v) = meta.get(key).map_err(st("reading a counter"))? else {
+        return Ok(0);
+    };
+    let bytes: [u8; 8] = v.value().try_into().map_err(|_| StoreError::Corrupt {
+        table: "meta",
+        key: key.to_owned(),
+        detail: "counter is not 8 bytes".into(),
+    })?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// The writer's per-batch context: counters and policies.
+pub(crate) struct Ctx<'o> {
+    pub opts: &'o Options,
+    pub next_case_id: u64,
+    pub next_number: u64,
+    pub next_change: u64,
+}
+
+impl Ctx<'_> {
+    pub fn load<'o>(opts: &'o Options, t: &Tables<'_>) -> Result<Ctx<'o>> {
+        Ok(Ctx {
+            opts,
+            next_case_id: read_counter(&t.meta, tables::NEXT_CASE_ID)?.max(1),
+            next_number: read_counter(&t.meta, tables::NEXT_NUMBER)?,
+            next_change: read_counter(&t.meta, tables::NEXT_CHANGE)?.max(1),
+        })
+    }
+
+    pub fn save(&self, t: &mut Tables<'_>) -> Result<()> {
+        for (key, v) in [
+            (tables::NEXT_CASE_ID, self.next_case_id),
+            (tables::NEXT_NUMBER, self.next_number),
+            (tables::NEXT_CHANGE, self.next_change),
+        ] {
+            t.meta
+                .insert(key, v.to_le_bytes().as_slice())
+                .map_err(st("saving counters"))?;
+        }
+        Ok(())
+    }
+
+    /// Appends `case` to the change log and returns the change's sequence.
+    fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
+        let seq = self.next_change;
+        t.changes.insert(seq, case.0).map_err(st("writing the change log"))?;
+        self.next_change += 1;
+        Ok(seq)
+    }
+}
+
+/// Loads a case by id (no scope check).
+pub(crate) fn load_case(cases: &impl ReadableTable<u64, &'static [u8]>, id: u64) -> Result<Option<Case>> {
+    match cases.get(id).map_err(st("reading a case"))? {
+        Some(v) => records::decode_case(v.value(), id).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Resolves a case reference within a scope; another tenant's case is
+/// reported exactly like a missing one.
+pub(crate) fn resolve(
+    cases: &impl ReadableTable<u64, &'static [u8]>,
+    numbers: &impl ReadableTable<&'static str, u64>,
+    scope: &Scope,
+    case: &CaseRef,
+) -> Result<Case> {
+    let id = match case {
+        CaseRef::Id(id) => Some(id.0),
+        CaseRef::Number(n) => numbers.get(n.as_str()).map_err(st("reading a number"))?.map(|v| v.value()),
+    };
+    let found = match id {
+        Some(id) => load_case(cases, id)?,
+        None => None,
+    };
+    match found {
+        Some(c) if scope.allows(&c.tenant) => Ok(c),
+        _ => Err(StoreError::CaseNotFound(case.to_string())),
+    }
+}
+
+fn check_attachments(atts: &[NewAttachment]) -> Result<()> {
+    for a in atts {
+        if let Some(bytes) = &a.bytes {
+            if bytes.len() as u64 != a.meta.size {
+                return Err(StoreError::AttachmentMismatch {
+                    name: a.meta.name.clone(),
+                    detail: format!("declared {} bytes, got {}", a.meta.size, bytes.len()),
+                });
+            }
+            let digest: [u8; 32] = Sha256::digest(bytes).into();
+            if digest != a.meta.sha256.0 {
+                return Err(StoreError::AttachmentMismatch {
+                    name: a.meta.name.clone(),
+                    detail: "content does not match its sha256".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn store_blobs(t: &mut Tables<'_>, atts: &[NewAttachment]) -> Result<()> {
+    for a in atts {
+        if let Some(bytes) = &a.bytes {
+            let present = t.blobs.get(&a.meta.sha256.0).map_err(st("reading blobs"))?.is_some();
+            if !present {
+                t.blobs
+                    .insert(&a.meta.sha256.0, bytes.as_slice())
+                    .map_err(st("writing a blob"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tenant_tier(t: &Tables<'_>, tenant: &TenantId) -> Result<PerformanceTier> {
+    match t.tenants.get(tenant.as_str()).map_err(st("reading a tenant"))? {
+        Some(v) => Ok(records::decode_tenant(v.value(), tenant.as_str())?.tier),
+        None => Ok(PerformanceTier::Standard),
+    }
+}
+
+fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
+    let inputs = QueueInputs {
+        category: case.category,
+        complex: case.complex,
+        tier: case.tier,
+        created_at: case.state.created_at,
+        paused: case.state.paused_total,
+        duplicate: case.links.duplicate_of.is_some(),
+    };
+    opts.queue.key(&inputs, case.id).encode()
+}
+
+/// The users under whom *My cases* lists a case.
+fn users_of(case: &Case) -> Vec<&UserId> {
+    let mut users = vec![&case.created_by];
+    if let Some(a) = &case.assignee {
+        if a != &case.created_by {
+            users.push(a);
+        }
+    }
+    users
+}
+
+/// Writes a case's entries in every view table and the queue.
+fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
+    let s = ViewSummary::of(case);
+    let bytes = s.encode();
+    let (id, created, updated) = (case.id.0, order_bits(s.created_at.as_millis()), order_bits(s.updated_at.as_millis()));
+    let w = st("writing view entries");
+    for scope in [case.tenant.as_str(), ALL_SCOPE] {
+        t.by_updated.insert((scope, updated, id), bytes.as_slice()).map_err(&w)?;
+        t.by_created.insert((scope, created, id), bytes.as_slice()).map_err(&w)?;
+        t.by_status
+            .insert((scope, s.status.index() as u8, updated, id), ())
+            .map_err(&w)?;
+        for user in users_of(case) {
+            t.by_user.insert((scope, user.as_str(), created, id), ()).map_err(&w)?;
+        }
+        if let (Status::NeedsAttention, Some(d)) = (s.status, case.state.reply_deadline) {
+            t.attention.insert((scope, order_bits(d.as_millis()), id), ()).map_err(&w)?;
+        }
+    }
+    if case.state.status.waits_on_support() {
+        t.queue
+            .insert(&queue_key(opts, case), encode_queue_value(case).as_slice())
+            .map_err(&w)?;
+    }
+    Ok(())
+}
+
+/// Removes what [`insert_views`] wrote for this version of the case.
+fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
+    let s = ViewSummary::of(case);
+    let (id, created, updated) = (case.id.0, order_bits(s.created_at.as_millis()), order_bits(s.updated_at.as_millis()));
+    let w = st("removing view entries");
+    for scope in [case.tenant.as_str(), ALL_SCOPE] {
+        t.by_updated.remove((scope, updated, id)).map_err(&w)?;
+        t.by_created.remove((scope, created, id)).map_err(&w)?;
+        t.by_status.remove((scope, s.status.index() as u8, updated, id)).map_err(&w)?;
+        for user in users_of(case) {
+            t.by_user.remove((scope, user.as_str(), created, id)).map_err(&w)?;
+        }
+        if let Some(d) = case.state.reply_deadline {
+            t.attention.remove((scope, order_bits(d.as_millis()), id)).map_err(&w)?;
+        }
+    }
+    if case.state.status.waits_on_support() {
+        t.queue.remove(&queue_key(opts, case)).map_err(&w)?;
+    }
+    Ok(())
+}
+
+fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
+    let bytes = records::encode_case(case)?;
+    t.cases
+        .insert(case.id.0, bytes.as_slice())
+        .map_err(st("writing a case"))?;
+    Ok(())
+}
+
+fn put_entry(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &ThreadEntry) -> Result<()> {
+    let bytes = records::encode_entry(entry)?;
+    t.thread
+        .insert((case.0, seq), bytes.as_slice())
+        .map_err(st("writing a thread entry"))?;
+    Ok(())
+}
+
+fn assign_number(t: &Tables<'_>, ctx: &mut Ctx<'_>) -> Result<CaseNumber> {
+    // Imported archives may hold numbers in the generated range; skip them.
+    loop {
+        let n = CaseNumber::generated(ctx.next_number).ok_or_else(|| StoreError::Corrupt {
+            table: "meta",
+            key: tables::NEXT_NUMBER.into(),
+            detail: "case numbers exhausted".into(),
+        })?;
+        ctx.next_number += 1;
+        if t.numbers.get(n.as_str()).map_err(st("reading a number"))?.is_none() {
+            return Ok(n);
+        }
+    }
+}
+
+/// The recent non-final case of the tenant that `new` repeats, if any.
+fn duplicate_of(t: &Tables<'_>, opts: &Options, tenant: &TenantId, new: &DuplicateFacts<'_>) -> Result<Option<CaseNumber>> {
+    let from = order_bits(new.created_at.saturating_sub(opts.queue.duplicate_cooldown).as_millis());
+    let to = order_bits(new.created_at.as_millis());
+    let mut recent = Vec::new();
+    let range = t
+        .by_created
+        .range((tenant.as_str(), from, 0)..=(tenant.as_str(), to, u64::MAX))
+        .map_err(st("scanning recent cases"))?;
+    for item in range {
+        let (k, _) = item.map_err(st("scanning recent cases"))?;
+        let (_, _, id) = k.value();
+        if let Some(c) = load_case(&t.cases, id)? {
+            recent.push(c);
+        }
+    }
+    let facts: Vec<DuplicateFacts<'_>> = recent
+        .iter()
+        .map(|c| DuplicateFacts {
+            id: c.id,
+            status: c.state.status,
+            category: c.category,
+            title: &c.title,
+            orders: &c.refs.orders,
+            asins: &c.refs.asins,
+            created_at: c.state.created_at,
+        })
+        .collect();
+    let found = find_duplicate(new, &facts, &opts.queue);
+    Ok(found.and_then(|id| recent.iter().find(|c| c.id == id).map(|c| c.number.clone())))
+}
+
+/// Opens a new case (and, for follow-ups, links it).
+pub(crate) fn create_case(
+    t: &mut Tables<'_>,
+    ctx: &mut Ctx<'_>,
+    new: NewCase,
+    follow_up_of: Option<CaseNumber>,
+    now: Timestamp,
+) -> Result<Created> {
+    let title = validate_title(&new.title)?;
+    validate_body(&new.description)?;
+    let refs = new.refs.normalised()?;
+    check_attachments(&new.attachments)?;
+    let at = new.at.unwrap_or(now);
+    let actor = Actor::Seller(new.created_by.clone());
+    let created = create(&actor, at).map_err(|source| StoreError::Transition {
+        case: "(new case)".into(),
+        source,
+    })?;
+    let tier = tenant_tier(t, &new.tenant)?;
+    let facts = DuplicateFacts {
+        id: CaseId(0),
+        status: Status::Open,
+        category: new.category,
+        title: &title,
+        orders: &refs.orders,
+        asins: &refs.asins,
+        created_at: at,
+    };
+    let duplicate = if follow_up_of.is_some() {
+        None
+    } else {
+        duplicate_of(t, ctx.opts, &new.tenant, &facts)?
+    };
+
+    // Everything is checked; from here on the command only writes.
+    let number = assign_number(t, ctx)?;
+    let id = CaseId(ctx.next_case_id);
+    ctx.next_case_id += 1;
+    let case = Case {
+        id,
+        number: number.clone(),
+        tenant: new.tenant,
+        created_by: new.created_by,
+        assignee: None,
+        marketplace: new.marketplace,
+        language: new.language,
+        category: new.category,
+        title,
+        refs,
+        state: created.state,
+        complex: new.complex,
+        tier,
+        links: CaseLinks {
+            duplicate_of: duplicate.clone(),
+            follow_up_of,
+            follow_ups: Vec::new(),
+        },
+        entries: 1,
+        imported: false,
+    };
+    let entry = ThreadEntry {
+        at,
+        actor,
+        change: Some(StatusChange {
+            event: CaseEvent::Create,
+            from: None,
+            to: Status::Open,
+        }),
+        body: new.description,
+        attachments: new.attachments.iter().map(|a| a.meta.clone()).collect(),
+    };
+    store_blobs(t, &new.attachments)?;
+    put_case(t, &case)?;
+    t.numbers.insert(number.as_str(), id.0).map_err(st("writing a number"))?;
+    put_entry(t, id, 0, &entry)?;
+    insert_views(t, ctx.opts, &case)?;
+    let change = ctx.log_change(t, id)?;
+    Ok(Created {
+        id,
+        number,
+        duplicate_of: duplicate,
+        change,
+    })
+}
+
+/// One event (with an optional message) applied to an existing case.
+pub(crate) struct EventCommand {
+    pub scope: Scope,
+    pub case: CaseRef,
+    pub actor: Actor,
+    pub event: CaseEvent,
+    pub body: String,
+    pub attachments: Vec<NewAttachment>,
+    pub at: Option<Timestamp>,
+}
+
+/// Applies an event through the core transition function and records it.
+pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventCommand, now: Timestamp) -> Result<Written> {
+    validate_body(&cmd.body)?;
+    check_attachments(&cmd.attachments)?;
+    let case = resolve(&t.cases, &t.numbers, &cmd.scope, &cmd.case)?;
+    if let Actor::Seller(_) = cmd.actor {
+        // A seller acts only within their own tenant's scope.
+        if !matches!(&cmd.scope, Scope::Tenant(tn) if *tn == case.tenant) {
+            return Err(StoreError::CaseNotFound(cmd.case.to_string()));
+        }
+    }
+    if case.entries >= MAX_THREAD_ENTRIES {
+        return Err(StoreError::Invalid(caselog_core::ValidationError::TooMany {
+            field: "thread entries",
+            len: case.entries as usize,
+            max: MAX_THREAD_ENTRIES as usize,
+        }));
+    }
+    // With the store's clock, an event is never stamped before the case's
+    // last change (the wall clock may step back); an explicit time is
+    // taken as given and refused by the rules if it is behind.
+    let at = cmd.at.unwrap_or_else(|| now.max(case.state.updated_at));
+    let mut target = None;
+    if let CaseEvent::MergeInto { target: number } = &cmd.event {
+        let into = resolve(&t.cases, &t.numbers, &Scope::Tenant(case.tenant.clone()), &CaseRef::Number(number.clone()))
+            .map_err(|_| StoreError::MergeRefused {
+                from: case.id,
+                into: CaseId(0),
+                reason: "the surviving case does not exist in the same tenant",
+            })?;
+        let refuse = |reason| StoreError::MergeRefused {
+            from: case.id,
+            into: into.id,
+            reason,
+        };
+        if into.id == case.id {
+            return Err(refuse("a case cannot be merged into itself"));
+        }
+        if into.state.status.is_final() {
+            return Err(refuse("the surviving case is closed or merged"));
+        }
+        target = Some(into);
+    }
+    let tr = transition(&case.state, &cmd.actor, &cmd.event, at, &ctx.opts.lifecycle).map_err(|source| {
+        StoreError::Transition {
+            case: case.number.to_string(),
+            source,
+        }
+    })?;
+
+    let mut next = case.clone();
+    next.state = tr.state;
+    if cmd.event == CaseEvent::PickUp {
+        next.assignee = cmd.actor.user().cloned();
+    }
+    let seq = next.entries;
+    next.entries += 1;
+    let status_changed = tr.record.from != Some(tr.record.to);
+    let entry = ThreadEntry {
+        at,
+        actor: cmd.actor.clone(),
+        change: (status_changed || cmd.event != CaseEvent::Reply).then(|| StatusChange {
+            event: tr.record.event.clone(),
+            from: tr.record.from,
+            to: tr.record.to,
+        }),
+        body: cmd.body,
+        attachments: cmd.attachments.iter().map(|a| a.meta.clone()).collect(),
+    };
+    store_blobs(t, &cmd.attachments)?;
+    remove_views(t, ctx.opts, &case)?;
+    put_case(t, &next)?;
+    put_entry(t, next.id, seq, &entry)?;
+    insert_views(t, ctx.opts, &next)?;
+    let change = ctx.log_change(t, next.id)?;
+
+    if let Some(into) = target {
+        // The surviving case's thread notes the merge, so both trails show it.
+        let note = EventCommand {
+            scope: Scope::AllTenants,
+            case: CaseRef::Id(into.id),
+            actor: Actor::System,
+            event: CaseEvent::Reply,
+            body: format!("Case {} was merged into this case.", case.number),
+            attachments: Vec::new(),
+            at: Some(at.max(into.state.updated_at)),
+        };
+        apply_event(t, ctx, note, now)?;
+    }
+    Ok(Written {
+        id: next.id,
+        status: next.state.status,
+        entry: seq,
+        change,
+    })
+}
+
+/// Opens a follow-up to a closed case: a new case that references it,
+/// with its category and references, linked both ways.
+pub(crate) fn follow_up(
+    t: &mut Tables<'_>,
+    ctx: &mut Ctx<'_>,
+    scope: &Scope,
+    of: &CaseRef,
+    mut new: NewCase,
+    now: Timestamp,
+) -> Result<Created> {
+    let old = resolve(&t.cases, &t.numbers, scope, of)?;
+    if old.state.status != Status::Closed {
+        return Err(StoreError::FollowUpRefused {
+            number: old.number.clone(),
+            status: old.state.status,
+        });
+    }
+    new.tenant = old.tenant.clone();
+    new.category = old.category;
+    let mut refs = old.refs.clone();
+    refs.cases.push(old.number.clone());
+    new.refs = refs;
+    let created = create_case(t, ctx, new, Some(old.number.clone()), now)?;
+    let mut linked = old;
+    linked.links.follow_ups.push(created.number.clone());
+    put_case(t, &linked)?;
+    Ok(created)
+}
+
+/// Sets a tenant's performance tier (applies to cases opened afterwards).
+pub(crate) fn set_tier(t: &mut Tables<'_>, tenant: &TenantId, tier: PerformanceTier) -> Result<()> {
+    let bytes = records::encode_tenant(&TenantRecord { tier })?;
+    t.tenants
+        .insert(tenant.as_str(), bytes.as_slice())
+        .map_err(st("writing a tenant"))?;
+    Ok(())
+}
+
+/// Marks a case complex or not (support only); moves it in the queue.
+pub(crate) fn set_complex(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, case: &CaseRef, complex: bool) -> Result<u64> {
+    let old = resolve(&t.cases, &t.numbers, &Scope::AllTenants, case)?;
+    if old.state.status.is_final() {
+        return Err(StoreError::Transition {
+            case: old.number.to_string(),
+            source: caselog_core::TransitionError::Final {
+                status: old.state.status,
+                event: caselog_core::EventKind::Reply,
+                actor: Role::Support,
+            },
+        });
+    }
+    let mut next = old.clone();
+    next.complex = complex;
+    remove_views(t, ctx.opts, &old)?;
+    put_case(t, &next)?;
+    insert_views(t, ctx.opts, &next)?;
+    ctx.log_change(t, next.id)
+}
+
+/// Imports one archived case with its status as recorded.
+pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCase) -> Result<ImportOutcome> {
+    let ImportCase { mut case, thread } = item;
+    case.title = validate_title(&case.title)?;
+    case.refs = case.refs.normalised()?;
+    if thread.len() > MAX_THREAD_ENTRIES as usize {
+        return Err(StoreError::Invalid(caselog_core::ValidationError::TooMany {
+            field: "messages",
+            len: thread.len(),
+            max: MAX_THREAD_ENTRIES as usize,
+        }));
+    }
+    for e in &thread {
+        validate_body(&e.body)?;
+    }
+    if let Some(existing) = t.numbers.get(case.number.as_str()).map_err(st("reading a number"))? {
+        return Ok(ImportOutcome::Skipped {
+            number: case.number,
+            existing: CaseId(existing.value()),
+        });
+    }
+    let id = CaseId(ctx.next_case_id);
+    ctx.next_case_id += 1;
+    case.id = id;
+    case.entries = thread.len() as u32;
+    case.imported = true;
+    case.tier = tenant_tier(t, &case.tenant)?;
+    put_case(t, &case)?;
+    t.numbers
+        .insert(case.number.as_str(), id.0)
+        .map_err(st("writing a number"))?;
+    for (seq, entry) in thread.iter().enumerate() {
+        put_entry(t, id, seq as u32, entry)?;
+    }
+    insert_views(t, ctx.opts, &case)?;
+    let change = ctx.log_change(t, id)?;
+    Ok(ImportOutcome::Imported { id, change })
+}
+
+/// Applies the system's timers as of `now`: needs-attention cases past
+/// their reply deadline are resolved, resolved cases past the reopen
+/// window are closed. Returns how many cases changed.
+pub(crate) fn run_timers(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, now: Timestamp) -> Result<usize> {
+    let mut due: Vec<(u64, CaseEvent)> = Vec::new();
+    {
+        let range = t
+            .attention
+            .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, order_bits(now.as_millis()), u64::MAX))
+            .map_err(st("scanning deadlines"))?;
+        for item in range {
+            let (k, _) = item.map_err(st("scanning deadlines"))?;
+            due.push((k.value().2, CaseEvent::DeadlineExpired));
+        }
+        let resolved = Status::Resolved.index() as u8;
+        let range = t
+            .by_status
+            .range((ALL_SCOPE, resolved, 0, 0)..=(ALL_SCOPE, resolved, u64::MAX, u64::MAX))
+            .map_err(st("scanning resolved cases"))?;
+        for item in range {
+            let (k, _) = item.map_err(st("scanning resolved cases"))?;
+            let id = k.value().3;
+            if let Some(c) = load_case(&t.cases, id)? {
+                let window_end = c.state.resolved_at.map(|r| r.saturating_add(ctx.opts.lifecycle.reopen_window));
+                if window_end.is_some_and(|w| w < now) {
+                    due.push((id, CaseEvent::AutoClose));
+                }
+            }
+        }
+    }
+    let mut changed = 0;
+    for (id, event) in due {
+        let cmd = EventCommand {
+            scope: Scope::AllTenants,
+            case: CaseRef::Id(CaseId(id)),
+            actor: Actor::System,
+            event,
+            body: String::new(),
+            attachments: Vec::new(),
+            at: Some(now),
+        };
+        // A case another timer already moved is simply refused; skip it.
+        match apply_event(t, ctx, cmd, now) {
+            Ok(_) => changed += 1,
+            Err(StoreError::Transition { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(changed)
+}
+
+/// Deletes change-log entries below `upto` (the index has applied them).
+pub(crate) fn prune_changes(t: &mut Tables<'_>, upto: u64) -> Result<u64> {
+    let mut removed = 0;
+    let keys: Vec<u64> = t
+        .changes
+        .range(..upto)
+        .map_err(st("pruning the change log"))?
+        .map(|item| item.map(|(k, _)| k.value()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(st("pruning the change log"))?;
+    for k in keys {
+        t.changes.remove(k).map_err(st("pruning the change log"))?;
+        removed += 1;
+    }
+    Ok(removed)
+}

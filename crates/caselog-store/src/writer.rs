@@ -1,0 +1,360 @@
+//! The writer thread: the only code that opens redb write transactions.
+//!
+//! Callers on any thread send a [`Command`] over a bounded crossbeam
+//! channel and wait on their own one-shot reply channel. The writer takes
+//! whatever is queued (up to `max_batch`), applies every command in one
+//! transaction, commits once — durably unless every command in the batch
+//! allows otherwise — and only then answers the callers (group commit).
+//! A refused command is answered with its error and does not disturb the
+//! rest of its batch. A failed commit *poisons* the writer: the batch and
+//! every later command are answered with [`StoreError::Poisoned`] until the
+//! store is reopened.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use caselog_core::{Actor, CaseEvent, PerformanceTier, TenantId, Timestamp};
+use crossbeam_channel::{Receiver, Sender};
+use redb::Database;
+
+use crate::error::{Result, StoreError};
+use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, Scope, Written};
+use crate::options::{Durability, Options};
+use crate::write::{self, Ctx, EventCommand, Tables};
+
+/// A one-shot reply channel.
+pub(crate) type Reply<T> = Sender<Result<T>>;
+
+/// A write request.
+pub(crate) enum Command {
+    Create {
+        new: NewCase,
+        reply: Reply<Created>,
+    },
+    Event {
+        scope: Scope,
+        case: CaseRef,
+        actor: Actor,
+        event: CaseEvent,
+        body: String,
+        attachments: Vec<NewAttachment>,
+        at: Option<Timestamp>,
+        reply: Reply<Written>,
+    },
+    FollowUp {
+        scope: Scope,
+        of: CaseRef,
+        new: NewCase,
+        reply: Reply<Created>,
+    },
+    SetTier {
+        tenant: TenantId,
+        tier: PerformanceTier,
+        reply: Reply<()>,
+    },
+    SetComplex {
+        case: CaseRef,
+        complex: bool,
+        reply: Reply<u64>,
+    },
+    Import {
+        cases: Vec<ImportCase>,
+        durable: bool,
+        reply: Reply<Vec<Result<ImportOutcome>>>,
+    },
+    Timers {
+        now: Timestamp,
+        reply: Reply<usize>,
+    },
+    PruneChanges {
+        upto: u64,
+        reply: Reply<u64>,
+    },
+    /// Forces a durable commit of everything before it.
+    Sync {
+        reply: Reply<()>,
+    },
+}
+
+impl Command {
+    /// Whether the command's caller must not be answered before its write
+    /// is on disk.
+    fn needs_durable(&self, mode: Durability) -> bool {
+        match self {
+            Command::Sync { .. } => true,
+            Command::Import { durable, .. } => *durable,
+            _ => mode == Durability::Immediate,
+        }
+    }
+}
+
+/// The highest change-log sequence whose transaction has committed, for
+/// the indexer and for `wait_indexed`.
+#[derive(Debug, Default)]
+pub(crate) struct CommitWatch {
+    state: Mutex<WatchState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct WatchState {
+    committed: u64,
+    closed: bool,
+}
+
+impl CommitWatch {
+    pub fn publish(&self, committed: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.committed = s.committed.max(committed);
+        }
+        self.changed.notify_all();
+    }
+
+    pub fn close(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.closed = true;
+        }
+        self.changed.notify_all();
+    }
+
+    /// The highest committed change.
+    pub fn committed(&self) -> u64 {
+        self.state.lock().map(|s| s.committed).unwrap_or(0)
+    }
+
+    /// Waits until the committed change passes `seen` or the watch closes,
+    /// at most `timeout`. Returns the committed change and whether closed.
+    pub fn wait_past(&self, seen: u64, timeout: std::time::Duration) -> (u64, bool) {
+        let Ok(guard) = self.state.lock() else {
+            return (0, true);
+        };
+        match self
+            .changed
+            .wait_timeout_while(guard, timeout, |s| s.committed <= seen && !s.closed)
+        {
+            Ok((s, _)) => (s.committed, s.closed),
+            Err(_) => (0, true),
+        }
+    }
+}
+
+/// An answer held back until the batch's commit succeeded.
+type Pending = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+fn hold<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
+    Box::new(move |commit_error| {
+        let answer = match (commit_error, result) {
+            (Some(e), Ok(_)) => Err(e.duplicate()),
+            (_, r) => r,
+        };
+        // The caller may have given up waiting; that is not an error here.
+        let _ = reply.send(answer);
+    })
+}
+
+pub(crate) struct Writer {
+    db: Arc<Database>,
+    opts: Options,
+    rx: Receiver<Command>,
+    watch: Arc<CommitWatch>,
+    poisoned: Option<String>,
+}
+
+impl Writer {
+    pub fn spawn(
+        db: Arc<Database>,
+        opts: Options,
+        rx: Receiver<Command>,
+        watch: Arc<CommitWatch>,
+    ) -> std::io::Result<JoinHandle<()>> {
+        let writer = Writer {
+            db,
+            opts,
+            rx,
+            watch,
+            poisoned: None,
+        };
+        std::thread::Builder::new()
+            .name("caselog-writer".into())
+            .spawn(move || writer.run())
+    }
+
+    fn run(mut self) {
+        // `recv` keeps returning queued commands after every sender is gone,
+        // so shutdown drains and commits what was accepted.
+        while let Ok(first) = self.rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.opts.max_batch.max(1) {
+                match self.rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch);
+        }
+        // A final durable commit makes deferred writes durable at shutdown.
+        if self.poisoned.is_none() && self.opts.durability == Durability::Deferred {
+            if let Err(e) = self.sync_now() {
+                tracing::error!("final sync at shutdown failed: {e}");
+            }
+        }
+        self.watch.close();
+    }
+
+    fn sync_now(&self) -> Result<()> {
+        let mut txn = self.db.begin_write().map_err(|e| StoreError::storage("syncing", e))?;
+        txn.set_durability(redb::Durability::Immediate)
+            .map_err(|e| StoreError::storage("syncing", e))?;
+        txn.commit().map_err(|e| StoreError::storage("syncing", e))
+    }
+
+    fn process(&mut self, batch: Vec<Command>) {
+        if let Some(reason) = &self.poisoned {
+            let err = StoreError::Poisoned(reason.clone());
+            for cmd in batch {
+                answer_all(cmd, &err);
+            }
+            return;
+        }
+        let durable = batch.iter().any(|c| c.needs_durable(self.opts.durability));
+        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+        let outcome = self.apply_batch(batch, durable, &mut pending);
+        match outcome {
+            Ok(last_change) => {
+                for p in pending {
+                    p(None);
+                }
+                self.watch.publish(last_change);
+            }
+            Err(e) => {
+                tracing::error!("write batch failed, the store stops accepting writes: {e}");
+                self.poisoned = Some(e.to_string());
+                let err = StoreError::Poisoned(e.to_string());
+                for p in pending {
+                    p(Some(&err));
+                }
+            }
+        }
+    }
+
+    /// Applies a batch in one transaction and commits it. Returns the last
+    /// change-log sequence written. On error nothing of the batch is kept.
+    fn apply_batch(&mut self, batch: Vec<Command>, durable: bool, pending: &mut Vec<Pending>) -> Result<u64> {
+        let mut txn = self.db.begin_write().map_err(|e| StoreError::storage("starting a write", e))?;
+        txn.set_durability(if durable {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        })
+        .map_err(|e| StoreError::storage("starting a write", e))?;
+        let now = Timestamp::now();
+        let last_change;
+        {
+            let mut t = Tables::open(&txn)?;
+            let mut ctx = Ctx::load(&self.opts, &t)?;
+            let mut fatal: Option<StoreError> = None;
+            for cmd in batch {
+                if let Some(e) = &fatal {
+                    answer_all(cmd, e);
+                    continue;
+                }
+                match apply(&mut t, &mut ctx, cmd, now) {
+                    Ok(p) => pending.push(p),
+                    Err((p, e)) => {
+                        pending.push(p);
+                        fatal = Some(e);
+                    }
+                }
+            }
+            if let Some(e) = fatal {
+                return Err(e);
+            }
+            ctx.save(&mut t)?;
+            last_change = ctx.next_change.saturating_sub(1);
+        }
+        txn.commit().map_err(|e| StoreError::storage("committing", e))?;
+        Ok(last_change)
+    }
+}
+
+/// Whether an error means the transaction itself is broken (as opposed to
+/// a refused command that wrote nothing).
+fn is_fatal(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Storage { .. } | StoreError::Corrupt { .. } | StoreError::UnknownRecordVersion { .. }
+    )
+}
+
+/// Runs one command. A refused command yields its answer; a storage
+/// failure yields the answer and the fatal error that aborts the batch.
+fn apply(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: Command, now: Timestamp) -> Result<Pending, (Pending, StoreError)> {
+    fn split<T: Send + 'static>(reply: Reply<T>, r: Result<T>) -> Result<Pending, (Pending, StoreError)> {
+        match r {
+            Err(e) if is_fatal(&e) => {
+                let copy = StoreError::Poisoned(e.to_string());
+                Err((hold(reply, Err(e)), copy))
+            }
+            r => Ok(hold(reply, r)),
+        }
+    }
+    match cmd {
+        Command::Create { new, reply } => split(reply, write::create_case(t, ctx, new, None, now)),
+        Command::Event {
+            scope,
+            case,
+            actor,
+            event,
+            body,
+            attachments,
+            at,
+            reply,
+        } => {
+            let cmd = EventCommand {
+                scope,
+                case,
+                actor,
+                event,
+                body,
+                attachments,
+                at,
+            };
+            split(reply, write::apply_event(t, ctx, cmd, now))
+        }
+        Command::FollowUp { scope, of, new, reply } => split(reply, write::follow_up(t, ctx, &scope, &of, new, now)),
+        Command::SetTier { tenant, tier, reply } => split(reply, write::set_tier(t, &tenant, tier)),
+        Command::SetComplex { case, complex, reply } => split(reply, write::set_complex(t, ctx, &case, complex)),
+        Command::Import { cases, reply, .. } => {
+            let mut results = Vec::with_capacity(cases.len());
+            for item in cases {
+                match write::import_case(t, ctx, item) {
+                    Err(e) if is_fatal(&e) => {
+                        let copy = StoreError::Poisoned(e.to_string());
+                        return Err((hold(reply, Err(e)), copy));
+                    }
+                    r => results.push(r),
+                }
+            }
+            Ok(hold(reply, Ok(results)))
+        }
+        Command::Timers { now: at, reply } => split(reply, write::run_timers(t, ctx, at)),
+        Command::PruneChanges { upto, reply } => split(reply, write::prune_changes(t, upto)),
+        Command::Sync { reply } => Ok(hold(reply, Ok(()))),
+    }
+}
+
+/// Answers a command that will not run with `err`.
+fn answer_all(cmd: Command, err: &StoreError) {
+    fn send<T>(reply: Reply<T>, err: &StoreError) {
+        // Callers that stopped waiting are not an error here.
+        let _ = reply.send(Err(err.duplicate()));
+    }
+    match cmd {
+        Command::Create { reply, .. } | Command::FollowUp { reply, .. } => send(reply, err),
+        Command::Event { reply, .. } => send(reply, err),
+        Command::SetTier { reply, .. } | Command::Sync { reply } => send(reply, err),
+        Command::SetComplex { reply, .. } | Command::PruneChanges { reply, .. } => send(reply, err),
+        Command::Import { reply, .. } => send(reply, err),
+        Command::Timers { reply, .. } => send(reply, err),
+    }
+}
