@@ -674,37 +674,4 @@ impl Scanner<'_, '_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn render(tokens: &[Token]) -> Vec<String> {
-        tokens
-            .iter()
-            .map(|t| format!("{}@{}", t.text, t.position))
-            .collect()
-    }
-
-    /// Checks that `analyzer` turns `text` into `expected`, written as
-    /// `text@position`.
-    #[track_caller]
-    fn check(analyzer: Analyzer, text: &str, expected: &[&str]) {
-        let actual = render(&analyze(analyzer, text));
-        assert_eq!(actual, expected, "{analyzer:?} of {text:?}");
-    }
-
-    #[test]
-    fn scratch() {
-        for t in [
-            "我的账户被停用了",
-            "请尽快处理退款",
-            "暂停用户的操作了",
-            "北京大学生",
-            "ASIN B08XYZ1234 被停用了，订单112-1234567-1234567还没有退款",
-            "Ｂ０８ＸＹＺ１２３４ ＡＢＣ",
-            "Refunds delayed; café naïve Straße",
-        ] {
-            println!("{t}\n  W {:?}\n  C {:?}\n  Q {:?}", render(&analyze(Analyzer::Words, t)), render(&analyze(Analyzer::Chars, t)), render(&query_plan(t).words));
-        }
-        let _ = check;
-    }
-}
+mod tests;

@@ -1,0 +1,2 @@
+//! Store micro benchmarks (being written).
+fn main() {}
