@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use caselog_core::{Actor, CaseEvent, CaseNumber, PerformanceTier, TenantId, Timestamp, UserId};
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender, TrySendError};
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase};
 
 use crate::error::{Result, StoreError};
 use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewMessage, Scope, Written};

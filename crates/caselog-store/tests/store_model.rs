@@ -1,0 +1,172 @@
+//! Model-based test: random operation sequences run against the store and
+//! against a plain in-memory model; every read is compared. The model
+//! applies the same core rules (themselves property-tested in core), so
+//! what this checks is the store's plumbing: scoping, view tables, counts,
+//! paging, sort orders and the queue's order.
+
+mod common;
+
+
+use caselog_core::*;
+use caselog_store::*;
+use common::*;
+use proptest::prelude::*;
+
+const TENANTS: [&str; 3] = ["seller-a", "seller-b", "seller-c"];
+const USERS: [&str; 2] = ["ann", "bob"];
+const TITLES: [&str; 4] = ["Refund delayed", "ASIN suppressed", "Payout held", "Account suspended"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create { tenant: usize, user: usize, category: usize, title: usize },
+    Event { case: usize, actor: usize, event: usize },
+    ViewAll { tenant: Option<usize>, status: Option<usize>, created: bool, desc: bool, per_page: u32, page: u32 },
+    Mine { tenant: usize, user: usize },
+    Queue { category: Option<usize>, limit: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..3usize, 0..2usize, 0..12usize, 0..4usize)
+            .prop_map(|(tenant, user, category, title)| Op::Create { tenant, user, category, title }),
+        4 => (0..64usize, 0..4usize, 0..6usize).prop_map(|(case, actor, event)| Op::Event { case, actor, event }),
+        2 => (proptest::option::of(0..3usize), proptest::option::of(0..6usize), any::<bool>(), any::<bool>(), 1..5u32, 1..4u32)
+            .prop_map(|(tenant, status, created, desc, per_page, page)| Op::ViewAll { tenant, status, created, desc, per_page, page }),
+        1 => (0..3usize, 0..2usize).prop_map(|(tenant, user)| Op::Mine { tenant, user }),
+        1 => (proptest::option::of(0..12usize), 1..10usize).prop_map(|(category, limit)| Op::Queue { category, limit }),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct ModelCase {
+    id: CaseId,
+    tenant: String,
+    created_by: String,
+    assignee: Option<String>,
+    category: Category,
+    title: String,
+    state: CaseState,
+    duplicate: bool,
+    entries: u32,
+}
+
+fn scope_of(t: Option<usize>) -> Scope {
+    match t {
+        Some(i) => Scope::Tenant(tenant(TENANTS[i])),
+        None => Scope::AllTenants,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn store_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = fast_options();
+        let store = Store::open(dir.path(), opts.clone()).unwrap();
+        let mut model: Vec<ModelCase> = Vec::new();
+        let mut clock = ts("2026-02-01T00:00:00Z");
+        for op in ops {
+            clock = clock.saturating_add(Span(37 * 60 * 1000));
+            match op {
+                Op::Create { tenant: t, user: u, category, title } => {
+                    let category = Category::ALL[category];
+                    let new = new_case(TENANTS[t], USERS[u], category, TITLES[title], Some(clock));
+                    let created = store.create_case(new).unwrap();
+                    // The duplicate rule, applied to the model's cases.
+                    let recent: Vec<DuplicateFacts> = model.iter().filter(|m| m.tenant == TENANTS[t]).map(|m| DuplicateFacts {
+                        id: m.id, status: m.state.status, category: m.category, title: &m.title,
+                        orders: &[], asins: &[], created_at: m.state.created_at,
+                    }).collect();
+                    let facts = DuplicateFacts { id: CaseId(0), status: Status::Open, category, title: TITLES[title], orders: &[], asins: &[], created_at: clock };
+                    let dup = find_duplicate(&facts, &recent, &opts.queue);
+                    prop_assert_eq!(created.duplicate_of.is_some(), dup.is_some());
+                    model.push(ModelCase {
+                        id: created.id, tenant: TENANTS[t].into(), created_by: USERS[u].into(), assignee: None,
+                        category, title: TITLES[title].into(), state: CaseState::new(clock), duplicate: dup.is_some(), entries: 1,
+                    });
+                }
+                Op::Event { case, actor, event } => {
+                    if model.is_empty() { continue; }
+                    let i = case % model.len();
+                    let m = &model[i];
+                    let actor = match actor { 0 => seller(&m.created_by), 1 => agent("agent-1"), 2 => Actor::System, _ => seller("mallory") };
+                    let event = match event {
+                        0 => CaseEvent::Reply, 1 => CaseEvent::PickUp,
+                        2 => CaseEvent::RequestInfo { deadline: clock.saturating_add(Span::days(2)) },
+                        3 => CaseEvent::Resolve, 4 => CaseEvent::Close, _ => CaseEvent::DeadlineExpired,
+                    };
+                    let scope = match &actor { Actor::Seller(_) => Scope::Tenant(tenant(&m.tenant)), _ => Scope::AllTenants };
+                    let expected = transition(&m.state, &actor, &event, clock, &opts.lifecycle);
+                    let got = store.apply_event(&scope, &CaseRef::Id(m.id), actor.clone(), event.clone(), "note", Some(clock));
+                    match (expected, got) {
+                        (Ok(t), Ok(w)) => {
+                            prop_assert_eq!(w.status, t.state.status);
+                            let m = &mut model[i];
+                            m.state = t.state;
+                            m.entries += 1;
+                            if event == CaseEvent::PickUp { m.assignee = actor.user().map(|u| u.to_string()); }
+                        }
+                        (Err(e), Err(StoreError::Transition { source, .. })) => prop_assert_eq!(e, source),
+                        (e, g) => prop_assert!(false, "model {:?} vs store {:?}", e, g),
+                    }
+                }
+                Op::ViewAll { tenant: t, status, created, desc, per_page, page } => {
+                    let scope = scope_of(t);
+                    let mut q = ViewQuery::new(ViewKind::All);
+                    q.sort = if created { ViewSort::Created } else { ViewSort::Updated };
+                    q.descending = desc;
+                    q.per_page = per_page;
+                    q.page = page;
+                    if let Some(s) = status { q.filter.statuses = vec![Status::ALL[s]]; }
+                    let got = store.view(&scope, &q).unwrap();
+                    let mut want: Vec<&ModelCase> = model.iter()
+                        .filter(|m| t.is_none_or(|i| m.tenant == TENANTS[i]))
+                        .filter(|m| status.is_none_or(|s| m.state.status == Status::ALL[s]))
+                        .collect();
+                    want.sort_by_key(|m| (if created { m.state.created_at } else { m.state.updated_at }, m.id));
+                    if desc { want.reverse(); }
+                    prop_assert_eq!(got.total as usize, want.len());
+                    let page_ids: Vec<CaseId> = want.iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).map(|m| m.id).collect();
+                    let got_ids: Vec<CaseId> = got.cases.iter().map(|c| c.id).collect();
+                    prop_assert_eq!(got_ids, page_ids);
+                    for c in &got.cases {
+                        let m = model.iter().find(|m| m.id == c.id).unwrap();
+                        prop_assert_eq!(&c.state, &m.state);
+                        prop_assert_eq!(c.entries, m.entries);
+                    }
+                }
+                Op::Mine { tenant: t, user: u } => {
+                    let mut q = ViewQuery::new(ViewKind::Mine(user(USERS[u])));
+                    q.per_page = 1000;
+                    let got = store.view(&scope_of(Some(t)), &q).unwrap();
+                    let mut want: Vec<CaseId> = model.iter()
+                        .filter(|m| m.tenant == TENANTS[t] && (m.created_by == USERS[u] || m.assignee.as_deref() == Some(USERS[u])))
+                        .map(|m| m.id).collect();
+                    want.sort();
+                    let mut got_ids: Vec<CaseId> = got.cases.iter().map(|c| c.id).collect();
+                    got_ids.sort();
+                    prop_assert_eq!(got_ids, want);
+                }
+                Op::Queue { category, limit } => {
+                    let category = category.map(|c| Category::ALL[c]);
+                    let got = store.queue(&Scope::AllTenants, &QueueQuery { limit, category, marketplace: None }).unwrap();
+                    // The queue's order is exactly the core comparator's order.
+                    let mut want: Vec<QueueKey> = model.iter()
+                        .filter(|m| m.state.status.waits_on_support())
+                        .filter(|m| category.is_none_or(|c| m.category == c))
+                        .map(|m| opts.queue.key(&QueueInputs {
+                            category: m.category, complex: false, tier: PerformanceTier::Standard,
+                            created_at: m.state.created_at, paused: m.state.paused_total, duplicate: m.duplicate,
+                        }, m.id))
+                        .collect();
+                    want.sort();
+                    want.truncate(limit);
+                    let got_keys: Vec<QueueKey> = got.iter().map(|e| e.key).collect();
+                    prop_assert_eq!(got_keys, want);
+                }
+            }
+        }
+        store.shutdown().unwrap();
+    }
+}
