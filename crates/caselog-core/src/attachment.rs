@@ -102,7 +102,9 @@ impl ContentHash {
     pub fn parse_hex(text: &str) -> Result<Self, ValidationError> {
         let t = text.trim();
         let bad = || ValidationError::malformed("sha256", text, "64 hexadecimal digits");
-        if t.len() != 64 || !t.is_ascii() {
+        // Check the digits here: `from_str_radix` alone would also take a
+        // `+` sign ("+f" parses as 15).
+        if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad());
         }
         let mut out = [0u8; 32];
@@ -163,13 +165,12 @@ impl AttachmentMeta {
                 "a file name without / or \\",
             ));
         }
-        let kind = AttachmentKind::from_content_type(content_type).ok_or_else(|| {
-            ValidationError::AttachmentTypeRefused {
+        let kind =
+            AttachmentKind::from_content_type(content_type).ok_or_else(|| ValidationError::AttachmentTypeRefused {
                 name: excerpt(name),
                 content_type: excerpt(content_type),
                 accepted: ACCEPTED,
-            }
-        })?;
+            })?;
         let limit = policy.limit(kind);
         if size > limit {
             return Err(ValidationError::AttachmentTooLarge {

@@ -40,10 +40,9 @@ impl Category {
         match self {
             Category::AccountHealth | Category::IdentityVerification => PriorityClass::Critical,
             Category::Listing | Category::FbaInventory | Category::Payments => PriorityClass::High,
-            Category::Orders
-            | Category::ShippingReturns
-            | Category::BrandRegistry
-            | Category::Tax => PriorityClass::Normal,
+            Category::Orders | Category::ShippingReturns | Category::BrandRegistry | Category::Tax => {
+                PriorityClass::Normal
+            }
             Category::Advertising | Category::Pricing | Category::Other => PriorityClass::Low,
         }
     }

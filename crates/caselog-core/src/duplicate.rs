@@ -33,10 +33,7 @@ pub struct DuplicateFacts<'a> {
 /// words separated by single spaces.
 pub fn normalise_title(title: &str) -> String {
     let mut out = String::with_capacity(title.len());
-    for word in title
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }

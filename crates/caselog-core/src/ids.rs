@@ -128,11 +128,7 @@ impl CaseNumber {
         if Self::is_default_format(text) {
             Ok(CaseNumber(text.to_owned()))
         } else {
-            Err(ValidationError::malformed(
-                "case number",
-                text,
-                "10 or 11 digits",
-            ))
+            Err(ValidationError::malformed("case number", text, "10 or 11 digits"))
         }
     }
 
@@ -142,11 +138,7 @@ impl CaseNumber {
         let text = text.trim();
         check_text("case number", text, MAX_CASE_NUMBER_LEN)?;
         let starts_ok = text.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-        if !starts_ok
-            || !text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !starts_ok || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(ValidationError::malformed(
                 "case number",
                 text,
@@ -216,9 +208,9 @@ validated_string!(
 fn validate_language(text: &str) -> Result<String, ValidationError> {
     let text = text.trim();
     check_text("language", text, 35)?;
-    let ok = text.split('-').all(|part| {
-        !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
+    let ok = text
+        .split('-')
+        .all(|part| !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric()));
     if ok {
         Ok(text.to_owned())
     } else {

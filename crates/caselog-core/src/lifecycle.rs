@@ -231,7 +231,9 @@ impl CaseState {
 
     /// Time the first-response clock has been paused as of `now`.
     pub fn paused_as_of(&self, now: Timestamp) -> Span {
-        let running = self.paused_since.map_or(Span::ZERO, |since| now.since(since).max(Span::ZERO));
+        let running = self
+            .paused_since
+            .map_or(Span::ZERO, |since| now.since(since).max(Span::ZERO));
         Span(self.paused_total.0.saturating_add(running.0))
     }
 }
@@ -437,9 +439,7 @@ pub fn transition(
         });
     }
 
-    let reopen_deadline = state
-        .resolved_at
-        .map(|at| at.saturating_add(policy.reopen_window));
+    let reopen_deadline = state.resolved_at.map(|at| at.saturating_add(policy.reopen_window));
     let to = match (event, role) {
         (CaseEvent::Create, _) => return Err(not_allowed),
         (CaseEvent::Reply, Role::Seller) => match status {

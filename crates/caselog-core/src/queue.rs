@@ -156,10 +156,7 @@ impl QueueKey {
             expected: "25 bytes from QueueKey::encode",
         };
         let arr: &[u8; QUEUE_KEY_LEN] = bytes.try_into().map_err(|_| bad())?;
-        let class = PriorityClass::ALL
-            .get(usize::from(arr[0]))
-            .copied()
-            .ok_or_else(bad)?;
+        let class = PriorityClass::ALL.get(usize::from(arr[0])).copied().ok_or_else(bad)?;
         let mut word = [0u8; 8];
         word.copy_from_slice(&arr[1..9]);
         let due = Timestamp::from_millis(from_order_bits(u64::from_be_bytes(word)))?;
@@ -221,27 +218,28 @@ impl QueuePolicy {
     /// When a response is due: `start` plus `target` of clock time, where
     /// the clock does not run on holidays.
     pub fn due_after(&self, start: Timestamp, target: Span) -> Timestamp {
+        let end = Timestamp::MAX.as_millis();
         let mut t = start.as_millis();
         let mut remaining = target.0.max(0);
-        // Each holiday is visited at most once, so this loop is bounded by
-        // the size of the calendar.
-        loop {
+        // `t` only grows and stays below `end` (past it the answer is
+        // `Timestamp::MAX`); each holiday is visited at most once, so this
+        // loop is bounded by the size of the calendar.
+        while t < end {
             let day = t.div_euclid(DAY_MS);
             if self.holidays.contains(&day) {
                 t = (day + 1).saturating_mul(DAY_MS);
                 continue;
             }
             let next_holiday = self.holidays.range(day + 1..).next().copied();
-            let free_until = next_holiday.map_or(i64::MAX, |h| h.saturating_mul(DAY_MS));
-            let available = free_until.saturating_sub(t);
+            let free_until = next_holiday.map_or(end, |h| h.saturating_mul(DAY_MS)).min(end);
+            let available = free_until - t;
             if remaining <= available {
-                t = t.saturating_add(remaining);
-                break;
+                return Timestamp::from_millis(t + remaining).unwrap_or(Timestamp::MAX);
             }
             remaining -= available;
             t = free_until;
         }
-        Timestamp::from_millis(t).unwrap_or(Timestamp::MAX)
+        Timestamp::MAX
     }
 
     /// The queue key of a case.
@@ -254,9 +252,7 @@ impl QueuePolicy {
         // A duplicate keeps the target of its own class, so demotion only
         // ever moves it later.
         let target = self.target(self.class(inputs.category), inputs.complex, inputs.tier);
-        let due = self
-            .due_after(inputs.created_at, target)
-            .saturating_add(inputs.paused);
+        let due = self.due_after(inputs.created_at, target).saturating_add(inputs.paused);
         QueueKey {
             class,
             due,

@@ -26,7 +26,10 @@ fn validate_order(text: &str) -> Result<String, ValidationError> {
     let t = fold(text);
     let parts: Vec<&str> = t.split('-').collect();
     let shape_ok = parts.len() == 3
-        && parts.iter().zip([3usize, 7, 7]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_digit()));
+        && parts
+            .iter()
+            .zip([3usize, 7, 7])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_digit()));
     if shape_ok {
         Ok(t)
     } else {

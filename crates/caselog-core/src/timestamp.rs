@@ -66,9 +66,8 @@ impl Timestamp {
     /// other than `Z` is accepted and converted to UTC; sub-millisecond
     /// digits are truncated.
     pub fn parse_rfc3339(text: &str) -> Result<Self, ValidationError> {
-        let parsed = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
-            ValidationError::malformed("time", text, "an RFC 3339 time like 2026-01-16T08:30:00Z")
-        })?;
+        let parsed = OffsetDateTime::parse(text.trim(), &Rfc3339)
+            .map_err(|_| ValidationError::malformed("time", text, "an RFC 3339 time like 2026-01-16T08:30:00Z"))?;
         let ms = parsed.unix_timestamp_nanos().div_euclid(1_000_000);
         let ms = i64::try_from(ms).map_err(|_| ValidationError::OutOfRange {
             field: "time",
@@ -166,14 +165,14 @@ impl Span {
     /// No time at all.
     pub const ZERO: Span = Span(0);
 
-    /// A span of whole hours.
+    /// A span of whole hours (saturating, never overflowing).
     pub const fn hours(h: i64) -> Span {
-        Span(h * HOUR_MS)
+        Span(h.saturating_mul(HOUR_MS))
     }
 
-    /// A span of whole days.
+    /// A span of whole days (saturating, never overflowing).
     pub const fn days(d: i64) -> Span {
-        Span(d * DAY_MS)
+        Span(d.saturating_mul(DAY_MS))
     }
 
     /// Milliseconds in the span.

@@ -220,15 +220,29 @@ fn model(
 /// What every state the rules produce must satisfy.
 fn check_invariants(s: &CaseState) -> Result<(), TestCaseError> {
     let st = s.status;
-    prop_assert_eq!(s.reply_deadline.is_some(), st == NeedsAttention, "reply_deadline iff needs_attention: {:?}", s);
+    prop_assert_eq!(
+        s.reply_deadline.is_some(),
+        st == NeedsAttention,
+        "reply_deadline iff needs_attention: {:?}",
+        s
+    );
     prop_assert_eq!(s.closed_at.is_some(), st.is_final(), "closed_at iff final: {:?}", s);
     prop_assert_eq!(s.merged_into.is_some(), st == Merged, "merged_into iff merged: {:?}", s);
-    prop_assert_eq!(s.paused_since.is_some(), st.pauses_clock(), "paused_since iff clock paused: {:?}", s);
+    prop_assert_eq!(
+        s.paused_since.is_some(),
+        st.pauses_clock(),
+        "paused_since iff clock paused: {:?}",
+        s
+    );
     if st == Resolved {
         prop_assert!(s.resolved_at.is_some(), "a resolved case has resolved_at: {:?}", s);
     }
     if matches!(st, Open | InProgress | NeedsAttention) {
-        prop_assert!(s.resolved_at.is_none(), "resolved_at is cleared when the case reopens: {:?}", s);
+        prop_assert!(
+            s.resolved_at.is_none(),
+            "resolved_at is cleared when the case reopens: {:?}",
+            s
+        );
     }
     if matches!(st, InProgress | NeedsAttention | Resolved) && s.first_response_at.is_none() {
         // in_progress and needs_attention only come from support or from a
@@ -242,7 +256,12 @@ fn check_invariants(s: &CaseState) -> Result<(), TestCaseError> {
         .into_iter()
         .flatten()
     {
-        prop_assert!(s.created_at <= t && t <= s.updated_at, "time {} outside created..updated: {:?}", t, s);
+        prop_assert!(
+            s.created_at <= t && t <= s.updated_at,
+            "time {} outside created..updated: {:?}",
+            t,
+            s
+        );
     }
     if let Some(closed) = s.closed_at {
         prop_assert_eq!(closed, s.updated_at, "nothing changes a case after it became final");
@@ -311,10 +330,21 @@ fn dt_strategy() -> impl Strategy<Value = i64> {
     ]
 }
 
+/// Every event kind; the two that end a case are rarer so that walks get
+/// deep into the lifecycle before they end.
+fn kind_strategy() -> impl Strategy<Value = EventKind> {
+    let ending = [EventKind::Close, EventKind::MergeInto];
+    let others: Vec<EventKind> = EventKind::ALL.iter().copied().filter(|k| !ending.contains(k)).collect();
+    prop_oneof![
+        12 => prop::sample::select(others),
+        1 => prop::sample::select(ending.to_vec()),
+    ]
+}
+
 fn step_strategy() -> impl Strategy<Value = Step> {
     (
         actor_strategy(),
-        prop::sample::select(EventKind::ALL.to_vec()),
+        kind_strategy(),
         dt_strategy(),
         prop_oneof![-DAY_MS..=0i64, 1..=5 * DAY_MS],
         any::<u64>(),
@@ -632,7 +662,10 @@ fn spec_table_is_exactly_what_transition_accepts() {
                         None if status.is_final() => Err(Refusal::Final),
                         None => Err(Refusal::NotAllowed),
                     };
-                    let case = format!("{kind} by {role} in {status} ({})", if late_column { "late" } else { "early" });
+                    let case = format!(
+                        "{kind} by {role} in {status} ({})",
+                        if late_column { "late" } else { "early" }
+                    );
                     match (got, want) {
                         (Ok(tr), Ok(To(to))) => {
                             assert_eq!(tr.state.status, to, "{case}");
@@ -676,7 +709,12 @@ fn window_and_deadline_boundaries() {
 
     // Reopen window: a reply at its last instant reopens, one ms later not.
     let resolved = state_in(Resolved, t0, t);
-    let reply = |now| transition(&resolved, &seller(), &CaseEvent::Reply, now, &policy).unwrap().state.status;
+    let reply = |now| {
+        transition(&resolved, &seller(), &CaseEvent::Reply, now, &policy)
+            .unwrap()
+            .state
+            .status
+    };
     assert_eq!(reply(window_end), InProgress);
     assert_eq!(reply(at(window_end, 1)), Resolved);
     // Auto-close: not at the window's last instant, one ms after it.
@@ -714,7 +752,14 @@ fn window_and_deadline_boundaries() {
             }
         );
     }
-    let ok = transition(&open, &support(), &CaseEvent::RequestInfo { deadline: at(t, 1) }, t, &policy).unwrap();
+    let ok = transition(
+        &open,
+        &support(),
+        &CaseEvent::RequestInfo { deadline: at(t, 1) },
+        t,
+        &policy,
+    )
+    .unwrap();
     assert_eq!(ok.state.status, NeedsAttention);
 
     // A clock behind the last change is refused, and says so.
@@ -744,4 +789,31 @@ fn pause_accounting_over_a_round_trip() {
     assert_eq!(s.first_response_at, Some(h(1)));
     assert_eq!(s.resolved_at, None);
     assert_eq!(s.paused_as_of(h(20)), Span::hours(8));
+}
+
+#[test]
+fn becoming_final_keeps_the_resolution_time() {
+    // Regression: merging a resolved case used to clear `resolved_at`,
+    // while closing it kept it.
+    let policy = LifecyclePolicy::default();
+    let t0 = ts(1_768_552_200_000);
+    let resolved = transition(
+        &CaseState::new(t0),
+        &support(),
+        &CaseEvent::Resolve,
+        at(t0, HOUR_MS),
+        &policy,
+    )
+    .unwrap()
+    .state;
+    let later = at(t0, 2 * HOUR_MS);
+    let merge = CaseEvent::MergeInto {
+        target: merge_target(7),
+    };
+    for (actor, event) in [(support(), merge), (seller(), CaseEvent::Close)] {
+        let done = transition(&resolved, &actor, &event, later, &policy).unwrap().state;
+        assert!(done.status.is_final());
+        assert_eq!(done.resolved_at, Some(at(t0, HOUR_MS)), "{event:?}");
+        assert_eq!(done.closed_at, Some(later));
+    }
 }

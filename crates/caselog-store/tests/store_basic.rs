@@ -15,7 +15,13 @@ fn reopen_keeps_cases_threads_and_counters() {
     {
         let store = Store::open(dir.path(), Options::default()).unwrap();
         first = store
-            .create_case(new_case("seller-1", "ann", Category::Orders, "Order never arrived", None))
+            .create_case(new_case(
+                "seller-1",
+                "ann",
+                Category::Orders,
+                "Order never arrived",
+                None,
+            ))
             .unwrap();
         store
             .reply(
@@ -33,7 +39,10 @@ fn reopen_keeps_cases_threads_and_counters() {
     }
     let store = Store::open(dir.path(), Options::default()).unwrap();
     let scope = Scope::Tenant(tenant("seller-1"));
-    let case = store.case(&scope, &CaseRef::Number(first.number.clone())).unwrap().unwrap();
+    let case = store
+        .case(&scope, &CaseRef::Number(first.number.clone()))
+        .unwrap()
+        .unwrap();
     assert_eq!(case.id, first.id);
     assert_eq!(case.entries, 2);
     let thread = store.full_thread(&scope, &CaseRef::Id(first.id)).unwrap();
@@ -77,7 +86,9 @@ fn a_foreign_or_damaged_file_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path(), Options::default()).unwrap();
-        store.create_case(new_case("s", "u", Category::Other, "t", None)).unwrap();
+        store
+            .create_case(new_case("s", "u", Category::Other, "t", None))
+            .unwrap();
         store.shutdown().unwrap();
     }
     let path = dir.path().join(STORE_FILE);
@@ -112,7 +123,10 @@ fn a_newer_schema_is_refused() {
         txn.commit().unwrap();
     }
     match Store::open(dir.path(), Options::default()) {
-        Err(StoreError::SchemaTooNew { found: 99, supported: 1 }) => {}
+        Err(StoreError::SchemaTooNew {
+            found: 99,
+            supported: 1,
+        }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }
@@ -141,7 +155,14 @@ fn refused_transitions_change_nothing_and_name_status_event_actor() {
 
     // Close, then everything is refused as final.
     store
-        .apply_event(&scope, &CaseRef::Id(c.id), seller("ann"), CaseEvent::Close, "done", None)
+        .apply_event(
+            &scope,
+            &CaseRef::Id(c.id),
+            seller("ann"),
+            CaseEvent::Close,
+            "done",
+            None,
+        )
         .unwrap();
     let err = store
         .reply(
@@ -156,7 +177,16 @@ fn refused_transitions_change_nothing_and_name_status_event_actor() {
         )
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::Transition { source: TransitionError::Final { status: Status::Closed, .. }, .. }),
+        matches!(
+            &err,
+            StoreError::Transition {
+                source: TransitionError::Final {
+                    status: Status::Closed,
+                    ..
+                },
+                ..
+            }
+        ),
         "{err}"
     );
     store.shutdown().unwrap();
@@ -194,7 +224,16 @@ fn follow_up_links_both_ways_and_copies_category_and_refs() {
     let c = store.create_case(first).unwrap();
     let follow = new_case("seller-1", "ann", Category::Other, "Still missing", None);
     let err = store.follow_up(&scope, &CaseRef::Id(c.id), follow.clone()).unwrap_err();
-    assert!(matches!(err, StoreError::FollowUpRefused { status: Status::Open, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::FollowUpRefused {
+                status: Status::Open,
+                ..
+            }
+        ),
+        "{err}"
+    );
     store
         .apply_event(&scope, &CaseRef::Id(c.id), seller("ann"), CaseEvent::Close, "", None)
         .unwrap();
@@ -216,7 +255,13 @@ fn duplicates_are_flagged_demoted_and_merge_records_both_sides() {
     let store = Store::open(dir.path(), Options::default()).unwrap();
     let t0 = ts("2026-03-01T10:00:00Z");
     let a = store
-        .create_case(new_case("seller-1", "ann", Category::AccountHealth, "Account suspended!", Some(t0)))
+        .create_case(new_case(
+            "seller-1",
+            "ann",
+            Category::AccountHealth,
+            "Account suspended!",
+            Some(t0),
+        ))
         .unwrap();
     assert_eq!(a.duplicate_of, None);
     let b = store
@@ -231,7 +276,13 @@ fn duplicates_are_flagged_demoted_and_merge_records_both_sides() {
     assert_eq!(b.duplicate_of.as_ref(), Some(&a.number));
     // Another tenant's identical case is not a duplicate.
     let c = store
-        .create_case(new_case("seller-2", "bob", Category::AccountHealth, "Account suspended", Some(t0)))
+        .create_case(new_case(
+            "seller-2",
+            "bob",
+            Category::AccountHealth,
+            "Account suspended",
+            Some(t0),
+        ))
         .unwrap();
     assert_eq!(c.duplicate_of, None);
     let queue = store
@@ -248,7 +299,9 @@ fn duplicates_are_flagged_demoted_and_merge_records_both_sides() {
     assert!(classes.contains(&(b.id, PriorityClass::Low)), "{classes:?}");
     assert!(classes.contains(&(a.id, PriorityClass::Critical)));
 
-    store.merge(&CaseRef::Id(b.id), &a.number, user("agent-1"), "same issue").unwrap();
+    store
+        .merge(&CaseRef::Id(b.id), &a.number, user("agent-1"), "same issue")
+        .unwrap();
     let all = Scope::AllTenants;
     let merged = store.case(&all, &CaseRef::Id(b.id)).unwrap().unwrap();
     assert_eq!(merged.status(), Status::Merged);
@@ -278,7 +331,14 @@ fn attachments_are_checked_and_stored_once() {
     let store = Store::open(dir.path(), Options::default()).unwrap();
     let policy = AttachmentPolicy::default();
     let bytes = b"%PDF-1.4 invoice".to_vec();
-    let meta = AttachmentMeta::new("invoice.pdf", "application/pdf", bytes.len() as u64, sha(&bytes), &policy).unwrap();
+    let meta = AttachmentMeta::new(
+        "invoice.pdf",
+        "application/pdf",
+        bytes.len() as u64,
+        sha(&bytes),
+        &policy,
+    )
+    .unwrap();
     let mut n = new_case("seller-1", "ann", Category::Payments, "Invoice attached", None);
     n.attachments.push(NewAttachment {
         meta: meta.clone(),
@@ -348,11 +408,19 @@ fn import_keeps_status_and_reports_existing_numbers() {
     let mut bad = case_("ARCH-3", Status::Open);
     bad.case.title = "x".repeat(10_000);
     let out = store
-        .import(vec![case_("ARCH-1", Status::Resolved), case_("ARCH-2", Status::Open), bad, case_("ARCH-1", Status::Open)])
+        .import(vec![
+            case_("ARCH-1", Status::Resolved),
+            case_("ARCH-2", Status::Open),
+            bad,
+            case_("ARCH-1", Status::Open),
+        ])
         .unwrap();
     assert!(matches!(out[0], Ok(ImportOutcome::Imported { .. })));
     assert!(matches!(out[1], Ok(ImportOutcome::Imported { .. })));
-    assert!(matches!(out[2], Err(StoreError::Invalid(ValidationError::TooLong { .. }))));
+    assert!(matches!(
+        out[2],
+        Err(StoreError::Invalid(ValidationError::TooLong { .. }))
+    ));
     assert!(matches!(out[3], Ok(ImportOutcome::Skipped { .. })));
     let scope = Scope::Tenant(tenant("seller-9"));
     let c = store.case_by_number(&scope, "ARCH-1").unwrap().unwrap();
@@ -361,7 +429,14 @@ fn import_keeps_status_and_reports_existing_numbers() {
     assert_eq!(c.marketplace.as_str(), "DE");
     // The open one is in the queue, the resolved one is not.
     let q = store
-        .queue(&scope, &QueueQuery { limit: 10, category: None, marketplace: None })
+        .queue(
+            &scope,
+            &QueueQuery {
+                limit: 10,
+                category: None,
+                marketplace: None,
+            },
+        )
         .unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].case.number.as_str(), "ARCH-2");
@@ -375,20 +450,43 @@ fn timers_resolve_expired_requests_and_close_after_the_reopen_window() {
     let t0 = ts("2026-01-01T00:00:00Z");
     let all = Scope::AllTenants;
     let a = store
-        .create_case(new_case("seller-1", "ann", Category::Orders, "Where is my order", Some(t0)))
+        .create_case(new_case(
+            "seller-1",
+            "ann",
+            Category::Orders,
+            "Where is my order",
+            Some(t0),
+        ))
         .unwrap();
     let b = store
         .create_case(new_case("seller-1", "ann", Category::Tax, "Tax form", Some(t0)))
         .unwrap();
     let deadline = t0.saturating_add(Span::days(2));
     store
-        .apply_event(&all, &CaseRef::Id(a.id), agent("ag"), CaseEvent::RequestInfo { deadline }, "need invoice", Some(t0.saturating_add(Span::hours(1))))
+        .apply_event(
+            &all,
+            &CaseRef::Id(a.id),
+            agent("ag"),
+            CaseEvent::RequestInfo { deadline },
+            "need invoice",
+            Some(t0.saturating_add(Span::hours(1))),
+        )
         .unwrap();
     store
-        .apply_event(&all, &CaseRef::Id(b.id), agent("ag"), CaseEvent::Resolve, "done", Some(t0.saturating_add(Span::hours(1))))
+        .apply_event(
+            &all,
+            &CaseRef::Id(b.id),
+            agent("ag"),
+            CaseEvent::Resolve,
+            "done",
+            Some(t0.saturating_add(Span::hours(1))),
+        )
         .unwrap();
     let attention = store
-        .view(&Scope::Tenant(tenant("seller-1")), &ViewQuery::new(ViewKind::NeedsAttention))
+        .view(
+            &Scope::Tenant(tenant("seller-1")),
+            &ViewQuery::new(ViewKind::NeedsAttention),
+        )
         .unwrap();
     assert_eq!(attention.total, 1);
     assert_eq!(attention.cases[0].id, a.id);
@@ -397,12 +495,18 @@ fn timers_resolve_expired_requests_and_close_after_the_reopen_window() {
     // After the deadline, a is resolved.
     let later = t0.saturating_add(Span::days(3));
     assert_eq!(store.run_timers(later).unwrap(), 1);
-    assert_eq!(store.case(&all, &CaseRef::Id(a.id)).unwrap().unwrap().status(), Status::Resolved);
+    assert_eq!(
+        store.case(&all, &CaseRef::Id(a.id)).unwrap().unwrap().status(),
+        Status::Resolved
+    );
     // After the reopen window (7 days), both close.
     let much_later = t0.saturating_add(Span::days(20));
     assert_eq!(store.run_timers(much_later).unwrap(), 2);
     for id in [a.id, b.id] {
-        assert_eq!(store.case(&all, &CaseRef::Id(id)).unwrap().unwrap().status(), Status::Closed);
+        assert_eq!(
+            store.case(&all, &CaseRef::Id(id)).unwrap().unwrap().status(),
+            Status::Closed
+        );
     }
     store.shutdown().unwrap();
 }

@@ -30,7 +30,11 @@ fn concurrent_writers_and_readers_see_every_acknowledged_write() {
                 while !stop.load(Ordering::Relaxed) {
                     let page = store.view(&Scope::AllTenants, &ViewQuery::new(ViewKind::All)).unwrap();
                     // Snapshots only grow: a later read never sees fewer cases.
-                    assert!(page.total >= last_total, "reader {r}: total went from {last_total} to {}", page.total);
+                    assert!(
+                        page.total >= last_total,
+                        "reader {r}: total went from {last_total} to {}",
+                        page.total
+                    );
                     last_total = page.total;
                     reads += 1;
                 }
@@ -48,7 +52,13 @@ fn concurrent_writers_and_readers_see_every_acknowledged_write() {
                 let mut numbers = Vec::new();
                 for i in 0..CASES_PER_WRITER {
                     let c = store
-                        .create_case(new_case(&t, "ann", Category::Orders, &format!("order issue {w}-{i}"), None))
+                        .create_case(new_case(
+                            &t,
+                            "ann",
+                            Category::Orders,
+                            &format!("order issue {w}-{i}"),
+                            None,
+                        ))
                         .unwrap();
                     // Read-your-writes: visible as soon as acknowledged.
                     let seen = store.case(&scope, &CaseRef::Id(c.id)).unwrap().unwrap();
@@ -88,7 +98,10 @@ fn concurrent_writers_and_readers_see_every_acknowledged_write() {
     assert_eq!(unique.len(), WRITERS * CASES_PER_WRITER, "numbers are unique");
     let stats = store.stats().unwrap();
     assert_eq!(stats.cases as usize, WRITERS * CASES_PER_WRITER);
-    assert_eq!(stats.messages as usize, WRITERS * CASES_PER_WRITER * (1 + REPLIES_PER_CASE));
+    assert_eq!(
+        stats.messages as usize,
+        WRITERS * CASES_PER_WRITER * (1 + REPLIES_PER_CASE)
+    );
     assert_eq!(stats.tenants as usize, WRITERS);
     let store = Arc::try_unwrap(store).unwrap();
     store.shutdown().unwrap();

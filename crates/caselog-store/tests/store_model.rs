@@ -6,7 +6,6 @@
 
 mod common;
 
-
 use caselog_core::*;
 use caselog_store::*;
 use common::*;
@@ -18,11 +17,33 @@ const TITLES: [&str; 4] = ["Refund delayed", "ASIN suppressed", "Payout held", "
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { tenant: usize, user: usize, category: usize, title: usize },
-    Event { case: usize, actor: usize, event: usize },
-    ViewAll { tenant: Option<usize>, status: Option<usize>, created: bool, desc: bool, per_page: u32, page: u32 },
-    Mine { tenant: usize, user: usize },
-    Queue { category: Option<usize>, limit: usize },
+    Create {
+        tenant: usize,
+        user: usize,
+        category: usize,
+        title: usize,
+    },
+    Event {
+        case: usize,
+        actor: usize,
+        event: usize,
+    },
+    ViewAll {
+        tenant: Option<usize>,
+        status: Option<usize>,
+        created: bool,
+        desc: bool,
+        per_page: u32,
+        page: u32,
+    },
+    Mine {
+        tenant: usize,
+        user: usize,
+    },
+    Queue {
+        category: Option<usize>,
+        limit: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
