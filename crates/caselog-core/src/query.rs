@@ -164,7 +164,11 @@ impl DateRange {
         // Nothing is before the first representable day or after the last,
         // so those bounds are stored as open: one form per range.
         let start = if first > min_day() { Some(at_day(first)?) } else { None };
-        let end = if last < max_day() { Some(at_day(last.checked_add(1)?)?) } else { None };
+        let end = if last < max_day() {
+            Some(at_day(last.checked_add(1)?)?)
+        } else {
+            None
+        };
         Some(DateRange { start, end })
     }
 
@@ -869,9 +873,8 @@ impl<'a> Lexer<'a> {
             let name = run.get(..colon).unwrap_or(&[]);
             if is_field_like(name.iter().copied()) {
                 let name: String = name.iter().collect();
-                let field = FieldName::parse(&name).map_err(|_| {
-                    QueryError::new(start, QueryErrorKind::UnknownField { name: excerpt(&name) })
-                })?;
+                let field = FieldName::parse(&name)
+                    .map_err(|_| QueryError::new(start, QueryErrorKind::UnknownField { name: excerpt(&name) }))?;
                 let value_pos = start + colon + 1;
                 let filter = if value_pos < end {
                     let value: String = self.slice(value_pos, end).iter().collect();
@@ -925,7 +928,9 @@ fn read_quoted(chars: &[char], open: usize) -> Result<(String, usize), QueryErro
 fn field_filter(field: FieldName, value: &str, pos: usize, quoted: bool) -> Result<FieldFilter, QueryError> {
     let invalid = |source| QueryError::new(pos, QueryErrorKind::InvalidValue { field, source });
     match field {
-        FieldName::Number => CaseNumber::parse_imported(value).map(FieldFilter::Number).map_err(invalid),
+        FieldName::Number => CaseNumber::parse_imported(value)
+            .map(FieldFilter::Number)
+            .map_err(invalid),
         FieldName::Order => OrderId::parse(value).map(FieldFilter::Order).map_err(invalid),
         FieldName::Asin => Asin::parse(value).map(FieldFilter::Asin).map_err(invalid),
         FieldName::Sku => Sku::parse(value).map(FieldFilter::Sku).map_err(invalid),
@@ -1014,18 +1019,16 @@ impl Parser {
                 continue;
             }
             // `alternative` only declines when no operand comes next.
-            match self.tokens.next() {
+            match self.tokens.next().map(|t| (t.kind, t.pos)) {
                 None => match open {
                     Some(p) => return Err(QueryError::new(p, QueryErrorKind::UnclosedParen)),
                     None => break,
                 },
-                Some(Token { kind: Kind::Close, pos, .. }) => match open {
+                Some((Kind::Close, pos)) => match open {
                     Some(_) => break,
                     None => return Err(QueryError::new(pos, QueryErrorKind::UnmatchedParen)),
                 },
-                Some(Token { kind: Kind::Or, pos, .. }) => {
-                    return Err(QueryError::new(pos, QueryErrorKind::DanglingOr));
-                }
+                Some((Kind::Or, pos)) => return Err(QueryError::new(pos, QueryErrorKind::DanglingOr)),
                 Some(_) => {}
             }
         }
