@@ -36,7 +36,9 @@ impl TimeRange {
 
     fn key_bounds(&self) -> (u64, u64) {
         let lo = self.start.map_or(0, |s| order_bits(s.as_millis()));
-        let hi = self.end.map_or(u64::MAX, |e| order_bits(e.as_millis()).saturating_sub(1));
+        let hi = self
+            .end
+            .map_or(u64::MAX, |e| order_bits(e.as_millis()).saturating_sub(1));
         (lo, hi)
     }
 }
@@ -227,7 +229,9 @@ impl PageWindow {
 
 impl Store {
     pub(crate) fn read_txn(&self) -> Result<ReadTransaction> {
-        self.db.begin_read().map_err(|e| StoreError::storage("starting a read", e))
+        self.db
+            .begin_read()
+            .map_err(|e| StoreError::storage("starting a read", e))
     }
 
     /// Looks a case up by id or number. Another tenant's case is `None`,
@@ -264,7 +268,10 @@ impl Store {
         let thread = open(&txn, tables::THREAD)?;
         let end = from.saturating_add(limit);
         let mut entries = Vec::new();
-        for item in thread.range((c.id.0, from)..(c.id.0, end)).map_err(st("reading a thread"))? {
+        for item in thread
+            .range((c.id.0, from)..(c.id.0, end))
+            .map_err(st("reading a thread"))?
+        {
             let (k, v) = item.map_err(st("reading a thread"))?;
             let (id, seq) = k.value();
             entries.push((seq, records::decode_entry(v.value(), id, seq)?));
@@ -319,7 +326,9 @@ impl Store {
                     let (lo, hi) = q.filter.updated.key_bounds();
                     let t = open(&txn, tables::BY_STATUS)?;
                     let s = status.index() as u8;
-                    let range = t.range((scope_key, s, lo, 0)..=(scope_key, s, hi, u64::MAX)).map_err(st("scanning a view"))?;
+                    let range = t
+                        .range((scope_key, s, lo, 0)..=(scope_key, s, hi, u64::MAX))
+                        .map_err(st("scanning a view"))?;
                     let needs_summary = !q.filter.categories.is_empty()
                         || !q.filter.marketplaces.is_empty()
                         || q.filter.created != TimeRange::default();
@@ -327,7 +336,10 @@ impl Store {
                     let mut visit = |k: (&str, u8, u64, u64)| -> Result<()> {
                         let (_, _, updated, id) = k;
                         if needs_summary {
-                            let Some(v) = by_updated.get((scope_key, updated, id)).map_err(st("scanning a view"))? else {
+                            let Some(v) = by_updated
+                                .get((scope_key, updated, id))
+                                .map_err(st("scanning a view"))?
+                            else {
                                 return Ok(());
                             };
                             if !q.filter.matches(&ViewSummary::decode(v.value(), "by_updated")?) {
@@ -355,11 +367,7 @@ impl Store {
                     let range = table
                         .range((scope_key, bounds.0, 0)..=(scope_key, bounds.1, u64::MAX))
                         .map_err(st("scanning a view"))?;
-                    let mut visit = |item: std::result::Result<
-                        (redb::AccessGuard<'_, (&str, u64, u64)>, redb::AccessGuard<'_, &[u8]>),
-                        redb::StorageError,
-                    >|
-                     -> Result<()> {
+                    let mut visit = |item: ViewItem<'_>| -> Result<()> {
                         let (k, v) = item.map_err(st("scanning a view"))?;
                         if q.filter.matches(&ViewSummary::decode(v.value(), "view")?) {
                             window.push(k.value().2);
@@ -501,7 +509,9 @@ impl Store {
         // Distinct tenants: skip from one tenant's entries to the next.
         let mut next: Option<String> = Some(String::new());
         while let Some(from) = next.take() {
-            let mut range = by_created.range((from.as_str(), 0, 0)..).map_err(st("counting tenants"))?;
+            let mut range = by_created
+                .range((from.as_str(), 0, 0)..)
+                .map_err(st("counting tenants"))?;
             if let Some(item) = range.next() {
                 let (k, _) = item.map_err(st("counting tenants"))?;
                 let tenant = k.value().0.to_owned();
@@ -521,7 +531,10 @@ impl Store {
         let txn = self.read_txn()?;
         let changes = open(&txn, tables::CHANGES)?;
         let mut out = Vec::new();
-        for item in changes.range(after.saturating_add(1)..).map_err(st("reading the change log"))? {
+        for item in changes
+            .range(after.saturating_add(1)..)
+            .map_err(st("reading the change log"))?
+        {
             if out.len() >= limit {
                 break;
             }
@@ -543,6 +556,15 @@ impl Store {
     }
 }
 
+/// One entry of a scan over `by_updated` or `by_created`.
+type ViewItem<'a> = std::result::Result<
+    (
+        redb::AccessGuard<'a, (&'static str, u64, u64)>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
 fn page_of(found: Vec<Case>, q: &ViewQuery) -> ViewPage {
     let total = found.len() as u64;
     let skip = (q.page.saturating_sub(1) as usize).saturating_mul(q.per_page as usize);
@@ -558,5 +580,6 @@ fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
     txn: &ReadTransaction,
     def: redb::TableDefinition<K, V>,
 ) -> Result<ReadOnlyTable<K, V>> {
-    txn.open_table(def).map_err(|e| StoreError::storage("opening a table", e))
+    txn.open_table(def)
+        .map_err(|e| StoreError::storage("opening a table", e))
 }

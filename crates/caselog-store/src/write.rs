@@ -136,7 +136,10 @@ pub(crate) fn resolve(
 ) -> Result<Case> {
     let id = match case {
         CaseRef::Id(id) => Some(id.0),
-        CaseRef::Number(n) => numbers.get(n.as_str()).map_err(st("reading a number"))?.map(|v| v.value()),
+        CaseRef::Number(n) => numbers
+            .get(n.as_str())
+            .map_err(st("reading a number"))?
+            .map(|v| v.value()),
     };
     let found = match id {
         Some(id) => load_case(cases, id)?,
@@ -217,11 +220,19 @@ fn users_of(case: &Case) -> Vec<&UserId> {
 fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
     let s = ViewSummary::of(case);
     let bytes = s.encode();
-    let (id, created, updated) = (case.id.0, order_bits(s.created_at.as_millis()), order_bits(s.updated_at.as_millis()));
+    let (id, created, updated) = (
+        case.id.0,
+        order_bits(s.created_at.as_millis()),
+        order_bits(s.updated_at.as_millis()),
+    );
     let w = st("writing view entries");
     for scope in [case.tenant.as_str(), ALL_SCOPE] {
-        t.by_updated.insert((scope, updated, id), bytes.as_slice()).map_err(&w)?;
-        t.by_created.insert((scope, created, id), bytes.as_slice()).map_err(&w)?;
+        t.by_updated
+            .insert((scope, updated, id), bytes.as_slice())
+            .map_err(&w)?;
+        t.by_created
+            .insert((scope, created, id), bytes.as_slice())
+            .map_err(&w)?;
         t.by_status
             .insert((scope, s.status.index() as u8, updated, id), ())
             .map_err(&w)?;
@@ -229,7 +240,9 @@ fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
             t.by_user.insert((scope, user.as_str(), created, id), ()).map_err(&w)?;
         }
         if let (Status::NeedsAttention, Some(d)) = (s.status, case.state.reply_deadline) {
-            t.attention.insert((scope, order_bits(d.as_millis()), id), ()).map_err(&w)?;
+            t.attention
+                .insert((scope, order_bits(d.as_millis()), id), ())
+                .map_err(&w)?;
         }
     }
     if case.state.status.waits_on_support() {
@@ -243,12 +256,18 @@ fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
 /// Removes what [`insert_views`] wrote for this version of the case.
 fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
     let s = ViewSummary::of(case);
-    let (id, created, updated) = (case.id.0, order_bits(s.created_at.as_millis()), order_bits(s.updated_at.as_millis()));
+    let (id, created, updated) = (
+        case.id.0,
+        order_bits(s.created_at.as_millis()),
+        order_bits(s.updated_at.as_millis()),
+    );
     let w = st("removing view entries");
     for scope in [case.tenant.as_str(), ALL_SCOPE] {
         t.by_updated.remove((scope, updated, id)).map_err(&w)?;
         t.by_created.remove((scope, created, id)).map_err(&w)?;
-        t.by_status.remove((scope, s.status.index() as u8, updated, id)).map_err(&w)?;
+        t.by_status
+            .remove((scope, s.status.index() as u8, updated, id))
+            .map_err(&w)?;
         for user in users_of(case) {
             t.by_user.remove((scope, user.as_str(), created, id)).map_err(&w)?;
         }
@@ -294,7 +313,12 @@ fn assign_number(t: &Tables<'_>, ctx: &mut Ctx<'_>) -> Result<CaseNumber> {
 }
 
 /// The recent non-final case of the tenant that `new` repeats, if any.
-fn duplicate_of(t: &Tables<'_>, opts: &Options, tenant: &TenantId, new: &DuplicateFacts<'_>) -> Result<Option<CaseNumber>> {
+fn duplicate_of(
+    t: &Tables<'_>,
+    opts: &Options,
+    tenant: &TenantId,
+    new: &DuplicateFacts<'_>,
+) -> Result<Option<CaseNumber>> {
     let from = order_bits(new.created_at.saturating_sub(opts.queue.duplicate_cooldown).as_millis());
     let to = order_bits(new.created_at.as_millis());
     let mut recent = Vec::new();
@@ -398,7 +422,9 @@ pub(crate) fn create_case(
     };
     store_blobs(t, &new.attachments)?;
     put_case(t, &case)?;
-    t.numbers.insert(number.as_str(), id.0).map_err(st("writing a number"))?;
+    t.numbers
+        .insert(number.as_str(), id.0)
+        .map_err(st("writing a number"))?;
     put_entry(t, id, 0, &entry)?;
     insert_views(t, ctx.opts, &case)?;
     let change = ctx.log_change(t, id)?;
@@ -445,12 +471,17 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
     let at = cmd.at.unwrap_or_else(|| now.max(case.state.updated_at));
     let mut target = None;
     if let CaseEvent::MergeInto { target: number } = &cmd.event {
-        let into = resolve(&t.cases, &t.numbers, &Scope::Tenant(case.tenant.clone()), &CaseRef::Number(number.clone()))
-            .map_err(|_| StoreError::MergeRefused {
-                from: case.id,
-                into: CaseId(0),
-                reason: "the surviving case does not exist in the same tenant",
-            })?;
+        let into = resolve(
+            &t.cases,
+            &t.numbers,
+            &Scope::Tenant(case.tenant.clone()),
+            &CaseRef::Number(number.clone()),
+        )
+        .map_err(|_| StoreError::MergeRefused {
+            from: case.id,
+            into: CaseId(0),
+            reason: "the surviving case does not exist in the same tenant",
+        })?;
         let refuse = |reason| StoreError::MergeRefused {
             from: case.id,
             into: into.id,
@@ -639,7 +670,10 @@ pub(crate) fn run_timers(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, now: Timestamp) 
             let (k, _) = item.map_err(st("scanning resolved cases"))?;
             let id = k.value().3;
             if let Some(c) = load_case(&t.cases, id)? {
-                let window_end = c.state.resolved_at.map(|r| r.saturating_add(ctx.opts.lifecycle.reopen_window));
+                let window_end = c
+                    .state
+                    .resolved_at
+                    .map(|r| r.saturating_add(ctx.opts.lifecycle.reopen_window));
                 if window_end.is_some_and(|w| w < now) {
                     due.push((id, CaseEvent::AutoClose));
                 }

@@ -240,7 +240,10 @@ impl Writer {
     /// Applies a batch in one transaction and commits it. Returns the last
     /// change-log sequence written. On error nothing of the batch is kept.
     fn apply_batch(&mut self, batch: Vec<Command>, durable: bool, pending: &mut Vec<Pending>) -> Result<u64> {
-        let mut txn = self.db.begin_write().map_err(|e| StoreError::storage("starting a write", e))?;
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| StoreError::storage("starting a write", e))?;
         txn.set_durability(if durable {
             redb::Durability::Immediate
         } else {
@@ -288,7 +291,12 @@ fn is_fatal(e: &StoreError) -> bool {
 
 /// Runs one command. A refused command yields its answer; a storage
 /// failure yields the answer and the fatal error that aborts the batch.
-fn apply(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: Command, now: Timestamp) -> Result<Pending, (Pending, StoreError)> {
+fn apply(
+    t: &mut Tables<'_>,
+    ctx: &mut Ctx<'_>,
+    cmd: Command,
+    now: Timestamp,
+) -> Result<Pending, (Pending, StoreError)> {
     fn split<T: Send + 'static>(reply: Reply<T>, r: Result<T>) -> Result<Pending, (Pending, StoreError)> {
         match r {
             Err(e) if is_fatal(&e) => {
