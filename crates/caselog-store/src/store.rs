@@ -322,7 +322,9 @@ impl Store {
         // Dropping the sender lets the writer finish the queue and exit.
         self.tx.take();
         if let Some(handle) = self.writer.take() {
-            handle.join().map_err(|_| StoreError::Poisoned("the writer thread panicked".into()))?;
+            handle
+                .join()
+                .map_err(|_| StoreError::Poisoned("the writer thread panicked".into()))?;
         }
         Ok(())
     }
@@ -405,4 +407,3 @@ fn last_change(db: &Database) -> Result<u64> {
         .map_err(|e| StoreError::storage("reading counters", e))?;
     Ok(crate::write::read_counter(&meta, tables::NEXT_CHANGE)?.saturating_sub(1))
 }
-
