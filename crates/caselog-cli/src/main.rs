@@ -1,1 +1,118 @@
-fn main() {}
+//! `caselog`: the command-line tool of the caselog case store.
+//!
+//! Errors go to standard error with their whole chain and a non-zero exit;
+//! a closed standard output (`caselog search ... | head`) ends the command
+//! quietly with success.
+
+mod cli;
+mod commands;
+mod demo;
+mod export;
+mod import;
+mod progress;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit status of an import that finished but rejected some lines.
+pub const EXIT_REJECTED: u8 = 3;
+
+/// A command's outcome when it did not fail.
+pub enum Outcome {
+    /// Everything worked.
+    Success,
+    /// The command finished, with the given exit status (e.g. rejected import lines).
+    Status(u8),
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let pipe = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(pipe)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if pipe(io)))
+    })
+}
+
+/// The error and its causes as one line, `outer: inner: innermost`. A
+/// cause whose text its wrapper already quotes (errors that print their
+/// source in their own message) is not repeated.
+fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = commands::run(cli, &mut out).and_then(|outcome| {
+        out.flush()?;
+        Ok(outcome)
+    });
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Status(code)) => ExitCode::from(code),
+        // The reader went away (`| head`): what it wanted it got.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Whatever was printed so far still goes out before the error.
+            let _ = out.flush();
+            let _ = writeln!(std::io::stderr(), "error: {}", error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "invalid query: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn the_error_line_does_not_repeat_quoted_causes() {
+        let inner = std::io::Error::other("at column 3: unclosed quote");
+        let err = anyhow::Error::new(Quoting(inner)).context("searching for \"a\"");
+        assert_eq!(
+            error_line(&err),
+            "searching for \"a\": invalid query: at column 3: unclosed quote"
+        );
+        let plain = anyhow::Error::new(std::io::Error::other("disk full")).context("writing");
+        assert_eq!(error_line(&plain), "writing: disk full");
+    }
+
+    #[test]
+    fn broken_pipes_are_recognised_through_context() {
+        let e = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe)).context("writing");
+        assert!(is_broken_pipe(&e));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    }
+}

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use caselog_core::{CaseId, CaseNumber, Status, TransitionError, ValidationError};
+use caselog_core::{CaseId, CaseNumber, QueryError, Status, TransitionError, ValidationError};
 use thiserror::Error;
 
 /// Result type of the store.
@@ -122,6 +122,28 @@ pub enum StoreError {
     /// The store is shutting down or shut down.
     #[error("the store is shut down")]
     ShutDown,
+    /// A search query is malformed or exceeds a limit; the error names the
+    /// position (in characters) of the problem.
+    #[error("invalid query: {0}")]
+    Query(#[from] QueryError),
+    /// A search page lies past the result window.
+    #[error("page {page} of {per_page} results is past the result window; the last page is {last_page}")]
+    PageOutOfRange {
+        /// The page asked for.
+        page: u32,
+        /// The page size asked for.
+        per_page: u32,
+        /// The last page this page size allows.
+        last_page: u32,
+    },
+    /// A search page size out of range.
+    #[error("{per_page} results per page is out of range: 1 to {max}")]
+    PerPageOutOfRange {
+        /// The page size asked for.
+        per_page: u32,
+        /// The largest page size.
+        max: u32,
+    },
     /// The full-text index failed.
     #[error("index error while {action}: {detail}")]
     Index {

@@ -41,6 +41,7 @@
 
 mod error;
 pub mod index;
+pub mod interchange;
 mod model;
 mod options;
 mod read;
@@ -51,6 +52,10 @@ mod write;
 mod writer;
 
 pub use error::{Result, StoreError};
+pub use index::{
+    Facets, IndexProgress, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits, SearchOptions,
+    SearchResults, SearchSort, Snippet, VerifyReport,
+};
 pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,
     StatusChange, ThreadEntry, Written,

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use caselog_core::{AttachmentPolicy, LifecyclePolicy, QueuePolicy};
 
+use crate::index::SearchLimits;
+
 /// When a write is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -37,8 +39,19 @@ pub struct Options {
     /// During a bulk import, every this many chunks is committed durably
     /// (the last one always is). Default: 16.
     pub import_durable_every: usize,
-    /// Memory budget of the full-text index writer in bytes. Default: 128 MiB.
+    /// Memory budget of the full-text index writer in bytes (at least
+    /// 15 MB is used). Default: 128 MiB.
     pub index_heap_bytes: usize,
+    /// Longest the indexer lets applied changes wait before committing them
+    /// while no caller waits in [`crate::Store::wait_indexed`] (a waiter gets
+    /// a commit as soon as its change is applied). Bounds how stale search
+    /// results are under sustained writes. Default: 200 ms.
+    pub index_commit_interval: Duration,
+    /// After this many changes are committed to the index, the change log
+    /// entries it covers are pruned; 0 never prunes. Default: 100,000.
+    pub index_prune_every: u64,
+    /// Limits of search queries and pages.
+    pub search_limits: SearchLimits,
     /// Queue policy (class table, targets, tiers, holidays, cooldown).
     pub queue: QueuePolicy,
     /// Lifecycle policy (reopen window).
@@ -58,6 +71,9 @@ impl Default for Options {
             import_chunk: 2_000,
             import_durable_every: 16,
             index_heap_bytes: 128 * 1024 * 1024,
+            index_commit_interval: Duration::from_millis(200),
+            index_prune_every: 100_000,
+            search_limits: SearchLimits::default(),
             queue: QueuePolicy::default(),
             lifecycle: LifecyclePolicy::default(),
             attachments: AttachmentPolicy::default(),

@@ -11,6 +11,7 @@ use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender, TrySendErro
 use redb::{Database, ReadableDatabase};
 
 use crate::error::{Result, StoreError};
+use crate::index::{IndexHandle, IndexProgress};
 use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewMessage, Scope, Written};
 use crate::options::Options;
 use crate::tables;
@@ -28,6 +29,7 @@ pub struct Store {
     pub(crate) watch: Arc<CommitWatch>,
     tx: Option<Sender<Command>>,
     writer: Option<JoinHandle<()>>,
+    pub(crate) index: IndexHandle,
 }
 
 impl std::fmt::Debug for Store {
@@ -48,8 +50,22 @@ impl Store {
     /// Opens (or creates) the store in directory `dir`.
     ///
     /// A file that is not a caselog store, or one written by a newer
-    /// release, is a typed error; nothing is reformatted.
+    /// release, is a typed error; nothing is reformatted. The search index
+    /// (in `dir/index`) catches up with the store by itself; a missing or
+    /// damaged one is rebuilt before `open` returns (see
+    /// [`Store::open_with_progress`] to watch that).
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Store> {
+        Self::open_with_progress(dir, opts, |_| {})
+    }
+
+    /// [`Store::open`], calling `progress` while the search index is
+    /// rebuilt from the store (only when it is missing, unreadable, of
+    /// another schema, or does not fit the store).
+    pub fn open_with_progress(
+        dir: impl AsRef<Path>,
+        opts: Options,
+        mut progress: impl FnMut(&IndexProgress),
+    ) -> Result<Store> {
         let dir = dir.as_ref().to_owned();
         opts.queue.validate()?;
         std::fs::create_dir_all(&dir).map_err(io("creating the store directory", &dir))?;
@@ -64,12 +80,24 @@ impl Store {
         }
         .map_err(|e| StoreError::storage("opening the database", e))?;
         init_or_check(&db, &path, existed)?;
+        // The index is opened (and rebuilt if need be) before the writer
+        // starts, so the store cannot change under a rebuild.
+        let opened = crate::index::open_index(&dir, &db, &opts, &mut progress)?;
         let db = Arc::new(db);
         let watch = Arc::new(CommitWatch::default());
         watch.publish(last_change(&db)?);
         let (tx, rx) = bounded(opts.channel_capacity.max(1));
         let writer = Writer::spawn(db.clone(), opts.clone(), rx, watch.clone())
             .map_err(io("starting the writer thread", &dir))?;
+        let index = match IndexHandle::start(opened, db.clone(), &opts, watch.clone(), tx.clone()) {
+            Ok(index) => index,
+            Err(e) => {
+                // Let the writer end before reporting, so the file is closed.
+                drop(tx);
+                let _ = writer.join();
+                return Err(e);
+            }
+        };
         Ok(Store {
             db,
             dir,
@@ -77,6 +105,7 @@ impl Store {
             watch,
             tx: Some(tx),
             writer: Some(writer),
+            index,
         })
     }
 
@@ -319,14 +348,20 @@ impl Store {
     }
 
     fn stop(&mut self) -> Result<()> {
-        // Dropping the sender lets the writer finish the queue and exit.
+        // Dropping the senders lets the writer finish the queue and exit;
+        // the indexer lends one for pruning and gives it back here.
+        self.index.release_writer();
         self.tx.take();
-        if let Some(handle) = self.writer.take() {
-            handle
+        let writer = match self.writer.take() {
+            Some(handle) => handle
                 .join()
-                .map_err(|_| StoreError::Poisoned("the writer thread panicked".into()))?;
-        }
-        Ok(())
+                .map_err(|_| StoreError::Poisoned("the writer thread panicked".into())),
+            None => Ok(()),
+        };
+        // Only now is the change log final: the indexer applies the rest,
+        // commits and ends.
+        let indexer = self.index.stop();
+        writer.and(indexer)
     }
 }
 

@@ -1,3 +1,22 @@
 //! The derived full-text index: analysis, schema, indexing and search.
+//!
+//! - `analysis`: how English and Chinese text become tokens (two analyzers).
+//! - `schema`: the tantivy fields and how a case becomes a document.
+//! - `indexer`: the indexer thread that follows the store's change log,
+//!   and opening, catching up and rebuilding the index.
+//! - `search`: the query language mapped onto the index, results, facets
+//!   and snippets.
+//! - `verify`: proving the index and the store agree.
 
 pub mod analysis;
+mod indexer;
+mod schema;
+mod search;
+mod verify;
+
+pub use indexer::{IndexProgress, RebuildReason, RebuildReport, INDEX_DIR};
+pub use schema::MAX_INDEXED_TEXT_BYTES;
+pub use search::{Facets, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet};
+pub use verify::{Mismatch, VerifyReport, MAX_REPORTED};
+
+pub(crate) use indexer::{open as open_index, IndexHandle};

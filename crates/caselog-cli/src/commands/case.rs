@@ -1,0 +1,316 @@
+//! `case new|reply|event|follow-up`: writes as a seller, an agent or the
+//! system. Refusals (an illegal transition, a case of another tenant) come
+//! back as the store's typed errors and end the command with exit 1.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use caselog_core::{
+    Actor, AttachmentKind, AttachmentMeta, AttachmentPolicy, CaseEvent, ContentHash, References, Span, Timestamp,
+};
+use caselog_store::{CaseRef, Created, NewAttachment, NewCase, NewMessage, Scope, Written};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{close, open_existing};
+use crate::cli::{
+    ActorArgs, CaseAction, EventArg, EventArgs, FollowUpArgs, MessageArgs, NewCaseArgs, ReplyArgs, RoleArg,
+};
+use crate::render::json_line;
+use crate::Outcome;
+
+/// Runs a `case` action.
+pub fn run(db: &Path, action: CaseAction, out: &mut dyn Write) -> Result<Outcome> {
+    match action {
+        CaseAction::New(a) => new_case(db, a, out),
+        CaseAction::Reply(a) => reply(db, a, out),
+        CaseAction::Event(a) => event(db, a, out),
+        CaseAction::FollowUp(a) => follow_up(db, a, out),
+    }
+}
+
+/// The message text: `--body`, `--body-file FILE` or `--body-file -`.
+fn body(m: &MessageArgs, required: bool) -> Result<String> {
+    match (&m.body, &m.body_file) {
+        (Some(b), _) => Ok(b.clone()),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .take(caselog_core::MAX_BODY_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+                .context("reading the message from standard input")?;
+            Ok(text)
+        }
+        (None, Some(p)) => {
+            let len = std::fs::metadata(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .len();
+            if len > caselog_core::MAX_BODY_BYTES as u64 {
+                bail!(
+                    "{} is {len} bytes; a message may be at most {} bytes",
+                    p.display(),
+                    caselog_core::MAX_BODY_BYTES
+                );
+            }
+            std::fs::read_to_string(p).with_context(|| format!("reading {} as UTF-8 text", p.display()))
+        }
+        (None, None) if required => bail!("the message text is missing: give --body TEXT or --body-file FILE"),
+        (None, None) => Ok(String::new()),
+    }
+}
+
+fn kind_from_extension(path: &Path) -> Option<AttachmentKind> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "pdf" => AttachmentKind::Pdf,
+        "jpg" | "jpeg" => AttachmentKind::Jpeg,
+        "png" => AttachmentKind::Png,
+        "gif" => AttachmentKind::Gif,
+        "txt" | "log" => AttachmentKind::Text,
+        "csv" => AttachmentKind::Csv,
+        "xlsx" => AttachmentKind::Xlsx,
+        "docx" => AttachmentKind::Docx,
+        "mp4" => AttachmentKind::Mp4,
+        "mov" => AttachmentKind::Mov,
+        _ => return None,
+    })
+}
+
+/// Reads the `--attach` files: type from `--content-type` or the extension,
+/// size checked against the policy before the file is read.
+fn attachments(m: &MessageArgs) -> Result<Vec<NewAttachment>> {
+    let policy = AttachmentPolicy::default();
+    let mut out = Vec::with_capacity(m.attach.len());
+    for path in &m.attach {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
+        let content_type = match &m.content_type {
+            Some(ct) => ct.clone(),
+            None => kind_from_extension(path)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: cannot tell the content type from the extension; pass --content-type",
+                        path.display()
+                    )
+                })?
+                .as_str()
+                .to_owned(),
+        };
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        // Validate type and size first, so a huge or refused file is never read.
+        AttachmentMeta::new(name, &content_type, size, ContentHash([0; 32]), &policy)?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let sha256 = ContentHash(Sha256::digest(&bytes).into());
+        let meta = AttachmentMeta::new(name, &content_type, bytes.len() as u64, sha256, &policy)?;
+        out.push(NewAttachment {
+            meta,
+            bytes: Some(bytes),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct CreatedJson {
+    number: String,
+    duplicate_of: Option<String>,
+}
+
+fn report_created(out: &mut dyn Write, created: &Created, json: bool, what: &str) -> Result<()> {
+    if json {
+        return json_line(
+            out,
+            &CreatedJson {
+                number: created.number.to_string(),
+                duplicate_of: created.duplicate_of.as_ref().map(ToString::to_string),
+            },
+        );
+    }
+    writeln!(out, "Opened {what} {}", created.number)?;
+    if let Some(d) = &created.duplicate_of {
+        writeln!(
+            out,
+            "Note: it repeats open case {d} (same issue within the cooldown); it was accepted but queued as low priority."
+        )?;
+    }
+    Ok(())
+}
+
+fn new_case(db: &Path, a: NewCaseArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let description = body(&a.message, true)?;
+    let attachments = attachments(&a.message)?;
+    let refs = References {
+        orders: a.order,
+        asins: a.asin,
+        skus: a.sku,
+        cases: a.related,
+    };
+    let store = open_existing(db)?;
+    let created = store.create_case(NewCase {
+        tenant: a.tenant,
+        created_by: a.user,
+        marketplace: a.marketplace,
+        language: a.language,
+        category: a.category,
+        title: a.title,
+        description,
+        attachments,
+        refs,
+        complex: a.complex,
+        at: a.at,
+    });
+    close(store)?;
+    report_created(out, &created.context("opening the case")?, a.json, "case")?;
+    Ok(Outcome::Success)
+}
+
+fn follow_up(db: &Path, a: FollowUpArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let description = body(&a.message, true)?;
+    let attachments = attachments(&a.message)?;
+    let store = open_existing(db)?;
+    let scope = Scope::Tenant(a.tenant.clone());
+    let created = store.follow_up(
+        &scope,
+        &CaseRef::Number(a.number.clone()),
+        NewCase {
+            tenant: a.tenant,
+            created_by: a.user,
+            marketplace: a.marketplace,
+            language: a.language,
+            // Taken from the closed case by the store.
+            category: caselog_core::Category::Other,
+            title: a.title,
+            description,
+            attachments,
+            refs: References::default(),
+            complex: false,
+            at: None,
+        },
+    );
+    close(store)?;
+    let created = created.with_context(|| format!("opening a follow-up to case {}", a.number))?;
+    report_created(out, &created, a.json, &format!("follow-up to case {}: case", a.number))?;
+    Ok(Outcome::Success)
+}
+
+/// The actor and the scope it acts in.
+fn actor(role: RoleArg, args: &ActorArgs) -> Result<(Actor, Scope)> {
+    let user = || {
+        args.user
+            .clone()
+            .ok_or_else(|| anyhow!("acting as {} needs --user", role_name(role)))
+    };
+    Ok(match role {
+        RoleArg::Seller => {
+            let tenant = args.tenant.clone().ok_or_else(|| {
+                anyhow!("acting as the seller needs --tenant (a seller acts only on their own cases)")
+            })?;
+            (Actor::Seller(user()?), Scope::Tenant(tenant))
+        }
+        RoleArg::Support => (Actor::Support(user()?), scope_of(args)),
+        RoleArg::System => (Actor::System, scope_of(args)),
+    })
+}
+
+fn scope_of(args: &ActorArgs) -> Scope {
+    args.tenant.clone().map_or(Scope::AllTenants, Scope::Tenant)
+}
+
+fn role_name(role: RoleArg) -> &'static str {
+    match role {
+        RoleArg::Seller => "the seller",
+        RoleArg::Support => "support",
+        RoleArg::System => "the system",
+    }
+}
+
+#[derive(Serialize)]
+struct WrittenJson {
+    number: String,
+    status: caselog_core::Status,
+    entry: u32,
+}
+
+fn report_written(out: &mut dyn Write, number: &str, w: &Written, json: bool, what: &str) -> Result<()> {
+    if json {
+        return json_line(
+            out,
+            &WrittenJson {
+                number: number.to_owned(),
+                status: w.status,
+                entry: w.entry,
+            },
+        );
+    }
+    writeln!(out, "{what} case {number}: now {} (thread entry {})", w.status, w.entry)?;
+    Ok(())
+}
+
+fn reply(db: &Path, a: ReplyArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let text = body(&a.message, true)?;
+    let attachments = attachments(&a.message)?;
+    let (actor, scope) = actor(a.role, &a.actor)?;
+    let store = open_existing(db)?;
+    let written = store.reply(
+        &scope,
+        &CaseRef::Number(a.number.clone()),
+        NewMessage {
+            actor,
+            body: text,
+            attachments,
+            at: a.at,
+        },
+    );
+    close(store)?;
+    let written = written.with_context(|| format!("replying to case {}", a.number))?;
+    report_written(out, a.number.as_str(), &written, a.json, "Replied to")?;
+    Ok(Outcome::Success)
+}
+
+fn event(db: &Path, a: EventArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let role = a.role.unwrap_or(a.event.default_role());
+    let (actor, scope) = actor(role, &a.actor)?;
+    let event = match a.event {
+        EventArg::PickUp => CaseEvent::PickUp,
+        EventArg::RequestInfo => {
+            let deadline = match (a.deadline, a.days) {
+                (Some(d), _) => d,
+                (None, Some(days)) => {
+                    a.at.unwrap_or_else(Timestamp::now)
+                        .saturating_add(Span::days(i64::from(days)))
+                }
+                (None, None) => bail!("request-info needs a reply deadline: --deadline TIME or --days N"),
+            };
+            CaseEvent::RequestInfo { deadline }
+        }
+        EventArg::Resolve => CaseEvent::Resolve,
+        EventArg::Close => CaseEvent::Close,
+        EventArg::Merge => CaseEvent::MergeInto {
+            target: a
+                .into
+                .clone()
+                .ok_or_else(|| anyhow!("merge needs --into NUMBER (the surviving case)"))?,
+        },
+        EventArg::AutoClose => CaseEvent::AutoClose,
+        EventArg::DeadlineExpired => CaseEvent::DeadlineExpired,
+    };
+    let kind = event.kind();
+    let store = open_existing(db)?;
+    let written = store.apply_event(
+        &scope,
+        &CaseRef::Number(a.number.clone()),
+        actor,
+        event,
+        a.note.clone(),
+        a.at,
+    );
+    close(store)?;
+    let written = written.with_context(|| format!("applying {kind} to case {}", a.number))?;
+    report_written(out, a.number.as_str(), &written, a.json, &format!("Applied {kind} to"))?;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,449 @@
+//! `export`: a whole scope, a case-log tab or a search, to JSON Lines, CSV
+//! or XLSX.
+//!
+//! Where the cases come from:
+//! - no query and no `--view`: every case of the scope, read through one
+//!   store snapshot (so the file is the store as of one commit), in id
+//!   order — the order they were created or imported in, so that export →
+//!   import → export gives the same file;
+//! - `--view`: the tab's order, page by page;
+//! - a query: the search, oldest first by creation, past the search
+//!   window by continuing from the last day reached.
+//!
+//! The file is written next to its destination and renamed into place when
+//! complete, so a failed export never leaves a truncated file behind.
+
+use std::collections::HashSet;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use caselog_core::{parse, CaseId, DateRange, QueryBuilder, Timestamp};
+use caselog_store::interchange::to_line;
+use caselog_store::{Case, CaseRef, Scope, SearchOptions, SearchSort, Store, ThreadEntry, MAX_VIEW_WINDOW};
+use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, XlsxError};
+
+use crate::cli::{ExportArgs, FilterArgs, FormatArg, ViewSortArg};
+use crate::commands::{close, open_existing, read::view_query, scope, time_range};
+use crate::render::count;
+use crate::{progress, Outcome};
+
+/// Rows an XLSX sheet holds, header included.
+const XLSX_MAX_ROWS: u32 = 1_048_576;
+
+/// Columns of CSV and XLSX exports, with XLSX widths (in characters).
+const COLUMNS: &[(&str, f64)] = &[
+    ("number", 14.0),
+    ("tenant", 16.0),
+    ("title", 60.0),
+    ("status", 16.0),
+    ("category", 21.0),
+    ("marketplace", 12.0),
+    ("language", 9.0),
+    ("created_by", 26.0),
+    ("assignee", 14.0),
+    ("created_at", 19.0),
+    ("updated_at", 19.0),
+    ("first_response_at", 19.0),
+    ("resolved_at", 19.0),
+    ("closed_at", 19.0),
+    ("reply_deadline", 19.0),
+    ("orders", 22.0),
+    ("asins", 13.0),
+    ("skus", 16.0),
+    ("related_cases", 14.0),
+    ("messages", 10.0),
+];
+
+/// One value of a CSV/XLSX row.
+enum Cell {
+    Text(String),
+    Time(Option<Timestamp>),
+    Number(u32),
+}
+
+fn row(c: &Case) -> Vec<Cell> {
+    let s = &c.state;
+    let list = |items: Vec<&str>| Cell::Text(items.join(" "));
+    vec![
+        Cell::Text(c.number.to_string()),
+        Cell::Text(c.tenant.to_string()),
+        Cell::Text(c.title.clone()),
+        Cell::Text(s.status.to_string()),
+        Cell::Text(c.category.to_string()),
+        Cell::Text(c.marketplace.to_string()),
+        Cell::Text(c.language.to_string()),
+        Cell::Text(c.created_by.to_string()),
+        Cell::Text(c.assignee.as_ref().map(ToString::to_string).unwrap_or_default()),
+        Cell::Time(Some(s.created_at)),
+        Cell::Time(Some(s.updated_at)),
+        Cell::Time(s.first_response_at),
+        Cell::Time(s.resolved_at),
+        Cell::Time(s.closed_at),
+        Cell::Time(s.reply_deadline),
+        list(c.refs.orders.iter().map(|x| x.as_str()).collect()),
+        list(c.refs.asins.iter().map(|x| x.as_str()).collect()),
+        list(c.refs.skus.iter().map(|x| x.as_str()).collect()),
+        list(c.refs.cases.iter().map(|x| x.as_str()).collect()),
+        Cell::Number(c.entries),
+    ]
+}
+
+/// Where exported cases go.
+enum Sink<'o> {
+    Jsonl(Box<dyn Write + 'o>),
+    Csv(Box<csv::Writer<Box<dyn Write + 'o>>>),
+    Xlsx(Box<Xlsx>),
+}
+
+struct Xlsx {
+    workbook: Workbook,
+    row: u32,
+    time: Format,
+}
+
+fn xlsx_err(e: XlsxError) -> anyhow::Error {
+    anyhow!("writing the workbook: {e}")
+}
+
+impl Xlsx {
+    fn new() -> Result<Xlsx> {
+        let mut workbook = Workbook::new();
+        let header = Format::new().set_bold().set_align(FormatAlign::Left);
+        let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+        let sheet = workbook.add_worksheet_with_constant_memory().map_err(xlsx_err)?;
+        sheet.set_name("cases").map_err(xlsx_err)?;
+        for (col, (name, width)) in COLUMNS.iter().enumerate() {
+            let col = u16::try_from(col).map_err(|_| anyhow!("too many columns"))?;
+            sheet.set_column_width(col, *width).map_err(xlsx_err)?;
+            sheet
+                .write_string_with_format(0, col, *name, &header)
+                .map_err(xlsx_err)?;
+        }
+        sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+        Ok(Xlsx { workbook, row: 1, time })
+    }
+
+    fn write(&mut self, case: &Case) -> Result<()> {
+        if self.row >= XLSX_MAX_ROWS {
+            bail!(
+                "an XLSX sheet holds at most {} cases; export to jsonl or csv, or narrow the export",
+                XLSX_MAX_ROWS - 1
+            );
+        }
+        let sheet = self.workbook.worksheet_from_index(0).map_err(xlsx_err)?;
+        for (col, cell) in row(case).into_iter().enumerate() {
+            let col = u16::try_from(col).map_err(|_| anyhow!("too many columns"))?;
+            match cell {
+                Cell::Text(t) if t.is_empty() => {}
+                Cell::Text(t) => {
+                    sheet.write_string(self.row, col, t).map_err(xlsx_err)?;
+                }
+                Cell::Number(n) => {
+                    sheet.write_number(self.row, col, f64::from(n)).map_err(xlsx_err)?;
+                }
+                Cell::Time(None) => {}
+                Cell::Time(Some(t)) => {
+                    // Excel's dates start in 1900; earlier times stay text.
+                    match ExcelDateTime::from_timestamp(t.as_millis().div_euclid(1000)) {
+                        Ok(dt) => sheet
+                            .write_datetime_with_format(self.row, col, &dt, &self.time)
+                            .map_err(xlsx_err)?,
+                        Err(_) => sheet.write_string(self.row, col, t.to_rfc3339()).map_err(xlsx_err)?,
+                    };
+                }
+            }
+        }
+        self.row += 1;
+        Ok(())
+    }
+
+    fn finish(mut self, path: &Path) -> Result<()> {
+        let last_row = self.row.saturating_sub(1);
+        let last_col = u16::try_from(COLUMNS.len().saturating_sub(1)).unwrap_or(0);
+        let sheet = self.workbook.worksheet_from_index(0).map_err(xlsx_err)?;
+        sheet.autofilter(0, 0, last_row, last_col).map_err(xlsx_err)?;
+        self.workbook.save(path).map_err(xlsx_err)
+    }
+}
+
+impl Sink<'_> {
+    fn needs_thread(&self) -> bool {
+        matches!(self, Sink::Jsonl(_))
+    }
+
+    fn write(&mut self, case: &Case, thread: &[ThreadEntry]) -> Result<()> {
+        match self {
+            Sink::Jsonl(w) => {
+                w.write_all(to_line(case, thread).as_bytes())?;
+                w.write_all(b"\n")?;
+            }
+            Sink::Csv(w) => {
+                let fields: Vec<String> = row(case)
+                    .into_iter()
+                    .map(|cell| match cell {
+                        Cell::Text(t) => t,
+                        Cell::Time(t) => t.map(Timestamp::to_rfc3339).unwrap_or_default(),
+                        Cell::Number(n) => n.to_string(),
+                    })
+                    .collect();
+                w.write_record(&fields)?;
+            }
+            Sink::Xlsx(x) => x.write(case)?,
+        }
+        Ok(())
+    }
+}
+
+/// Whether a case passes the `--status`/`--category`/... filters.
+fn passes(case: &Case, f: &FilterArgs) -> bool {
+    (f.status.is_empty() || f.status.contains(&case.status()))
+        && (f.category.is_empty() || f.category.contains(&case.category))
+        && (f.marketplace.is_empty() || f.marketplace.contains(&case.marketplace))
+        && time_range(f.created).contains(case.state.created_at)
+        && time_range(f.updated).contains(case.state.updated_at)
+}
+
+fn format_of(args: &ExportArgs) -> Result<FormatArg> {
+    if let Some(f) = args.format {
+        return Ok(f);
+    }
+    let ext = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("jsonl" | "ndjson" | "json") => Ok(FormatArg::Jsonl),
+        Some("csv") => Ok(FormatArg::Csv),
+        Some("xlsx") => Ok(FormatArg::Xlsx),
+        _ => bail!(
+            "give --format jsonl|csv|xlsx (it cannot be told from {})",
+            args.out.display()
+        ),
+    }
+}
+
+/// `export`.
+pub fn run(db: &Path, args: &ExportArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let format = format_of(args)?;
+    let to_stdout = args.out.as_os_str() == "-";
+    if to_stdout && format == FormatArg::Xlsx {
+        bail!("an XLSX workbook cannot go to standard output; give --out FILE.xlsx");
+    }
+    let store = open_existing(db)?;
+    let scope = scope(&args.scope);
+    let result = if to_stdout {
+        let sink = match format {
+            FormatArg::Jsonl => Sink::Jsonl(Box::new(BufWriter::new(&mut *out))),
+            _ => Sink::Csv(Box::new(csv_writer(Box::new(BufWriter::new(&mut *out)))?)),
+        };
+        export_into(&store, &scope, args, sink).and_then(|(n, sink)| finish(sink, None).map(|()| n))
+    } else {
+        export_to_file(&store, &scope, args, format)
+    };
+    close(store)?;
+    let n = result?;
+    if to_stdout {
+        // Standard output holds the data; the summary goes to standard error.
+        let _ = writeln!(std::io::stderr(), "Exported {}.", count(n, "case"));
+    } else {
+        writeln!(out, "Exported {} to {}.", count(n, "case"), args.out.display())?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn csv_writer(w: Box<dyn Write + '_>) -> Result<csv::Writer<Box<dyn Write + '_>>> {
+    let mut w = csv::Writer::from_writer(w);
+    w.write_record(COLUMNS.iter().map(|(name, _)| *name))?;
+    Ok(w)
+}
+
+fn export_to_file(store: &Store, scope: &Scope, args: &ExportArgs, format: FormatArg) -> Result<u64> {
+    let dir = match args.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".caselog-export");
+    // Like any new file (temporary files default to owner-only): the umask
+    // still applies.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder
+        .tempfile_in(&dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    let n = match format {
+        FormatArg::Xlsx => {
+            let (n, sink) = export_into(store, scope, args, Sink::Xlsx(Box::new(Xlsx::new()?)))?;
+            finish(sink, Some(tmp.path()))?;
+            n
+        }
+        FormatArg::Jsonl | FormatArg::Csv => {
+            let file = tmp.as_file().try_clone().context("opening the export file")?;
+            let writer: Box<dyn Write> = Box::new(BufWriter::with_capacity(1 << 20, file));
+            let sink = match format {
+                FormatArg::Jsonl => Sink::Jsonl(writer),
+                _ => Sink::Csv(Box::new(csv_writer(writer)?)),
+            };
+            let (n, sink) = export_into(store, scope, args, sink)?;
+            finish(sink, None)?;
+            tmp.as_file().sync_all().context("syncing the export file")?;
+            n
+        }
+    };
+    tmp.persist(&args.out)
+        .map_err(|e| e.error)
+        .with_context(|| format!("moving the export into place at {}", args.out.display()))?;
+    Ok(n)
+}
+
+fn finish(sink: Sink<'_>, path: Option<&Path>) -> Result<()> {
+    match sink {
+        Sink::Jsonl(mut w) => w.flush()?,
+        Sink::Csv(mut w) => w.flush()?,
+        Sink::Xlsx(x) => {
+            let path = path.ok_or_else(|| anyhow!("an XLSX workbook needs a file"))?;
+            x.finish(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes every selected case into `sink`; returns the count and the sink.
+fn export_into<'o>(store: &Store, scope: &Scope, args: &ExportArgs, mut sink: Sink<'o>) -> Result<(u64, Sink<'o>)> {
+    let bar = progress::spinner();
+    let mut n = 0u64;
+    let mut emit = |case: &Case, thread: &[ThreadEntry], sink: &mut Sink<'o>| -> Result<()> {
+        sink.write(case, thread)?;
+        n += 1;
+        if n % 1000 == 0 {
+            bar.set_message(format!("exporting: {n} cases"));
+        }
+        Ok(())
+    };
+    let query = args.query.join(" ");
+    if let Some(kind) = args.view {
+        let mut q = view_query(kind, args.user.as_ref(), &args.filter, ViewSortArg::Updated, false)?;
+        q.per_page = 1000;
+        loop {
+            let page = store.view(scope, &q).context("reading the view")?;
+            for case in &page.cases {
+                let thread = thread_for(store, scope, &sink, case)?;
+                emit(case, &thread, &mut sink)?;
+            }
+            let reached = u64::from(q.page) * u64::from(q.per_page);
+            if page.cases.is_empty() || reached >= page.total {
+                break;
+            }
+            if reached >= MAX_VIEW_WINDOW {
+                bail!(
+                    "the view holds {} cases; an export of a view stops at {MAX_VIEW_WINDOW} — export a search or the whole scope instead",
+                    page.total
+                );
+            }
+            q.page += 1;
+        }
+    } else if query.trim().is_empty() {
+        let snapshot = store.snapshot().context("opening a snapshot of the store")?;
+        for item in snapshot.cases(scope)? {
+            let (case, thread) = item?;
+            if passes(&case, &args.filter) {
+                emit(&case, &thread, &mut sink)?;
+            }
+        }
+    } else {
+        search_all(store, scope, &query, |case| {
+            if passes(case, &args.filter) {
+                let thread = thread_for(store, scope, &sink, case)?;
+                emit(case, &thread, &mut sink)?;
+            }
+            Ok(())
+        })?;
+    }
+    bar.finish_and_clear();
+    Ok((n, sink))
+}
+
+fn thread_for(store: &Store, scope: &Scope, sink: &Sink<'_>, case: &Case) -> Result<Vec<ThreadEntry>> {
+    if !sink.needs_thread() {
+        return Ok(Vec::new());
+    }
+    store
+        .full_thread(scope, &CaseRef::Id(case.id))
+        .with_context(|| format!("reading the thread of case {}", case.number))
+}
+
+/// Visits every case the query matches, oldest first. The search answers
+/// at most `max_window` hits per query, so once a window is used up the
+/// query is narrowed to "created on or after the last day reached", and
+/// cases of that day already visited are skipped.
+fn search_all(store: &Store, scope: &Scope, text: &str, mut visit: impl FnMut(&Case) -> Result<()>) -> Result<()> {
+    let limits = store.options().search_limits;
+    let parsed = parse(text, &limits.query).with_context(|| format!("searching for {text:?}"))?;
+    let per_page = limits.max_per_page.clamp(1, 1000);
+    let mut since: Option<Timestamp> = None;
+    let mut seen_on_since: HashSet<CaseId> = HashSet::new();
+    loop {
+        let query = match since {
+            None => parsed.root.clone(),
+            Some(day) => QueryBuilder::new()
+                .clause(parsed.root.clone())
+                .created(DateRange::since_day(day))
+                .build(),
+        };
+        let mut page = 1u32;
+        // The creation day of the last hit read, and the ids of that day.
+        let mut last_day: Option<Timestamp> = None;
+        let mut day_ids: HashSet<CaseId> = HashSet::new();
+        let exhausted = loop {
+            let opts = SearchOptions {
+                sort: SearchSort::Created,
+                descending: false,
+                page,
+                per_page,
+                snippets: false,
+            };
+            let results = store
+                .search_query(scope, &query, &opts)
+                .with_context(|| format!("searching for {text:?}"))?;
+            for hit in &results.hits {
+                let day = hit.created_at.start_of_day();
+                if last_day != Some(day) {
+                    last_day = Some(day);
+                    day_ids.clear();
+                }
+                day_ids.insert(hit.id);
+                if since == Some(day) && seen_on_since.contains(&hit.id) {
+                    continue;
+                }
+                // A case changed out of scope since the search is skipped.
+                if let Some(case) = store.case(scope, &CaseRef::Id(hit.id))? {
+                    visit(&case)?;
+                }
+            }
+            let reached = u64::from(page) * u64::from(per_page);
+            if results.hits.is_empty() || reached >= results.total {
+                break true;
+            }
+            if (u64::from(page) + 1) * u64::from(per_page) > limits.max_window {
+                break false;
+            }
+            page += 1;
+        };
+        match last_day {
+            _ if exhausted => return Ok(()),
+            Some(day) if since != Some(day) => {
+                since = Some(day);
+                seen_on_since = day_ids;
+            }
+            // A whole window of one day: narrowing by day cannot get past it.
+            Some(day) => bail!(
+                "more than {} matching cases were created on {}; narrow the query to export them",
+                limits.max_window,
+                day.day_string()
+            ),
+            None => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The tantivy schema of the case index, in one place: which fields exist,
+//! how a case becomes a document, and the fingerprints that tell whether an
+//! index on disk was built by this schema and holds the right content.
+//!
+//! One document per case, keyed by the case id. The document carries
+//! everything a search needs to filter, sort, count facets and render a
+//! hit without touching redb; message text is indexed but not stored (the
+//! snippet is cut from the store's copy of the thread, see `search.rs`).
+
+use caselog_core::{Category, Status};
+use sha2::{Digest, Sha256};
+use tantivy::schema::{Field, NumericOptions, Schema, SchemaBuilder, TextOptions, FAST, INDEXED, STORED, STRING};
+use tantivy::{TantivyDocument, Term};
+
+use super::analysis::{analyze, Analyzer};
+use crate::model::{Case, ThreadEntry};
+
+/// Bump when the meaning of indexed content changes in a way the schema
+/// fingerprint cannot see (for example what text goes into a document),
+/// so every index built by an older release is rebuilt on open.
+const INDEX_FORMAT: u32 = 1;
+
+/// Most bytes of text (title and message bodies) indexed per case.
+///
+/// Text past this budget is not searchable. The budget bounds the work of
+/// re-indexing a case on every reply (the whole thread is analyzed again)
+/// and the memory one document takes in the index writer. Real threads are
+/// far below it; whole messages are kept while they fit, and the message
+/// that crosses the budget is cut on a character boundary.
+pub const MAX_INDEXED_TEXT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Field names. Kept as constants because fast-field readers and sort keys
+/// address fields by name.
+pub(crate) mod names {
+    pub const ID: &str = "id";
+    pub const TENANT: &str = "tenant";
+    pub const NUMBER: &str = "number";
+    pub const ORDER: &str = "order";
+    pub const ASIN: &str = "asin";
+    pub const SKU: &str = "sku";
+    pub const STATUS: &str = "status";
+    pub const CATEGORY: &str = "category";
+    pub const MARKETPLACE: &str = "marketplace";
+    pub const BY: &str = "by";
+    pub const CREATED: &str = "created";
+    pub const UPDATED: &str = "updated";
+    pub const TITLE: &str = "title";
+    pub const TEXT_WORDS: &str = "text_words";
+    pub const TEXT_CHARS: &str = "text_chars";
+    pub const TITLE_WORDS: &str = "title_words";
+    pub const FINGERPRINT: &str = "fingerprint";
+}
+
+/// The fields of the case index.
+///
+/// Times are `i64` milliseconds rather than tantivy dates on purpose:
+/// tantivy's `DateTime` is nanoseconds in an `i64`, which only reaches the
+/// years 1677 to 2262, while a [`caselog_core::Timestamp`] (and so an
+/// imported archive) may carry any year from 1 to 9999.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    /// Case id: indexed (the delete key), fast (verify, sort tie-break), stored.
+    pub id: Field,
+    /// Tenant, exact. Only ever queried by the scope clause added in code.
+    pub tenant: Field,
+    /// Case number, exact.
+    pub number: Field,
+    /// Referenced order ids, exact.
+    pub order: Field,
+    /// Referenced ASINs, exact (already upper-cased by their parser).
+    pub asin: Field,
+    /// Referenced SKUs, lower-cased so `sku:` ignores case.
+    pub sku: Field,
+    /// Status as its dense index ([`Status::index`]): fast for facets.
+    pub status: Field,
+    /// Category as its dense index ([`Category::index`]): fast for facets.
+    pub category: Field,
+    /// Marketplace code, exact.
+    pub marketplace: Field,
+    /// Creator, exact.
+    pub by: Field,
+    /// Creation time, ms since the epoch: fast (ranges, sorting), stored.
+    pub created: Field,
+    /// Last update time, ms since the epoch: fast (ranges, sorting), stored.
+    pub updated: Field,
+    /// Title, stored only: rendered in hits.
+    pub title: Field,
+    /// Title and message bodies through the words analyzer: ranking.
+    pub text_words: Field,
+    /// Title and message bodies through the chars analyzer: recall.
+    pub text_chars: Field,
+    /// Title alone through the words analyzer: a title match ranks higher.
+    pub title_words: Field,
+    /// Digest of every indexed input of the document (see [`fingerprint`]).
+    pub fingerprint: Field,
+}
+
+fn exact() -> TextOptions {
+    STRING | STORED
+}
+
+impl Fields {
+    /// Builds the schema and its field handles.
+    pub fn build() -> (Schema, Fields) {
+        let mut b: SchemaBuilder = Schema::builder();
+        let u64_fast: NumericOptions = (INDEXED | FAST | STORED).into();
+        let time: NumericOptions = (FAST | STORED).into();
+        let fields = Fields {
+            id: b.add_u64_field(names::ID, u64_fast.clone()),
+            tenant: b.add_text_field(names::TENANT, exact()),
+            number: b.add_text_field(names::NUMBER, exact()),
+            order: b.add_text_field(names::ORDER, exact()),
+            asin: b.add_text_field(names::ASIN, exact()),
+            sku: b.add_text_field(names::SKU, exact()),
+            status: b.add_u64_field(names::STATUS, u64_fast.clone()),
+            category: b.add_u64_field(names::CATEGORY, u64_fast),
+            marketplace: b.add_text_field(names::MARKETPLACE, exact()),
+            by: b.add_text_field(names::BY, exact()),
+            created: b.add_i64_field(names::CREATED, time.clone()),
+            updated: b.add_i64_field(names::UPDATED, time),
+            title: b.add_text_field(names::TITLE, STORED),
+            text_words: b.add_text_field(names::TEXT_WORDS, Analyzer::Words.text_options()),
+            text_chars: b.add_text_field(names::TEXT_CHARS, Analyzer::Chars.text_options()),
+            title_words: b.add_text_field(names::TITLE_WORDS, Analyzer::Words.text_options()),
+            fingerprint: b.add_u64_field(names::FINGERPRINT, FAST | STORED),
+        };
+        (b.build(), fields)
+    }
+
+    /// The delete key of a case's document.
+    pub fn id_term(&self, id: u64) -> Term {
+        Term::from_field_u64(self.id, id)
+    }
+
+    /// The document of a case with its thread.
+    pub fn document(&self, case: &Case, thread: &[ThreadEntry]) -> TantivyDocument {
+        let texts = indexed_texts(case, thread);
+        let mut doc = TantivyDocument::new();
+        doc.add_u64(self.id, case.id.0);
+        doc.add_text(self.tenant, case.tenant.as_str());
+        doc.add_text(self.number, case.number.as_str());
+        for o in &case.refs.orders {
+            doc.add_text(self.order, o.as_str());
+        }
+        for a in &case.refs.asins {
+            doc.add_text(self.asin, a.as_str());
+        }
+        for s in &case.refs.skus {
+            doc.add_text(self.sku, sku_key(s.as_str()));
+        }
+        doc.add_u64(self.status, case.state.status.index() as u64);
+        doc.add_u64(self.category, case.category.index() as u64);
+        doc.add_text(self.marketplace, case.marketplace.as_str());
+        doc.add_text(self.by, case.created_by.as_str());
+        doc.add_i64(self.created, case.state.created_at.as_millis());
+        doc.add_i64(self.updated, case.state.updated_at.as_millis());
+        doc.add_text(self.title, &case.title);
+        doc.add_text(self.title_words, &case.title);
+        // Each text is its own value: tantivy leaves a position gap between
+        // values, so a phrase never matches across two messages.
+        for text in &texts {
+            doc.add_text(self.text_words, text);
+            doc.add_text(self.text_chars, text);
+        }
+        doc.add_u64(self.fingerprint, fingerprint(case, &texts));
+        doc
+    }
+}
+
+/// The form a SKU is indexed and searched in: `sku:` ignores case.
+pub(crate) fn sku_key(sku: &str) -> String {
+    sku.to_lowercase()
+}
+
+/// The texts of a case that are searchable, in order: the title, then each
+/// non-empty message body, within [`MAX_INDEXED_TEXT_BYTES`].
+pub fn indexed_texts<'a>(case: &'a Case, thread: &'a [ThreadEntry]) -> Vec<&'a str> {
+    let mut budget = MAX_INDEXED_TEXT_BYTES;
+    let mut out = Vec::with_capacity(thread.len() + 1);
+    for text in std::iter::once(case.title.as_str()).chain(thread.iter().map(|e| e.body.as_str())) {
+        if budget == 0 {
+            break;
+        }
+        if text.is_empty() {
+            continue;
+        }
+        let cut = floor_char_boundary(text, budget);
+        budget -= cut;
+        out.push(&text[..cut]);
+    }
+    out
+}
+
+/// The largest `i <= max` that is a character boundary of `text`.
+pub(crate) fn floor_char_boundary(text: &str, max: usize) -> usize {
+    if max >= text.len() {
+        return text.len();
+    }
+    let mut i = max;
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A digest of everything a case's document is built from, so `verify` can
+/// prove a document is current without comparing token streams: if any
+/// indexed input differs (a field, a reference, one character of text), the
+/// fingerprint differs.
+pub(crate) fn fingerprint(case: &Case, texts: &[&str]) -> u64 {
+    let mut h = Sha256::new();
+    // Every value is length-prefixed so that no two different inputs encode
+    // the same byte string.
+    let mut put = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    put(&case.id.0.to_le_bytes());
+    put(case.tenant.as_str().as_bytes());
+    put(case.number.as_str().as_bytes());
+    put(&[case.state.status.index() as u8, case.category.index() as u8]);
+    put(case.marketplace.as_str().as_bytes());
+    put(case.created_by.as_str().as_bytes());
+    put(&case.state.created_at.as_millis().to_le_bytes());
+    put(&case.state.updated_at.as_millis().to_le_bytes());
+    put(case.title.as_bytes());
+    for (tag, list) in [
+        (
+            b'o',
+            case.refs
+                .orders
+                .iter()
+                .map(|v| v.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        ),
+        (b'a', case.refs.asins.iter().map(|v| v.as_str().to_owned()).collect()),
+        (b's', case.refs.skus.iter().map(|v| sku_key(v.as_str())).collect()),
+    ] {
+        put(&[tag]);
+        put(&(list.len() as u64).to_le_bytes());
+        for v in &list {
+            put(v.as_bytes());
+        }
+    }
+    put(&(texts.len() as u64).to_le_bytes());
+    for t in texts {
+        put(t.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// A fingerprint of the schema and of everything the index content depends
+/// on besides the store: the field layout, the dense indices of statuses and
+/// categories, the analyzers' output on a probe text, and [`INDEX_FORMAT`].
+/// An index whose commit payload names another fingerprint is rebuilt.
+pub(crate) fn schema_fingerprint(schema: &Schema) -> String {
+    let mut h = Sha256::new();
+    h.update(INDEX_FORMAT.to_le_bytes());
+    // The schema's JSON form lists every field with its options.
+    h.update(serde_json::to_vec(schema).unwrap_or_default());
+    for s in Status::ALL {
+        h.update(s.as_str().as_bytes());
+        h.update([0]);
+    }
+    for c in Category::ALL {
+        h.update(c.as_str().as_bytes());
+        h.update([0]);
+    }
+    // If an analyzer changes what it makes of text, existing documents no
+    // longer match the queries the new analyzer plans; the probe notices.
+    const PROBE: &str = "Refunds DELAYED for order 112-1234567-1234567, ASIN Ｂ０８ＸＹＺ１２３４: 我的账户被停用了，请尽快处理退款。Café";
+    for analyzer in Analyzer::ALL {
+        for t in analyze(analyzer, PROBE) {
+            h.update(t.text.as_bytes());
+            h.update((t.position as u64).to_le_bytes());
+        }
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_fingerprint_is_stable_and_hex() {
+        let (schema, _) = Fields::build();
+        let a = schema_fingerprint(&schema);
+        assert_eq!(a, schema_fingerprint(&Fields::build().0));
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn char_boundaries_are_respected() {
+        assert_eq!(floor_char_boundary("账户", 4), 3);
+        assert_eq!(floor_char_boundary("账户", 2), 0);
+        assert_eq!(floor_char_boundary("ab", 10), 2);
+    }
+}

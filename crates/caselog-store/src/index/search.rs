@@ -1,0 +1,1126 @@
+//! Search: the query language mapped onto the index, scoped, paged, sorted,
+//! counted and highlighted.
+//!
+//! The query text is parsed by the core parser ([`caselog_core::parse`]);
+//! its tree is mapped onto tantivy queries here (tantivy's own query parser
+//! is never used, so no syntax but ours reaches the index). The tenant is
+//! added afterwards, in code, as a required clause built from the caller's
+//! [`Scope`]: the query language has no way to name it.
+//!
+//! Matching rules (the property tests check them against a brute-force
+//! filter): a word or phrase matches a case whose title or one of whose
+//! messages contains it, as the chars analyzer sees text (ignoring case,
+//! width, accents, English inflection, white space and punctuation; Chinese
+//! by substring). A word or phrase with nothing searchable in it (only
+//! punctuation or symbols) is ignored, as if it had not been typed. A case
+//! number, order id or ASIN typed alone also finds the case it names, ranked
+//! first.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, Range};
+
+use caselog_core::{
+    parse, BareReference, CaseId, CaseNumber, Category, FieldFilter, Query, QueryError, QueryErrorKind, QueryLimits,
+    Status, TenantId, Timestamp,
+};
+use redb::{ReadTransaction, ReadableDatabase};
+use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::columnar::Column;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Explanation, Occur,
+    Query as TQuery, RangeQuery, Scorer, TermQuery, Weight,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{
+    DocAddress, DocId, DocSet, Order, Score, Searcher, SeekDangerResult, SegmentReader, TantivyDocument, Term,
+};
+
+use super::analysis::{analyze, query_plan, Analyzer, DEFAULT_WORDS_BOOST};
+use super::indexer::thread_of;
+use super::schema::{floor_char_boundary, names, sku_key, Fields};
+use crate::error::{Result, StoreError};
+use crate::model::Scope;
+use crate::records::{category_from_byte, status_from_byte};
+use crate::store::Store;
+
+/// Extra weight of a word found in the title, over the same word in a message.
+const TITLE_BOOST: Score = 1.5;
+
+/// Score given to the case a bare case number, order id or ASIN names, far
+/// above what text matching scores, so that case comes first.
+const BARE_REFERENCE_SCORE: Score = 10_000.0;
+
+/// Characters of message text a snippet shows.
+const SNIPPET_CHARS: usize = 200;
+
+/// Characters of context a snippet keeps before its first highlight.
+const SNIPPET_LEAD_CHARS: usize = 40;
+
+/// Bytes of one message a snippet looks at for matches; past it the
+/// message is not scanned (a snippet is a preview, not a proof).
+const SNIPPET_SCAN_BYTES: usize = 64 * 1024;
+
+/// Bytes of a whole thread a snippet looks at.
+const SNIPPET_THREAD_BYTES: usize = 512 * 1024;
+
+/// The limits every search stays within; exceeding one is a typed error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// Query length, number of terms and nesting depth (see [`QueryLimits`];
+    /// default 1,024 characters, 32 terms, depth 8). Checked for query text
+    /// and for queries built in code alike.
+    pub query: QueryLimits,
+    /// Largest page. Default 1,000.
+    pub max_per_page: u32,
+    /// The result window: no page may reach past this many results
+    /// (`page × per_page`). Default 10,000. Collecting a page costs
+    /// `O(matches × log(window))`, so this bounds the cost of deep pages.
+    pub max_window: u64,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        SearchLimits {
+            query: QueryLimits::default(),
+            max_per_page: 1_000,
+            max_window: 10_000,
+        }
+    }
+}
+
+/// How search results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchSort {
+    /// Best match first; ties by last update (newest first), then case id.
+    #[default]
+    Relevance,
+    /// By creation time, then case id.
+    Created,
+    /// By last update, then case id.
+    Updated,
+}
+
+/// How to run a search: order, page and whether to make snippets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Order of the hits. Default: relevance.
+    pub sort: SearchSort,
+    /// For [`SearchSort::Created`] and [`SearchSort::Updated`]: newest first
+    /// (the default) or oldest first. Relevance is always best first.
+    pub descending: bool,
+    /// Page number, from 1.
+    pub page: u32,
+    /// Hits per page, 1 to [`SearchLimits::max_per_page`]. Default 20.
+    pub per_page: u32,
+    /// Whether hits carry a highlighted snippet of their thread (one store
+    /// read per hit). Default: yes.
+    pub snippets: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            sort: SearchSort::Relevance,
+            descending: true,
+            page: 1,
+            per_page: 20,
+            snippets: true,
+        }
+    }
+}
+
+/// A page of search results, with the total and the facet counts of the
+/// whole result set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    /// Matching cases in all pages.
+    pub total: u64,
+    /// The page number.
+    pub page: u32,
+    /// The page size.
+    pub per_page: u32,
+    /// The hits of this page.
+    pub hits: Vec<SearchHit>,
+    /// Counts per status and per category over every matching case.
+    pub facets: Facets,
+    /// The change-log sequence the index covered for this search: every
+    /// write whose `change` is at most this is reflected.
+    pub indexed_change: u64,
+}
+
+/// Counts per status and per category over a whole result set, for the
+/// filter sidebar. Values with no case are absent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Facets {
+    /// Cases per status.
+    pub by_status: BTreeMap<Status, u64>,
+    /// Cases per category.
+    pub by_category: BTreeMap<Category, u64>,
+}
+
+/// One search hit, rendered from the index alone (the snippet excepted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// Internal id.
+    pub id: CaseId,
+    /// Case number.
+    pub number: CaseNumber,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Title.
+    pub title: String,
+    /// Status.
+    pub status: Status,
+    /// Category.
+    pub category: Category,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update.
+    pub updated_at: Timestamp,
+    /// Relevance score (only when sorted by relevance).
+    pub score: Option<Score>,
+    /// Byte ranges of `title` that match the query's words and phrases.
+    pub title_highlights: Vec<Range<usize>>,
+    /// A piece of the thread around the best match (or the start of the
+    /// description when only the title or fields matched). `None` when
+    /// snippets were not asked for or the thread has no text.
+    pub snippet: Option<Snippet>,
+}
+
+/// A short piece of a message with the matching parts marked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// Which thread entry the text is from (0 is the description).
+    pub entry: u32,
+    /// The text.
+    pub text: String,
+    /// Byte ranges of `text` that match, sorted and not overlapping.
+    pub highlights: Vec<Range<usize>>,
+    /// Whether the message goes on before `text`.
+    pub cut_before: bool,
+    /// Whether the message goes on after `text`.
+    pub cut_after: bool,
+}
+
+impl Snippet {
+    /// The snippet as HTML: text escaped, matches in `<b>`, cuts as `…`.
+    pub fn to_html(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 16);
+        if self.cut_before {
+            out.push('…');
+        }
+        let mut at = 0;
+        for h in &self.highlights {
+            if let (Some(before), Some(marked)) = (self.text.get(at..h.start), self.text.get(h.start..h.end)) {
+                escape_into(&mut out, before);
+                out.push_str("<b>");
+                escape_into(&mut out, marked);
+                out.push_str("</b>");
+                at = h.end;
+            }
+        }
+        escape_into(&mut out, self.text.get(at..).unwrap_or(""));
+        if self.cut_after {
+            out.push('…');
+        }
+        out
+    }
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn ix(action: &'static str) -> impl Fn(tantivy::TantivyError) -> StoreError {
+    move |e| StoreError::Index {
+        action,
+        detail: e.to_string(),
+    }
+}
+
+fn limit_error(kind: QueryErrorKind) -> StoreError {
+    StoreError::Query(QueryError { kind, position: 0 })
+}
+
+/// Checks a query tree against the limits without recursion, so that a
+/// tree built in code, however deep, is refused before anything recurses
+/// over it. Parsed queries always pass (the parser checked the same limits
+/// on their text).
+fn check_tree(root: &Query, limits: &QueryLimits) -> Result<()> {
+    // A parenthesised group can add an And, an Or and a Not level to the
+    // tree, plus the top And/Or/Not.
+    let max_depth = limits
+        .max_depth
+        .min(QueryLimits::MAX_DEPTH_CAP)
+        .saturating_add(1)
+        .saturating_mul(3);
+    let mut terms = 0usize;
+    let mut chars = 0usize;
+    let mut stack = vec![(root, 0usize)];
+    while let Some((q, depth)) = stack.pop() {
+        if depth > max_depth {
+            return Err(limit_error(QueryErrorKind::TooDeep { max: limits.max_depth }));
+        }
+        match q {
+            Query::And(parts) | Query::Or(parts) => stack.extend(parts.iter().map(|p| (p, depth + 1))),
+            Query::Not(inner) => stack.push((inner, depth + 1)),
+            Query::Word(text) | Query::Phrase(text) => {
+                terms += 1;
+                chars = chars.saturating_add(text.chars().count());
+            }
+            Query::Field(_) | Query::All => terms += 1,
+        }
+        if terms > limits.max_terms {
+            return Err(limit_error(QueryErrorKind::TooManyTerms {
+                count: terms,
+                max: limits.max_terms,
+            }));
+        }
+        if chars > limits.max_chars {
+            return Err(limit_error(QueryErrorKind::TooLong {
+                len: chars,
+                max: limits.max_chars,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Maps the query tree onto tantivy queries.
+struct Mapper<'f> {
+    fields: &'f Fields,
+}
+
+impl Mapper<'_> {
+    /// The query matching exactly the cases `q` matches, or `None` when `q`
+    /// is to be ignored (a word or phrase with nothing searchable in it).
+    fn map(&self, q: &Query) -> Option<Box<dyn TQuery>> {
+        match q {
+            Query::All => Some(Box::new(AllQuery)),
+            Query::Word(text) | Query::Phrase(text) => self.text(text),
+            Query::Field(filter) => Some(self.field(filter)),
+            Query::Not(inner) => self.map(inner).map(exclude),
+            Query::And(parts) => {
+                let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::with_capacity(parts.len() + 1);
+                let mut any_positive = false;
+                for part in parts {
+                    match part {
+                        // A negated part is a MustNot clause of its parent,
+                        // cheaper than an All-minus-part sub-query.
+                        Query::Not(inner) => {
+                            if let Some(inner) = self.map(inner) {
+                                clauses.push((Occur::MustNot, inner));
+                            }
+                        }
+                        part => {
+                            if let Some(q) = self.map(part) {
+                                any_positive = true;
+                                clauses.push((Occur::Must, q));
+                            }
+                        }
+                    }
+                }
+                if clauses.is_empty() {
+                    return if parts.is_empty() {
+                        Some(Box::new(AllQuery))
+                    } else {
+                        None
+                    };
+                }
+                if !any_positive {
+                    // tantivy matches nothing with only MustNot clauses.
+                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                }
+                Some(Box::new(BooleanQuery::new(clauses)))
+            }
+            Query::Or(parts) => {
+                if parts.is_empty() {
+                    return Some(Box::new(EmptyQuery));
+                }
+                let clauses: Vec<(Occur, Box<dyn TQuery>)> = parts
+                    .iter()
+                    .filter_map(|p| self.map(p))
+                    .map(|q| (Occur::Should, q))
+                    .collect();
+                if clauses.is_empty() {
+                    return None;
+                }
+                Some(Box::new(BooleanQuery::new(clauses)))
+            }
+        }
+    }
+
+    /// A word or phrase: must occur in the chars field (recall: substring
+    /// semantics for Chinese); whole-word matches in the words fields and
+    /// title matches only add score.
+    fn text(&self, text: &str) -> Option<Box<dyn TQuery>> {
+        let plan = query_plan(text);
+        let recall: Box<dyn TQuery> = Box::new(SeekGuardQuery(plan.chars_query(self.fields.text_chars)?));
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, recall)];
+        if let Some(words) = plan.words_query(self.fields.text_words) {
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(words, DEFAULT_WORDS_BOOST))));
+        }
+        if let Some(title) = plan.words_query(self.fields.title_words) {
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(title, TITLE_BOOST))));
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    fn field(&self, filter: &FieldFilter) -> Box<dyn TQuery> {
+        let f = self.fields;
+        let text = |field, value: &str| -> Box<dyn TQuery> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let code = |field, value: usize| -> Box<dyn TQuery> {
+            Box::new(TermQuery::new(
+                Term::from_field_u64(field, value as u64),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let range = |field, r: &caselog_core::DateRange| -> Box<dyn TQuery> {
+            let start = r.start().map(|t| Term::from_field_i64(field, t.as_millis()));
+            let end = r.end().map(|t| Term::from_field_i64(field, t.as_millis()));
+            match (start, end) {
+                (None, None) => Box::new(AllQuery),
+                (start, end) => Box::new(RangeQuery::new(
+                    start.map_or(Bound::Unbounded, Bound::Included),
+                    end.map_or(Bound::Unbounded, Bound::Excluded),
+                )),
+            }
+        };
+        // Filters do not rank: a constant score keeps them from drowning
+        // the text relevance.
+        let q = match filter {
+            FieldFilter::Number(n) => text(f.number, n.as_str()),
+            FieldFilter::Order(o) => text(f.order, o.as_str()),
+            FieldFilter::Asin(a) => text(f.asin, a.as_str()),
+            FieldFilter::Sku(s) => text(f.sku, &sku_key(s.as_str())),
+            FieldFilter::Status(s) => code(f.status, s.index()),
+            FieldFilter::Category(c) => code(f.category, c.index()),
+            FieldFilter::Marketplace(m) => text(f.marketplace, m.as_str()),
+            FieldFilter::By(u) => text(f.by, u.as_str()),
+            FieldFilter::Created(r) => range(f.created, r),
+            FieldFilter::Updated(r) => range(f.updated, r),
+        };
+        Box::new(ConstScoreQuery::new(q, 0.0))
+    }
+
+    /// The clause finding the case a bare reference names.
+    fn bare(&self, reference: &BareReference) -> Box<dyn TQuery> {
+        let filter = match reference {
+            BareReference::CaseNumber(n) => FieldFilter::Number(n.clone()),
+            BareReference::Order(o) => FieldFilter::Order(o.clone()),
+            BareReference::Asin(a) => FieldFilter::Asin(a.clone()),
+        };
+        Box::new(ConstScoreQuery::new(self.field(&filter), BARE_REFERENCE_SCORE))
+    }
+}
+
+/// Wraps a query so its scorer tolerates `seek_danger` to a target below
+/// its current document.
+///
+/// tantivy 0.27's exclusion (`MustNot`) probes the excluded scorer with
+/// every candidate of the including side, and its `PhraseScorer` asserts
+/// (debug builds) that such a probe never goes backwards, which an
+/// exclusion's first probes routinely do: a phrase excluded from a query
+/// panicked in the property tests. Release builds answer correctly there
+/// (the postings report the lower bound), so the guard answers the same
+/// way itself before the phrase scorer is reached.
+#[derive(Debug)]
+struct SeekGuardQuery(Box<dyn TQuery>);
+
+impl Clone for SeekGuardQuery {
+    fn clone(&self) -> Self {
+        SeekGuardQuery(self.0.box_clone())
+    }
+}
+
+impl TQuery for SeekGuardQuery {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(SeekGuardWeight(self.0.weight(scoring)?)))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        self.0.query_terms(visitor);
+    }
+}
+
+struct SeekGuardWeight(Box<dyn Weight>);
+
+impl Weight for SeekGuardWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        Ok(Box::new(SeekGuard(self.0.scorer(reader, boost)?)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        self.0.explain(reader, doc)
+    }
+
+    fn count(&self, reader: &SegmentReader) -> tantivy::Result<u32> {
+        self.0.count(reader)
+    }
+}
+
+struct SeekGuard(Box<dyn Scorer>);
+
+impl DocSet for SeekGuard {
+    fn advance(&mut self) -> DocId {
+        self.0.advance()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        let doc = self.0.doc();
+        if target <= doc {
+            return doc;
+        }
+        self.0.seek(target)
+    }
+
+    fn seek_danger(&mut self, target: DocId) -> SeekDangerResult {
+        // The current document is a lower bound of every later match, and
+        // it is past the target: nothing in between can match.
+        let doc = self.0.doc();
+        if target < doc {
+            return SeekDangerResult::SeekLowerBound(doc);
+        }
+        self.0.seek_danger(target)
+    }
+
+    fn doc(&self) -> DocId {
+        self.0.doc()
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.0.size_hint()
+    }
+
+    fn cost(&self) -> u64 {
+        self.0.cost()
+    }
+}
+
+impl Scorer for SeekGuard {
+    fn score(&mut self) -> Score {
+        self.0.score()
+    }
+}
+
+/// `q` negated: every case but those `q` matches.
+fn exclude(q: Box<dyn TQuery>) -> Box<dyn TQuery> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(AllQuery)),
+        (Occur::MustNot, q),
+    ]))
+}
+
+/// Counts the matching cases, per status and per category, from fast fields.
+struct FacetCollector;
+
+#[derive(Default)]
+struct FacetFruit {
+    total: u64,
+    status: [u64; 8],
+    category: [u64; 16],
+}
+
+struct FacetSegment {
+    status: Column<u64>,
+    category: Column<u64>,
+    fruit: FacetFruit,
+}
+
+impl Collector for FacetCollector {
+    type Fruit = FacetFruit;
+    type Child = FacetSegment;
+
+    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<FacetSegment> {
+        let fast = segment.fast_fields();
+        Ok(FacetSegment {
+            status: fast.u64(names::STATUS)?,
+            category: fast.u64(names::CATEGORY)?,
+            fruit: FacetFruit::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<FacetFruit>) -> tantivy::Result<FacetFruit> {
+        let mut out = FacetFruit::default();
+        for f in fruits {
+            out.total += f.total;
+            for (a, b) in out.status.iter_mut().zip(f.status) {
+                *a += b;
+            }
+            for (a, b) in out.category.iter_mut().zip(f.category) {
+                *a += b;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for FacetSegment {
+    type Fruit = FacetFruit;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        self.fruit.total += 1;
+        // Codes outside the arrays cannot come from this schema; they are
+        // counted in the total only (verify reports such documents).
+        if let Some(slot) = self
+            .status
+            .first(doc)
+            .and_then(|s| self.fruit.status.get_mut(s as usize))
+        {
+            *slot += 1;
+        }
+        if let Some(slot) = self
+            .category
+            .first(doc)
+            .and_then(|c| self.fruit.category.get_mut(c as usize))
+        {
+            *slot += 1;
+        }
+    }
+
+    fn harvest(self) -> FacetFruit {
+        self.fruit
+    }
+}
+
+impl FacetFruit {
+    fn facets(&self) -> Facets {
+        let mut facets = Facets::default();
+        for (i, &n) in self.status.iter().enumerate() {
+            if let (Some(s), true) = (u8::try_from(i).ok().and_then(status_from_byte), n > 0) {
+                facets.by_status.insert(s, n);
+            }
+        }
+        for (i, &n) in self.category.iter().enumerate() {
+            if let (Some(c), true) = (u8::try_from(i).ok().and_then(category_from_byte), n > 0) {
+                facets.by_category.insert(c, n);
+            }
+        }
+        facets
+    }
+}
+
+/// A hit of a page: its score (when sorted by relevance) and address.
+type PageHit = (Option<Score>, DocAddress);
+
+/// The page of hits, best first, with their scores when sorted by relevance.
+fn collect_page(searcher: &Searcher, query: &dyn TQuery, opts: &SearchOptions) -> Result<(Vec<PageHit>, FacetFruit)> {
+    let top = TopDocs::with_limit(opts.per_page.max(1) as usize)
+        .and_offset((opts.page.saturating_sub(1) as usize).saturating_mul(opts.per_page as usize));
+    let order = if opts.descending { Order::Desc } else { Order::Asc };
+    let by_id = (SortByStaticFastValue::<u64>::for_field(names::ID), order);
+    let run = |action| ix(action);
+    match opts.sort {
+        SearchSort::Relevance => {
+            let key = (
+                SortBySimilarityScore,
+                (
+                    (SortByStaticFastValue::<i64>::for_field(names::UPDATED), Order::Desc),
+                    (SortByStaticFastValue::<u64>::for_field(names::ID), Order::Desc),
+                ),
+            );
+            let (hits, facets) = searcher
+                .search(query, &(top.order_by(key), FacetCollector))
+                .map_err(run("searching"))?;
+            Ok((
+                hits.into_iter().map(|((score, _), addr)| (Some(score), addr)).collect(),
+                facets,
+            ))
+        }
+        SearchSort::Created | SearchSort::Updated => {
+            let field = if opts.sort == SearchSort::Created {
+                names::CREATED
+            } else {
+                names::UPDATED
+            };
+            let key = ((SortByStaticFastValue::<i64>::for_field(field), order), by_id);
+            let (hits, facets) = searcher
+                .search(query, &(top.order_by(key), FacetCollector))
+                .map_err(run("searching"))?;
+            Ok((hits.into_iter().map(|(_, addr)| (None, addr)).collect(), facets))
+        }
+    }
+}
+
+/// Reads a hit's stored fields.
+fn render(searcher: &Searcher, fields: &Fields, addr: DocAddress, score: Option<Score>) -> Result<SearchHit> {
+    let doc: TantivyDocument = searcher.doc(addr).map_err(ix("reading a hit"))?;
+    let bad = |what: &str| StoreError::Index {
+        action: "reading a hit",
+        detail: format!("document {addr:?}: missing or invalid {what}"),
+    };
+    let text = |field, what: &str| -> Result<String> {
+        doc.get_first(field)
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .ok_or_else(|| bad(what))
+    };
+    let u64_of = |field, what: &str| doc.get_first(field).and_then(|v| v.as_u64()).ok_or_else(|| bad(what));
+    let time = |field, what: &str| {
+        doc.get_first(field)
+            .and_then(|v| v.as_i64())
+            .and_then(|ms| Timestamp::from_millis(ms).ok())
+            .ok_or_else(|| bad(what))
+    };
+    let code = |field, what: &str| u64_of(field, what).and_then(|c| u8::try_from(c).map_err(|_| bad(what)));
+    Ok(SearchHit {
+        id: CaseId(u64_of(fields.id, "id")?),
+        number: CaseNumber::parse_imported(&text(fields.number, "number")?).map_err(|_| bad("number"))?,
+        tenant: TenantId::parse(&text(fields.tenant, "tenant")?).map_err(|_| bad("tenant"))?,
+        title: text(fields.title, "title")?,
+        status: status_from_byte(code(fields.status, "status")?).ok_or_else(|| bad("status"))?,
+        category: category_from_byte(code(fields.category, "category")?).ok_or_else(|| bad("category"))?,
+        created_at: time(fields.created, "created")?,
+        updated_at: time(fields.updated, "updated")?,
+        score,
+        title_highlights: Vec::new(),
+        snippet: None,
+    })
+}
+
+/// Finds where a query's words and phrases occur in text, the way the chars
+/// field matches them, so highlights agree with what matched (Chinese by
+/// substring, English ignoring case and inflection).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Highlighter {
+    /// Token texts of each positive word or phrase, as the chars analyzer
+    /// plans them.
+    plans: Vec<Vec<String>>,
+}
+
+impl Highlighter {
+    /// The highlighter for the words and phrases a query asks for (not the
+    /// excluded ones).
+    pub fn new(root: &Query) -> Highlighter {
+        let mut plans: Vec<Vec<String>> = Vec::new();
+        let mut stack = vec![(root, false)];
+        while let Some((q, negated)) = stack.pop() {
+            match q {
+                Query::And(parts) | Query::Or(parts) => stack.extend(parts.iter().map(|p| (p, negated))),
+                Query::Not(inner) => stack.push((inner, !negated)),
+                Query::Word(text) | Query::Phrase(text) if !negated => {
+                    let plan: Vec<String> = query_plan(text).chars.into_iter().map(|t| t.text).collect();
+                    if !plan.is_empty() && !plans.contains(&plan) {
+                        plans.push(plan);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Highlighter { plans }
+    }
+
+    /// Byte ranges of `text` matching any of the words and phrases, sorted
+    /// and merged, and how many distinct words and phrases matched.
+    pub fn find(&self, text: &str) -> (Vec<Range<usize>>, usize) {
+        if self.plans.is_empty() {
+            return (Vec::new(), 0);
+        }
+        let tokens = analyze(Analyzer::Chars, text);
+        let mut spans: Vec<Range<usize>> = Vec::new();
+        let mut distinct = 0;
+        for plan in &self.plans {
+            let n = plan.len();
+            let mut found = false;
+            // The chars analyzer gives every token its own position, one
+            // after the other, so a phrase is a run of consecutive tokens.
+            for window in tokens.windows(n) {
+                if window.iter().zip(plan).all(|(t, p)| &t.text == p) {
+                    if let (Some(first), Some(last)) = (window.first(), window.last()) {
+                        spans.push(first.offset_from..last.offset_to);
+                        found = true;
+                    }
+                }
+            }
+            distinct += usize::from(found);
+        }
+        (merge(spans), distinct)
+    }
+
+    /// A snippet of the thread: the piece of the message with the most
+    /// distinct matches around its first match, or the start of the first
+    /// message with text when nothing matches.
+    pub fn snippet(&self, entries: &[(u32, &str)]) -> Option<Snippet> {
+        // (distinct matches, spans, entry, body, spans) of the best message.
+        type Best<'t> = (usize, usize, u32, &'t str, Vec<Range<usize>>);
+        let mut best: Option<Best<'_>> = None;
+        let mut budget = SNIPPET_THREAD_BYTES;
+        if !self.plans.is_empty() {
+            for &(entry, body) in entries {
+                if budget == 0 {
+                    break;
+                }
+                let scan = &body[..floor_char_boundary(body, SNIPPET_SCAN_BYTES.min(budget))];
+                budget -= scan.len();
+                let (spans, distinct) = self.find(scan);
+                if distinct == 0 {
+                    continue;
+                }
+                let better = best.as_ref().is_none_or(|b| (distinct, spans.len()) > (b.0, b.1));
+                if better {
+                    best = Some((distinct, spans.len(), entry, body, spans));
+                }
+            }
+        }
+        match best {
+            Some((_, _, entry, body, spans)) => Some(cut(entry, body, &spans)),
+            None => entries
+                .iter()
+                .find(|(_, body)| !body.trim().is_empty())
+                .map(|&(entry, body)| cut(entry, body, &[])),
+        }
+    }
+}
+
+/// Sorts and merges overlapping or touching ranges.
+fn merge(mut spans: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    spans.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// Byte offset `chars` characters after `from` in `text` (or its end).
+fn advance(text: &str, from: usize, chars: usize) -> usize {
+    text.get(from..)
+        .and_then(|rest| rest.char_indices().nth(chars).map(|(i, _)| from + i))
+        .unwrap_or(text.len())
+}
+
+/// Byte offset `chars` characters before `to` in `text` (or 0).
+fn retreat(text: &str, to: usize, chars: usize) -> usize {
+    if chars == 0 {
+        return to;
+    }
+    text.get(..to)
+        .and_then(|head| head.char_indices().rev().nth(chars - 1).map(|(i, _)| i))
+        .unwrap_or(0)
+}
+
+/// Cuts a snippet of about [`SNIPPET_CHARS`] characters from `body`,
+/// starting a little before the first span.
+fn cut(entry: u32, body: &str, spans: &[Range<usize>]) -> Snippet {
+    let anchor = spans.first().map_or(0, |s| s.start);
+    let mut start = retreat(body, anchor, SNIPPET_LEAD_CHARS);
+    // Start at a word boundary when one is near, so the snippet does not
+    // open with half a word.
+    if start > 0 {
+        if let Some(ws) = body.get(start..anchor).and_then(|s| s.find(char::is_whitespace)) {
+            start += ws;
+            start = advance(body, start, 1);
+        }
+    }
+    let end = advance(body, start, SNIPPET_CHARS);
+    let text = body.get(start..end).unwrap_or("").to_owned();
+    let highlights = spans
+        .iter()
+        .filter(|s| s.start < end && s.end > start)
+        .map(|s| s.start.max(start) - start..s.end.min(end) - start)
+        .collect();
+    Snippet {
+        entry,
+        text,
+        highlights,
+        cut_before: start > 0,
+        cut_after: end < body.len(),
+    }
+}
+
+/// Adds snippets and title highlights to a page of hits, reading each
+/// hit's thread in one store snapshot.
+fn decorate(txn: &ReadTransaction, root: &Query, hits: &mut [SearchHit]) -> Result<()> {
+    let highlighter = Highlighter::new(root);
+    for hit in hits {
+        hit.title_highlights = highlighter.find(&hit.title).0;
+        let thread = thread_of(txn, hit.id.0)?;
+        let entries: Vec<(u32, &str)> = thread
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.body.is_empty())
+            .map(|(i, e)| (u32::try_from(i).unwrap_or(u32::MAX), e.body.as_str()))
+            .collect();
+        hit.snippet = highlighter.snippet(&entries);
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Searches with query text as a user typed it (see SPEC.md, Search),
+    /// within `scope`. A malformed query is [`StoreError::Query`] with the
+    /// position of the problem; an impossible page is
+    /// [`StoreError::PageOutOfRange`] or [`StoreError::PerPageOutOfRange`].
+    ///
+    /// The index follows the store within a fraction of a second; use
+    /// [`Store::wait_indexed`] to wait for a write of your own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use caselog_core::*;
+    /// use caselog_store::*;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), Options::default())?;
+    /// let seller = TenantId::parse("seller-0042")?;
+    /// let created = store.create_case(NewCase {
+    ///     tenant: seller.clone(),
+    ///     created_by: UserId::parse("ops@example.com")?,
+    ///     marketplace: Marketplace::parse("CN")?,
+    ///     language: LanguageTag::parse("zh")?,
+    ///     category: Category::AccountHealth,
+    ///     title: "账户问题".into(),
+    ///     description: "我的账户被停用了".into(),
+    ///     attachments: vec![],
+    ///     refs: References::default(),
+    ///     complex: false,
+    ///     at: None,
+    /// })?;
+    /// assert!(store.wait_indexed(created.change, Duration::from_secs(10))?);
+    ///
+    /// let scope = Scope::Tenant(seller);
+    /// let found = store.search(&scope, "账户 停用 status:open", &SearchOptions::default())?;
+    /// assert_eq!(found.total, 1);
+    /// assert_eq!(found.hits[0].number, created.number);
+    /// assert_eq!(found.facets.by_category.get(&Category::AccountHealth), Some(&1));
+    /// let snippet = found.hits[0].snippet.as_ref().unwrap();
+    /// assert_eq!(snippet.to_html(), "我的<b>账户</b>被<b>停用</b>了");
+    ///
+    /// // The tenant cannot be named in the query; a malformed query says where.
+    /// match store.search(&scope, "tenant:other", &SearchOptions::default()) {
+    ///     Err(StoreError::Query(e)) => assert_eq!(e.position, 0),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// store.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn search(&self, scope: &Scope, text: &str, opts: &SearchOptions) -> Result<SearchResults> {
+        let limits = self.opts.search_limits;
+        let parsed = parse(text, &limits.query)?;
+        self.run_search(scope, &parsed.root, parsed.bare_reference.as_ref(), opts)
+    }
+
+    /// Searches with a query built in code ([`caselog_core::QueryBuilder`]),
+    /// within `scope`. The same limits apply as to query text.
+    pub fn search_query(&self, scope: &Scope, query: &Query, opts: &SearchOptions) -> Result<SearchResults> {
+        self.run_search(scope, query, None, opts)
+    }
+
+    fn run_search(
+        &self,
+        scope: &Scope,
+        root: &Query,
+        bare: Option<&BareReference>,
+        opts: &SearchOptions,
+    ) -> Result<SearchResults> {
+        let limits = self.opts.search_limits;
+        check_tree(root, &limits.query)?;
+        if opts.per_page == 0 || opts.per_page > limits.max_per_page {
+            return Err(StoreError::PerPageOutOfRange {
+                per_page: opts.per_page,
+                max: limits.max_per_page,
+            });
+        }
+        let reach = u64::from(opts.page).saturating_mul(u64::from(opts.per_page));
+        if opts.page == 0 || reach > limits.max_window {
+            let last = u32::try_from(limits.max_window / u64::from(opts.per_page))
+                .unwrap_or(u32::MAX)
+                .max(1);
+            return Err(StoreError::PageOutOfRange {
+                page: opts.page,
+                per_page: opts.per_page,
+                last_page: last,
+            });
+        }
+        let shared = &self.index.shared;
+        let fields = &shared.fields;
+        let mapper = Mapper { fields };
+        let mut query = mapper.map(root).unwrap_or_else(|| Box::new(AllQuery));
+        if let Some(reference) = bare {
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Should, mapper.bare(reference)),
+                (Occur::Should, query),
+            ]));
+        }
+        if let Scope::Tenant(tenant) = scope {
+            // The tenant is a required clause added here, after parsing:
+            // nothing in the query text can widen it.
+            let only = TermQuery::new(
+                Term::from_field_text(fields.tenant, tenant.as_str()),
+                IndexRecordOption::Basic,
+            );
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(only), 0.0))),
+            ]));
+        }
+        // Read the covered change before taking the searcher: the searcher
+        // is at least as new.
+        let indexed_change = shared.indexed();
+        let searcher = shared.reader.searcher();
+        let (page, facets) = collect_page(&searcher, &*query, opts)?;
+        let mut hits = page
+            .into_iter()
+            .map(|(score, addr)| render(&searcher, fields, addr, score))
+            .collect::<Result<Vec<_>>>()?;
+        // Defence in depth: the scope clause already excludes other
+        // tenants' documents.
+        hits.retain(|h| scope.allows(&h.tenant));
+        if opts.snippets && !hits.is_empty() {
+            let txn = self
+                .db
+                .begin_read()
+                .map_err(|e| StoreError::storage("reading threads for snippets", e))?;
+            decorate(&txn, root, &mut hits)?;
+        } else {
+            let highlighter = Highlighter::new(root);
+            for hit in &mut hits {
+                hit.title_highlights = highlighter.find(&hit.title).0;
+            }
+        }
+        Ok(SearchResults {
+            total: facets.total,
+            page: opts.page,
+            per_page: opts.per_page,
+            hits,
+            facets: facets.facets(),
+            indexed_change,
+        })
+    }
+
+    /// Waits until the write that returned change-log sequence `change`
+    /// (`Created::change`, `Written::change`, `ImportOutcome::Imported`) is
+    /// searchable, at most `timeout`. `Ok(false)` on timeout; an error if
+    /// the indexer has stopped.
+    pub fn wait_indexed(&self, change: u64, timeout: std::time::Duration) -> Result<bool> {
+        self.index.shared.wait_indexed(change, timeout)
+    }
+
+    /// The change-log sequence the searchable index covers.
+    pub fn indexed_change(&self) -> u64 {
+        self.index.shared.indexed()
+    }
+
+    /// What `open` did to the search index when it had to rebuild it
+    /// (missing, unreadable, other schema, or not fitting the store);
+    /// `None` when the existing index was opened and caught up.
+    pub fn index_rebuilt_on_open(&self) -> Option<&super::indexer::RebuildReport> {
+        self.index.opened_with.as_ref()
+    }
+
+    /// Rebuilds the index from the store, reporting progress. Searches keep
+    /// answering from the old index until the new one is committed; writes
+    /// go on and are indexed after the rebuild. `progress` runs on the
+    /// indexer thread.
+    pub fn reindex(
+        &self,
+        progress: impl FnMut(&super::indexer::IndexProgress) + Send + 'static,
+    ) -> Result<super::indexer::RebuildReport> {
+        self.index.reindex(Box::new(progress))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hl(query: &str, text: &str) -> Vec<String> {
+        let root = parse(query, &QueryLimits::default()).unwrap().root;
+        let (spans, _) = Highlighter::new(&root).find(text);
+        spans.into_iter().map(|r| text[r].to_owned()).collect()
+    }
+
+    #[test]
+    fn highlights_follow_the_chars_matching() {
+        assert_eq!(hl("账户 停用", "我的账户被停用了"), ["账户", "停用"]);
+        assert_eq!(hl("退款", "请尽快处理退款"), ["退款"]);
+        // Across jieba's word boundary (暂停 / 用户), as the search matches.
+        assert_eq!(hl("停用", "请暂停用户的操作"), ["停用"]);
+        assert_eq!(hl("refund", "Refunds were DELAYED; refund now"), ["Refunds", "refund"]);
+        assert_eq!(
+            hl("\"delayed refund\"", "the delayed  refund, not refund delayed"),
+            ["delayed  refund"]
+        );
+        // Excluded words are not highlighted.
+        assert_eq!(hl("refund -delayed", "refund delayed"), ["refund"]);
+        assert_eq!(hl("status:open", "refund"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn snippets_cut_around_the_best_match() {
+        let root = parse("退款 refund", &QueryLimits::default()).unwrap().root;
+        let h = Highlighter::new(&root);
+        let long = format!("{} 请尽快处理退款 refund please {}", "x ".repeat(200), "y ".repeat(200));
+        let entries = [(0, "nothing here"), (1, "only refund"), (2, long.as_str())];
+        let s = h.snippet(&entries).unwrap();
+        assert_eq!(s.entry, 2);
+        assert!(s.cut_before && s.cut_after);
+        let marked: Vec<&str> = s.highlights.iter().map(|r| &s.text[r.clone()]).collect();
+        assert_eq!(marked, ["退款", "refund"]);
+        assert!(s.to_html().contains("<b>退款</b>"));
+        // Nothing matches: the start of the first message with text.
+        let s = Highlighter::new(&Query::All)
+            .snippet(&[(0, ""), (1, "<hello> & bye")])
+            .unwrap();
+        assert_eq!((s.entry, s.highlights.len()), (1, 0));
+        assert_eq!(s.to_html(), "&lt;hello&gt; &amp; bye");
+    }
+
+    #[test]
+    fn query_trees_built_in_code_are_bounded() {
+        let limits = QueryLimits::default();
+        let mut deep = Query::Word("x".into());
+        for _ in 0..10_000 {
+            deep = Query::Not(Box::new(deep));
+        }
+        assert!(matches!(
+            check_tree(&deep, &limits),
+            Err(StoreError::Query(QueryError {
+                kind: QueryErrorKind::TooDeep { .. },
+                ..
+            }))
+        ));
+        let wide = Query::Or((0..100).map(|i| Query::Word(format!("w{i}"))).collect());
+        assert!(matches!(
+            check_tree(&wide, &limits),
+            Err(StoreError::Query(QueryError {
+                kind: QueryErrorKind::TooManyTerms { .. },
+                ..
+            }))
+        ));
+        let long = Query::Phrase("x ".repeat(5_000));
+        assert!(matches!(
+            check_tree(&long, &limits),
+            Err(StoreError::Query(QueryError {
+                kind: QueryErrorKind::TooLong { .. },
+                ..
+            }))
+        ));
+        // `deep` must be dropped without recursing too deep: unwind it.
+        let mut q = deep;
+        while let Query::Not(inner) = q {
+            q = *inner;
+        }
+    }
+}

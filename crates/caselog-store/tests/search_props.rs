@@ -1,0 +1,383 @@
+//! The index against a brute-force filter: random small archives (several
+//! tenants, English and Chinese text, random dates, statuses and
+//! references), written through the public store API, and random queries
+//! (words, phrases, exclusions, OR, fields, date ranges, bare references,
+//! tenant scope). The hit set, total and facets must equal what
+//! `Query::matches` says over the same data, and every sort order must hold.
+
+mod search_common;
+
+use std::collections::BTreeMap;
+
+use caselog_core::*;
+use caselog_store::*;
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::FileFailurePersistence;
+use search_common::*;
+
+const TENANTS: &[&str] = &["t1", "t2", "t3"];
+const USERS: &[&str] = &["ann@example.com", "bob@example.com"];
+const MARKETS: &[&str] = &["US", "DE", "JP"];
+const ORDERS: &[&str] = &["112-1234567-1234567", "113-7654321-7654321", "114-0000000-0000001"];
+const ASINS: &[&str] = &["B08XYZ1234", "B000000001", "0306406152"];
+const SKUS: &[&str] = &["MUG-Red-01", "mug-red-01", "Shirt_XL"];
+
+/// Pieces of text. Chinese pieces are often glued together, so words span
+/// jieba's segment boundaries.
+const PIECES: &[&str] = &[
+    "refund",
+    "Refunds",
+    "DELAYED",
+    "delay",
+    "account",
+    "suspended",
+    "suspension",
+    "listing",
+    "order",
+    "shipping",
+    "payment",
+    "Café",
+    "B08XYZ1234",
+    "112-1234567-1234567",
+    "账户",
+    "停用",
+    "退款",
+    "处理",
+    "请尽快",
+    "我的",
+    "被",
+    "了",
+    "暂停",
+    "用户",
+    "操作",
+    "订单",
+    "没有",
+    "，",
+    "。",
+    "!",
+];
+
+/// Query words: pieces, single Chinese characters, cross-segment
+/// substrings, inflections and case variants.
+const WORDS: &[&str] = &[
+    "refund",
+    "refunds",
+    "Refund",
+    "delayed",
+    "DELAY",
+    "account",
+    "suspend",
+    "suspended",
+    "listing",
+    "order",
+    "shipping",
+    "payment",
+    "cafe",
+    "账户",
+    "停用",
+    "退款",
+    "处理",
+    "尽快",
+    "停",
+    "户",
+    "户被停",
+    "我的账户",
+    "订单",
+    "用户",
+    "款",
+    "b08xyz1234",
+];
+
+const PHRASES: &[&str] = &[
+    "refund delayed",
+    "account suspended",
+    "账户被停用",
+    "处理退款",
+    "order shipping",
+    "请尽快处理",
+    "暂停用户",
+    "delayed refund",
+];
+
+#[derive(Debug, Clone)]
+struct CaseSpec {
+    tenant: usize,
+    user: usize,
+    market: usize,
+    category: usize,
+    title: Vec<usize>,
+    body: Vec<usize>,
+    glue: bool,
+    day: i64,
+    orders: Vec<usize>,
+    asins: Vec<usize>,
+    skus: Vec<usize>,
+    /// 0: stays open, 1: picked up, 2: resolved, 3: reply from the seller.
+    action: u8,
+    action_days: i64,
+    reply: Vec<usize>,
+}
+
+fn text(pieces: &[usize], glue: bool) -> String {
+    let sep = if glue { "" } else { " " };
+    pieces
+        .iter()
+        .map(|&i| PIECES[i % PIECES.len()])
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+fn case_spec() -> impl Strategy<Value = CaseSpec> {
+    let piece = 0..PIECES.len();
+    (
+        (
+            0..TENANTS.len(),
+            0..USERS.len(),
+            0..MARKETS.len(),
+            0..Category::ALL.len(),
+        ),
+        (
+            proptest::collection::vec(piece.clone(), 1..4),
+            proptest::collection::vec(piece.clone(), 0..10),
+            any::<bool>(),
+            0i64..60,
+        ),
+        (
+            proptest::collection::vec(0..ORDERS.len(), 0..2),
+            proptest::collection::vec(0..ASINS.len(), 0..2),
+            proptest::collection::vec(0..SKUS.len(), 0..2),
+        ),
+        (0u8..4, 0i64..40, proptest::collection::vec(piece, 1..6)),
+    )
+        .prop_map(
+            |(
+                (tenant, user, market, category),
+                (title, body, glue, day),
+                (orders, asins, skus),
+                (action, action_days, reply),
+            )| {
+                CaseSpec {
+                    tenant,
+                    user,
+                    market,
+                    category,
+                    title,
+                    body,
+                    glue,
+                    day,
+                    orders,
+                    asins,
+                    skus,
+                    action,
+                    action_days,
+                    reply,
+                }
+            },
+        )
+}
+
+/// A date range value for `created:`/`updated:`, as query text.
+fn date_value() -> impl Strategy<Value = String> {
+    let d = |n: i64| day("2026-01-01").saturating_add(Span::days(n)).day_string();
+    prop_oneof![
+        (0i64..100).prop_map(d),
+        (0i64..100, 0i64..30).prop_map(move |(a, len)| format!("{}..{}", d(a), d(a + len))),
+        (0i64..100).prop_map(move |a| format!(">={}", d(a))),
+        (0i64..100).prop_map(move |a| format!("<={}", d(a))),
+        (0i64..100).prop_map(move |a| format!("<{}", d(a))),
+        (0i64..100).prop_map(move |a| format!("{}..", d(a))),
+    ]
+}
+
+/// One query term as text.
+fn term() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => select(WORDS).prop_map(str::to_owned),
+        2 => select(PHRASES).prop_map(|p| format!("\"{p}\"")),
+        1 => select(Status::ALL).prop_map(|s| format!("status:{s}")),
+        1 => select(Category::ALL).prop_map(|c| format!("category:{c}")),
+        1 => select(MARKETS).prop_map(|m| format!("marketplace:{}", m.to_lowercase())),
+        1 => select(USERS).prop_map(|u| format!("by:{u}")),
+        1 => select(ORDERS).prop_map(|o| format!("order:{o}")),
+        1 => select(ASINS).prop_map(|a| format!("asin:{}", a.to_lowercase())),
+        1 => select(SKUS).prop_map(|s| format!("sku:{}", s.to_uppercase())),
+        2 => date_value().prop_map(|v| format!("created:{v}")),
+        1 => date_value().prop_map(|v| format!("updated:{v}")),
+        1 => Just("*".to_owned()),
+    ]
+}
+
+/// Query text: terms, negations, OR and groups, or a bare reference.
+fn query_text() -> impl Strategy<Value = String> {
+    let leaf = (term(), proptest::bool::weighted(0.2)).prop_map(|(t, neg)| if neg { format!("-{t}") } else { t });
+    let expr = leaf.prop_recursive(3, 12, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| v.join(" ")),
+            proptest::collection::vec(inner.clone(), 2..4).prop_map(|v| v.join(" OR ")),
+            (inner, any::<bool>()).prop_map(|(q, neg)| if neg { format!("-({q})") } else { format!("({q})") }),
+        ]
+    });
+    prop_oneof![
+        8 => expr,
+        1 => select(ORDERS).prop_map(str::to_owned),
+        1 => select(ASINS).prop_map(str::to_owned),
+    ]
+}
+
+fn scope_strategy() -> impl Strategy<Value = Option<usize>> {
+    prop_oneof![1 => Just(None), 3 => (0..TENANTS.len()).prop_map(Some)]
+}
+
+/// Writes the archive through the public API and returns the oracle's view.
+fn build(store: &Store, specs: &[CaseSpec]) -> Vec<OracleCase> {
+    for spec in specs {
+        let at = day("2026-01-01").saturating_add(Span::hours(spec.day * 24 + 9));
+        let refs = References {
+            orders: spec
+                .orders
+                .iter()
+                .map(|&i| OrderId::parse(ORDERS[i]).unwrap())
+                .collect(),
+            asins: spec.asins.iter().map(|&i| Asin::parse(ASINS[i]).unwrap()).collect(),
+            skus: spec.skus.iter().map(|&i| Sku::parse(SKUS[i]).unwrap()).collect(),
+            cases: vec![],
+        };
+        let new = NewCase {
+            tenant: tenant(TENANTS[spec.tenant]),
+            created_by: user(USERS[spec.user]),
+            marketplace: Marketplace::parse(MARKETS[spec.market]).unwrap(),
+            language: LanguageTag::parse("en").unwrap(),
+            category: Category::ALL[spec.category],
+            title: text(&spec.title, spec.glue),
+            description: text(&spec.body, spec.glue),
+            attachments: vec![],
+            refs,
+            complex: false,
+            at: Some(at),
+        };
+        let created = store.create_case(new).unwrap();
+        let later = at.saturating_add(Span::days(spec.action_days));
+        let case = CaseRef::Id(created.id);
+        let agent = || Actor::Support(user("agent-1"));
+        match spec.action {
+            1 => {
+                store
+                    .apply_event(&Scope::AllTenants, &case, agent(), CaseEvent::PickUp, "", Some(later))
+                    .unwrap();
+            }
+            2 => {
+                store
+                    .apply_event(
+                        &Scope::AllTenants,
+                        &case,
+                        agent(),
+                        CaseEvent::Resolve,
+                        "resolved 已处理",
+                        Some(later),
+                    )
+                    .unwrap();
+            }
+            3 => {
+                let msg = NewMessage {
+                    actor: Actor::Seller(user(USERS[spec.user])),
+                    body: text(&spec.reply, !spec.glue),
+                    attachments: vec![],
+                    at: Some(later),
+                };
+                store
+                    .reply(&Scope::Tenant(tenant(TENANTS[spec.tenant])), &case, msg)
+                    .unwrap();
+            }
+            _ => {}
+        }
+    }
+    let mut all = store
+        .view(
+            &Scope::AllTenants,
+            &ViewQuery {
+                per_page: 1000,
+                ..ViewQuery::new(ViewKind::All)
+            },
+        )
+        .unwrap()
+        .cases;
+    all.sort_by_key(|c| c.id);
+    all.into_iter().map(|c| OracleCase::load(store, c)).collect()
+}
+
+fn facets_of(cases: &[OracleCase], numbers: &[String]) -> Facets {
+    let mut by_status = BTreeMap::new();
+    let mut by_category = BTreeMap::new();
+    for c in cases.iter().filter(|c| numbers.contains(&c.case.number.to_string())) {
+        *by_status.entry(c.case.state.status).or_insert(0) += 1;
+        *by_category.entry(c.case.category).or_insert(0) += 1;
+    }
+    Facets { by_status, by_category }
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 120,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn search_equals_brute_force(
+        specs in proptest::collection::vec(case_spec(), 1..16),
+        queries in proptest::collection::vec((query_text(), scope_strategy(), 0u8..3), 8),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Options { durability: Durability::Deferred, ..Options::default() }).unwrap();
+        let cases = build(&store, &specs);
+        settle(&store);
+        for (text, scope, sort) in &queries {
+            let scope = match scope {
+                Some(t) => Scope::Tenant(tenant(TENANTS[*t])),
+                None => Scope::AllTenants,
+            };
+            let parsed = match parse(text, &QueryLimits::default()) {
+                Ok(p) => p,
+                // Random text may exceed a limit; the store must refuse it too.
+                Err(e) => {
+                    let refused = store.search(&scope, text, &SearchOptions::default());
+                    prop_assert!(matches!(refused, Err(StoreError::Query(ref got)) if *got == e));
+                    continue;
+                }
+            };
+            let sort = [SearchSort::Relevance, SearchSort::Created, SearchSort::Updated][*sort as usize];
+            let opts = SearchOptions { sort, per_page: 1000, snippets: false, ..SearchOptions::default() };
+            let result = store.search(&scope, text, &opts).unwrap();
+            let mut got: Vec<String> = result.hits.iter().map(|h| h.number.to_string()).collect();
+            let expected = oracle(&cases, &scope, &parsed);
+            prop_assert_eq!(result.total, expected.len() as u64, "total of {:?} in {:?}", text, scope);
+            prop_assert_eq!(&result.facets, &facets_of(&cases, &expected), "facets of {:?}", text);
+            // Sort order holds (ties broken by id, newest first).
+            let key = |h: &SearchHit| match sort {
+                SearchSort::Created => (h.created_at, h.id),
+                _ => (h.updated_at, h.id),
+            };
+            if sort != SearchSort::Relevance {
+                prop_assert!(result.hits.windows(2).all(|w| key(&w[0]) > key(&w[1])), "order of {:?}", text);
+            } else {
+                prop_assert!(result.hits.windows(2).all(|w| w[0].score >= w[1].score), "ranking of {:?}", text);
+                // A bare reference ranks the case it names first.
+                if let (Some(BareReference::Order(o)), Some(first)) = (&parsed.bare_reference, result.hits.first()) {
+                    let names = |c: &OracleCase| scope.allows(&c.case.tenant) && c.case.refs.orders.contains(o);
+                    if cases.iter().any(names) {
+                        let first_named = cases.iter().any(|c| c.case.id == first.id && names(c));
+                        prop_assert!(first_named, "{:?} did not rank its case first", text);
+                    }
+                }
+            }
+            got.sort();
+            prop_assert_eq!(got, expected, "hits of {:?} in {:?}", text, scope);
+        }
+        store.shutdown().unwrap();
+    }
+}
