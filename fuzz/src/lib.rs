@@ -1,0 +1,2 @@
+//! The bodies of the fuzz targets, shared by the cargo-fuzz binaries and the
+//! seed-corpus replay run by `cargo test`.
