@@ -1,6 +1,9 @@
 //! References a case carries: order ids, ASINs, SKUs and related case
 //! numbers, with parsing and normalisation.
 
+use std::collections::HashSet;
+use std::hash::Hash;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_text, ValidationError};
@@ -144,16 +147,12 @@ impl References {
     }
 }
 
-fn dedup<T: PartialEq + Clone>(items: &mut Vec<T>) {
-    let mut seen: Vec<T> = Vec::with_capacity(items.len());
-    items.retain(|item| {
-        if seen.contains(item) {
-            false
-        } else {
-            seen.push(item.clone());
-            true
-        }
-    });
+/// Keeps the first occurrence of each item, in order. Linear time: a list
+/// of any length arrives here before the per-kind limit is checked (an
+/// import line with 50,000 distinct SKUs took 30 s with a quadratic scan).
+fn dedup<T: Eq + Hash + Clone>(items: &mut Vec<T>) {
+    let mut seen: HashSet<T> = HashSet::with_capacity(items.len());
+    items.retain(|item| seen.insert(item.clone()));
 }
 
 /// What a single token typed alone in a search box looks like, so a bare

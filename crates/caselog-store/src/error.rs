@@ -116,6 +116,19 @@ pub enum StoreError {
         /// How long the caller waited.
         waited_ms: u64,
     },
+    /// The transaction holding this write could not be committed: the disk
+    /// failed or is full ([`StoreError::io_kind`] tells which), or the file
+    /// could not be read. The write was not acknowledged: whether it reached
+    /// the disk is known only after reopening the store, and no further
+    /// write is accepted until then.
+    #[error("the write could not be committed ({cause}); the store accepts no more writes until it is reopened")]
+    CommitFailed {
+        /// What failed, as text.
+        cause: String,
+        /// The kind of the underlying I/O error, if the failure was one
+        /// (e.g. `StorageFull` for a full disk).
+        io_kind: Option<std::io::ErrorKind>,
+    },
     /// An earlier commit failed; no write is accepted until the store is reopened.
     #[error("the store stopped accepting writes after a failed commit ({0}); shut it down and open it again")]
     Poisoned(String),
@@ -144,6 +157,19 @@ pub enum StoreError {
         /// The largest page size.
         max: u32,
     },
+    /// Updating the full-text index is failing (for instance the disk is
+    /// full). Store writes are not affected and are kept; the indexer keeps
+    /// retrying from its last commit and catches up once the cause is gone,
+    /// or on the next open. Searches meanwhile answer from the last commit.
+    #[error("the search index is failing ({cause}); {attempts} attempt(s) so far, still retrying")]
+    IndexFailing {
+        /// The latest failure, as text.
+        cause: String,
+        /// Failed attempts since the index last committed.
+        attempts: u32,
+        /// The kind of the underlying I/O error, if the failure was one.
+        io_kind: Option<std::io::ErrorKind>,
+    },
     /// The full-text index failed.
     #[error("index error while {action}: {detail}")]
     Index {
@@ -163,12 +189,42 @@ impl StoreError {
         }
     }
 
+    /// The kind of the I/O error underneath this one, if any: lets a host
+    /// tell a full disk (`StorageFull`) from a failing one without parsing
+    /// messages.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            StoreError::Io { source, .. } => Some(source.kind()),
+            StoreError::Storage { source, .. } => match source.as_ref() {
+                redb::Error::Io(e) => Some(e.kind()),
+                _ => None,
+            },
+            StoreError::CommitFailed { io_kind, .. } | StoreError::IndexFailing { io_kind, .. } => *io_kind,
+            _ => None,
+        }
+    }
+
+    /// This error as the answer to a write whose transaction it aborted.
+    pub(crate) fn commit_failed(&self) -> StoreError {
+        match self {
+            StoreError::CommitFailed { cause, io_kind } => StoreError::CommitFailed {
+                cause: cause.clone(),
+                io_kind: *io_kind,
+            },
+            other => StoreError::CommitFailed {
+                cause: other.to_string(),
+                io_kind: other.io_kind(),
+            },
+        }
+    }
+
     /// A copy of this error for answering several callers of one batch.
     /// Errors holding non-clonable sources are turned into their message.
     pub(crate) fn duplicate(&self) -> StoreError {
         match self {
             StoreError::Poisoned(m) => StoreError::Poisoned(m.clone()),
             StoreError::ShutDown => StoreError::ShutDown,
+            StoreError::CommitFailed { .. } => self.commit_failed(),
             other => StoreError::Poisoned(other.to_string()),
         }
     }

@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod fuzzing;
 pub mod index;
 pub mod interchange;
 mod model;
@@ -60,9 +61,16 @@ pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,
     StatusChange, ThreadEntry, Written,
 };
-pub use options::{Durability, Options};
+pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
 pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,
     MAX_PER_PAGE, MAX_VIEW_WINDOW,
 };
 pub use store::{Store, STORE_FILE};
+
+/// The redb release the store is built on, for implementing
+/// [`redb::StorageBackend`] in [`StorageHooks::backend`].
+pub use redb;
+/// The tantivy release the index is built on, for implementing
+/// [`tantivy::Directory`] in [`StorageHooks::index_directory`].
+pub use tantivy;

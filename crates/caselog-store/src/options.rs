@@ -80,3 +80,38 @@ impl Default for Options {
         }
     }
 }
+
+/// Wraps the index's directory: given the store's on-disk index directory,
+/// returns the directory tantivy should use (typically a wrapper that
+/// forwards to it, counting or failing operations).
+pub type IndexDirectoryHook =
+    std::sync::Arc<dyn Fn(tantivy::directory::MmapDirectory) -> Box<dyn tantivy::Directory> + Send + Sync>;
+
+/// Where a store keeps its bytes, for hosts that need something other than
+/// the default files (see [`crate::Store::open_with`]): an in-memory or
+/// instrumented redb backend, or a wrapper around the index directory
+/// (metrics, fault injection). `StorageHooks::default()` is exactly
+/// [`crate::Store::open`].
+#[derive(Default)]
+pub struct StorageHooks {
+    /// The redb storage to use instead of the file `dir/cases.redb`. It must
+    /// be empty (a new store is created in it) or hold a caselog store, and
+    /// must honour `sync_data` for writes to be durable: the store's
+    /// durability guarantees are exactly as good as this backend's.
+    /// Default: `None` (the file).
+    pub backend: Option<Box<dyn redb::StorageBackend>>,
+    /// Applied to the index directory (`dir/index`) every time the store
+    /// opens it, including when the index is rebuilt on open. The index
+    /// itself still lives in `dir/index`; the hook sees every file
+    /// operation. Default: `None` (the directory as is).
+    pub index_directory: Option<IndexDirectoryHook>,
+}
+
+impl std::fmt::Debug for StorageHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageHooks")
+            .field("backend", &self.backend)
+            .field("index_directory", &self.index_directory.as_ref().map(|_| "hook"))
+            .finish()
+    }
+}

@@ -1,6 +1,7 @@
 //! [`Store`]: opening, the write API (through the writer thread) and
 //! shutdown. Reads are in `read.rs`.
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,7 +14,7 @@ use redb::{Database, ReadableDatabase};
 use crate::error::{Result, StoreError};
 use crate::index::{IndexHandle, IndexProgress};
 use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewMessage, Scope, Written};
-use crate::options::Options;
+use crate::options::{IndexDirectoryHook, Options, StorageHooks};
 use crate::tables;
 use crate::writer::{Command, CommitWatch, Reply, Writer};
 
@@ -28,7 +29,7 @@ pub struct Store {
     pub(crate) opts: Options,
     pub(crate) watch: Arc<CommitWatch>,
     tx: Option<Sender<Command>>,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<Result<()>>>,
     pub(crate) index: IndexHandle,
 }
 
@@ -64,25 +65,58 @@ impl Store {
     pub fn open_with_progress(
         dir: impl AsRef<Path>,
         opts: Options,
+        progress: impl FnMut(&IndexProgress),
+    ) -> Result<Store> {
+        Self::open_inner(dir.as_ref(), opts, StorageHooks::default(), progress)
+    }
+
+    /// [`Store::open`] over caller-supplied storage: a redb backend instead
+    /// of the file `dir/cases.redb` and/or a wrapper around the index
+    /// directory `dir/index` (see [`StorageHooks`]). `dir` still holds the
+    /// index. A backend that fails surfaces as typed errors exactly like a
+    /// failing disk: [`StoreError::CommitFailed`] for the writes it breaks,
+    /// [`StoreError::Poisoned`] for later ones.
+    pub fn open_with(dir: impl AsRef<Path>, opts: Options, hooks: StorageHooks) -> Result<Store> {
+        Self::open_inner(dir.as_ref(), opts, hooks, |_| {})
+    }
+
+    fn open_inner(
+        dir: &Path,
+        opts: Options,
+        hooks: StorageHooks,
         mut progress: impl FnMut(&IndexProgress),
     ) -> Result<Store> {
-        let dir = dir.as_ref().to_owned();
+        let dir = dir.to_owned();
         opts.queue.validate()?;
         std::fs::create_dir_all(&dir).map_err(io("creating the store directory", &dir))?;
         let path = dir.join(STORE_FILE);
-        let existed = path.exists();
         let mut builder = Database::builder();
         builder.set_cache_size(opts.cache_bytes);
-        let db = if existed {
-            builder.open(&path)
-        } else {
-            builder.create(&path)
-        }
-        .map_err(|e| StoreError::storage("opening the database", e))?;
+        let StorageHooks {
+            backend,
+            index_directory,
+        } = hooks;
+        let (db, existed) = match backend {
+            None => {
+                if !path.exists() {
+                    create_store_file(&builder, &path)?;
+                }
+                (builder.open(&path), true)
+            }
+            Some(backend) => {
+                let existed = backend
+                    .len()
+                    .map_err(|e| StoreError::storage("opening the database", redb::StorageError::Io(e)))?
+                    > 0;
+                (builder.create_with_backend(BoxedBackend(backend)), existed)
+            }
+        };
+        let db = db.map_err(|e| StoreError::storage("opening the database", e))?;
         init_or_check(&db, &path, existed)?;
         // The index is opened (and rebuilt if need be) before the writer
         // starts, so the store cannot change under a rebuild.
-        let opened = crate::index::open_index(&dir, &db, &opts, &mut progress)?;
+        let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
+        let opened = crate::index::open_index(&dir, &db, &opts, hook, &mut progress)?;
         let db = Arc::new(db);
         let watch = Arc::new(CommitWatch::default());
         watch.publish(last_change(&db)?);
@@ -150,7 +184,7 @@ impl Store {
     }
 
     fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
-        self.send(make)?.recv().map_err(|_| StoreError::ShutDown)?
+        self.send(make)?.recv().map_err(|_| unanswered())?
     }
 
     /// Opens a new case for a seller. Validates it, assigns a number and
@@ -288,7 +322,7 @@ impl Store {
             };
             // At most two chunks are in flight: one being written, one queued.
             if let Some(rx) = in_flight.take() {
-                outcomes.extend(rx.recv().map_err(|_| StoreError::ShutDown)??);
+                outcomes.extend(rx.recv().map_err(|_| unanswered())??);
                 progress(outcomes.len());
             }
             in_flight = next;
@@ -297,7 +331,7 @@ impl Store {
             }
         }
         if let Some(rx) = in_flight.take() {
-            outcomes.extend(rx.recv().map_err(|_| StoreError::ShutDown)??);
+            outcomes.extend(rx.recv().map_err(|_| unanswered())??);
             progress(outcomes.len());
         }
         // An import whose last chunk was empty still ends durable.
@@ -355,7 +389,7 @@ impl Store {
         let writer = match self.writer.take() {
             Some(handle) => handle
                 .join()
-                .map_err(|_| StoreError::Poisoned("the writer thread panicked".into())),
+                .unwrap_or_else(|_| Err(StoreError::Poisoned("the writer thread panicked".into()))),
             None => Ok(()),
         };
         // Only now is the change log final: the indexer applies the rest,
@@ -372,6 +406,89 @@ impl Drop for Store {
             tracing::error!("store shutdown on drop failed: {e}");
         }
     }
+}
+
+/// The answer to a command whose reply channel closed unanswered. The
+/// writer answers every command it takes, even while shutting down, so this
+/// only happens when it panicked in the middle of the caller's batch.
+fn unanswered() -> StoreError {
+    StoreError::Poisoned("the writer stopped without answering this write (it panicked)".into())
+}
+
+/// A caller's backend behind the `impl StorageBackend` redb asks for.
+#[derive(Debug)]
+struct BoxedBackend(Box<dyn redb::StorageBackend>);
+
+impl redb::StorageBackend for BoxedBackend {
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.0.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.0.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.write(offset, data)
+    }
+    fn close(&self) -> std::io::Result<()> {
+        self.0.close()
+    }
+    // File locking is the backend's business: forward every lock call so a
+    // wrapped file backend keeps its locks.
+    fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> std::result::Result<bool, redb::BackendError> {
+        self.0.try_lock_range(start, end)
+    }
+    fn try_lock_shared_range(
+        &self,
+        start: Bound<u64>,
+        end: Bound<u64>,
+    ) -> std::result::Result<bool, redb::BackendError> {
+        self.0.try_lock_shared_range(start, end)
+    }
+    fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> std::result::Result<(), redb::BackendError> {
+        self.0.lock_range(start, end)
+    }
+    fn lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> std::result::Result<(), redb::BackendError> {
+        self.0.lock_shared_range(start, end)
+    }
+    fn unlock_range(&self, start: Bound<u64>, end: Bound<u64>) -> std::result::Result<(), redb::BackendError> {
+        self.0.unlock_range(start, end)
+    }
+    fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> std::result::Result<bool, redb::BackendError> {
+        self.0.query_lock_range(start, end)
+    }
+}
+
+/// Creates a new, initialised store file at `path` so that it never exists
+/// half-made: redb writes its header last, so a process killed while
+/// creating the file in place would leave one that no later open accepts.
+/// The file is built under a temporary name, synced and renamed into place.
+fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("redb.new");
+    // A leftover from a creation cut short holds nothing acknowledged.
+    if tmp.exists() {
+        std::fs::remove_file(&tmp).map_err(io("removing a half-created store file", &tmp))?;
+    }
+    let db = builder
+        .create(&tmp)
+        .map_err(|e| StoreError::storage("creating the database", e))?;
+    init_or_check(&db, &tmp, false)?;
+    drop(db);
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io("syncing the new store file", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("moving the new store file into place", path))?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io("syncing the store directory", parent))?;
+    }
+    Ok(())
 }
 
 /// Writes the format marker and schema version into a new file, or checks

@@ -6,9 +6,12 @@
 //! transaction, commits once — durably unless every command in the batch
 //! allows otherwise — and only then answers the callers (group commit).
 //! A refused command is answered with its error and does not disturb the
-//! rest of its batch. A failed commit *poisons* the writer: the batch and
-//! every later command are answered with [`StoreError::Poisoned`] until the
-//! store is reopened.
+//! rest of its batch. A failed commit *poisons* the writer: the batch's
+//! callers are answered with [`StoreError::CommitFailed`] (their write may
+//! or may not have reached the disk) and every later command with
+//! [`StoreError::Poisoned`] (it was not written) until the store is
+//! reopened. redb itself refuses every operation after an I/O error, so
+//! nothing is retried on a file in an unknown state.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -166,7 +169,7 @@ impl Writer {
         opts: Options,
         rx: Receiver<Command>,
         watch: Arc<CommitWatch>,
-    ) -> std::io::Result<JoinHandle<()>> {
+    ) -> std::io::Result<JoinHandle<Result<()>>> {
         let writer = Writer {
             db,
             opts,
@@ -179,7 +182,10 @@ impl Writer {
             .spawn(move || writer.run())
     }
 
-    fn run(mut self) {
+    /// Serves commands until every sender is gone. Returns why the session
+    /// did not end cleanly: the failure that poisoned it, or a failed final
+    /// sync (then deferred writes may be lost).
+    fn run(mut self) -> Result<()> {
         // `recv` keeps returning queued commands after every sender is gone,
         // so shutdown drains and commits what was accepted.
         while let Ok(first) = self.rx.recv() {
@@ -190,15 +196,24 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.process(batch);
-        }
-        // A final durable commit makes deferred writes durable at shutdown.
-        if self.poisoned.is_none() && self.opts.durability == Durability::Deferred {
-            if let Err(e) = self.sync_now() {
-                tracing::error!("final sync at shutdown failed: {e}");
+            // redb may panic on a file it finds inconsistent; the writer
+            // then stays alive to refuse later commands with a typed error
+            // instead of leaving callers with a closed channel. Callers of
+            // the panicking batch see their reply channel dropped.
+            let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.process(batch)));
+            if processed.is_err() {
+                tracing::error!("the writer panicked while writing a batch; the store stops accepting writes");
+                self.poisoned = Some("the writer panicked while writing a batch".into());
             }
         }
+        // A final durable commit makes deferred writes durable at shutdown.
+        let result = match &self.poisoned {
+            Some(reason) => Err(StoreError::Poisoned(reason.clone())),
+            None if self.opts.durability == Durability::Deferred => self.sync_now(),
+            None => Ok(()),
+        };
         self.watch.close();
+        result
     }
 
     fn sync_now(&self) -> Result<()> {
@@ -221,15 +236,20 @@ impl Writer {
         let outcome = self.apply_batch(batch, durable, &mut pending);
         match outcome {
             Ok(last_change) => {
+                // Published before anyone is answered, so a caller that
+                // reads `last_change()` after its ack sees its own write.
+                self.watch.publish(last_change);
                 for p in pending {
                     p(None);
                 }
-                self.watch.publish(last_change);
             }
             Err(e) => {
                 tracing::error!("write batch failed, the store stops accepting writes: {e}");
-                self.poisoned = Some(e.to_string());
-                let err = StoreError::Poisoned(e.to_string());
+                let err = e.commit_failed();
+                self.poisoned = Some(match &err {
+                    StoreError::CommitFailed { cause, .. } => cause.clone(),
+                    other => other.to_string(),
+                });
                 for p in pending {
                     p(Some(&err));
                 }
@@ -238,8 +258,57 @@ impl Writer {
     }
 
     /// Applies a batch in one transaction and commits it. Returns the last
-    /// change-log sequence written. On error nothing of the batch is kept.
+    /// change-log sequence written. On error nothing of the batch is kept,
+    /// and every command not yet in `pending` has been answered.
     fn apply_batch(&mut self, batch: Vec<Command>, durable: bool, pending: &mut Vec<Pending>) -> Result<u64> {
+        let mut batch = batch.into_iter();
+        // Until a command has run, a failure is answered to every caller:
+        // nothing was applied.
+        let refuse_all = |batch: std::vec::IntoIter<Command>, e: StoreError| {
+            let err = e.commit_failed();
+            for cmd in batch {
+                answer_all(cmd, &err);
+            }
+            e
+        };
+        let txn = match self.begin(durable) {
+            Ok(txn) => txn,
+            Err(e) => return Err(refuse_all(batch, e)),
+        };
+        let mut t = match Tables::open(&txn) {
+            Ok(t) => t,
+            Err(e) => return Err(refuse_all(batch, e)),
+        };
+        let mut ctx = match Ctx::load(&self.opts, &t) {
+            Ok(ctx) => ctx,
+            Err(e) => return Err(refuse_all(batch, e)),
+        };
+        let now = Timestamp::now();
+        let mut fatal: Option<StoreError> = None;
+        for cmd in batch.by_ref() {
+            if let Some(e) = &fatal {
+                answer_all(cmd, e);
+                continue;
+            }
+            match apply(&mut t, &mut ctx, cmd, now) {
+                Ok(p) => pending.push(p),
+                Err((p, e)) => {
+                    pending.push(p);
+                    fatal = Some(e);
+                }
+            }
+        }
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        ctx.save(&mut t)?;
+        let last_change = ctx.next_change.saturating_sub(1);
+        drop(t);
+        txn.commit().map_err(|e| StoreError::storage("committing", e))?;
+        Ok(last_change)
+    }
+
+    fn begin(&self, durable: bool) -> Result<redb::WriteTransaction> {
         let mut txn = self
             .db
             .begin_write()
@@ -250,33 +319,7 @@ impl Writer {
             redb::Durability::None
         })
         .map_err(|e| StoreError::storage("starting a write", e))?;
-        let now = Timestamp::now();
-        let last_change;
-        {
-            let mut t = Tables::open(&txn)?;
-            let mut ctx = Ctx::load(&self.opts, &t)?;
-            let mut fatal: Option<StoreError> = None;
-            for cmd in batch {
-                if let Some(e) = &fatal {
-                    answer_all(cmd, e);
-                    continue;
-                }
-                match apply(&mut t, &mut ctx, cmd, now) {
-                    Ok(p) => pending.push(p),
-                    Err((p, e)) => {
-                        pending.push(p);
-                        fatal = Some(e);
-                    }
-                }
-            }
-            if let Some(e) = fatal {
-                return Err(e);
-            }
-            ctx.save(&mut t)?;
-            last_change = ctx.next_change.saturating_sub(1);
-        }
-        txn.commit().map_err(|e| StoreError::storage("committing", e))?;
-        Ok(last_change)
+        Ok(txn)
     }
 }
 
@@ -300,7 +343,7 @@ fn apply(
     fn split<T: Send + 'static>(reply: Reply<T>, r: Result<T>) -> Result<Pending, (Pending, StoreError)> {
         match r {
             Err(e) if is_fatal(&e) => {
-                let copy = StoreError::Poisoned(e.to_string());
+                let copy = e.commit_failed();
                 Err((hold(reply, Err(e)), copy))
             }
             r => Ok(hold(reply, r)),
@@ -337,7 +380,7 @@ fn apply(
             for item in cases {
                 match write::import_case(t, ctx, item) {
                     Err(e) if is_fatal(&e) => {
-                        let copy = StoreError::Poisoned(e.to_string());
+                        let copy = e.commit_failed();
                         return Err((hold(reply, Err(e)), copy));
                     }
                     r => results.push(r),

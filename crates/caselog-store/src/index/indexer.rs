@@ -18,6 +18,15 @@
 //!   finds its write in the next search.
 //! - Re-indexing a case is idempotent (delete by id, add), so applying a
 //!   change twice after a crash is harmless.
+//!
+//! Failures: a failing index (a full disk, an I/O error in a segment write,
+//! `meta.json` or a sync) never stops the store. The indexer reports it to
+//! `wait_indexed` callers as [`StoreError::IndexFailing`], drops its
+//! writer (discarding uncommitted work; the last commit is intact), and
+//! retries with a growing pause: a new writer, then an empty commit to prove
+//! the directory writable, then the change log again from the last
+//! committed change. Searches keep answering from the last commit
+//! meanwhile. Only at shutdown is a failure final (the next open catches up).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -34,7 +43,7 @@ use super::analysis;
 use super::schema::{schema_fingerprint, Fields};
 use crate::error::{Result, StoreError};
 use crate::model::{Case, ThreadEntry};
-use crate::options::Options;
+use crate::options::{IndexDirectoryHook, Options};
 use crate::records;
 use crate::tables;
 use crate::write::{load_case, read_counter};
@@ -63,6 +72,12 @@ const IDLE_SLICE: Duration = Duration::from_millis(50);
 /// How often, at most, a dirty indexer re-checks for `wait_indexed` callers
 /// while it waits for its commit interval to pass.
 const DIRTY_SLICE: Duration = Duration::from_millis(5);
+
+/// First pause before retrying a failed index; it doubles per failure.
+const RETRY_FIRST: Duration = Duration::from_millis(20);
+
+/// Longest pause between retries of a failed index.
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// tantivy refuses writer arenas below this (15 MB per worker thread).
 const MIN_HEAP_PER_THREAD: usize = 15_000_000;
@@ -130,10 +145,30 @@ struct Payload {
     change: u64,
 }
 
+/// Wraps a tantivy error. An I/O error underneath becomes
+/// [`StoreError::Io`] (path relative to the store directory), so its kind
+/// (a full disk, say) reaches the host.
 fn ix(action: &'static str) -> impl Fn(tantivy::TantivyError) -> StoreError {
-    move |e| StoreError::Index {
-        action,
-        detail: e.to_string(),
+    use tantivy::directory::error::{OpenReadError, OpenWriteError};
+    use tantivy::TantivyError as T;
+    move |e| {
+        let kind = match &e {
+            T::IoError(io) => Some(io.kind()),
+            T::OpenWriteError(OpenWriteError::IoError { io_error, .. })
+            | T::OpenReadError(OpenReadError::IoError { io_error, .. }) => Some(io_error.kind()),
+            _ => None,
+        };
+        match kind {
+            Some(kind) => StoreError::Io {
+                action,
+                path: PathBuf::from(INDEX_DIR),
+                source: std::io::Error::new(kind, e.to_string()),
+            },
+            None => StoreError::Index {
+                action,
+                detail: e.to_string(),
+            },
+        }
     }
 }
 
@@ -165,6 +200,8 @@ struct State {
     wanted: u64,
     /// Why the indexer stopped with an error.
     failed: Option<String>,
+    /// The failure the indexer is retrying after, until its next commit.
+    failing: Option<Failing>,
     /// Whether the store asked the indexer to finish.
     stop: bool,
     /// Whether the indexer thread has ended.
@@ -172,6 +209,24 @@ struct State {
     /// Verifications running; the change log is not pruned meanwhile, so
     /// they can tell which cases changed after the index's change.
     prune_holds: usize,
+}
+
+/// A failure the indexer is recovering from.
+#[derive(Debug, Clone)]
+struct Failing {
+    cause: String,
+    attempts: u32,
+    io_kind: Option<std::io::ErrorKind>,
+}
+
+impl Failing {
+    fn error(&self) -> StoreError {
+        StoreError::IndexFailing {
+            cause: self.cause.clone(),
+            attempts: self.attempts,
+            io_kind: self.io_kind,
+        }
+    }
 }
 
 /// Keeps the change log from being pruned while it lives.
@@ -221,6 +276,11 @@ impl Shared {
                     action: "waiting for the index",
                     detail: why.clone(),
                 });
+            }
+            // Told at once rather than at the timeout: the caller's change
+            // is committed to the store, only not yet searchable.
+            if let Some(failing) = &s.failing {
+                return Err(failing.error());
             }
             if s.ended {
                 return Err(StoreError::ShutDown);
@@ -275,6 +335,7 @@ pub(crate) fn open(
     store_dir: &Path,
     db: &Database,
     opts: &Options,
+    hook: Option<&IndexDirectoryHook>,
     progress: &mut dyn FnMut(&IndexProgress),
 ) -> Result<Opened> {
     let dir = store_dir.join(INDEX_DIR);
@@ -289,12 +350,12 @@ pub(crate) fn open(
     }
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
-    let attempt = try_open(&dir, &schema, &schema_id, clean)
+    let attempt = try_open(&dir, hook, &schema, &schema_id, clean)
         .and_then(|(index, change)| check_fits(&txn, change, last).map(|()| (index, change)));
     drop(txn);
     match attempt {
         Ok((index, change)) => {
-            let writer = new_writer(&index, opts)?;
+            let writer = new_writer(&index, opts.index_heap_bytes)?;
             Ok(Opened {
                 index,
                 writer,
@@ -311,13 +372,13 @@ pub(crate) fn open(
                 std::fs::remove_dir_all(&dir).map_err(io_err("removing the old index", &dir))?;
             }
             std::fs::create_dir_all(&dir).map_err(io_err("creating the index directory", &dir))?;
-            let mmap = MmapDirectory::open(&dir).map_err(|e| StoreError::Index {
+            let directory = open_directory(&dir, hook).map_err(|e| StoreError::Index {
                 action: "opening the index directory",
                 detail: e.to_string(),
             })?;
-            let index = Index::create(mmap, schema, Default::default()).map_err(ix("creating the index"))?;
+            let index = Index::create(directory, schema, Default::default()).map_err(ix("creating the index"))?;
             analysis::register(&index);
-            let mut writer = new_writer(&index, opts)?;
+            let mut writer = new_writer(&index, opts.index_heap_bytes)?;
             let report = rebuild(&mut writer, &fields, &schema_id, db, reason, progress)?;
             Ok(Opened {
                 index,
@@ -336,6 +397,7 @@ pub(crate) fn open(
 /// the reason to rebuild.
 fn try_open(
     dir: &Path,
+    hook: Option<&IndexDirectoryHook>,
     schema: &tantivy::schema::Schema,
     schema_id: &str,
     clean: bool,
@@ -346,48 +408,75 @@ fn try_open(
     let unreadable = |e: &dyn std::fmt::Display| RebuildReason::Unreadable(e.to_string());
     // tantivy may panic on damaged files rather than return an error; a
     // damaged index must only ever lead to a rebuild.
-    let opened = std::panic::catch_unwind(|| -> std::result::Result<(Index, u64), RebuildReason> {
-        let index = Index::open_in_dir(dir).map_err(|e| unreadable(&e))?;
-        analysis::register(&index);
-        if serde_json::to_value(index.schema()).ok() != serde_json::to_value(schema).ok() {
-            return Err(RebuildReason::SchemaChanged);
-        }
-        let metas = index.load_metas().map_err(|e| unreadable(&e))?;
-        let payload: Payload = match metas.payload.as_deref().map(serde_json::from_str) {
-            None => return Err(RebuildReason::Stale("the last commit has no payload".into())),
-            Some(Err(e)) => return Err(RebuildReason::Stale(format!("unreadable commit payload: {e}"))),
-            Some(Ok(p)) => p,
-        };
-        if payload.v != PAYLOAD_VERSION || payload.schema != schema_id {
-            return Err(RebuildReason::SchemaChanged);
-        }
-        if !clean {
-            let damaged = index.validate_checksum().map_err(|e| unreadable(&e))?;
-            if !damaged.is_empty() {
-                let names: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
-                return Err(RebuildReason::Unreadable(format!(
-                    "damaged files: {}",
-                    names.join(", ")
-                )));
+    // Nothing outlives a panic here but the hook, which is only called.
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> std::result::Result<(Index, u64), RebuildReason> {
+            let directory = open_directory(dir, hook).map_err(|e| unreadable(&e))?;
+            let index = Index::open(directory).map_err(|e| unreadable(&e))?;
+            analysis::register(&index);
+            if serde_json::to_value(index.schema()).ok() != serde_json::to_value(schema).ok() {
+                return Err(RebuildReason::SchemaChanged);
             }
-        }
-        // Opening a reader opens every segment (footers, term dictionaries,
-        // fast fields), which catches truncated or missing files.
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|e| unreadable(&e))?;
-        let searcher = reader.searcher();
-        for segment in searcher.segment_readers() {
-            segment
-                .fast_fields()
-                .u64(super::schema::names::ID)
+            let metas = index.load_metas().map_err(|e| unreadable(&e))?;
+            let payload: Payload = match metas.payload.as_deref().map(serde_json::from_str) {
+                None => return Err(RebuildReason::Stale("the last commit has no payload".into())),
+                Some(Err(e)) => return Err(RebuildReason::Stale(format!("unreadable commit payload: {e}"))),
+                Some(Ok(p)) => p,
+            };
+            if payload.v != PAYLOAD_VERSION || payload.schema != schema_id {
+                return Err(RebuildReason::SchemaChanged);
+            }
+            if !clean {
+                let damaged = index.validate_checksum().map_err(|e| unreadable(&e))?;
+                if !damaged.is_empty() {
+                    let names: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
+                    return Err(RebuildReason::Unreadable(format!(
+                        "damaged files: {}",
+                        names.join(", ")
+                    )));
+                }
+            }
+            // Opening a reader opens every segment (footers, term dictionaries,
+            // fast fields), which catches truncated or missing files.
+            let reader = index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
                 .map_err(|e| unreadable(&e))?;
-        }
-        Ok((index, payload.change))
-    });
+            let searcher = reader.searcher();
+            // After a crash, also make sure no case is indexed twice: the
+            // kill -9 tests have seen that (rarely) after a kill during
+            // catch-up, and catching up only replaces the cases it touches.
+            let mut seen = (!clean).then(std::collections::HashSet::new);
+            for segment in searcher.segment_readers() {
+                let ids = segment
+                    .fast_fields()
+                    .u64(super::schema::names::ID)
+                    .map_err(|e| unreadable(&e))?;
+                if let Some(seen) = seen.as_mut() {
+                    for doc in segment.doc_ids_alive() {
+                        if ids.first(doc).is_some_and(|id| !seen.insert(id)) {
+                            return Err(RebuildReason::Unreadable("a case is indexed twice".into()));
+                        }
+                    }
+                }
+            }
+            Ok((index, payload.change))
+        },
+    ));
     opened.unwrap_or_else(|_| Err(RebuildReason::Unreadable("the index failed its checks".into())))
+}
+
+/// The on-disk index directory, wrapped by the caller's hook if any.
+fn open_directory(
+    dir: &Path,
+    hook: Option<&IndexDirectoryHook>,
+) -> std::result::Result<Box<dyn tantivy::Directory>, tantivy::directory::error::OpenDirectoryError> {
+    let mmap = MmapDirectory::open(dir)?;
+    Ok(match hook {
+        Some(wrap) => wrap(mmap),
+        None => Box::new(mmap),
+    })
 }
 
 /// Whether an index covering `change` can catch up with a store whose last
@@ -426,8 +515,8 @@ fn last_change_in(txn: &ReadTransaction) -> Result<u64> {
     Ok(read_counter(&meta, tables::NEXT_CHANGE)?.saturating_sub(1))
 }
 
-fn new_writer(index: &Index, opts: &Options) -> Result<IndexWriter> {
-    let heap = opts.index_heap_bytes.max(MIN_HEAP_PER_THREAD);
+fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
+    let heap = heap_bytes.max(MIN_HEAP_PER_THREAD);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = cores.clamp(1, 4).min(heap / MIN_HEAP_PER_THREAD).max(1);
     let options = tantivy::indexer::IndexWriterOptions::builder()
@@ -582,7 +671,9 @@ impl IndexHandle {
         let pruner = Arc::new(Mutex::new(Some(writer_tx)));
         let indexer = Indexer {
             shared: shared.clone(),
-            writer,
+            index,
+            writer: Some(writer),
+            heap_bytes: opts.index_heap_bytes,
             schema_id,
             db,
             watch,
@@ -642,11 +733,17 @@ impl IndexHandle {
     /// Rebuilds the index from the store on the indexer thread; searches see
     /// the old index until the new one is committed.
     pub fn reindex(&self, progress: Box<dyn FnMut(&IndexProgress) + Send>) -> Result<RebuildReport> {
-        if let Some(why) = self.shared.lock().failed.clone() {
-            return Err(StoreError::Index {
-                action: "reindexing",
-                detail: why,
-            });
+        {
+            let s = self.shared.lock();
+            if let Some(why) = &s.failed {
+                return Err(StoreError::Index {
+                    action: "reindexing",
+                    detail: why.clone(),
+                });
+            }
+            if let Some(failing) = &s.failing {
+                return Err(failing.error());
+            }
         }
         let (reply, answer) = bounded(1);
         self.control
@@ -659,7 +756,10 @@ impl IndexHandle {
 /// The indexer thread's state.
 struct Indexer {
     shared: Arc<Shared>,
-    writer: IndexWriter,
+    index: Index,
+    /// `None` only while recovering from a failure.
+    writer: Option<IndexWriter>,
+    heap_bytes: usize,
     schema_id: String,
     db: Arc<Database>,
     watch: Arc<CommitWatch>,
@@ -701,7 +801,10 @@ impl Indexer {
         let followed = self.follow();
         // Merges run on tantivy's own threads; the store is only closed
         // once they have finished writing and cleaning up files.
-        let merged = self.writer.wait_merging_threads().map_err(ix("finishing index merges"));
+        let merged = match self.writer.take() {
+            Some(writer) => writer.wait_merging_threads().map_err(ix("finishing index merges")),
+            None => Ok(()),
+        };
         let result = followed.and(merged);
         match &result {
             Ok(()) => {
@@ -722,46 +825,119 @@ impl Indexer {
     }
 
     /// The main loop: apply committed changes, commit in batches, serve
-    /// reindex requests, and finish once the store stops.
+    /// reindex requests, recover from failures, and finish once the store
+    /// stops.
     fn follow(&mut self) -> Result<()> {
         loop {
-            match self.requests.try_recv() {
-                Ok(request) => {
-                    self.serve_reindex(request)?;
-                    continue;
-                }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+            // tantivy may panic on I/O trouble instead of returning an
+            // error; either way the writer is replaced and work resumes
+            // from the last commit.
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())).unwrap_or_else(|_| {
+                Err(StoreError::Index {
+                    action: "indexing",
+                    detail: "tantivy panicked".into(),
+                })
+            });
+            match step {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e) => self.recover(e)?,
             }
-            let stopping = self.shared.lock().stop;
-            let committed = self.watch.committed();
-            if committed > self.applied {
-                self.apply_next()?;
-                if self.uncommitted_docs >= MAX_UNCOMMITTED_DOCS {
-                    self.commit_now()?;
-                }
-                continue;
+        }
+    }
+
+    /// One step of the main loop. `Ok(false)` once finished.
+    fn step(&mut self) -> Result<bool> {
+        match self.requests.try_recv() {
+            Ok(request) => {
+                self.serve_reindex(request)?;
+                return Ok(true);
             }
-            // Caught up with the store.
-            if self.dirty_since.is_some() {
-                let waited = self.dirty_since.map_or(Duration::ZERO, |t| t.elapsed());
-                let someone_waits = self.shared.lock().wanted > self.committed;
-                if stopping || someone_waits || waited >= self.commit_interval {
-                    self.commit_now()?;
-                    continue;
-                }
-                let slice = (self.commit_interval - waited).min(DIRTY_SLICE);
-                self.wait_for_writes(slice);
-                continue;
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+        }
+        let stopping = self.shared.lock().stop;
+        let committed = self.watch.committed();
+        if committed > self.applied {
+            self.apply_next()?;
+            if self.uncommitted_docs >= MAX_UNCOMMITTED_DOCS {
+                self.commit_now()?;
             }
+            return Ok(true);
+        }
+        // Caught up with the store.
+        if self.dirty_since.is_some() {
+            let waited = self.dirty_since.map_or(Duration::ZERO, |t| t.elapsed());
+            let someone_waits = self.shared.lock().wanted > self.committed;
+            if stopping || someone_waits || waited >= self.commit_interval {
+                self.commit_now()?;
+                return Ok(true);
+            }
+            let slice = (self.commit_interval - waited).min(DIRTY_SLICE);
+            self.wait_for_writes(slice);
+            return Ok(true);
+        }
+        if stopping {
+            // The writer has ended (the store stops it first), so what
+            // it committed is final; one more look makes sure.
+            return Ok(self.watch.committed() > self.applied);
+        }
+        self.wait_for_writes(IDLE_SLICE);
+        Ok(true)
+    }
+
+    /// After a failure: tells waiters, drops the writer (its uncommitted
+    /// work is lost; the last commit is intact) and retries with growing
+    /// pauses until a new writer commits. At shutdown a failure is final
+    /// and returned; the next open catches up from the last commit.
+    fn recover(&mut self, first: StoreError) -> Result<()> {
+        let mut error = first;
+        let mut pause = RETRY_FIRST;
+        loop {
+            tracing::warn!("the search index failed, retrying: {error}");
+            let stopping = {
+                let mut s = self.shared.lock();
+                let attempts = s.failing.as_ref().map_or(0, |f| f.attempts).saturating_add(1);
+                s.failing = Some(Failing {
+                    cause: error.to_string(),
+                    attempts,
+                    io_kind: error.io_kind(),
+                });
+                s.stop
+            };
+            self.shared.changed.notify_all();
+            // Dropping the writer joins its threads and frees the lock.
+            self.writer = None;
             if stopping {
-                // The writer has ended (the store stops it first), so what
-                // it committed is final; one more look makes sure.
-                if self.watch.committed() > self.applied {
+                return Err(error);
+            }
+            {
+                let s = self.shared.lock();
+                // Woken early only by stop.
+                let _ = self.shared.changed.wait_timeout_while(s, pause, |s| !s.stop);
+            }
+            pause = (pause * 2).min(RETRY_MAX);
+            if self.shared.lock().stop {
+                return Err(error);
+            }
+            match new_writer(&self.index, self.heap_bytes) {
+                Ok(writer) => self.writer = Some(writer),
+                Err(e) => {
+                    error = e;
                     continue;
                 }
-                return Ok(());
             }
-            self.wait_for_writes(IDLE_SLICE);
+            // Resume from the last commit; an empty commit proves the
+            // directory writable and republishes the committed change.
+            self.applied = self.committed;
+            self.dirty_since = None;
+            self.uncommitted_docs = 0;
+            match self.commit_now() {
+                Ok(()) => {
+                    tracing::info!("the search index recovered");
+                    return Ok(());
+                }
+                Err(e) => error = e,
+            }
         }
     }
 
@@ -809,10 +985,11 @@ impl Indexer {
         ids.dedup();
         let fields = self.shared.fields;
         for id in ids {
-            self.writer.delete_term(fields.id_term(id));
+            let writer = self.writer_mut()?;
+            writer.delete_term(fields.id_term(id));
             if let Some((case, thread)) = load_source(&txn, id)? {
                 let doc: TantivyDocument = fields.document(&case, &thread);
-                self.writer.add_document(doc).map_err(ix("adding a document"))?;
+                self.writer_mut()?.add_document(doc).map_err(ix("adding a document"))?;
                 self.uncommitted_docs += 1;
             }
         }
@@ -821,9 +998,18 @@ impl Indexer {
         Ok(())
     }
 
+    fn writer_mut(&mut self) -> Result<&mut IndexWriter> {
+        self.writer.as_mut().ok_or(StoreError::Index {
+            action: "indexing",
+            detail: "no index writer (recovering from a failure)".into(),
+        })
+    }
+
     fn commit_now(&mut self) -> Result<()> {
-        commit(&mut self.writer, &self.schema_id, self.applied)?;
-        self.after_commit(self.applied)
+        let change = self.applied;
+        let schema_id = self.schema_id.clone();
+        commit(self.writer_mut()?, &schema_id, change)?;
+        self.after_commit(change)
     }
 
     fn after_commit(&mut self, change: u64) -> Result<()> {
@@ -831,6 +1017,7 @@ impl Indexer {
         self.dirty_since = None;
         self.uncommitted_docs = 0;
         self.shared.reader.reload().map_err(ix("reloading the index reader"))?;
+        self.shared.lock().failing = None;
         self.shared.publish(change);
         self.maybe_prune();
         Ok(())
@@ -864,7 +1051,9 @@ impl Indexer {
     ) -> Result<RebuildReport> {
         tracing::info!("rebuilding the search index: {reason}");
         let fields = self.shared.fields;
-        let report = rebuild(&mut self.writer, &fields, &self.schema_id, &self.db, reason, progress)?;
+        let db = self.db.clone();
+        let schema_id = self.schema_id.clone();
+        let report = rebuild(self.writer_mut()?, &fields, &schema_id, &db, reason, progress)?;
         // The snapshot is at least as new as every change applied before.
         self.applied = report.change;
         self.after_commit(report.change)?;

@@ -271,15 +271,58 @@ pub(crate) fn schema_fingerprint(schema: &Schema) -> String {
     }
     // If an analyzer changes what it makes of text, existing documents no
     // longer match the queries the new analyzer plans; the probe notices.
-    const PROBE: &str = "Refunds DELAYED for order 112-1234567-1234567, ASIN Ｂ０８ＸＹＺ１２３４: 我的账户被停用了，请尽快处理退款。Café";
+    // The words analyzer's output is the frozen `WORDS_PROBE_TOKENS` (kept
+    // equal to the analyzer by a test), because running it would load the
+    // jieba dictionary (~130 ms) on every open; the digest is the same.
     for analyzer in Analyzer::ALL {
-        for t in analyze(analyzer, PROBE) {
-            h.update(t.text.as_bytes());
-            h.update((t.position as u64).to_le_bytes());
+        match analyzer {
+            Analyzer::Words => {
+                for (text, position) in WORDS_PROBE_TOKENS {
+                    h.update(text.as_bytes());
+                    h.update((*position as u64).to_le_bytes());
+                }
+            }
+            _ => {
+                for t in analyze(analyzer, PROBE) {
+                    h.update(t.text.as_bytes());
+                    h.update((t.position as u64).to_le_bytes());
+                }
+            }
         }
     }
     h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
+
+/// The text whose analysis is part of [`schema_fingerprint`].
+const PROBE: &str =
+    "Refunds DELAYED for order 112-1234567-1234567, ASIN Ｂ０８ＸＹＺ１２３４: 我的账户被停用了，请尽快处理退款。Café";
+
+/// What [`Analyzer::Words`] makes of [`PROBE`] (text, position). When the
+/// test `words_probe_tokens_are_the_analyzers` fails, the analyzer (or
+/// jieba's dictionary) changed: paste its output here, which changes the
+/// schema fingerprint and so rebuilds existing indexes.
+const WORDS_PROBE_TOKENS: &[(&str, usize)] = &[
+    ("refund", 0),
+    ("delay", 1),
+    ("for", 2),
+    ("order", 3),
+    ("112", 4),
+    ("1234567", 5),
+    ("1234567", 6),
+    ("asin", 7),
+    ("b08xyz1234", 8),
+    ("我", 9),
+    ("的", 10),
+    ("账户", 11),
+    ("被", 13),
+    ("停用", 14),
+    ("了", 16),
+    ("请", 17),
+    ("尽快", 18),
+    ("处理", 20),
+    ("退款", 22),
+    ("cafe", 24),
+];
 
 #[cfg(test)]
 mod tests {
@@ -292,6 +335,27 @@ mod tests {
         assert_eq!(a, schema_fingerprint(&Fields::build().0));
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn words_probe_tokens_are_the_analyzers() {
+        let actual: Vec<(String, usize)> = analyze(Analyzer::Words, PROBE)
+            .into_iter()
+            .map(|t| (t.text, t.position))
+            .collect();
+        let frozen: Vec<(String, usize)> = WORDS_PROBE_TOKENS.iter().map(|(t, p)| ((*t).to_owned(), *p)).collect();
+        assert_eq!(actual, frozen, "update WORDS_PROBE_TOKENS to the analyzer's output");
+    }
+
+    #[test]
+    fn fingerprint_does_not_load_jieba() {
+        // Other tests of this process may have loaded it already; the check
+        // is only meaningful when they have not, which a lone run ensures.
+        let loaded_before = crate::index::analysis::jieba_load_time().is_some();
+        let _ = schema_fingerprint(&Fields::build().0);
+        if !loaded_before {
+            assert!(crate::index::analysis::jieba_load_time().is_none());
+        }
     }
 
     #[test]

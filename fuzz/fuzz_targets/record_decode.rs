@@ -1,0 +1,5 @@
+//! cargo-fuzz target; the checks live in `caselog_fuzz::record_decode` so that
+//! `cargo test` replays the seed corpus through the same code.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| caselog_fuzz::record_decode(data));
