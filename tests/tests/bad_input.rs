@@ -1355,10 +1355,9 @@ fn ten_thousand_terms_built_in_code_are_refused() {
 
 /// SPEC.md: an oversized attachment is refused. `AttachmentMeta`'s fields
 /// are public, so a host can build metadata that never went through
-/// `AttachmentMeta::new`; the store does not check it against
+/// `AttachmentMeta::new`; the store checks it against
 /// `Options::attachments` again.
 #[test]
-#[ignore = "known gap: the store does not re-check attachment metadata against Options::attachments"]
 fn hand_built_oversized_attachment_is_refused_by_the_store() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = Store::open(dir.path(), Options::default()).unwrap_or_else(|e| panic!("{e}"));

@@ -6,7 +6,8 @@
 
 use caselog_core::{
     create, find_duplicate, transition, validate_body, validate_title, Actor, CaseEvent, CaseId, CaseNumber,
-    DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp, UserId,
+    AttachmentMeta, AttachmentPolicy, DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp,
+    UserId,
 };
 use redb::{ReadableTable, Table, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -151,8 +152,13 @@ pub(crate) fn resolve(
     }
 }
 
-fn check_attachments(atts: &[NewAttachment]) -> Result<()> {
+/// Checks attachments against the store's policy and their bytes, if
+/// given, against their metadata. `AttachmentMeta`'s fields are public, so
+/// metadata built by hand is validated again here rather than trusted.
+fn check_attachments(atts: &[NewAttachment], policy: &AttachmentPolicy) -> Result<()> {
     for a in atts {
+        let m = &a.meta;
+        AttachmentMeta::new(&m.name, m.content_type(), m.size, m.sha256, policy)?;
         if let Some(bytes) = &a.bytes {
             if bytes.len() as u64 != a.meta.size {
                 return Err(StoreError::AttachmentMismatch {
@@ -360,7 +366,7 @@ pub(crate) fn create_case(
     let title = validate_title(&new.title)?;
     validate_body(&new.description)?;
     let refs = new.refs.normalised()?;
-    check_attachments(&new.attachments)?;
+    check_attachments(&new.attachments, &ctx.opts.attachments)?;
     let at = new.at.unwrap_or(now);
     let actor = Actor::Seller(new.created_by.clone());
     let created = create(&actor, at).map_err(|source| StoreError::Transition {
@@ -450,7 +456,7 @@ pub(crate) struct EventCommand {
 /// Applies an event through the core transition function and records it.
 pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventCommand, now: Timestamp) -> Result<Written> {
     validate_body(&cmd.body)?;
-    check_attachments(&cmd.attachments)?;
+    check_attachments(&cmd.attachments, &ctx.opts.attachments)?;
     let case = resolve(&t.cases, &t.numbers, &cmd.scope, &cmd.case)?;
     if let Actor::Seller(_) = cmd.actor {
         // A seller acts only within their own tenant's scope.
