@@ -92,8 +92,14 @@ impl Timestamp {
     /// Parses a UTC day `YYYY-MM-DD` and returns its first instant.
     pub fn parse_day(text: &str) -> Result<Self, ValidationError> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        let date = Date::parse(text.trim(), &format)
-            .map_err(|_| ValidationError::malformed("date", text, "a day like 2026-01-31"))?;
+        let bad = || ValidationError::malformed("date", text, "a day like 2026-01-31");
+        let t = text.trim();
+        // `[year]` also takes a sign ("+0001-01-01"), which is not a day as
+        // caselog writes them.
+        if !t.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let date = Date::parse(t, &format).map_err(|_| bad())?;
         let ms = date
             .midnight()
             .assume_offset(UtcOffset::UTC)
