@@ -1,4 +1,5 @@
-//! caselog through its public API, with default options.
+//! caselog through its public API, with default options except a page
+//! cache as large as SQLite's (256 MiB).
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,11 +23,19 @@ fn scope(tenant: Option<&str>) -> Result<Scope> {
     })
 }
 
+/// Default options with redb's page cache at SQLite's 256 MiB.
+fn options() -> Options {
+    Options {
+        cache_bytes: 256 * 1024 * 1024,
+        ..Options::default()
+    }
+}
+
 impl Engine for Caselog {
     const NAME: &'static str = "caselog";
 
     fn ingest(dir: &Path, cases: u64) -> Result<crate::IngestCounts> {
-        let store = Store::open(dir, Options::default())?;
+        let store = Store::open(dir, options())?;
         let counts = std::cell::RefCell::new(crate::IngestCounts::default());
         let rx = crate::produce(cases, |c| c);
         let outcomes = store.import(rx.into_iter().inspect(|c| counts.borrow_mut().add(c)))?;
@@ -46,7 +55,7 @@ impl Engine for Caselog {
 
     fn open(dir: &Path) -> Result<Self> {
         Ok(Caselog {
-            store: Store::open(dir, Options::default())?,
+            store: Store::open(dir, options())?,
         })
     }
 

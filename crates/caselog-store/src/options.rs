@@ -34,10 +34,16 @@ pub struct Options {
     pub submit_timeout: Option<Duration>,
     /// Most commands the writer folds into one transaction. Default: 1,024.
     pub max_batch: usize,
-    /// Cases per transaction during a bulk import. Default: 2,000.
+    /// Cases per transaction during a bulk import. Larger chunks share more
+    /// B-tree pages between cases (view keys land at random positions), so
+    /// fewer pages are copied per case. Default: 8,000.
     pub import_chunk: usize,
     /// During a bulk import, every this many chunks is committed durably
-    /// (the last one always is). Default: 16.
+    /// (the last one always is). Default: 1. redb reuses the pages a
+    /// non-durable commit frees only after the next durable one, so
+    /// spacing durable commits out grows the file (1.8x at 500k cases
+    /// with 16 chunks of 2,000); with 8,000-case chunks, making every one
+    /// durable measured as fast as every fourth.
     pub import_durable_every: usize,
     /// Memory budget of the full-text index writer in bytes (at least
     /// 15 MB is used). Default: 128 MiB.
@@ -45,7 +51,10 @@ pub struct Options {
     /// Longest the indexer lets applied changes wait before committing them
     /// while no caller waits in [`crate::Store::wait_indexed`] (a waiter gets
     /// a commit as soon as its change is applied). Bounds how stale search
-    /// results are under sustained writes. Default: 200 ms.
+    /// results are under sustained writes. During a bulk import
+    /// ([`crate::Store::import`]) the index commits every 50,000 documents
+    /// instead (and whenever a caller waits), which keeps segments large.
+    /// Default: 200 ms.
     pub index_commit_interval: Duration,
     /// After this many changes are committed to the index, the change log
     /// entries it covers are pruned; 0 never prunes. Default: 100,000.
@@ -68,8 +77,8 @@ impl Default for Options {
             channel_capacity: 1024,
             submit_timeout: Some(Duration::from_secs(30)),
             max_batch: 1024,
-            import_chunk: 2_000,
-            import_durable_every: 16,
+            import_chunk: 8_000,
+            import_durable_every: 1,
             index_heap_bytes: 128 * 1024 * 1024,
             index_commit_interval: Duration::from_millis(200),
             index_prune_every: 100_000,

@@ -300,6 +300,7 @@ impl Store {
     ) -> Result<Vec<Result<ImportOutcome>>> {
         let chunk_size = self.opts.import_chunk.max(1);
         let every = self.opts.import_durable_every.max(1);
+        let _importing = self.watch.importing();
         let mut outcomes = Vec::new();
         let mut in_flight: Option<Receiver<Result<Vec<Result<ImportOutcome>>>>> = None;
         let mut chunk = Vec::with_capacity(chunk_size);

@@ -5,8 +5,8 @@
 //! commands of its batch commit normally.
 
 use caselog_core::{
-    create, find_duplicate, transition, validate_body, validate_title, Actor, CaseEvent, CaseId, CaseNumber,
-    AttachmentMeta, AttachmentPolicy, DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp,
+    create, find_duplicate, transition, validate_body, validate_title, Actor, AttachmentMeta, AttachmentPolicy,
+    CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp,
     UserId,
 };
 use redb::{ReadableTable, Table, WriteTransaction};

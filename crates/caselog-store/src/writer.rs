@@ -13,6 +13,7 @@
 //! reopened. redb itself refuses every operation after an I/O error, so
 //! nothing is retried on a file in an unknown state.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -97,6 +98,20 @@ impl Command {
 pub(crate) struct CommitWatch {
     state: Mutex<WatchState>,
     changed: Condvar,
+    /// Bulk imports in progress; the indexer then commits by document
+    /// count instead of by time (many tiny segments cost merges).
+    importing: AtomicUsize,
+}
+
+/// Marks a bulk import in progress while it lives.
+pub(crate) struct ImportGuard(Arc<CommitWatch>);
+
+impl Drop for ImportGuard {
+    fn drop(&mut self) {
+        self.0.importing.fetch_sub(1, Ordering::Relaxed);
+        // Wakes the indexer so its commit interval applies again.
+        self.0.changed.notify_all();
+    }
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +126,17 @@ impl CommitWatch {
             s.committed = s.committed.max(committed);
         }
         self.changed.notify_all();
+    }
+
+    /// Marks a bulk import in progress until the guard is dropped.
+    pub fn importing(self: &Arc<Self>) -> ImportGuard {
+        self.importing.fetch_add(1, Ordering::Relaxed);
+        ImportGuard(self.clone())
+    }
+
+    /// Whether a bulk import is in progress.
+    pub fn is_importing(&self) -> bool {
+        self.importing.load(Ordering::Relaxed) > 0
     }
 
     pub fn close(&self) {
