@@ -499,6 +499,23 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
         if into.state.status.is_final() {
             return Err(refuse("the surviving case is closed or merged"));
         }
+        // The note on the surviving case is written after this case; check
+        // now everything that could refuse it, so a merge is never half done.
+        if into.entries >= MAX_THREAD_ENTRIES {
+            return Err(refuse("the surviving case's thread is full"));
+        }
+        let note_at = at.max(into.state.updated_at);
+        if transition(
+            &into.state,
+            &Actor::System,
+            &CaseEvent::Reply,
+            note_at,
+            &ctx.opts.lifecycle,
+        )
+        .is_err()
+        {
+            return Err(refuse("the surviving case cannot take the merge note"));
+        }
         target = Some(into);
     }
     let tr = transition(&case.state, &cmd.actor, &cmd.event, at, &ctx.opts.lifecycle).map_err(|source| {
