@@ -402,17 +402,16 @@ fn apply(
         Command::SetTier { tenant, tier, reply } => split(reply, write::set_tier(t, &tenant, tier)),
         Command::SetComplex { case, complex, reply } => split(reply, write::set_complex(t, ctx, &case, complex)),
         Command::Import { cases, reply, .. } => {
-            let mut results = Vec::with_capacity(cases.len());
-            for item in cases {
-                match write::import_case(t, ctx, item) {
-                    Err(e) if is_fatal(&e) => {
-                        let copy = e.commit_failed();
-                        return Err((hold(reply, Err(e)), copy));
-                    }
-                    r => results.push(r),
-                }
-            }
-            Ok(hold(reply, Ok(results)))
+            // A refused case is its own outcome; the first fatal error stops
+            // the chunk and goes through `split` like any command's.
+            let results = cases
+                .into_iter()
+                .map(|item| match write::import_case(t, ctx, item) {
+                    Err(e) if is_fatal(&e) => Err(e),
+                    r => Ok(r),
+                })
+                .collect();
+            split(reply, results)
         }
         Command::Timers { now: at, reply } => split(reply, write::run_timers(t, ctx, at)),
         Command::PruneChanges { upto, reply } => split(reply, write::prune_changes(t, upto)),

@@ -211,6 +211,23 @@ struct State {
     prune_holds: usize,
 }
 
+impl State {
+    /// The indexer's failure, final or being retried, as the error for a
+    /// caller doing `action`.
+    fn health(&self, action: &'static str) -> Result<()> {
+        if let Some(why) = &self.failed {
+            return Err(StoreError::Index {
+                action,
+                detail: why.clone(),
+            });
+        }
+        match &self.failing {
+            Some(failing) => Err(failing.error()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A failure the indexer is recovering from.
 #[derive(Debug, Clone)]
 struct Failing {
@@ -271,17 +288,9 @@ impl Shared {
             if s.indexed >= change {
                 return Ok(true);
             }
-            if let Some(why) = &s.failed {
-                return Err(StoreError::Index {
-                    action: "waiting for the index",
-                    detail: why.clone(),
-                });
-            }
-            // Told at once rather than at the timeout: the caller's change
-            // is committed to the store, only not yet searchable.
-            if let Some(failing) = &s.failing {
-                return Err(failing.error());
-            }
+            // A failing index is told at once rather than at the timeout:
+            // the caller's change is committed, only not yet searchable.
+            s.health("waiting for the index")?;
             if s.ended {
                 return Err(StoreError::ShutDown);
             }
@@ -735,18 +744,7 @@ impl IndexHandle {
     /// Rebuilds the index from the store on the indexer thread; searches see
     /// the old index until the new one is committed.
     pub fn reindex(&self, progress: Box<dyn FnMut(&IndexProgress) + Send>) -> Result<RebuildReport> {
-        {
-            let s = self.shared.lock();
-            if let Some(why) = &s.failed {
-                return Err(StoreError::Index {
-                    action: "reindexing",
-                    detail: why.clone(),
-                });
-            }
-            if let Some(failing) = &s.failing {
-                return Err(failing.error());
-            }
-        }
+        self.shared.lock().health("reindexing")?;
         let (reply, answer) = bounded(1);
         self.control
             .send(ReindexRequest { progress, reply })
