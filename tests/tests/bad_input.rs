@@ -26,7 +26,7 @@ use caselog_core::{
 use caselog_store::fuzzing::{decode_case, decode_entry, encode_case};
 use caselog_store::interchange::{parse_line, to_line, InterchangeError};
 use caselog_store::{
-    CaseRef, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions, Store, StoreError, ViewKind, ViewQuery,
+    CaseRef, ImportConflict, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions, Store, StoreError, ViewKind, ViewQuery,
     STORE_FILE,
 };
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
@@ -124,8 +124,6 @@ enum Expect {
     LineInconsistent(&'static str),
     /// `StoreError::Invalid` of this kind.
     Invalid(V),
-    /// `StoreError::Invalid(OutOfRange)` naming the field.
-    OutOfRange(&'static str),
     /// `StoreError::Transition` with a refusal of this kind, naming status,
     /// event and actor.
     Transition(Refusal, Status, EventKind, Role),
@@ -135,8 +133,16 @@ enum Expect {
     AttachmentMismatch,
     /// `StoreError::Query` of this kind at this character position.
     Query(Q, usize),
-    /// `StoreError::PageOutOfRange`.
-    PageOutOfRange,
+    /// `InterchangeError::ByteOrderMark`.
+    LineBom,
+    /// `StoreError::ImportConflict` of this kind (`None`: another tenant;
+    /// `Some(field)`: other content, differing first in `field`).
+    ImportConflict(Option<&'static str>),
+    /// `StoreError::MergeRefused`, naming both cases by number.
+    MergeRefused,
+    /// `StoreError::PageOutOfRange` giving this last page (views and
+    /// searches report a bad page alike).
+    PageOutOfRange(u32),
     /// `StoreError::PerPageOutOfRange`.
     PerPageOutOfRange,
     /// `StoreError::ForeignFile`.
@@ -179,9 +185,6 @@ fn is_expected(expect: &Expect, got: &Failure) -> bool {
         }
         (E::LineInconsistent(f), Failure::Line(InterchangeError::Inconsistent { field, .. })) => field == f,
         (E::Invalid(v), Failure::Store(StoreError::Invalid(e))) => v_kind(e) == Some(*v),
-        (E::OutOfRange(f), Failure::Store(StoreError::Invalid(ValidationError::OutOfRange { field, .. }))) => {
-            field == f
-        }
         (E::Transition(kind, status, event, actor), Failure::Store(StoreError::Transition { source, .. })) => {
             let k = match source {
                 TransitionError::Final { .. } => Refusal::Final,
@@ -196,7 +199,20 @@ fn is_expected(expect: &Expect, got: &Failure) -> bool {
         (E::CaseNotFound, Failure::Store(StoreError::CaseNotFound(_))) => true,
         (E::AttachmentMismatch, Failure::Store(StoreError::AttachmentMismatch { .. })) => true,
         (E::Query(q, pos), Failure::Store(StoreError::Query(e))) => q_kind(&e.kind) == Some(*q) && e.position == *pos,
-        (E::PageOutOfRange, Failure::Store(StoreError::PageOutOfRange { .. })) => true,
+        (E::PageOutOfRange(want), Failure::Store(StoreError::PageOutOfRange { last_page, .. })) => last_page == want,
+        (E::LineBom, Failure::Line(InterchangeError::ByteOrderMark)) => true,
+        (E::ImportConflict(want), Failure::Store(StoreError::ImportConflict { conflict, .. })) => {
+            match (want, conflict) {
+                (None, ImportConflict::OtherTenant) => true,
+                (Some(f), ImportConflict::OtherContent { field }) => f == field,
+                _ => false,
+            }
+        }
+        (E::MergeRefused, Failure::Store(e @ StoreError::MergeRefused { from, into, .. })) => {
+            // Numbers, never internal ids ("cannot merge case #60 into #0").
+            let m = e.to_string();
+            m.contains(from.as_str()) && m.contains(into.as_str()) && !m.contains('#')
+        }
         (E::PerPageOutOfRange, Failure::Store(StoreError::PerPageOutOfRange { .. })) => true,
         (E::ForeignFile, Failure::Store(StoreError::ForeignFile { .. })) => true,
         (E::SchemaTooNew(v), Failure::Store(StoreError::SchemaTooNew { found, supported })) => {
@@ -591,6 +607,32 @@ fn catalogue() -> Vec<Row> {
             line_raw("number", &"9".repeat(30)),
             E::LineWrongType("number"),
         ),
+        row(
+            "a right-to-left override in the title",
+            line_with("/title", json!("invoice \u{202E}fdp.exe")),
+            E::LineInvalid("title", V::Malformed),
+        ),
+        row(
+            "a byte-order mark at the start of a line (not of the file)",
+            Op::ImportLine(format!("\u{FEFF}{}", good_line())),
+            E::LineBom,
+        ),
+        // --- numbers already taken (the fixture imported the good line)
+        row(
+            "the imported case's number in another tenant",
+            line_with("/tenant", json!(OTHER_TENANT)),
+            E::ImportConflict(None),
+        ),
+        row(
+            "the imported case's number with another title",
+            line_with("/title", json!("Another title")),
+            E::ImportConflict(Some("title")),
+        ),
+        row(
+            "the imported case's number with another message",
+            line_with("/messages/0/body", json!("Other words.")),
+            E::ImportConflict(Some("messages")),
+        ),
         // --- unknown identifiers
         row(
             "unknown status",
@@ -688,6 +730,25 @@ fn catalogue() -> Vec<Row> {
             "create: empty title",
             write(|fx| fx.store.create_case(new_case(" \t ", "d")).map(|_| ())),
             E::Invalid(V::Empty),
+        ),
+        row(
+            "create: a left-to-right isolate in the title",
+            write(|fx| fx.store.create_case(new_case("a\u{2066}b", "d")).map(|_| ())),
+            E::Invalid(V::Malformed),
+        ),
+        row(
+            "merge into another tenant's case",
+            write(|fx| {
+                fx.store
+                    .merge(&fx.open_case(), &fx.other, user(AGENT), "dup")
+                    .map(|_| ())
+            }),
+            E::MergeRefused,
+        ),
+        row(
+            "merge a case into itself",
+            write(|fx| fx.store.merge(&fx.open_case(), &fx.open, user(AGENT), "dup").map(|_| ())),
+            E::MergeRefused,
         ),
         row(
             "create: NUL in the title",
@@ -890,17 +951,17 @@ fn catalogue() -> Vec<Row> {
             search("ref\u{0}und )"),
             E::Query(Q::UnmatchedParen, 8),
         ),
-        row("search page 0", search_page(0, 20), E::PageOutOfRange),
-        row("search page past the window", search_page(501, 20), E::PageOutOfRange),
-        row("search page u32::MAX", search_page(u32::MAX, 1_000), E::PageOutOfRange),
+        row("search page 0", search_page(0, 20), E::PageOutOfRange(500)),
+        row("search page past the window", search_page(501, 20), E::PageOutOfRange(500)),
+        row("search page u32::MAX", search_page(u32::MAX, 1_000), E::PageOutOfRange(10)),
         row("search 0 per page", search_page(1, 0), E::PerPageOutOfRange),
         row("search 1,001 per page", search_page(1, 1_001), E::PerPageOutOfRange),
-        // --- views
-        row("view page 0", view_page(0, 20), E::OutOfRange("page")),
-        row("view page u32::MAX", view_page(u32::MAX, 1_000), E::OutOfRange("page")),
-        row("view page past the window", view_page(5_001, 20), E::OutOfRange("page")),
-        row("view 0 per page", view_page(1, 0), E::OutOfRange("per_page")),
-        row("view 1,001 per page", view_page(1, 1_001), E::OutOfRange("per_page")),
+        // --- views: the same typed errors as searches
+        row("view page 0", view_page(0, 20), E::PageOutOfRange(5_000)),
+        row("view page u32::MAX", view_page(u32::MAX, 1_000), E::PageOutOfRange(100)),
+        row("view page past the window", view_page(5_001, 20), E::PageOutOfRange(5_000)),
+        row("view 0 per page", view_page(1, 0), E::PerPageOutOfRange),
+        row("view 1,001 per page", view_page(1, 1_001), E::PerPageOutOfRange),
         // --- damaged files
         row("a foreign redb file", Op::Open(Damage::ForeignRedb), E::ForeignFile),
         row(

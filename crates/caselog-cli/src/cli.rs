@@ -121,7 +121,13 @@ Example:
 Example:
   caselog export --all-tenants --format jsonl --out all.jsonl      # re-imports to the same archive
   caselog export --tenant seller-0042 --format xlsx --out cases.xlsx 'status:open'
-  caselog export --tenant seller-0042 --format csv --out - --view attention")]
+  caselog export --tenant seller-0042 --format csv --out - --view attention
+  caselog export --all-tenants --format csv --raw-csv --force --out feed.csv
+
+CSV is for spreadsheets by default: a UTF-8 byte-order mark, and cells that a
+spreadsheet would read as a formula (starting with = + - @, tab or carriage
+return) prefixed with '. --raw-csv writes the cells as stored, without the mark.
+An export never replaces anything but a regular file, and that only with --force.")]
     Export(ExportArgs),
 
     /// Take a consistent copy of the store into a new directory.
@@ -690,9 +696,20 @@ pub struct ExportArgs {
     /// File format (default: from the --out extension).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// Output file (- for standard output, not for xlsx).
+    /// Output file (- for standard output, not for xlsx). A new file is created
+    /// readable by its owner only; an existing one is replaced only with --force.
+    /// Directories, FIFOs, devices and symbolic links are refused.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Replace --out if it is an existing regular file (its permissions are kept).
+    #[arg(long)]
+    pub force: bool,
+    /// CSV for programs: cells exactly as stored and no byte-order mark. By default
+    /// CSV is for spreadsheets: it starts with a UTF-8 byte-order mark, and a cell
+    /// starting with = + - @, a tab or a carriage return gets a leading ' so that it
+    /// is never run as a formula.
+    #[arg(long)]
+    pub raw_csv: bool,
     /// Export a case-log tab instead of a search.
     #[arg(long, value_enum, conflicts_with = "query")]
     pub view: Option<ViewKindArg>,
@@ -709,7 +726,7 @@ pub struct ExportArgs {
 /// Options of `backup`.
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// The destination directory (must not hold a store yet).
+    /// The destination directory: new or empty, and outside the store's directory.
     pub dest: PathBuf,
 }
 

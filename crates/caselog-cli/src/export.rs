@@ -11,7 +11,16 @@
 //!   window by continuing from the last day reached.
 //!
 //! The file is written next to its destination and renamed into place when
-//! complete, so a failed export never leaves a truncated file behind.
+//! complete, so a failed export never leaves a truncated file behind; what
+//! `--out` may replace is decided in [`crate::destination`].
+//!
+//! CSV is for spreadsheets unless `--raw-csv` says otherwise: the file
+//! starts with a UTF-8 byte-order mark (without one, Excel reads UTF-8 as
+//! the local code page and garbles every non-ASCII title), and a text cell
+//! that a spreadsheet would run as a formula — starting with `=`, `+`, `-`,
+//! `@`, a tab or a carriage return — gets a leading `'`, as OWASP
+//! recommends against CSV injection ([`neutralise`]). XLSX needs neither:
+//! every text cell is written as a string cell, never as a formula.
 
 use std::collections::HashSet;
 use std::io::{BufWriter, Write};
@@ -19,12 +28,13 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use caselog_core::{parse, CaseId, DateRange, QueryBuilder, Timestamp};
-use caselog_store::interchange::to_line;
+use caselog_store::interchange::{to_line, UTF8_BOM};
 use caselog_store::{Case, CaseRef, Scope, SearchOptions, SearchSort, Store, ThreadEntry, MAX_VIEW_WINDOW};
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, XlsxError};
 
 use crate::cli::{ExportArgs, FilterArgs, FormatArg, ViewSortArg};
 use crate::commands::{close, open_existing, read::view_query, scope, time_range};
+use crate::destination::Destination;
 use crate::render::count;
 use crate::{progress, Outcome};
 
@@ -89,10 +99,24 @@ fn row(c: &Case) -> Vec<Cell> {
     ]
 }
 
+/// A CSV cell as a spreadsheet may safely read it: a cell starting with a
+/// character that makes a spreadsheet evaluate it (`=`, `+`, `-`, `@`, tab,
+/// carriage return) gets a leading `'`, which spreadsheets show as text and
+/// do not display. The csv writer quotes cells with separators and quotes,
+/// so a formula cannot start after a `,` inside a cell either.
+pub fn neutralise(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 /// Where exported cases go.
 enum Sink<'o> {
     Jsonl(Box<dyn Write + 'o>),
-    Csv(Box<csv::Writer<Box<dyn Write + 'o>>>),
+    /// CSV, and whether cells are written raw (`--raw-csv`).
+    Csv(Box<csv::Writer<Box<dyn Write + 'o>>>, bool),
     Xlsx(Box<Xlsx>),
 }
 
@@ -137,6 +161,7 @@ impl Xlsx {
             match cell {
                 Cell::Text(t) if t.is_empty() => {}
                 Cell::Text(t) => {
+                    // Always a string cell: text starting with `=` stays text.
                     sheet.write_string(self.row, col, t).map_err(xlsx_err)?;
                 }
                 Cell::Number(n) => {
@@ -178,11 +203,13 @@ impl Sink<'_> {
                 w.write_all(to_line(case, thread).as_bytes())?;
                 w.write_all(b"\n")?;
             }
-            Sink::Csv(w) => {
+            Sink::Csv(w, raw) => {
+                let raw = *raw;
                 let fields: Vec<String> = row(case)
                     .into_iter()
                     .map(|cell| match cell {
-                        Cell::Text(t) => t,
+                        Cell::Text(t) if raw => t,
+                        Cell::Text(t) => neutralise(t),
                         Cell::Time(t) => t.map(Timestamp::to_rfc3339).unwrap_or_default(),
                         Cell::Number(n) => n.to_string(),
                     })
@@ -231,16 +258,29 @@ pub fn run(db: &Path, args: &ExportArgs, out: &mut dyn Write) -> Result<Outcome>
     if to_stdout && format == FormatArg::Xlsx {
         bail!("an XLSX workbook cannot go to standard output; give --out FILE.xlsx");
     }
+    if args.raw_csv && format != FormatArg::Csv {
+        bail!("--raw-csv applies to CSV exports only");
+    }
+    // Checked before the store is opened, so a refused path costs nothing.
+    let dest = if to_stdout {
+        None
+    } else {
+        Some(Destination::check(&args.out, args.force)?)
+    };
     let store = open_existing(db)?;
     let scope = scope(&args.scope);
-    let result = if to_stdout {
-        let sink = match format {
-            FormatArg::Jsonl => Sink::Jsonl(Box::new(BufWriter::new(&mut *out))),
-            _ => Sink::Csv(Box::new(csv_writer(Box::new(BufWriter::new(&mut *out)))?)),
-        };
-        export_into(&store, &scope, args, sink).and_then(|(n, sink)| finish(sink, None).map(|()| n))
-    } else {
-        export_to_file(&store, &scope, args, format)
+    let result = match dest {
+        None => {
+            let sink = match format {
+                FormatArg::Jsonl => Sink::Jsonl(Box::new(BufWriter::new(&mut *out))),
+                _ => Sink::Csv(
+                    Box::new(csv_writer(Box::new(BufWriter::new(&mut *out)), args.raw_csv)?),
+                    args.raw_csv,
+                ),
+            };
+            export_into(&store, &scope, args, sink).and_then(|(n, sink)| finish(sink, None).map(|()| n))
+        }
+        Some(dest) => export_to_file(&store, &scope, args, format, dest),
     };
     close(store)?;
     let n = result?;
@@ -253,26 +293,19 @@ pub fn run(db: &Path, args: &ExportArgs, out: &mut dyn Write) -> Result<Outcome>
     Ok(Outcome::Success)
 }
 
-fn csv_writer(w: Box<dyn Write + '_>) -> Result<csv::Writer<Box<dyn Write + '_>>> {
+/// A CSV writer with the header written, after a UTF-8 byte-order mark
+/// unless `raw`.
+fn csv_writer(mut w: Box<dyn Write + '_>, raw: bool) -> Result<csv::Writer<Box<dyn Write + '_>>> {
+    if !raw {
+        w.write_all(UTF8_BOM)?;
+    }
     let mut w = csv::Writer::from_writer(w);
     w.write_record(COLUMNS.iter().map(|(name, _)| *name))?;
     Ok(w)
 }
 
-fn export_to_file(store: &Store, scope: &Scope, args: &ExportArgs, format: FormatArg) -> Result<u64> {
-    let dir = match args.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".caselog-export");
-    // Like any new file (temporary files default to owner-only): the umask
-    // still applies.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder
-        .tempfile_in(&dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
+fn export_to_file(store: &Store, scope: &Scope, args: &ExportArgs, format: FormatArg, dest: Destination) -> Result<u64> {
+    let tmp = dest.temp_file()?;
     let n = match format {
         FormatArg::Xlsx => {
             let (n, sink) = export_into(store, scope, args, Sink::Xlsx(Box::new(Xlsx::new()?)))?;
@@ -284,24 +317,22 @@ fn export_to_file(store: &Store, scope: &Scope, args: &ExportArgs, format: Forma
             let writer: Box<dyn Write> = Box::new(BufWriter::with_capacity(1 << 20, file));
             let sink = match format {
                 FormatArg::Jsonl => Sink::Jsonl(writer),
-                _ => Sink::Csv(Box::new(csv_writer(writer)?)),
+                _ => Sink::Csv(Box::new(csv_writer(writer, args.raw_csv)?), args.raw_csv),
             };
             let (n, sink) = export_into(store, scope, args, sink)?;
             finish(sink, None)?;
-            tmp.as_file().sync_all().context("syncing the export file")?;
             n
         }
     };
-    tmp.persist(&args.out)
-        .map_err(|e| e.error)
-        .with_context(|| format!("moving the export into place at {}", args.out.display()))?;
+    // Synced, then renamed into place (and the directory synced).
+    dest.commit(tmp)?;
     Ok(n)
 }
 
 fn finish(sink: Sink<'_>, path: Option<&Path>) -> Result<()> {
     match sink {
         Sink::Jsonl(mut w) => w.flush()?,
-        Sink::Csv(mut w) => w.flush()?,
+        Sink::Csv(mut w, _) => w.flush()?,
         Sink::Xlsx(x) => {
             let path = path.ok_or_else(|| anyhow!("an XLSX workbook needs a file"))?;
             x.finish(path)?;

@@ -1,16 +1,17 @@
 //! `import FILE|-`: JSON Lines into the store, line by line, with bad lines
 //! reported by number and the rest imported.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use caselog_core::AttachmentPolicy;
-use caselog_store::interchange::parse_line_with;
-use caselog_store::{ImportCase, ImportOutcome};
+use anyhow::{bail, Context, Result};
+use caselog_core::{AttachmentPolicy, CaseId};
+use caselog_store::interchange::{foreign_bom, parse_line_with, strip_bom};
+use caselog_store::{ImportCase, ImportConflict, ImportOutcome, StoreError};
 use serde::Serialize;
 
 use crate::cli::ImportArgs;
@@ -78,7 +79,13 @@ impl<R: BufRead> LineReader<R> {
         while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
             self.buf.pop();
         }
-        Ok(Some(match std::str::from_utf8(&self.buf) {
+        // A UTF-8 byte-order mark at the start of the file is not data.
+        let text = if self.number == 1 {
+            strip_bom(&self.buf)
+        } else {
+            &self.buf
+        };
+        Ok(Some(match std::str::from_utf8(text) {
             Ok(text) => Line::Text(self.number, text.to_owned()),
             Err(e) => Line::Bad(self.number, format!("not valid UTF-8 (at byte {})", e.valid_up_to())),
         }))
@@ -107,7 +114,7 @@ impl<R: BufRead> Iterator for Feed<R> {
                     self.read_error = Some((self.lines.number + 1, e));
                     return None;
                 }
-                Ok(Some(Line::Bad(line, error))) => self.rejected.push(Rejected { line, error }),
+                Ok(Some(Line::Bad(line, error))) => self.rejected.push(Rejected::new(line, error)),
                 // Blank lines (a trailing newline, spacing) are not cases.
                 Ok(Some(Line::Text(_, text))) if text.trim().is_empty() => {}
                 Ok(Some(Line::Text(line, text))) => match parse_line_with(&text, &self.policy) {
@@ -115,10 +122,7 @@ impl<R: BufRead> Iterator for Feed<R> {
                         self.accepted.push(line);
                         return Some(case);
                     }
-                    Err(e) => self.rejected.push(Rejected {
-                        line,
-                        error: e.to_string(),
-                    }),
+                    Err(e) => self.rejected.push(Rejected::new(line, e.to_string())),
                 },
             }
         }
@@ -132,6 +136,19 @@ pub struct Rejected {
     pub line: u64,
     /// Why.
     pub error: String,
+    /// For a number already taken: `other_tenant` or `other_content`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<&'static str>,
+}
+
+impl Rejected {
+    fn new(line: u64, error: String) -> Self {
+        Rejected {
+            line,
+            error,
+            conflict: None,
+        }
+    }
 }
 
 /// The `--json` summary, exactly `{"imported":N,"skipped":N,"rejected":[...]}`.
@@ -145,13 +162,26 @@ struct Summary {
 /// `import FILE|-`.
 pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome> {
     let from_stdin = args.file.as_os_str() == "-";
-    let (reader, size): (Box<dyn BufRead>, Option<u64>) = if from_stdin {
+    let source = || {
+        if from_stdin {
+            "standard input".to_owned()
+        } else {
+            args.file.display().to_string()
+        }
+    };
+    let (mut reader, size): (Box<dyn BufRead>, Option<u64>) = if from_stdin {
         (Box::new(std::io::stdin().lock()), None)
     } else {
         let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
         let size = file.metadata().ok().map(|m| m.len());
         (Box::new(BufReader::with_capacity(1 << 20, file)), size)
     };
+    // Text in UTF-16 or UTF-32 would make every line "not valid JSON";
+    // say what is wrong once, before anything is imported.
+    let head = reader.fill_buf().with_context(|| format!("reading {}", source()))?;
+    if let Some(problem) = foreign_bom(head) {
+        bail!("{} line 1: {problem}", source());
+    }
     let store = open_or_create(db)?;
     let consumed = Arc::new(AtomicU64::new(0));
     let mut feed = Feed {
@@ -179,6 +209,8 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
         skipped: 0,
         rejected: std::mem::take(&mut feed.rejected),
     };
+    // A conflict with a case this same file imported names that line.
+    let lines_of = imported_lines(&outcomes, &feed.accepted);
     let mut skipped = Vec::new();
     for (outcome, line) in outcomes.into_iter().zip(feed.accepted.iter().copied()) {
         match outcome {
@@ -187,10 +219,7 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
                 summary.skipped += 1;
                 skipped.push((line, number));
             }
-            Err(e) => summary.rejected.push(Rejected {
-                line,
-                error: e.to_string(),
-            }),
+            Err(e) => summary.rejected.push(rejection(line, &e, &lines_of)),
         }
     }
     summary.rejected.sort_by_key(|r| r.line);
@@ -203,7 +232,7 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
             writeln!(err, "line {}: {}", r.line, r.error)?;
         }
         for (line, number) in skipped.iter().take(SKIPPED_LISTED) {
-            writeln!(err, "line {line}: case {number} already exists; skipped")?;
+            writeln!(err, "line {line}: case {number} already exists with the same content; skipped")?;
         }
         if skipped.len() > SKIPPED_LISTED {
             writeln!(
@@ -223,11 +252,7 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
     if let Some((line, e)) = feed.read_error {
         return Err(anyhow::Error::new(e).context(format!(
             "reading {} at line {line} (the lines before it were imported)",
-            if from_stdin {
-                "standard input".into()
-            } else {
-                args.file.display().to_string()
-            }
+            source()
         )));
     }
     Ok(if summary.rejected.is_empty() {
@@ -235,6 +260,44 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
     } else {
         Outcome::Status(EXIT_REJECTED)
     })
+}
+
+/// The line each case of `ids` was imported from by this run, for the
+/// ids that conflicts name (usually none, so usually nothing is kept).
+fn imported_lines(outcomes: &[caselog_store::Result<ImportOutcome>], lines: &[u64]) -> HashMap<CaseId, u64> {
+    let named: HashSet<CaseId> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Err(StoreError::ImportConflict { existing, .. }) => Some(*existing),
+            _ => None,
+        })
+        .collect();
+    if named.is_empty() {
+        return HashMap::new();
+    }
+    outcomes
+        .iter()
+        .zip(lines)
+        .filter_map(|(o, line)| match o {
+            Ok(ImportOutcome::Imported { id, .. }) if named.contains(id) => Some((*id, *line)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A line the store refused, with the reason for a taken number.
+fn rejection(line: u64, e: &StoreError, lines_of: &HashMap<CaseId, u64>) -> Rejected {
+    let mut r = Rejected::new(line, e.to_string());
+    if let StoreError::ImportConflict { existing, conflict, .. } = e {
+        r.conflict = Some(match conflict {
+            ImportConflict::OtherTenant => "other_tenant",
+            _ => "other_content",
+        });
+        if let Some(first) = lines_of.get(existing) {
+            r.error = format!("{} (line {first} of this file holds it)", r.error);
+        }
+    }
+    r
 }
 
 #[cfg(test)]
@@ -256,6 +319,13 @@ mod tests {
     #[test]
     fn numbers_lines_and_strips_line_ends() {
         assert_eq!(lines(b"a\r\nb\n\nc"), ["1:a", "2:b", "3:", "4:c"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored_only_at_the_start_of_the_file() {
+        let got = lines(b"\xEF\xBB\xBFfirst\n\xEF\xBB\xBFsecond\n");
+        assert_eq!(got[0], "1:first");
+        assert_eq!(got[1], "2:\u{feff}second");
     }
 
     #[test]

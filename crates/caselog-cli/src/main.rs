@@ -7,8 +7,10 @@
 mod cli;
 mod commands;
 mod demo;
+mod destination;
 mod export;
 mod import;
+mod input;
 mod progress;
 mod render;
 

@@ -1,5 +1,6 @@
 //! Output: aligned text tables (CJK-aware), short times, and JSON lines.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use caselog_core::Timestamp;
@@ -26,25 +27,77 @@ pub fn opt_time(t: Option<Timestamp>) -> String {
     t.map(short_time).unwrap_or_else(|| "-".into())
 }
 
-/// Cuts `text` to at most `width` display columns, ending with `…` when cut,
-/// and replaces line breaks and tabs with spaces so a cell stays one line.
-pub fn clip(text: &str, width: usize) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if UnicodeWidthStr::width(flat.as_str()) <= width {
-        return flat;
+/// Whether `c` must not reach a terminal as it is: control characters
+/// (escape sequences, a carriage return that overwrites the line, ...) and
+/// the explicit bidirectional controls, which reorder the text after them
+/// ("Trojan Source": `U+202E` shows `fdp.exe` as `exe.pdf`).
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || caselog_core::is_bidi_control(c)
+}
+
+/// Appends `c` to `out` as it may be shown: unsafe characters as
+/// `<U+202E>`, except that tabs and line breaks become a space where the
+/// text must stay on one line.
+fn push_visible(out: &mut String, c: char, one_line: bool) {
+    match c {
+        '\t' if !one_line => out.push('\t'),
+        '\t' | '\n' | '\r' if one_line => out.push(' '),
+        c if is_unsafe(c) => out.push_str(&format!("<U+{:04X}>", u32::from(c))),
+        c => out.push(c),
     }
-    let mut out = String::new();
+}
+
+/// `text` safe to print on a terminal line: see [`is_unsafe`]. Tabs are
+/// kept. Stored text is never changed; only its display is.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        push_visible(&mut out, c, false);
+    }
+    Cow::Owned(out)
+}
+
+/// `text` on one line and safe for a terminal: line breaks and tabs as
+/// spaces, other unsafe characters escaped.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_visible(&mut out, c, true);
+    }
+    out
+}
+
+/// The longest start of `text` at most `width` display columns wide
+/// (leaving one column for an ellipsis when cut), and whether it was cut.
+pub fn cut_to_width(text: &str, width: usize) -> (&str, bool) {
+    if UnicodeWidthStr::width(text) <= width {
+        return (text, false);
+    }
     let mut used = 0;
-    for c in flat.chars() {
+    for (i, c) in text.char_indices() {
         let w = UnicodeWidthChar::width(c).unwrap_or(0);
         if used + w + 1 > width {
-            break;
+            return (text.get(..i).unwrap_or(""), true);
         }
-        out.push(c);
         used += w;
     }
-    out.push('…');
-    out
+    (text, false)
+}
+
+/// Cuts `text` to at most `width` display columns, ending with `…` when cut,
+/// and replaces line breaks and tabs with spaces so a cell stays one line
+/// (other control and bidirectional characters are escaped).
+pub fn clip(text: &str, width: usize) -> String {
+    let flat = one_line(text);
+    let (kept, cut) = cut_to_width(&flat, width);
+    if cut {
+        format!("{kept}…")
+    } else {
+        flat
+    }
 }
 
 /// A text table: a header row and rows of cells, printed with columns
@@ -131,6 +184,21 @@ mod tests {
         assert_eq!(clip("我的账户被停用了", 8), "我的账…");
         assert_eq!(clip("short", 8), "short");
         assert_eq!(clip("line\nbreak", 20), "line break");
+    }
+
+    /// Issue: a title holding U+202E (stored before titles refused it, or
+    /// a body) was printed raw, reordering the terminal line.
+    #[test]
+    fn control_and_bidi_characters_never_reach_the_terminal_raw() {
+        assert_eq!(visible("invoice\u{202E}fdp.exe"), "invoice<U+202E>fdp.exe");
+        assert_eq!(visible("red \x1b[31malert"), "red <U+001B>[31malert");
+        assert_eq!(visible("a\tb"), "a\tb");
+        assert_eq!(visible("over\rwrite"), "over<U+000D>write");
+        assert!(matches!(visible("plain 我的账户"), Cow::Borrowed(_)));
+        assert_eq!(one_line("a\nb\u{2066}c"), "a b<U+2066>c");
+        assert_eq!(clip("x\u{202E}y", 40), "x<U+202E>y");
+        // Right-to-left marks are ordinary text in Arabic and Hebrew.
+        assert_eq!(visible("שלום\u{200F}!"), "שלום\u{200F}!");
     }
 
     #[test]

@@ -197,16 +197,23 @@ fn import_reports_bad_lines_by_number_and_imports_the_rest() {
     assert_eq!(keys(&text, &[]), ["imported", "skipped", "rejected"]);
     assert_eq!(keys(&text, &["rejected", "0"]), ["line", "error"]);
     assert_eq!(summary["imported"], 2);
-    assert_eq!(summary["skipped"], 1);
+    assert_eq!(summary["skipped"], 0);
     let rejected = summary["rejected"].as_array().unwrap();
     let numbers: Vec<u64> = rejected.iter().map(|r| r["line"].as_u64().unwrap()).collect();
-    assert_eq!(numbers, [2, 3, 7]);
+    // Line 6 reuses line 1's number with another body: rejected, not skipped.
+    assert_eq!(numbers, [2, 3, 6, 7]);
+    assert_eq!(rejected[2]["conflict"], "other_content");
+    assert!(
+        rejected[2]["error"].as_str().unwrap().contains("line 1 of this file"),
+        "{}",
+        rejected[2]
+    );
     assert!(rejected[0]["error"].as_str().unwrap().starts_with("not valid JSON"));
     assert_eq!(rejected[1]["error"], "title is missing");
     assert!(
-        rejected[2]["error"].as_str().unwrap().contains("category"),
+        rejected[3]["error"].as_str().unwrap().contains("category"),
         "{}",
-        rejected[2]
+        rejected[3]
     );
 
     // Without --json: a readable summary, the reasons on stderr.
@@ -214,8 +221,15 @@ fn import_reports_bad_lines_by_number_and_imports_the_rest() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 3: title is missing"), "{stderr}");
-    assert!(stderr.contains("line 1: case A-1 already exists; skipped"), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Imported 0 cases; skipped 3 already present"));
+    assert!(
+        stderr.contains("line 1: case A-1 already exists with the same content; skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 6: case number A-1 already exists and belongs to a case with other content (first difference: messages)"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Imported 0 cases; skipped 2 already present; rejected 4 lines"));
 
     // A clean file from standard input exits 0.
     caselog(&db)
@@ -357,7 +371,7 @@ fn export_then_import_gives_an_identical_archive() {
     );
     let csv_text = std::fs::read_to_string(&csv_path).unwrap();
     assert!(
-        csv_text.starts_with("number,tenant,title,status,category,"),
+        csv_text.starts_with("\u{FEFF}number,tenant,title,status,category,"),
         "{csv_text}"
     );
     assert!(csv_text.lines().skip(1).all(|l| l.contains("seller-0001")));

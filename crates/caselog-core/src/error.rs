@@ -122,11 +122,16 @@ pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result
     if len > max {
         return Err(ValidationError::TooLong { field, len, max });
     }
-    if value.chars().any(char::is_control) {
+    // Names, ids and SKUs are shown in lists and matched exactly: they
+    // must read as they are stored (see `text::is_bidi_control`).
+    if value
+        .chars()
+        .any(|c| c.is_control() || crate::text::is_bidi_control(c))
+    {
         return Err(ValidationError::malformed(
             field,
             value,
-            "text without control characters",
+            "text without control or bidirectional override characters",
         ));
     }
     Ok(())

@@ -83,5 +83,5 @@ pub use query::{
 };
 pub use queue::{PerformanceTier, PriorityClass, QueueInputs, QueueKey, QueuePolicy, QUEUE_KEY_LEN};
 pub use refs::{Asin, BareReference, OrderId, References, Sku};
-pub use text::{validate_body, validate_title, MAX_BODY_BYTES, MAX_TITLE_CHARS};
+pub use text::{is_bidi_control, validate_body, validate_title, MAX_BODY_BYTES, MAX_TITLE_CHARS};
 pub use timestamp::{Span, Timestamp, DAY_MS, HOUR_MS};

@@ -7,8 +7,21 @@ pub const MAX_TITLE_CHARS: usize = 500;
 /// Largest message body, in bytes of UTF-8.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Whether `c` is an explicit bidirectional formatting character: an
+/// embedding, override or isolate (U+202A–U+202E, U+2066–U+2069). These
+/// open a direction that runs on past the character itself, so a title
+/// holding `U+202E` can show `fdp.exe` as `exe.pdf` ("Trojan Source"). The
+/// implicit marks (U+200E, U+200F, U+061C) affect only their neighbours,
+/// are needed in right-to-left text, and are not counted here.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Validates a case title: not empty, at most [`MAX_TITLE_CHARS`]
-/// characters, no control characters. Surrounding white space is trimmed.
+/// characters, no control characters and no explicit bidirectional
+/// formatting characters ([`is_bidi_control`]): a title is one line that
+/// routes a case and is shown in lists, so it must read as it is stored.
+/// Surrounding white space is trimmed.
 pub fn validate_title(title: &str) -> Result<String, ValidationError> {
     let t = title.trim();
     if t.is_empty() {
@@ -27,6 +40,13 @@ pub fn validate_title(title: &str) -> Result<String, ValidationError> {
             field: "title",
             value: excerpt(t),
             expected: "one line of text without control characters",
+        });
+    }
+    if t.chars().any(is_bidi_control) {
+        return Err(ValidationError::Malformed {
+            field: "title",
+            value: excerpt(t),
+            expected: "text without bidirectional override, embedding or isolate characters (U+202A-U+202E, U+2066-U+2069)",
         });
     }
     Ok(t.to_owned())

@@ -52,6 +52,7 @@ fn run(parser: &str, input: &str) -> Result<String, ValidationError> {
         "order" => text(OrderId::parse(input)),
         "asin" => text(Asin::parse(input)),
         "sku" => text(Sku::parse(input)),
+        "title" => validate_title(input),
         "category" => text(Category::parse(input)),
         "status" => text(Status::parse(input)),
         "role" => text(Role::parse(input)),
@@ -128,6 +129,10 @@ fn identifiers() {
         case("user", "ops team", Malformed),
         case("user", "ops\u{a0}team", Malformed),
         case("user", "ops\u{7}", Malformed),
+        // Bidirectional overrides make a name read other than it is stored.
+        case("user", "ops\u{202E}moc.elpmaxe@", Malformed),
+        case("user", "ops\u{2067}x", Malformed),
+        case("user", "שלום\u{200F}", accept("שלום\u{200F}")),
         case("user", "u".repeat(128), accept("u".repeat(128))),
         case("user", "u".repeat(129), TooLong),
         case("marketplace", "US", accept("US")),
@@ -216,6 +221,30 @@ fn references() {
         case("sku", "MUG RED", Malformed),
         case("sku", "s".repeat(40), accept("s".repeat(40))),
         case("sku", "s".repeat(41), TooLong),
+        case("sku", "MUG\u{202D}-01", Malformed),
+    ]);
+}
+
+/// Titles: one line, no control characters and no explicit bidirectional
+/// formatting (issue: U+202E passed into titles and reached terminals).
+#[test]
+fn titles() {
+    use Want::*;
+    check_table(&[
+        case("title", "  Refund delayed  ", accept("Refund delayed")),
+        case("title", "我的账户被停用了", accept("我的账户被停用了")),
+        case("title", "", Empty),
+        case("title", "line\nbreak", Malformed),
+        case("title", "invoice \u{202E}fdp.exe", Malformed),
+        case("title", "\u{202A}embedded", Malformed),
+        case("title", "pop \u{202C}", Malformed),
+        case("title", "isolate \u{2066}x\u{2069}", Malformed),
+        case("title", "first strong \u{2068}", Malformed),
+        // Implicit marks stay: right-to-left text needs them.
+        case("title", "שלום\u{200F} order 112", accept("שלום\u{200F} order 112")),
+        case("title", "مرحبا\u{061C}", accept("مرحبا\u{061C}")),
+        case("title", "t".repeat(500), accept("t".repeat(500))),
+        case("title", "t".repeat(501), TooLong),
     ]);
 }
 

@@ -87,10 +87,10 @@ pub enum StoreError {
     /// A merge was asked that the rules refuse.
     #[error("cannot merge case {from} into {into}: {reason}")]
     MergeRefused {
-        /// The case to fold in.
-        from: CaseId,
-        /// The surviving case.
-        into: CaseId,
+        /// The number of the case to fold in.
+        from: CaseNumber,
+        /// The number of the surviving case, as asked for.
+        into: CaseNumber,
         /// Why.
         reason: &'static str,
     },
@@ -140,7 +140,7 @@ pub enum StoreError {
     #[error("invalid query: {0}")]
     Query(#[from] QueryError),
     /// A search page lies past the result window.
-    #[error("page {page} of {per_page} results is past the result window; the last page is {last_page}")]
+    #[error("page {page} is out of range: at {per_page} results per page, pages run from 1 to {last_page}")]
     PageOutOfRange {
         /// The page asked for.
         page: u32,
@@ -177,6 +177,25 @@ pub enum StoreError {
         action: &'static str,
         /// The underlying error, as text.
         detail: String,
+    },
+    /// An archived case was not imported: its number is already taken by
+    /// another tenant's case or by a case with other content.
+    #[error("case number {number} already exists and {conflict}; the line was not imported")]
+    ImportConflict {
+        /// The number.
+        number: CaseNumber,
+        /// The existing case.
+        existing: CaseId,
+        /// Why it conflicts.
+        conflict: crate::model::ImportConflict,
+    },
+    /// A backup was refused its destination.
+    #[error("cannot back up into {path}: {reason}")]
+    BackupDestination {
+        /// The destination asked for.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: &'static str,
     },
 }
 

@@ -149,13 +149,19 @@ pub enum InterchangeError {
         /// Why.
         reason: String,
     },
+    /// The line starts with a byte-order mark, which belongs only at the
+    /// very start of a file (where [`strip_bom`] removes it).
+    #[error("the line starts with a byte-order mark (U+FEFF), which is allowed only at the start of the file")]
+    ByteOrderMark,
 }
 
 impl InterchangeError {
     /// The path of the offending field, if the error concerns one.
     pub fn field(&self) -> Option<&str> {
         match self {
-            InterchangeError::Json { .. } | InterchangeError::NotAnObject { .. } => None,
+            InterchangeError::Json { .. } | InterchangeError::NotAnObject { .. } | InterchangeError::ByteOrderMark => {
+                None
+            }
             InterchangeError::Missing { field }
             | InterchangeError::WrongType { field, .. }
             | InterchangeError::Invalid { field, .. }
@@ -361,6 +367,31 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The UTF-8 byte-order mark some editors (and Excel) put at the start of
+/// a text file.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The first line of a file without its UTF-8 byte-order mark, if it has
+/// one: SPEC.md says a BOM at the start of a file is ignored. Only the
+/// first line may carry one; [`parse_line`] refuses a line that starts
+/// with a BOM ([`InterchangeError::ByteOrderMark`]).
+pub fn strip_bom(first_line: &[u8]) -> &[u8] {
+    first_line.strip_prefix(UTF8_BOM).unwrap_or(first_line)
+}
+
+/// What is wrong with a file whose first bytes are a UTF-16 or UTF-32
+/// byte-order mark (text in an encoding other than UTF-8), if they are.
+pub fn foreign_bom(first_bytes: &[u8]) -> Option<&'static str> {
+    // UTF-32 LE starts like UTF-16 LE, so it is tested first.
+    if first_bytes.starts_with(&[0xFF, 0xFE, 0, 0]) || first_bytes.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        Some("the file starts with a UTF-32 byte-order mark; the interchange format is UTF-8 (convert the file, e.g. with iconv -f UTF-32 -t UTF-8)")
+    } else if first_bytes.starts_with(&[0xFF, 0xFE]) || first_bytes.starts_with(&[0xFE, 0xFF]) {
+        Some("the file starts with a UTF-16 byte-order mark; the interchange format is UTF-8 (convert the file, e.g. with iconv -f UTF-16 -t UTF-8)")
+    } else {
+        None
+    }
+}
+
 /// Parses one line with the default attachment policy. See
 /// [`parse_line_with`].
 pub fn parse_line(line: &str) -> std::result::Result<ImportCase, InterchangeError> {
@@ -389,6 +420,10 @@ pub fn parse_line(line: &str) -> std::result::Result<ImportCase, InterchangeErro
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_line_with(line: &str, policy: &AttachmentPolicy) -> std::result::Result<ImportCase, InterchangeError> {
+    // serde_json would say only "expected value at line 1 column 1".
+    if line.starts_with('\u{FEFF}') {
+        return Err(InterchangeError::ByteOrderMark);
+    }
     let value: Value = serde_json::from_str(line).map_err(|e| InterchangeError::Json { detail: e.to_string() })?;
     let Value::Object(obj) = &value else {
         return Err(InterchangeError::NotAnObject {
@@ -803,6 +838,8 @@ fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
 /// The store as of one commit: one redb read transaction. Reads through it
 /// never wait for the writer and never see a later write.
 pub struct Snapshot {
+    /// The directory of the store the snapshot reads.
+    source: PathBuf,
     txn: ReadTransaction,
     cases: ReadOnlyTable<u64, &'static [u8]>,
     thread: ReadOnlyTable<(u64, u32), &'static [u8]>,
@@ -823,7 +860,12 @@ impl Store {
         let o = |e: redb::TableError| StoreError::storage("opening a snapshot", e);
         let cases = txn.open_table(tables::CASES).map_err(o)?;
         let thread = txn.open_table(tables::THREAD).map_err(o)?;
-        Ok(Snapshot { txn, cases, thread })
+        Ok(Snapshot {
+            source: self.dir.clone(),
+            txn,
+            cases,
+            thread,
+        })
     }
 }
 
@@ -904,27 +946,19 @@ impl Snapshot {
     /// ids, counters, tenant tiers, attachment bytes and the change log;
     /// the full-text index is not copied (rebuild it at the destination).
     ///
-    /// Refuses a destination that already holds a store, and a source
-    /// holding a table this release does not know (so a copy is never
-    /// silently incomplete).
+    /// Refuses a destination that is not a new or empty directory or lies
+    /// inside the source store's directory ([`check_backup_destination`]),
+    /// and a source holding a table this release does not know (so a copy
+    /// is never silently incomplete).
     pub fn copy_to(&self, dest: &Path) -> Result<CopySummary> {
         let io = |action: &'static str, path: &Path| {
             let path = path.to_owned();
             move |source| StoreError::Io { action, path, source }
         };
+        check_backup_destination(&self.source, dest)?;
         std::fs::create_dir_all(dest).map_err(io("creating the backup directory", dest))?;
         let target = dest.join(STORE_FILE);
-        if target.exists() {
-            return Err(StoreError::Io {
-                action: "backing up into",
-                path: target,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "the destination already holds a store; choose an empty directory",
-                ),
-            });
-        }
-        let partial = dest.join(format!("{STORE_FILE}.partial"));
+        let partial = dest.join(PARTIAL_BACKUP);
         // A leftover from an interrupted backup is never a valid store.
         if partial.exists() {
             std::fs::remove_file(&partial).map_err(io("removing an interrupted backup", &partial))?;
@@ -1000,6 +1034,78 @@ impl Snapshot {
             return Err(unknown(t.name().to_owned()));
         }
         Ok(())
+    }
+}
+
+/// The file a backup is written to before it is renamed to `cases.redb`.
+const PARTIAL_BACKUP: &str = "cases.redb.partial";
+
+/// Checks that `dest` may receive a backup of the store in `source`: it
+/// is a new directory or an empty one (a leftover `cases.redb.partial` of
+/// an interrupted backup aside), and it is not `source` or inside it. A
+/// backup into a non-empty directory could mix with or be mistaken for
+/// other files, and one inside the live store (its `index/` directory,
+/// say) is deleted by the store itself. Symbolic links are resolved, so
+/// a link pointing into the store is refused too.
+pub fn check_backup_destination(source: &Path, dest: &Path) -> Result<()> {
+    let refuse = |reason: &'static str| StoreError::BackupDestination {
+        path: dest.to_owned(),
+        reason,
+    };
+    let io = |action: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { action, path, source }
+    };
+    if resolve_path(dest).starts_with(resolve_path(source)) {
+        return Err(refuse("it lies inside the store's own directory, where the backup would be lost"));
+    }
+    match std::fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("inspecting the backup destination", dest)(e)),
+        Ok(_) if !dest.is_dir() => return Err(refuse("it exists and is not a directory")),
+        Ok(_) => {
+            let entries = std::fs::read_dir(dest).map_err(io("listing the backup destination", dest))?;
+            for entry in entries {
+                let entry = entry.map_err(io("listing the backup destination", dest))?;
+                let name = entry.file_name();
+                if name.as_os_str() == std::ffi::OsStr::new(STORE_FILE) {
+                    return Err(refuse("it already holds a caselog store; back up into a new or empty directory"));
+                }
+                if name.as_os_str() != std::ffi::OsStr::new(PARTIAL_BACKUP) {
+                    return Err(refuse("the directory is not empty; back up into a new or empty directory"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute with symbolic links resolved, as far as it exists
+/// (the part that does not exist yet is appended as given).
+fn resolve_path(path: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(found) = std::fs::canonicalize(existing) {
+            let mut out = found;
+            for part in missing.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_owned());
+                existing = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+            }
+            // Nothing of the path exists (or it ends in `..`): compare it
+            // as given, made absolute.
+            _ => return std::path::absolute(path).unwrap_or_else(|_| path.to_owned()),
+        }
     }
 }
 
@@ -1350,6 +1456,70 @@ mod tests {
         // A second backup into the same place is refused, not merged.
         let snap = src.snapshot().unwrap();
         assert!(snap.copy_to(b.path()).is_err());
+    }
+
+    /// Issue: `backup` accepted a non-empty destination and even the live
+    /// store's own `index/` directory, where the store later deleted it.
+    #[test]
+    fn backups_go_only_into_new_or_empty_directories_outside_the_store() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let src = native_store(a.path());
+        let refused = |dest: &Path| match src.snapshot().unwrap().copy_to(dest) {
+            Err(StoreError::BackupDestination { path, reason }) => {
+                assert_eq!(path, dest);
+                reason
+            }
+            other => panic!("{}: expected a refused destination, got {other:?}", dest.display()),
+        };
+        // Inside the live store: its index directory, a new directory in
+        // it, the store directory itself, and a link that points into it.
+        assert!(refused(&a.path().join("index")).contains("store's own directory"));
+        assert!(refused(&a.path().join("backups/today")).contains("store's own directory"));
+        assert!(refused(a.path()).contains("caselog store"));
+        #[cfg(unix)]
+        {
+            let link = b.path().join("link");
+            std::os::unix::fs::symlink(a.path().join("index"), &link).unwrap();
+            assert!(refused(&link.join("copy")).contains("store's own directory"));
+            std::fs::remove_file(&link).unwrap();
+        }
+        // Not empty, or not a directory.
+        let full = b.path().join("full");
+        std::fs::create_dir(&full).unwrap();
+        std::fs::write(full.join("notes.txt"), "keep me").unwrap();
+        assert!(refused(&full).contains("not empty"));
+        assert_eq!(std::fs::read_to_string(full.join("notes.txt")).unwrap(), "keep me");
+        let file = b.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(refused(&file).contains("not a directory"));
+        // An empty directory, or one holding only an interrupted backup, is fine.
+        let resumed = b.path().join("resumed");
+        std::fs::create_dir(&resumed).unwrap();
+        std::fs::write(resumed.join(PARTIAL_BACKUP), "half a backup").unwrap();
+        let summary = src.snapshot().unwrap().copy_to(&resumed).unwrap();
+        assert_eq!(summary.cases, 3);
+        assert!(!resumed.join(PARTIAL_BACKUP).exists());
+    }
+
+    /// SPEC.md: a UTF-8 BOM at the start of a file is ignored. Elsewhere it
+    /// is named, not reported as "not valid JSON".
+    #[test]
+    fn byte_order_marks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = native_store(dir.path());
+        let line = export_all(&store).remove(0);
+        let with_bom = [UTF8_BOM, line.as_bytes()].concat();
+        assert_eq!(strip_bom(&with_bom), line.as_bytes());
+        assert_eq!(strip_bom(line.as_bytes()), line.as_bytes());
+        let text = std::str::from_utf8(&with_bom).unwrap();
+        assert_eq!(parse_line(text).unwrap_err(), InterchangeError::ByteOrderMark);
+        assert!(parse_line(std::str::from_utf8(strip_bom(&with_bom)).unwrap()).is_ok());
+        assert!(foreign_bom(&[0xFF, 0xFE, b'{', 0]).unwrap().contains("UTF-16"));
+        assert!(foreign_bom(&[0xFE, 0xFF, 0, b'{']).unwrap().contains("UTF-16"));
+        assert!(foreign_bom(&[0xFF, 0xFE, 0, 0]).unwrap().contains("UTF-32"));
+        assert_eq!(foreign_bom(b"{\"tenant\""), None);
+        assert_eq!(foreign_bom(UTF8_BOM), None);
     }
 
     #[test]

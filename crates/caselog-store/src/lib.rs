@@ -58,7 +58,7 @@ pub use index::{
     SearchResults, SearchSort, Snippet, VerifyReport,
 };
 pub use model::{
-    Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,
+    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,
     StatusChange, ThreadEntry, Written,
 };
 pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};

@@ -236,11 +236,41 @@ pub enum ImportOutcome {
         /// The change-log sequence of the write.
         change: u64,
     },
-    /// The number already exists; nothing was written.
+    /// The number already exists with the same content (the same archive
+    /// imported again); nothing was written.
     Skipped {
         /// The number.
         number: CaseNumber,
         /// The existing case with that number.
         existing: CaseId,
     },
+}
+
+/// Why an archived case whose number already exists was not imported
+/// (carried by [`crate::StoreError::ImportConflict`]). An existing case
+/// with the same content is not a conflict: it is
+/// [`ImportOutcome::Skipped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImportConflict {
+    /// The number belongs to a case of another tenant.
+    OtherTenant,
+    /// The number's case, in the same tenant, holds other content; `field`
+    /// is the first field found to differ (`title`, `status`, `messages`,
+    /// ...).
+    OtherContent {
+        /// The first differing field.
+        field: &'static str,
+    },
+}
+
+impl std::fmt::Display for ImportConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportConflict::OtherTenant => f.write_str("belongs to a case of another tenant"),
+            ImportConflict::OtherContent { field } => {
+                write!(f, "belongs to a case with other content (first difference: {field})")
+            }
+        }
+    }
 }

@@ -184,19 +184,20 @@ fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
 }
 
 fn check_page(page: u32, per_page: u32) -> Result<()> {
+    // The same typed errors as a search's, so a caller handles paging once.
     if per_page == 0 || per_page > MAX_PER_PAGE {
-        return Err(StoreError::Invalid(caselog_core::ValidationError::OutOfRange {
-            field: "per_page",
-            value: per_page.to_string(),
-            range: "1 to 1000",
-        }));
+        return Err(StoreError::PerPageOutOfRange {
+            per_page,
+            max: MAX_PER_PAGE,
+        });
     }
     if page == 0 || u64::from(page - 1) * u64::from(per_page) >= MAX_VIEW_WINDOW {
-        return Err(StoreError::Invalid(caselog_core::ValidationError::OutOfRange {
-            field: "page",
-            value: page.to_string(),
-            range: "1 up to the 100,000th result",
-        }));
+        let last_page = u32::try_from(MAX_VIEW_WINDOW.div_ceil(u64::from(per_page))).unwrap_or(u32::MAX);
+        return Err(StoreError::PageOutOfRange {
+            page,
+            per_page,
+            last_page,
+        });
     }
     Ok(())
 }

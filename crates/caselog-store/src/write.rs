@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
 use crate::model::{
-    Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, Scope, StatusChange,
+    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, Scope, StatusChange,
     ThreadEntry, Written,
 };
 use crate::options::Options;
@@ -484,13 +484,13 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
             &CaseRef::Number(number.clone()),
         )
         .map_err(|_| StoreError::MergeRefused {
-            from: case.id,
-            into: CaseId(0),
+            from: case.number.clone(),
+            into: number.clone(),
             reason: "the surviving case does not exist in the same tenant",
         })?;
         let refuse = |reason| StoreError::MergeRefused {
-            from: case.id,
-            into: into.id,
+            from: case.number.clone(),
+            into: into.number.clone(),
             reason,
         };
         if into.id == case.id {
@@ -646,11 +646,42 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
     for e in &thread {
         validate_body(&e.body)?;
     }
-    if let Some(existing) = t.numbers.get(case.number.as_str()).map_err(st("reading a number"))? {
-        return Ok(ImportOutcome::Skipped {
-            number: case.number,
-            existing: CaseId(existing.value()),
-        });
+    let existing = t
+        .numbers
+        .get(case.number.as_str())
+        .map_err(st("reading a number"))?
+        .map(|v| v.value());
+    if let Some(existing) = existing {
+        // Re-importing the same archive is idempotent; any other use of a
+        // taken number is refused, never silently dropped.
+        let existing = CaseId(existing);
+        let conflict = match load_case(&t.cases, existing.0)? {
+            Some(old) if old.tenant != case.tenant => Some(ImportConflict::OtherTenant),
+            Some(old) => {
+                let old_thread = load_thread(&t.thread, existing.0)?;
+                first_difference(&old, &old_thread, &case, &thread).map(|field| ImportConflict::OtherContent { field })
+            }
+            // A number pointing at no case: the store is damaged; refuse
+            // rather than write a second case under it.
+            None => {
+                return Err(StoreError::Corrupt {
+                    table: "numbers",
+                    key: case.number.to_string(),
+                    detail: format!("the number points at case {existing}, which does not exist"),
+                })
+            }
+        };
+        return match conflict {
+            None => Ok(ImportOutcome::Skipped {
+                number: case.number,
+                existing,
+            }),
+            Some(conflict) => Err(StoreError::ImportConflict {
+                number: case.number,
+                existing,
+                conflict,
+            }),
+        };
     }
     let id = CaseId(ctx.next_case_id);
     ctx.next_case_id += 1;
@@ -668,6 +699,47 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
     insert_views(t, ctx.opts, &case)?;
     let change = ctx.log_change(t, id)?;
     Ok(ImportOutcome::Imported { id, change })
+}
+
+/// A case's whole thread, oldest first.
+fn load_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
+    let mut out = Vec::new();
+    for item in thread.range((id, 0)..=(id, u32::MAX)).map_err(st("reading a thread"))? {
+        let (k, v) = item.map_err(st("reading a thread"))?;
+        out.push(records::decode_entry(v.value(), id, k.value().1)?);
+    }
+    Ok(out)
+}
+
+/// The first field in which an archived case differs from the stored case
+/// of the same number, comparing what the interchange format carries (not
+/// the internal id, the entry count, the tenant's tier or the imported
+/// flag, which the store sets itself). `None` when they are the same.
+fn first_difference(
+    old: &Case,
+    old_thread: &[ThreadEntry],
+    new: &Case,
+    new_thread: &[ThreadEntry],
+) -> Option<&'static str> {
+    let fields: [(&'static str, bool); 12] = [
+        ("title", old.title == new.title),
+        ("category", old.category == new.category),
+        ("status", old.state.status == new.state.status),
+        ("created_by", old.created_by == new.created_by),
+        ("created_at", old.state.created_at == new.state.created_at),
+        ("marketplace", old.marketplace == new.marketplace),
+        ("language", old.language == new.language),
+        ("refs", old.refs == new.refs),
+        ("assignee", old.assignee == new.assignee),
+        ("complex", old.complex == new.complex),
+        ("links", old.links == new.links),
+        ("messages", old_thread == new_thread),
+    ];
+    if let Some((field, _)) = fields.into_iter().find(|(_, same)| !*same) {
+        return Some(field);
+    }
+    // Every other lifecycle time (updated, resolved, deadlines, ...).
+    (old.state != new.state).then_some("lifecycle times")
 }
 
 /// Applies the system's timers as of `now`: needs-attention cases past

@@ -308,15 +308,111 @@ fn duplicates_are_flagged_demoted_and_merge_records_both_sides() {
     assert_eq!(merged.state.merged_into.as_ref(), Some(&a.number));
     let survivor_thread = store.full_thread(&all, &CaseRef::Id(a.id)).unwrap();
     assert!(survivor_thread.last().unwrap().body.contains(b.number.as_str()));
-    // Merging across tenants or into itself is refused.
-    assert!(matches!(
-        store.merge(&CaseRef::Id(c.id), &a.number, user("agent-1"), ""),
-        Err(StoreError::MergeRefused { .. })
-    ));
-    assert!(matches!(
-        store.merge(&CaseRef::Id(a.id), &a.number, user("agent-1"), ""),
-        Err(StoreError::MergeRefused { .. })
-    ));
+    // Merging across tenants or into itself is refused, and the refusal
+    // names both cases by number (internal ids mean nothing to a user:
+    // this once read "cannot merge case #3 into #0").
+    match store.merge(&CaseRef::Id(c.id), &a.number, user("agent-1"), "") {
+        Err(e @ StoreError::MergeRefused { .. }) => {
+            let StoreError::MergeRefused { from, into, .. } = &e else {
+                unreachable!()
+            };
+            assert_eq!((from, into), (&c.number, &a.number));
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "cannot merge case {} into {}: the surviving case does not exist in the same tenant",
+                    c.number, a.number
+                )
+            );
+        }
+        other => panic!("expected MergeRefused, got {other:?}"),
+    }
+    match store.merge(&CaseRef::Id(a.id), &a.number, user("agent-1"), "") {
+        Err(StoreError::MergeRefused { from, into, .. }) => assert_eq!((&from, &into), (&a.number, &a.number)),
+        other => panic!("expected MergeRefused, got {other:?}"),
+    }
+    store.shutdown().unwrap();
+}
+
+/// Issue: an import line whose number belonged to another tenant's case,
+/// or repeated an earlier line of the same file with other content, was
+/// counted as "skipped" without a word. Only an identical case is skipped.
+#[test]
+fn import_skips_only_identical_cases_and_rejects_other_uses_of_a_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    let line = |tenant: &str, number: &str, title: &str| {
+        caselog_store::interchange::parse_line(&format!(
+            r#"{{"tenant":"{tenant}","number":"{number}","title":"{title}","category":"tax","status":"open",
+               "created_by":"ops@example.com","created_at":"2025-05-01T00:00:00Z","marketplace":"DE","language":"de",
+               "messages":[{{"author":"seller","author_id":"ops@example.com","at":"2025-05-01T00:00:00Z","body":"hi"}}]}}"#
+        ).replace('\n', ""))
+        .unwrap()
+    };
+    let native = store
+        .create_case(new_case("seller-1", "ops@example.com", Category::Orders, "Native case", None))
+        .unwrap();
+    let snapshot = store.snapshot().unwrap();
+    let (case, thread) = snapshot
+        .cases(&Scope::AllTenants)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    drop(snapshot);
+    let exported = caselog_store::interchange::parse_line(&caselog_store::interchange::to_line(&case, &thread)).unwrap();
+    let out = store
+        .import(vec![
+            line("seller-9", "ARCH-1", "First"),
+            // The same file repeats the number with another title.
+            line("seller-9", "ARCH-1", "Second"),
+            // ... and with the same content: idempotent.
+            line("seller-9", "ARCH-1", "First"),
+            // Another tenant's number.
+            line("seller-8", "ARCH-1", "First"),
+            // A case of this store exported and imported back.
+            exported,
+        ])
+        .unwrap();
+    assert!(matches!(out[0], Ok(ImportOutcome::Imported { .. })), "{:?}", out[0]);
+    let first = match out[0] {
+        Ok(ImportOutcome::Imported { id, .. }) => id,
+        _ => unreachable!(),
+    };
+    match &out[1] {
+        Err(e @ StoreError::ImportConflict { number, existing, conflict }) => {
+            assert_eq!((number.as_str(), *existing), ("ARCH-1", first));
+            assert_eq!(*conflict, ImportConflict::OtherContent { field: "title" });
+            assert!(e.to_string().contains("ARCH-1"), "{e}");
+            assert!(e.to_string().contains("first difference: title"), "{e}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(
+        matches!(&out[2], Ok(ImportOutcome::Skipped { existing, .. }) if *existing == first),
+        "{:?}",
+        out[2]
+    );
+    assert!(
+        matches!(
+            &out[3],
+            Err(StoreError::ImportConflict {
+                conflict: ImportConflict::OtherTenant,
+                ..
+            })
+        ),
+        "{:?}",
+        out[3]
+    );
+    assert!(
+        matches!(&out[4], Ok(ImportOutcome::Skipped { existing, .. }) if *existing == native.id),
+        "{:?}",
+        out[4]
+    );
+    // Nothing of the rejected lines was written.
+    let kept = store.case_by_number(&Scope::AllTenants, "ARCH-1").unwrap().unwrap();
+    assert_eq!((kept.title.as_str(), kept.tenant.as_str()), ("First", "seller-9"));
+    assert_eq!(store.stats().unwrap().cases, 2);
     store.shutdown().unwrap();
 }
 
@@ -421,7 +517,19 @@ fn import_keeps_status_and_reports_existing_numbers() {
         out[2],
         Err(StoreError::Invalid(ValidationError::TooLong { .. }))
     ));
-    assert!(matches!(out[3], Ok(ImportOutcome::Skipped { .. })));
+    // The same number with other content (here another status) is a
+    // typed rejection naming the field, not a silent skip.
+    assert!(
+        matches!(
+            &out[3],
+            Err(StoreError::ImportConflict {
+                conflict: ImportConflict::OtherContent { field: "status" },
+                ..
+            })
+        ),
+        "{:?}",
+        out[3]
+    );
     let scope = Scope::Tenant(tenant("seller-9"));
     let c = store.case_by_number(&scope, "ARCH-1").unwrap().unwrap();
     assert_eq!(c.status(), Status::Resolved);

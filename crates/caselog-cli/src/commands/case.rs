@@ -2,7 +2,7 @@
 //! system. Refusals (an illegal transition, a case of another tenant) come
 //! back as the store's typed errors and end the command with exit 1.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -18,7 +18,7 @@ use crate::cli::{
     ActorArgs, CaseAction, EventArg, EventArgs, FollowUpArgs, MessageArgs, NewCaseArgs, ReplyArgs, RoleArg,
 };
 use crate::render::json_line;
-use crate::Outcome;
+use crate::{input, Outcome};
 
 /// Runs a `case` action.
 pub fn run(db: &Path, action: CaseAction, out: &mut dyn Write) -> Result<Outcome> {
@@ -30,34 +30,28 @@ pub fn run(db: &Path, action: CaseAction, out: &mut dyn Write) -> Result<Outcome
     }
 }
 
-/// The message text: `--body`, `--body-file FILE` or `--body-file -`.
+/// The message text: `--body`, `--body-file FILE` or `--body-file -`,
+/// read through [`crate::input`] so that no file or stream is read past the
+/// largest message body.
 fn body(m: &MessageArgs, required: bool) -> Result<String> {
-    match (&m.body, &m.body_file) {
-        (Some(b), _) => Ok(b.clone()),
+    let limit = caselog_core::MAX_BODY_BYTES as u64;
+    let (bytes, path) = match (&m.body, &m.body_file) {
+        (Some(b), _) => return Ok(b.clone()),
         (None, Some(p)) if p.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin()
-                .take(caselog_core::MAX_BODY_BYTES as u64 + 1)
-                .read_to_string(&mut text)
-                .context("reading the message from standard input")?;
-            Ok(text)
+            let path = Path::new("standard input");
+            (input::read_bounded(std::io::stdin().lock(), path, limit, "a message")?, path)
         }
-        (None, Some(p)) => {
-            let len = std::fs::metadata(p)
-                .with_context(|| format!("reading {}", p.display()))?
-                .len();
-            if len > caselog_core::MAX_BODY_BYTES as u64 {
-                bail!(
-                    "{} is {len} bytes; a message may be at most {} bytes",
-                    p.display(),
-                    caselog_core::MAX_BODY_BYTES
-                );
-            }
-            std::fs::read_to_string(p).with_context(|| format!("reading {} as UTF-8 text", p.display()))
-        }
+        (None, Some(p)) => (input::read_file(p, limit, "a message")?, p.as_path()),
         (None, None) if required => bail!("the message text is missing: give --body TEXT or --body-file FILE"),
-        (None, None) => Ok(String::new()),
-    }
+        (None, None) => return Ok(String::new()),
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 fn kind_from_extension(path: &Path) -> Option<AttachmentKind> {
@@ -99,12 +93,13 @@ fn attachments(m: &MessageArgs) -> Result<Vec<NewAttachment>> {
                 .as_str()
                 .to_owned(),
         };
-        let size = std::fs::metadata(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .len();
-        // Validate type and size first, so a huge or refused file is never read.
-        AttachmentMeta::new(name, &content_type, size, ContentHash([0; 32]), &policy)?;
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        // A refused type is refused before anything is read.
+        let Some(kind) = AttachmentKind::from_content_type(&content_type) else {
+            AttachmentMeta::new(name, &content_type, 0, ContentHash([0; 32]), &policy)?;
+            bail!("{}: content type {content_type:?} is not accepted", path.display());
+        };
+        let limit = policy.limit(kind);
+        let bytes = input::read_file(path, limit, &format!("an attachment of type {}", kind.as_str()))?;
         let sha256 = ContentHash(Sha256::digest(&bytes).into());
         let meta = AttachmentMeta::new(name, &content_type, bytes.len() as u64, sha256, &policy)?;
         out.push(NewAttachment {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use caselog_core::Status;
-use caselog_store::{Scope, Store, VerifyReport, STORE_FILE};
+use caselog_store::{Scope, Store, VerifyReport};
 use serde::Serialize;
 
 use super::{close, open_existing, open_or_create};
@@ -29,12 +29,9 @@ use crate::{progress, Outcome};
 /// The search index is derived data; it is rebuilt at the destination when
 /// the copy is first opened, which this command does before it reports.
 pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<Outcome> {
-    if args.dest.join(STORE_FILE).exists() {
-        bail!(
-            "{} already holds a caselog store; back up into a new or empty directory",
-            args.dest.display()
-        );
-    }
+    // Checked before the store is opened (the copy checks again): a new or
+    // empty directory outside the store's own.
+    caselog_store::interchange::check_backup_destination(db, &args.dest)?;
     let store = open_existing(db)?;
     let copied = {
         let snapshot = store.snapshot().context("opening a snapshot of the store")?;

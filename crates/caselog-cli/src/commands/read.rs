@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{close, open_existing, scope, time_range, CaseSummary};
 use crate::cli::{FilterArgs, QueueArgs, ShowArgs, StatsArgs, ViewArgs, ViewKindArg, ViewSortArg};
-use crate::render::{count, json_line, opt_time, short_time, Table};
+use crate::render::{count, json_line, opt_time, short_time, visible, Table};
 use crate::Outcome;
 
 /// `show NUMBER`.
@@ -43,19 +43,19 @@ pub fn show(db: &Path, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome> 
     }
     let s = &case.state;
     writeln!(out, "Case {}  [{}]  {}", case.number, s.status, case.category)?;
-    writeln!(out, "  Title:          {}", case.title)?;
+    writeln!(out, "  Title:          {}", visible(&case.title))?;
     writeln!(out, "  Tenant:         {}", case.tenant)?;
     writeln!(
         out,
         "  Created:        {} by {} ({}, {})",
         short_time(s.created_at),
-        case.created_by,
+        visible(case.created_by.as_str()),
         case.marketplace,
         case.language
     )?;
     writeln!(out, "  Updated:        {}", short_time(s.updated_at))?;
     if let Some(a) = &case.assignee {
-        writeln!(out, "  Assignee:       {a}")?;
+        writeln!(out, "  Assignee:       {}", visible(a.as_str()))?;
     }
     writeln!(out, "  First response: {}", opt_time(s.first_response_at))?;
     if let Some(d) = s.reply_deadline {
@@ -82,7 +82,7 @@ pub fn show(db: &Path, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome> 
         ("Related cases", join(r.cases.iter().map(|o| o.as_str()).collect())),
     ] {
         if !items.is_empty() {
-            writeln!(out, "  {:<15} {items}", format!("{label}:"))?;
+            writeln!(out, "  {:<15} {}", format!("{label}:"), visible(&items))?;
         }
     }
     if let Some(n) = &case.links.duplicate_of {
@@ -119,15 +119,15 @@ fn write_entry(out: &mut dyn Write, e: &ThreadEntry) -> std::io::Result<()> {
             }
         }
     };
-    writeln!(out, "── {} · {}{change}", short_time(e.at), e.actor)?;
+    writeln!(out, "── {} · {}{change}", short_time(e.at), visible(&e.actor.to_string()))?;
     for line in e.body.lines() {
-        writeln!(out, "   {line}")?;
+        writeln!(out, "   {}", visible(line))?;
     }
     for a in &e.attachments {
         writeln!(
             out,
             "   [attachment] {} ({}, {} bytes, sha256 {})",
-            a.name,
+            visible(&a.name),
             a.content_type(),
             a.size,
             a.sha256

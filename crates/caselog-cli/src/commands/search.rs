@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::{close, open_existing, scope};
 use crate::cli::{SearchArgs, SortArg};
-use crate::render::{clip, count, json_line, short_time};
+use crate::render::{count, cut_to_width, json_line, one_line, short_time};
 use crate::Outcome;
 
 /// The `--json` output, exactly the shape the issue gives.
@@ -141,24 +141,25 @@ impl Marks {
     }
 }
 
-/// `text` with the byte ranges `marks` marked; invalid ranges are ignored.
+/// `text` on one line with the byte ranges `ranges` marked; invalid
+/// ranges are ignored. Each piece is made safe for a terminal on its own,
+/// so the ranges (offsets into the original text) stay right.
 fn marked(text: &str, ranges: &[Range<usize>], marks: Marks) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if marks.start.is_empty() {
-        return flat;
+        return one_line(text);
     }
-    let mut out = String::with_capacity(flat.len() + ranges.len() * 12);
+    let mut out = String::with_capacity(text.len() + ranges.len() * 12);
     let mut at = 0;
     for r in ranges {
-        if let (Some(before), Some(hit)) = (flat.get(at..r.start), flat.get(r.start..r.end)) {
-            out.push_str(before);
+        if let (Some(before), Some(hit)) = (text.get(at..r.start), text.get(r.start..r.end)) {
+            out.push_str(&one_line(before));
             out.push_str(marks.start);
-            out.push_str(hit);
+            out.push_str(&one_line(hit));
             out.push_str(marks.end);
             at = r.end;
         }
     }
-    out.push_str(flat.get(at..).unwrap_or(""));
+    out.push_str(&one_line(text.get(at..).unwrap_or("")));
     out
 }
 
@@ -186,11 +187,11 @@ pub fn write_results(out: &mut dyn Write, r: &SearchResults, marks: Marks) -> Re
         )?;
         writeln!(out, "    {}", marked(&h.title, &h.title_highlights, marks))?;
         if let Some(s) = &h.snippet {
-            let text = clip(&s.text, 400);
-            // Clipping only shortens the end, so ranges past it are dropped.
+            let (text, cut) = cut_to_width(&s.text, 400);
+            // Cutting only shortens the end, so ranges past it are dropped.
             let ranges: Vec<Range<usize>> = s.highlights.iter().filter(|h| h.end <= text.len()).cloned().collect();
             let before = if s.cut_before { "…" } else { "" };
-            let after = if s.cut_after { "…" } else { "" };
+            let after = if s.cut_after || cut { "…" } else { "" };
             writeln!(out, "    {before}{}{after}", marked(&text, &ranges, marks))?;
         }
     }
