@@ -67,7 +67,7 @@ const FORMULA: &str = r#"=HYPERLINK("http://evil.example/x","Refund")"#;
 fn csv_exports_neutralise_formulas_and_start_with_a_bom() {
     let db = store_with(&[
         line("A-1", "+seller", FORMULA, "@ops", "-MUG", "hi"),
-        line("A-2", "-seller", "+1 refund", "=cmd|'/c calc'!A0", "@SKU", "hi"),
+        line("A-2", "-seller", "+1 refund", "=cmd|'/Ccalc'!A0", "@SKU", "hi"),
         line("A-3", "seller-0042", "Ordinary 我的账户", "ops@example.com", "MUG-RED-01", "hi"),
     ]);
     let work = TempDir::new().unwrap();
@@ -130,12 +130,13 @@ fn csv_exports_neutralise_formulas_and_start_with_a_bom() {
     let mut all_xml = String::new();
     for i in 0..zip.len() {
         let mut part = zip.by_index(i).unwrap();
-        if part.name().ends_with(".xml") {
+        if part.name().unwrap().ends_with(".xml") {
             std::io::Read::read_to_string(&mut part, &mut all_xml).unwrap();
         }
     }
     assert!(!all_xml.contains("<f>") && !all_xml.contains("<f "), "a formula cell");
-    assert!(all_xml.contains("=HYPERLINK(&quot;http://evil.example/x&quot;"), "title missing");
+    // The title is a text node (an inline or shared string), as stored.
+    assert!(all_xml.contains(&format!("<t>{FORMULA}</t>")), "title missing: {all_xml}");
 }
 
 fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
