@@ -1057,7 +1057,7 @@ pub fn check_backup_destination(source: &Path, dest: &Path) -> Result<()> {
         move |source| StoreError::Io { action, path, source }
     };
     if resolve_path(dest).starts_with(resolve_path(source)) {
-        return Err(refuse("it lies inside the store's own directory, where the backup would be lost"));
+        return Err(refuse("it is the store's own directory or lies inside it, where the backup would be lost"));
     }
     match std::fs::symlink_metadata(dest) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -1476,7 +1476,7 @@ mod tests {
         // it, the store directory itself, and a link that points into it.
         assert!(refused(&a.path().join("index")).contains("store's own directory"));
         assert!(refused(&a.path().join("backups/today")).contains("store's own directory"));
-        assert!(refused(a.path()).contains("caselog store"));
+        assert!(refused(a.path()).contains("store's own directory"));
         #[cfg(unix)]
         {
             let link = b.path().join("link");
@@ -1493,6 +1493,11 @@ mod tests {
         let file = b.path().join("file");
         std::fs::write(&file, "x").unwrap();
         assert!(refused(&file).contains("not a directory"));
+        // Another store is never overwritten.
+        let other = b.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join(STORE_FILE), "a store").unwrap();
+        assert!(refused(&other).contains("already holds a caselog store"));
         // An empty directory, or one holding only an interrupted backup, is fine.
         let resumed = b.path().join("resumed");
         std::fs::create_dir(&resumed).unwrap();
