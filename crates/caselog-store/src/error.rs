@@ -139,7 +139,7 @@ pub enum StoreError {
     /// position (in characters) of the problem.
     #[error("invalid query: {0}")]
     Query(#[from] QueryError),
-    /// A search page lies past the result window.
+    /// A page of a search or a view lies past the result window (or is 0).
     #[error("page {page} is out of range: at {per_page} results per page, pages run from 1 to {last_page}")]
     PageOutOfRange {
         /// The page asked for.

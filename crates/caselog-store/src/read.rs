@@ -311,7 +311,10 @@ impl Store {
             .map(|v| v.value().to_vec()))
     }
 
-    /// A page of a case-log tab, with the total count.
+    /// A page of a case-log tab, with the total count. A page past the
+    /// view window ([`MAX_VIEW_WINDOW`]) or of size 0 or above
+    /// [`MAX_PER_PAGE`] is [`StoreError::PageOutOfRange`] or
+    /// [`StoreError::PerPageOutOfRange`], as for a search.
     pub fn view(&self, scope: &Scope, q: &ViewQuery) -> Result<ViewPage> {
         check_page(q.page, q.per_page)?;
         let txn = self.read_txn()?;
