@@ -26,8 +26,8 @@ use caselog_core::{
 use caselog_store::fuzzing::{decode_case, decode_entry, encode_case};
 use caselog_store::interchange::{parse_line, to_line, InterchangeError};
 use caselog_store::{
-    CaseRef, ImportConflict, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions, Store, StoreError, ViewKind, ViewQuery,
-    STORE_FILE,
+    CaseRef, ImportConflict, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions, Store, StoreError,
+    ViewKind, ViewQuery, STORE_FILE,
 };
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
@@ -747,7 +747,11 @@ fn catalogue() -> Vec<Row> {
         ),
         row(
             "merge a case into itself",
-            write(|fx| fx.store.merge(&fx.open_case(), &fx.open, user(AGENT), "dup").map(|_| ())),
+            write(|fx| {
+                fx.store
+                    .merge(&fx.open_case(), &fx.open, user(AGENT), "dup")
+                    .map(|_| ())
+            }),
             E::MergeRefused,
         ),
         row(
@@ -952,14 +956,26 @@ fn catalogue() -> Vec<Row> {
             E::Query(Q::UnmatchedParen, 8),
         ),
         row("search page 0", search_page(0, 20), E::PageOutOfRange(500)),
-        row("search page past the window", search_page(501, 20), E::PageOutOfRange(500)),
-        row("search page u32::MAX", search_page(u32::MAX, 1_000), E::PageOutOfRange(10)),
+        row(
+            "search page past the window",
+            search_page(501, 20),
+            E::PageOutOfRange(500),
+        ),
+        row(
+            "search page u32::MAX",
+            search_page(u32::MAX, 1_000),
+            E::PageOutOfRange(10),
+        ),
         row("search 0 per page", search_page(1, 0), E::PerPageOutOfRange),
         row("search 1,001 per page", search_page(1, 1_001), E::PerPageOutOfRange),
         // --- views: the same typed errors as searches
         row("view page 0", view_page(0, 20), E::PageOutOfRange(5_000)),
         row("view page u32::MAX", view_page(u32::MAX, 1_000), E::PageOutOfRange(100)),
-        row("view page past the window", view_page(5_001, 20), E::PageOutOfRange(5_000)),
+        row(
+            "view page past the window",
+            view_page(5_001, 20),
+            E::PageOutOfRange(5_000),
+        ),
         row("view 0 per page", view_page(1, 0), E::PerPageOutOfRange),
         row("view 1,001 per page", view_page(1, 1_001), E::PerPageOutOfRange),
         // --- damaged files

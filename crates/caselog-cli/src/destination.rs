@@ -279,7 +279,10 @@ mod tests {
         std::fs::create_dir(&sub).unwrap();
         assert!(matches!(
             refusal(Destination::check(&sub, true)),
-            DestinationError::NotRegular { kind: "a directory", .. }
+            DestinationError::NotRegular {
+                kind: "a directory",
+                ..
+            }
         ));
         #[cfg(unix)]
         {
@@ -314,7 +317,10 @@ mod tests {
         tmp.write_all(b"export").unwrap();
         std::fs::write(&path, "someone else's").unwrap();
         let err = dest.commit(tmp).unwrap_err();
-        assert!(matches!(err.downcast_ref(), Some(DestinationError::Changed(_))), "{err}");
+        assert!(
+            matches!(err.downcast_ref(), Some(DestinationError::Changed(_))),
+            "{err}"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone else's");
     }
 }

@@ -304,7 +304,13 @@ fn csv_writer(mut w: Box<dyn Write + '_>, raw: bool) -> Result<csv::Writer<Box<d
     Ok(w)
 }
 
-fn export_to_file(store: &Store, scope: &Scope, args: &ExportArgs, format: FormatArg, dest: Destination) -> Result<u64> {
+fn export_to_file(
+    store: &Store,
+    scope: &Scope,
+    args: &ExportArgs,
+    format: FormatArg,
+    dest: Destination,
+) -> Result<u64> {
     let tmp = dest.temp_file()?;
     let n = match format {
         FormatArg::Xlsx => {

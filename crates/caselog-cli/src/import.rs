@@ -232,7 +232,10 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
             writeln!(err, "line {}: {}", r.line, r.error)?;
         }
         for (line, number) in skipped.iter().take(SKIPPED_LISTED) {
-            writeln!(err, "line {line}: case {number} already exists with the same content; skipped")?;
+            writeln!(
+                err,
+                "line {line}: case {number} already exists with the same content; skipped"
+            )?;
         }
         if skipped.len() > SKIPPED_LISTED {
             writeln!(

@@ -85,7 +85,10 @@ mod tests {
         assert_eq!(read_bounded(&b"abcd"[..], p, 4, "x").unwrap(), b"abcd");
         let err = read_bounded(&b"abcde"[..], p, 4, "a message").unwrap_err();
         assert!(matches!(err, InputError::TooLarge { limit: 4, .. }));
-        assert_eq!(err.to_string(), "input holds more than 4 bytes, the most a message may be");
+        assert_eq!(
+            err.to_string(),
+            "input holds more than 4 bytes, the most a message may be"
+        );
     }
 
     #[test]

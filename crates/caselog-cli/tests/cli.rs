@@ -229,7 +229,9 @@ fn import_reports_bad_lines_by_number_and_imports_the_rest() {
         stderr.contains("line 6: case number A-1 already exists and belongs to a case with other content (first difference: messages)"),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Imported 0 cases; skipped 2 already present; rejected 4 lines"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Imported 0 cases; skipped 2 already present; rejected 4 lines")
+    );
 
     // A clean file from standard input exits 0.
     caselog(&db)

@@ -53,7 +53,9 @@ fn plain(number: &str, tenant: &str, body: &str) -> String {
 fn store_with(lines: &[String]) -> TempDir {
     let dir = TempDir::new().unwrap();
     run(
-        caselog(dir.path()).args(["import", "-"]).write_stdin(lines.join("\n") + "\n"),
+        caselog(dir.path())
+            .args(["import", "-"])
+            .write_stdin(lines.join("\n") + "\n"),
         0,
     );
     dir
@@ -68,11 +70,21 @@ fn csv_exports_neutralise_formulas_and_start_with_a_bom() {
     let db = store_with(&[
         line("A-1", "+seller", FORMULA, "@ops", "-MUG", "hi"),
         line("A-2", "-seller", "+1 refund", "=cmd|'/Ccalc'!A0", "@SKU", "hi"),
-        line("A-3", "seller-0042", "Ordinary 我的账户", "ops@example.com", "MUG-RED-01", "hi"),
+        line(
+            "A-3",
+            "seller-0042",
+            "Ordinary 我的账户",
+            "ops@example.com",
+            "MUG-RED-01",
+            "hi",
+        ),
     ]);
     let work = TempDir::new().unwrap();
     let file = work.path().join("cases.csv");
-    run(caselog(db.path()).args(["export", "--all-tenants", "--out"]).arg(&file), 0);
+    run(
+        caselog(db.path()).args(["export", "--all-tenants", "--out"]).arg(&file),
+        0,
+    );
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"\xEF\xBB\xBFnumber,"), "no byte-order mark");
     let rows = csv_rows(&bytes[3..]);
@@ -100,7 +112,10 @@ fn csv_exports_neutralise_formulas_and_start_with_a_bom() {
         0,
     );
     assert!(stdout.starts_with('\u{FEFF}'));
-    assert!(stdout.contains(&format!("\"'{}\"", FORMULA.replace('"', "\"\""))), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"'{}\"", FORMULA.replace('"', "\"\""))),
+        "{stdout}"
+    );
 
     // --raw-csv: exactly as stored, no byte-order mark, for programs.
     let raw = work.path().join("raw.csv");
@@ -125,7 +140,10 @@ fn csv_exports_neutralise_formulas_and_start_with_a_bom() {
 
     // XLSX writes every text cell as a string cell: no formula anywhere.
     let xlsx = work.path().join("cases.xlsx");
-    run(caselog(db.path()).args(["export", "--all-tenants", "--out"]).arg(&xlsx), 0);
+    run(
+        caselog(db.path()).args(["export", "--all-tenants", "--out"]).arg(&xlsx),
+        0,
+    );
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
     let mut all_xml = String::new();
     for i in 0..zip.len() {
@@ -136,7 +154,10 @@ fn csv_exports_neutralise_formulas_and_start_with_a_bom() {
     }
     assert!(!all_xml.contains("<f>") && !all_xml.contains("<f "), "a formula cell");
     // The title is a text node (an inline or shared string), as stored.
-    assert!(all_xml.contains(&format!("<t>{FORMULA}</t>")), "title missing: {all_xml}");
+    assert!(
+        all_xml.contains(&format!("<t>{FORMULA}</t>")),
+        "title missing: {all_xml}"
+    );
 }
 
 fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
@@ -163,7 +184,8 @@ fn export_replaces_only_regular_files_and_only_with_force() {
     let work = TempDir::new().unwrap();
     let export = |out: &Path, force: bool, code: i32| {
         let mut cmd = caselog(db.path());
-        cmd.args(["export", "--all-tenants", "--format", "jsonl", "--out"]).arg(out);
+        cmd.args(["export", "--all-tenants", "--format", "jsonl", "--out"])
+            .arg(out);
         if force {
             cmd.arg("--force");
         }
@@ -190,7 +212,10 @@ fn export_replaces_only_regular_files_and_only_with_force() {
     let dir = work.path().join("a-directory");
     std::fs::create_dir(&dir).unwrap();
     let err = export(&dir, true, 1);
-    assert!(err.contains("is a directory; an export replaces only a regular file"), "{err}");
+    assert!(
+        err.contains("is a directory; an export replaces only a regular file"),
+        "{err}"
+    );
     assert!(dir.is_dir());
 
     let target = work.path().join("target.txt");
@@ -203,7 +228,11 @@ fn export_replaces_only_regular_files_and_only_with_force() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
 
     let fifo = work.path().join("fifo.jsonl");
-    if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+    if std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
         let err = export(&fifo, true, 1);
         assert!(err.contains("is a FIFO"), "{err}");
         assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
@@ -261,9 +290,14 @@ fn body_and_attachment_reads_stop_at_the_limit() {
         "{err}"
     );
     let (_, err) = run(
-        caselog(db.path())
-            .args(new_case_args("Endless attachment"))
-            .args(["--body", "see attached", "--attach", "/dev/zero", "--content-type", "application/pdf"]),
+        caselog(db.path()).args(new_case_args("Endless attachment")).args([
+            "--body",
+            "see attached",
+            "--attach",
+            "/dev/zero",
+            "--content-type",
+            "application/pdf",
+        ]),
         1,
     );
     assert!(
@@ -301,11 +335,11 @@ fn import_reports_number_conflicts_with_line_and_reason() {
     let work = TempDir::new().unwrap();
     let file = work.path().join("archive.jsonl");
     let lines = [
-        plain("A-1", "seller-0042", "first"),    // identical: skipped
-        plain("A-1", "seller-0001", "first"),    // another tenant: rejected
-        plain("B-1", "seller-0042", "new"),      // imported
-        plain("B-1", "seller-0042", "changed"),  // other content: rejected
-        plain("B-1", "seller-0042", "new"),      // identical to line 3: skipped
+        plain("A-1", "seller-0042", "first"),   // identical: skipped
+        plain("A-1", "seller-0001", "first"),   // another tenant: rejected
+        plain("B-1", "seller-0042", "new"),     // imported
+        plain("B-1", "seller-0042", "changed"), // other content: rejected
+        plain("B-1", "seller-0042", "new"),     // identical to line 3: skipped
     ];
     std::fs::write(&file, lines.join("\n")).unwrap();
     let (out, _) = run(caselog(db.path()).args(["import", "--json"]).arg(&file), 3);
@@ -314,7 +348,10 @@ fn import_reports_number_conflicts_with_line_and_reason() {
     assert_eq!(summary["skipped"], 2);
     let rejected = summary["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 2, "{out}");
-    assert_eq!((rejected[0]["line"].as_u64(), rejected[1]["line"].as_u64()), (Some(2), Some(4)));
+    assert_eq!(
+        (rejected[0]["line"].as_u64(), rejected[1]["line"].as_u64()),
+        (Some(2), Some(4))
+    );
     assert_eq!(rejected[0]["conflict"], "other_tenant");
     assert_eq!(
         rejected[0]["error"],
@@ -328,8 +365,14 @@ fn import_reports_number_conflicts_with_line_and_reason() {
     );
     // The text summary says the same.
     let (out, err) = run(caselog(db.path()).arg("import").arg(&file), 3);
-    assert!(out.contains("Imported 0 cases; skipped 3 already present; rejected 2 lines."), "{out}");
-    assert!(err.contains("line 2: case number A-1 already exists and belongs to a case of another tenant"), "{err}");
+    assert!(
+        out.contains("Imported 0 cases; skipped 3 already present; rejected 2 lines."),
+        "{out}"
+    );
+    assert!(
+        err.contains("line 2: case number A-1 already exists and belongs to a case of another tenant"),
+        "{err}"
+    );
     assert!(err.contains("line 4: case number B-1 already exists"), "{err}");
     // The stored cases are the first versions.
     let (shown, _) = run(caselog(db.path()).args(["show", "B-1", "--all-tenants", "--json"]), 0);
@@ -343,7 +386,11 @@ fn a_byte_order_mark_at_the_start_of_an_import_is_ignored_and_other_encodings_ar
     let work = TempDir::new().unwrap();
     let db = work.path().join("db");
     let file = work.path().join("excel.jsonl");
-    let text = format!("{}\n{}\n", plain("A-1", "seller-0042", "one"), plain("A-2", "seller-0042", "two"));
+    let text = format!(
+        "{}\n{}\n",
+        plain("A-1", "seller-0042", "one"),
+        plain("A-2", "seller-0042", "two")
+    );
     std::fs::write(&file, [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat()).unwrap();
     let (out, _) = run(caselog(&db).args(["import", "--json"]).arg(&file), 0);
     let summary: Value = serde_json::from_str(&out).unwrap();
@@ -355,7 +402,10 @@ fn a_byte_order_mark_at_the_start_of_an_import_is_ignored_and_other_encodings_ar
     std::fs::write(&utf16, bytes).unwrap();
     let other = work.path().join("other-db");
     let (_, err) = run(caselog(&other).arg("import").arg(&utf16), 1);
-    assert!(err.contains("line 1: the file starts with a UTF-16 byte-order mark"), "{err}");
+    assert!(
+        err.contains("line 1: the file starts with a UTF-16 byte-order mark"),
+        "{err}"
+    );
     assert!(!other.exists(), "a refused file created a store");
 }
 
@@ -365,10 +415,16 @@ fn a_byte_order_mark_at_the_start_of_an_import_is_ignored_and_other_encodings_ar
 fn backup_refuses_a_non_empty_destination_or_one_inside_the_store() {
     let db = store_with(&[plain("A-1", "seller-0042", "hi")]);
     let index = db.path().join("index");
-    let before: Vec<_> = std::fs::read_dir(&index).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let before: Vec<_> = std::fs::read_dir(&index)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     let (_, err) = run(caselog(db.path()).arg("backup").arg(index.join("backup")), 1);
     assert!(err.contains("is the store's own directory or lies inside it"), "{err}");
-    let after: Vec<_> = std::fs::read_dir(&index).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let after: Vec<_> = std::fs::read_dir(&index)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(before, after);
 
     let work = TempDir::new().unwrap();
@@ -398,7 +454,10 @@ fn paging_errors_say_which_pages_exist() {
         err.contains("page 600 is out of range: at 20 results per page, pages run from 1 to 500"),
         "{err}"
     );
-    let (_, err) = run(caselog(db.path()).args(["view", "all", "--all-tenants", "--page", "6000"]), 1);
+    let (_, err) = run(
+        caselog(db.path()).args(["view", "all", "--all-tenants", "--page", "6000"]),
+        1,
+    );
     assert!(
         err.contains("page 6000 is out of range: at 20 results per page, pages run from 1 to 5000"),
         "{err}"
@@ -435,7 +494,10 @@ fn bidi_controls_are_refused_in_titles_and_escaped_on_screen() {
         1,
     );
     assert!(err.contains("bidirectional"), "{err}");
-    assert!(!err.contains('\u{202E}'), "the refusal printed the character raw: {err}");
+    assert!(
+        !err.contains('\u{202E}'),
+        "the refusal printed the character raw: {err}"
+    );
     // Bodies may hold them (quoted text, right-to-left languages), and a
     // carriage return; the terminal gets them escaped.
     let body = "refund \u{202E}delayed\u{202C} and\roverwritten cleared";
@@ -457,7 +519,10 @@ fn bidi_controls_are_refused_in_titles_and_escaped_on_screen() {
     let (found, _) = run(caselog(db.path()).args(["search", "--all-tenants", "cleared"]), 0);
     assert!(found.contains(&number) && found.contains("<U+202E>delayed"), "{found}");
     for text in [&shown, &found] {
-        assert!(!text.contains(['\u{202E}', '\u{202C}', '\r']), "raw control in {text:?}");
+        assert!(
+            !text.contains(['\u{202E}', '\u{202C}', '\r']),
+            "raw control in {text:?}"
+        );
     }
     // JSON keeps the stored text exactly.
     let (json, _) = run(caselog(db.path()).args(["show", &number, "--all-tenants", "--json"]), 0);

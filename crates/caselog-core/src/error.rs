@@ -124,10 +124,7 @@ pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result
     }
     // Names, ids and SKUs are shown in lists and matched exactly: they
     // must read as they are stored (see `text::is_bidi_control`).
-    if value
-        .chars()
-        .any(|c| c.is_control() || crate::text::is_bidi_control(c))
-    {
+    if value.chars().any(|c| c.is_control() || crate::text::is_bidi_control(c)) {
         return Err(ValidationError::malformed(
             field,
             value,

@@ -46,7 +46,8 @@ pub fn validate_title(title: &str) -> Result<String, ValidationError> {
         return Err(ValidationError::Malformed {
             field: "title",
             value: excerpt(t),
-            expected: "text without bidirectional override, embedding or isolate characters (U+202A-U+202E, U+2066-U+2069)",
+            expected:
+                "text without bidirectional override, embedding or isolate characters (U+202A-U+202E, U+2066-U+2069)",
         });
     }
     Ok(t.to_owned())

@@ -1057,7 +1057,9 @@ pub fn check_backup_destination(source: &Path, dest: &Path) -> Result<()> {
         move |source| StoreError::Io { action, path, source }
     };
     if resolve_path(dest).starts_with(resolve_path(source)) {
-        return Err(refuse("it is the store's own directory or lies inside it, where the backup would be lost"));
+        return Err(refuse(
+            "it is the store's own directory or lies inside it, where the backup would be lost",
+        ));
     }
     match std::fs::symlink_metadata(dest) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -1069,10 +1071,14 @@ pub fn check_backup_destination(source: &Path, dest: &Path) -> Result<()> {
                 let entry = entry.map_err(io("listing the backup destination", dest))?;
                 let name = entry.file_name();
                 if name.as_os_str() == std::ffi::OsStr::new(STORE_FILE) {
-                    return Err(refuse("it already holds a caselog store; back up into a new or empty directory"));
+                    return Err(refuse(
+                        "it already holds a caselog store; back up into a new or empty directory",
+                    ));
                 }
                 if name.as_os_str() != std::ffi::OsStr::new(PARTIAL_BACKUP) {
-                    return Err(refuse("the directory is not empty; back up into a new or empty directory"));
+                    return Err(refuse(
+                        "the directory is not empty; back up into a new or empty directory",
+                    ));
                 }
             }
         }

@@ -58,8 +58,8 @@ pub use index::{
     SearchResults, SearchSort, Snippet, VerifyReport,
 };
 pub use model::{
-    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,
-    StatusChange, ThreadEntry, Written,
+    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewMessage,
+    Scope, StatusChange, ThreadEntry, Written,
 };
 pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
 pub use read::{

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
 use crate::model::{
-    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, Scope, StatusChange,
-    ThreadEntry, Written,
+    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, Scope,
+    StatusChange, ThreadEntry, Written,
 };
 use crate::options::Options;
 use crate::records::{self, encode_queue_value, TenantRecord, ViewSummary};

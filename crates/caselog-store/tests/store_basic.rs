@@ -350,17 +350,19 @@ fn import_skips_only_identical_cases_and_rejects_other_uses_of_a_number() {
         .unwrap()
     };
     let native = store
-        .create_case(new_case("seller-1", "ops@example.com", Category::Orders, "Native case", None))
+        .create_case(new_case(
+            "seller-1",
+            "ops@example.com",
+            Category::Orders,
+            "Native case",
+            None,
+        ))
         .unwrap();
     let snapshot = store.snapshot().unwrap();
-    let (case, thread) = snapshot
-        .cases(&Scope::AllTenants)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
+    let (case, thread) = snapshot.cases(&Scope::AllTenants).unwrap().next().unwrap().unwrap();
     drop(snapshot);
-    let exported = caselog_store::interchange::parse_line(&caselog_store::interchange::to_line(&case, &thread)).unwrap();
+    let exported =
+        caselog_store::interchange::parse_line(&caselog_store::interchange::to_line(&case, &thread)).unwrap();
     let out = store
         .import(vec![
             line("seller-9", "ARCH-1", "First"),
@@ -380,7 +382,13 @@ fn import_skips_only_identical_cases_and_rejects_other_uses_of_a_number() {
         _ => unreachable!(),
     };
     match &out[1] {
-        Err(e @ StoreError::ImportConflict { number, existing, conflict }) => {
+        Err(
+            e @ StoreError::ImportConflict {
+                number,
+                existing,
+                conflict,
+            },
+        ) => {
             assert_eq!((number.as_str(), *existing), ("ARCH-1", first));
             assert_eq!(*conflict, ImportConflict::OtherContent { field: "title" });
             assert!(e.to_string().contains("ARCH-1"), "{e}");

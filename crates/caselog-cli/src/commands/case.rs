@@ -39,7 +39,10 @@ fn body(m: &MessageArgs, required: bool) -> Result<String> {
         (Some(b), _) => return Ok(b.clone()),
         (None, Some(p)) if p.as_os_str() == "-" => {
             let path = Path::new("standard input");
-            (input::read_bounded(std::io::stdin().lock(), path, limit, "a message")?, path)
+            (
+                input::read_bounded(std::io::stdin().lock(), path, limit, "a message")?,
+                path,
+            )
         }
         (None, Some(p)) => (input::read_file(p, limit, "a message")?, p.as_path()),
         (None, None) if required => bail!("the message text is missing: give --body TEXT or --body-file FILE"),

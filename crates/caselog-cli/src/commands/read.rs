@@ -119,7 +119,12 @@ fn write_entry(out: &mut dyn Write, e: &ThreadEntry) -> std::io::Result<()> {
             }
         }
     };
-    writeln!(out, "── {} · {}{change}", short_time(e.at), visible(&e.actor.to_string()))?;
+    writeln!(
+        out,
+        "── {} · {}{change}",
+        short_time(e.at),
+        visible(&e.actor.to_string())
+    )?;
     for line in e.body.lines() {
         writeln!(out, "   {}", visible(line))?;
     }
