@@ -254,7 +254,7 @@ fn export_replaces_only_regular_files_and_only_with_force() {
     assert!(names.iter().all(|n| !n.starts_with(".caselog-export")), "{names:?}");
 }
 
-fn new_case_args<'a>(title: &'a str) -> Vec<&'a str> {
+fn new_case_args(title: &str) -> Vec<&str> {
     vec![
         "case",
         "new",

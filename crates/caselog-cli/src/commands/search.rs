@@ -192,7 +192,7 @@ pub fn write_results(out: &mut dyn Write, r: &SearchResults, marks: Marks) -> Re
             let ranges: Vec<Range<usize>> = s.highlights.iter().filter(|h| h.end <= text.len()).cloned().collect();
             let before = if s.cut_before { "…" } else { "" };
             let after = if s.cut_after || cut { "…" } else { "" };
-            writeln!(out, "    {before}{}{after}", marked(&text, &ranges, marks))?;
+            writeln!(out, "    {before}{}{after}", marked(text, &ranges, marks))?;
         }
     }
     let pages = r.total.div_ceil(u64::from(r.per_page.max(1)));
