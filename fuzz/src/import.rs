@@ -55,6 +55,11 @@ fn check_error(line: &str, e: &InterchangeError) {
             assert!(e.field().is_none());
             return;
         }
+        InterchangeError::ByteOrderMark => {
+            assert!(e.field().is_none());
+            assert!(line.starts_with('\u{FEFF}'), "a byte-order mark reported for {line:?}");
+            return;
+        }
         _ => {}
     }
     let field = e.field().unwrap_or_default();

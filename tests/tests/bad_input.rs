@@ -712,6 +712,11 @@ fn catalogue() -> Vec<Row> {
             E::LineInvalid("messages[0].attachments[0]", V::Malformed),
         ),
         row(
+            "attachment name with a right-to-left override (exe shown as pdf)",
+            line_with("/messages/0/attachments/0/name", json!("invoice\u{202E}fdp.exe")),
+            E::LineInvalid("messages[0].attachments[0]", V::Malformed),
+        ),
+        row(
             "attachment hash of 63 digits",
             line_with("/messages/0/attachments/0/sha256", json!(&HASH[1..])),
             E::LineInvalid("messages[0].attachments[0].sha256", V::Malformed),
