@@ -64,6 +64,12 @@ fn text_near(pattern: &'static str) -> impl Strategy<Value = String> {
     ]
 }
 
+/// Characters no identifier, name or SKU may hold: control characters and
+/// the explicit bidirectional embeddings, overrides and isolates.
+fn refused_in_names(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')
 }
@@ -159,7 +165,7 @@ proptest! {
     #[test]
     fn user_ids(input in text_near("[ -~]{0,140}")) {
         if let Some(u) = check_parser(&input, UserId::parse, |s| {
-            (1..=128).contains(&s.chars().count()) && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            (1..=128).contains(&s.chars().count()) && !s.chars().any(|c| c.is_whitespace() || refused_in_names(c))
         })? {
             prop_assert_eq!(u.as_str(), input.trim());
         }
@@ -244,7 +250,7 @@ proptest! {
     #[test]
     fn skus(input in text_near("[ -~]{0,45}")) {
         if let Some(s) = check_parser(&input, Sku::parse, |s| {
-            (1..=40).contains(&s.chars().count()) && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            (1..=40).contains(&s.chars().count()) && !s.chars().any(|c| c.is_whitespace() || refused_in_names(c))
         })? {
             prop_assert_eq!(s.as_str(), narrow(input.trim()));
         }
@@ -415,6 +421,8 @@ proptest! {
             3 => "[A-Za-z0-9 _.-]{1,20}\\.(pdf|png|mp4|csv)",
             1 => any::<String>(),
             1 => "[a-z/\\\\.]{0,8}",
+            // "invoice\u{202E}fdp.exe" reads as invoice-exe.pdf.
+            1 => "[a-z]{0,6}[\u{200E}\u{200F}\u{202A}-\u{202E}\u{2066}-\u{2069}][a-z.]{0,8}",
             1 => "[ ]{0,3}",
             1 => "[a-z]{250,260}",
         ],
@@ -434,7 +442,7 @@ proptest! {
             AttachmentOutcome::Empty
         } else if name.chars().count() > 255 {
             AttachmentOutcome::TooLong
-        } else if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        } else if name.chars().any(|c| refused_in_names(c) || c == '/' || c == '\\') {
             AttachmentOutcome::Malformed
         } else {
             match expected_kind(&content_type) {
