@@ -285,8 +285,10 @@ impl Store {
     /// chunk the caller's iterator produces the next. Chunks commit
     /// non-durably except every `import_durable_every`-th and the last,
     /// so the import ends durable. Returns one outcome per case, in order:
-    /// an existing number is [`ImportOutcome::Skipped`], an invalid case
-    /// its error; neither stops the import.
+    /// an existing number with the same content is
+    /// [`ImportOutcome::Skipped`], one of another tenant or with other
+    /// content is [`StoreError::ImportConflict`], an invalid case its
+    /// error; none of these stops the import.
     pub fn import(&self, cases: impl IntoIterator<Item = ImportCase>) -> Result<Vec<Result<ImportOutcome>>> {
         self.import_with_progress(cases, |_| {})
     }
