@@ -237,6 +237,7 @@ impl Store {
     /// Looks a case up by id or number. Another tenant's case is `None`,
     /// exactly like a missing one.
     pub fn case(&self, scope: &Scope, case: &CaseRef) -> Result<Option<Case>> {
+        self.damage.guard("reading a case", || {
         let txn = self.read_txn()?;
         let cases = open(&txn, tables::CASES)?;
         let numbers = open(&txn, tables::NUMBERS)?;
@@ -245,10 +246,12 @@ impl Store {
             Err(StoreError::CaseNotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
+        })
     }
 
     /// Looks a case up by its number (exact).
     pub fn case_by_number(&self, scope: &Scope, number: &str) -> Result<Option<Case>> {
+        self.damage.guard("reading a case", || {
         let txn = self.read_txn()?;
         let numbers = open(&txn, tables::NUMBERS)?;
         let Some(id) = numbers.get(number).map_err(st("reading a number"))?.map(|v| v.value()) else {
@@ -256,10 +259,12 @@ impl Store {
         };
         let cases = open(&txn, tables::CASES)?;
         Ok(load_case(&cases, id)?.filter(|c| scope.allows(&c.tenant)))
+        })
     }
 
     /// A page of a case's thread: `limit` entries from sequence `from`.
     pub fn thread(&self, scope: &Scope, case: &CaseRef, from: u32, limit: u32) -> Result<ThreadPage> {
+        self.damage.guard("reading a thread", || {
         let limit = limit.min(MAX_PER_PAGE.saturating_mul(100));
         let txn = self.read_txn()?;
         let cases = open(&txn, tables::CASES)?;
@@ -280,6 +285,7 @@ impl Store {
             total: c.entries,
             entries,
         })
+        })
     }
 
     /// A case's whole thread.
@@ -294,6 +300,7 @@ impl Store {
 
     /// The bytes of an attachment of a case, if they were stored.
     pub fn attachment(&self, scope: &Scope, case: &CaseRef, sha256: &ContentHash) -> Result<Option<Vec<u8>>> {
+        self.damage.guard("reading an attachment", || {
         let listed = self
             .full_thread(scope, case)?
             .iter()
@@ -308,10 +315,12 @@ impl Store {
             .get(&sha256.0)
             .map_err(st("reading a blob"))?
             .map(|v| v.value().to_vec()))
+        })
     }
 
     /// A page of a case-log tab, with the total count.
     pub fn view(&self, scope: &Scope, q: &ViewQuery) -> Result<ViewPage> {
+        self.damage.guard("reading a view", || {
         check_page(q.page, q.per_page)?;
         let txn = self.read_txn()?;
         let cases = open(&txn, tables::CASES)?;
@@ -440,11 +449,13 @@ impl Store {
             per_page: q.per_page,
             cases: out,
         })
+        })
     }
 
     /// The support queue, in the core comparator's order. With a tenant
     /// scope, only that tenant's cases.
     pub fn queue(&self, scope: &Scope, q: &QueueQuery) -> Result<Vec<QueueEntry>> {
+        self.damage.guard("reading the queue", || {
         let txn = self.read_txn()?;
         let queue = open(&txn, tables::QUEUE)?;
         let cases = open(&txn, tables::CASES)?;
@@ -475,10 +486,12 @@ impl Store {
             }
         }
         Ok(out)
+        })
     }
 
     /// Counts of cases, messages, tenants, per status and per category.
     pub fn stats(&self) -> Result<Stats> {
+        self.damage.guard("counting", || {
         let txn = self.read_txn()?;
         let cases = open(&txn, tables::CASES)?;
         let mut stats = Stats {
@@ -524,10 +537,12 @@ impl Store {
             }
         }
         Ok(stats)
+        })
     }
 
     /// Change-log entries after `after`, at most `limit`: (sequence, case id).
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, u64)>> {
+        self.damage.guard("reading the change log", || {
         let txn = self.read_txn()?;
         let changes = open(&txn, tables::CHANGES)?;
         let mut out = Vec::new();
@@ -542,10 +557,12 @@ impl Store {
             out.push((k.value(), v.value()));
         }
         Ok(out)
+        })
     }
 
     /// Every case id in the store, in id order (for rebuilds and checks).
     pub fn case_ids(&self) -> Result<Vec<u64>> {
+        self.damage.guard("listing cases", || {
         let txn = self.read_txn()?;
         let cases = open(&txn, tables::CASES)?;
         let mut ids = Vec::new();
@@ -553,6 +570,7 @@ impl Store {
             ids.push(item.map_err(st("listing cases"))?.0.value());
         }
         Ok(ids)
+        })
     }
 }
 
