@@ -55,7 +55,11 @@ fn demo_store() -> (TempDir, String) {
         .assert()
         .success();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(text.lines().count(), 300, "salvage of an intact store is the whole store");
+    assert_eq!(
+        text.lines().count(),
+        300,
+        "salvage of an intact store is the whole store"
+    );
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     (dir, first["number"].as_str().unwrap().to_owned())
 }
@@ -87,7 +91,10 @@ fn read_commands(db: &Path, number: &str) -> usize {
             ],
         ),
         ("verify", vec!["verify".into()]),
-        ("backup", vec!["backup".into(), scratch.path().join("copy").display().to_string()]),
+        (
+            "backup",
+            vec!["backup".into(), scratch.path().join("copy").display().to_string()],
+        ),
     ];
     let mut damaged = 0;
     for (what, args) in runs {
@@ -136,7 +143,10 @@ fn no_command_panics_or_writes_on_a_damaged_store_and_salvage_rescues_the_rest()
         let before = files(work.path());
 
         damaged_reads += read_commands(work.path(), &number);
-        assert!(files(work.path()) == before, "seed {seed}: a read command changed the store");
+        assert!(
+            files(work.path()) == before,
+            "seed {seed}: a read command changed the store"
+        );
 
         let out_dir = TempDir::new().unwrap();
         let rescued = out_dir.path().join("rescued.jsonl");
@@ -161,7 +171,10 @@ fn no_command_panics_or_writes_on_a_damaged_store_and_salvage_rescues_the_rest()
             assert!(import.status.success(), "{import:?}");
         }
     }
-    assert!(damaged_reads > 0, "no read met the damage: the test damaged nothing it reads");
+    assert!(
+        damaged_reads > 0,
+        "no read met the damage: the test damaged nothing it reads"
+    );
 }
 
 /// A store the user may read but not write (file r--, directory r-x):
@@ -215,8 +228,18 @@ fn a_store_the_user_cannot_write_serves_reads_and_names_the_file_on_writes() {
         );
     }
     let out = as_nobody(&[
-        "case", "new", "--tenant", "seller-0001", "--user", "ops@example.com", "--category", "listing", "--title",
-        "t", "--body", "b",
+        "case",
+        "new",
+        "--tenant",
+        "seller-0001",
+        "--user",
+        "ops@example.com",
+        "--category",
+        "listing",
+        "--title",
+        "t",
+        "--body",
+        "b",
     ])
     .unwrap();
     assert!(!out.status.success());

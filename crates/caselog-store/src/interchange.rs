@@ -80,9 +80,7 @@ use caselog_core::{
     CaseState, Category, ContentHash, EventKind, LanguageTag, Marketplace, OrderId, PerformanceTier, References, Role,
     Sku, Span, Status, TenantId, Timestamp, UserId, ValidationError,
 };
-use redb::{
-    Database, MultimapTableHandle, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableHandle,
-};
+use redb::{Database, MultimapTableHandle, ReadOnlyTable, ReadTransaction, ReadableTable, TableHandle};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -832,9 +830,7 @@ impl Store {
 impl Snapshot {
     /// A snapshot of `db` as of now (unguarded: callers guard).
     pub(crate) fn open(db: &crate::store::ReadDb, damage: &Damage) -> Result<Snapshot> {
-        let txn = db
-            .begin_read()
-            .map_err(|e| StoreError::storage("starting a read", e))?;
+        let txn = db.begin_read().map_err(|e| StoreError::storage("starting a read", e))?;
         let o = |e: redb::TableError| StoreError::storage("opening a snapshot", e);
         let cases = txn.open_table(tables::CASES).map_err(o)?;
         let thread = txn.open_table(tables::THREAD).map_err(o)?;
@@ -854,11 +850,6 @@ impl Snapshot {
         };
         let thread = self.thread_unguarded(&case)?;
         Ok(Some((case, thread)))
-    }
-
-    /// The read transaction under the snapshot.
-    pub(crate) fn txn(&self) -> &ReadTransaction {
-        &self.txn
     }
 }
 
@@ -889,9 +880,9 @@ impl Snapshot {
     /// entry count, is a [`StoreError::Corrupt`] item, and iteration goes on
     /// with the next case.
     pub fn cases(&self, scope: &Scope) -> Result<SnapshotCases<'_>> {
-        let range = self
-            .damage
-            .guard("listing cases", || self.cases.range::<u64>(..).map_err(st("listing cases")))?;
+        let range = self.damage.guard("listing cases", || {
+            self.cases.range::<u64>(..).map_err(st("listing cases"))
+        })?;
         Ok(SnapshotCases {
             snapshot: self,
             range,

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableTable};
 
 use crate::error::{Result, StoreError};
 use crate::guard::{quietly, Damage};
@@ -86,7 +86,9 @@ impl Store {
                     .map_err(|e| open_error("opening the store read-only", &path, e))?;
                 Ok(Arc::new(db) as Arc<ReadDb>)
             })?,
-            None => match damage.guard("opening the store read-only", || open_read_only_db(&path, opts.cache_bytes)) {
+            None => match damage.guard("opening the store read-only", || {
+                open_read_only_db(&path, opts.cache_bytes)
+            }) {
                 Ok(db) => Arc::new(db),
                 Err(StoreError::NeedsRecovery { .. }) => {
                     let (db, tmp) = recover_copy(&path, opts, &damage)?;
@@ -115,7 +117,11 @@ fn recover_copy(path: &Path, opts: &Options, damage: &Damage) -> Result<(Arc<Rea
     let tmp = std::env::temp_dir().join(format!("caselog-salvage-{}-{nanos}", std::process::id()));
     let io = |action: &'static str, p: &Path| {
         let p = p.to_owned();
-        move |source| StoreError::Io { action, path: p, source }
+        move |source| StoreError::Io {
+            action,
+            path: p,
+            source,
+        }
     };
     std::fs::create_dir_all(&tmp).map_err(io("creating a directory for a recovery copy", &tmp))?;
     let target = tmp.join(STORE_FILE);
@@ -131,7 +137,10 @@ fn recover_copy(path: &Path, opts: &Options, damage: &Damage) -> Result<(Arc<Rea
             })
         });
     match opened {
-        Ok(db) => Ok((Arc::new(db), tmp)),
+        Ok(db) => {
+            let db: Arc<ReadDb> = Arc::new(db);
+            Ok((db, tmp))
+        }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
             Err(e)
@@ -187,7 +196,9 @@ fn find_ids(db: &Arc<ReadDb>, damage: &Damage, report: &mut SalvageReport) -> (B
     let mut note = |what: &str, e: String| report.notes.push(format!("{what}: {e}"));
 
     let counter = quietly(|| -> Result<u64> {
-        let txn = db.begin_read().map_err(|e| StoreError::storage("reading counters", e))?;
+        let txn = db
+            .begin_read()
+            .map_err(|e| StoreError::storage("reading counters", e))?;
         let meta = txn
             .open_table(tables::META)
             .map_err(|e| StoreError::storage("reading counters", e))?;

@@ -213,7 +213,9 @@ impl Store {
             }
         })?;
         damage.guard("checking the store header", || {
-            let txn = db.begin_read().map_err(|e| StoreError::storage("checking the store header", e))?;
+            let txn = db
+                .begin_read()
+                .map_err(|e| StoreError::storage("checking the store header", e))?;
             match check_header(&txn, &path)? {
                 Header::Caselog => Ok(()),
                 // Only a creation cut short leaves a file without tables,

@@ -132,8 +132,21 @@ struct Original {
 
 fn words(rng: &mut Rng, n: usize) -> String {
     const W: &[&str] = &[
-        "refund", "order", "delayed", "listing", "suppressed", "invoice", "account", "payment", "shipment", "carrier",
-        "warehouse", "review", "policy", "账户", "停用",
+        "refund",
+        "order",
+        "delayed",
+        "listing",
+        "suppressed",
+        "invoice",
+        "account",
+        "payment",
+        "shipment",
+        "carrier",
+        "warehouse",
+        "review",
+        "policy",
+        "账户",
+        "停用",
     ];
     (0..n)
         .map(|_| W[rng.below(W.len() as u64) as usize])
@@ -152,7 +165,13 @@ fn build_original() -> Original {
         let store = Store::open(dir.path(), fast_options()).unwrap();
         for i in 0..120 {
             let t = format!("seller-{}", i % 3);
-            let mut new = new_case(&t, "ann", Category::Orders, &format!("Case {i} {}", words(&mut rng, 4)), None);
+            let mut new = new_case(
+                &t,
+                "ann",
+                Category::Orders,
+                &format!("Case {i} {}", words(&mut rng, 4)),
+                None,
+            );
             new.description = words(&mut rng, 5 + rng.below(400) as usize);
             let created = store.create_case(new).unwrap();
             for _ in 0..rng.below(4) {
@@ -205,7 +224,10 @@ fn build_original() -> Original {
             index_directory: None,
         };
         let store = Store::open_read_only_with(dir.path(), Options::default(), hooks).unwrap();
-        let case = store.case(&Scope::AllTenants, &CaseRef::Id(CaseId(id))).unwrap().unwrap();
+        let case = store
+            .case(&Scope::AllTenants, &CaseRef::Id(CaseId(id)))
+            .unwrap()
+            .unwrap();
         let thread = store.full_thread(&Scope::AllTenants, &CaseRef::Id(CaseId(id))).unwrap();
         assert_eq!(to_line(&case, &thread), lines[&id]);
         drop(store);
@@ -294,7 +316,18 @@ fn read_everything(store: &Store, numbers: &[CaseNumber]) -> bool {
     };
     note(store.stats().map(drop));
     note(store.case_ids().map(drop));
-    note(store.queue(&all, &QueueQuery { limit: 50, category: None, marketplace: None }).map(drop));
+    note(
+        store
+            .queue(
+                &all,
+                &QueueQuery {
+                    limit: 50,
+                    category: None,
+                    marketplace: None,
+                },
+            )
+            .map(drop),
+    );
     for kind in [ViewKind::All, ViewKind::NeedsAttention, ViewKind::Mine(user("ann"))] {
         note(store.view(&all, &ViewQuery::new(kind)).map(drop));
     }
@@ -340,7 +373,10 @@ fn run_seed(original: &Original, seed: u64, tally: &mut Tally) {
             Ok(store) => {
                 let damaged = read_everything(&store, &original.numbers);
                 if damaged {
-                    assert!(store.damage_seen().is_some(), "{ctx}: damage reported but not remembered");
+                    assert!(
+                        store.damage_seen().is_some(),
+                        "{ctx}: damage reported but not remembered"
+                    );
                 }
                 let write = store.create_case(new_case("seller-0", "ann", Category::Tax, "after", None));
                 assert!(matches!(write, Err(StoreError::ReadOnly { .. })), "{ctx}: {write:?}");
@@ -355,7 +391,10 @@ fn run_seed(original: &Original, seed: u64, tally: &mut Tally) {
         tally.opened += 1;
         tally.reads_saw_damage += u64::from(damaged);
     }
-    assert!(files(work.path()) == before, "{ctx}: reading changed the store directory");
+    assert!(
+        files(work.path()) == before,
+        "{ctx}: reading changed the store directory"
+    );
 
     // 2. Salvage: untouched cases come back exactly; nothing is written.
     let mut salvaged: BTreeMap<u64, String> = BTreeMap::new();
@@ -366,12 +405,19 @@ fn run_seed(original: &Original, seed: u64, tally: &mut Tally) {
         })
     }))
     .unwrap_or_else(|_| panic!("{ctx}: a panic escaped salvage"));
-    assert!(files(work.path()) == before, "{ctx}: salvage changed the store directory");
+    assert!(
+        files(work.path()) == before,
+        "{ctx}: salvage changed the store directory"
+    );
     for (id, line) in &original.lines {
         let untouched = original.pages[id].is_disjoint(&hit);
         if untouched {
             tally.untouched_cases += 1;
-            assert_eq!(salvaged.get(id), Some(line), "{ctx}: case #{id} was untouched but not salvaged intact");
+            assert_eq!(
+                salvaged.get(id),
+                Some(line),
+                "{ctx}: case #{id} was untouched but not salvaged intact"
+            );
         } else {
             tally.touched_cases += 1;
         }
@@ -400,7 +446,10 @@ fn run_seed(original: &Original, seed: u64, tally: &mut Tally) {
         let damaged = read_everything(&store, &original.numbers);
         if damaged || store.damage_seen().is_some() {
             let write = store.create_case(new_case("seller-0", "ann", Category::Tax, "after damage", None));
-            assert!(matches!(write, Err(StoreError::WritesRefused { .. })), "{ctx}: {write:?}");
+            assert!(
+                matches!(write, Err(StoreError::WritesRefused { .. })),
+                "{ctx}: {write:?}"
+            );
         }
         let _ = store.shutdown();
     }));

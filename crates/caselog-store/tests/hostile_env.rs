@@ -43,7 +43,13 @@ fn small_store(dir: &Path, n: usize) -> Vec<CaseNumber> {
         .map(|i| {
             let t = format!("seller-{}", i % 2);
             store
-                .create_case(new_case(&t, "ann", Category::Orders, &format!("refund {i} delayed"), None))
+                .create_case(new_case(
+                    &t,
+                    "ann",
+                    Category::Orders,
+                    &format!("refund {i} delayed"),
+                    None,
+                ))
                 .unwrap()
                 .number
         })
@@ -72,7 +78,14 @@ fn a_read_only_open_serves_every_read_writes_nothing_and_refuses_writes_naming_t
     assert_eq!(store.view(&all, &ViewQuery::new(ViewKind::All)).unwrap().total, 30);
     assert_eq!(
         store
-            .queue(&all, &QueueQuery { limit: 100, category: None, marketplace: None })
+            .queue(
+                &all,
+                &QueueQuery {
+                    limit: 100,
+                    category: None,
+                    marketplace: None
+                }
+            )
             .unwrap()
             .len(),
         30
@@ -93,7 +106,10 @@ fn a_read_only_open_serves_every_read_writes_nothing_and_refuses_writes_naming_t
     assert!(matches!(store.reindex(|_| {}), Err(_)));
     store.shutdown().unwrap();
     // Not a byte written, no file created or removed (markers, locks).
-    assert!(files(dir.path()) == before, "a read-only open changed the store directory");
+    assert!(
+        files(dir.path()) == before,
+        "a read-only open changed the store directory"
+    );
 }
 
 #[test]
@@ -104,7 +120,9 @@ fn a_read_only_open_indexes_in_memory_when_the_index_on_disk_is_missing() {
     let before = files(dir.path());
     let store = Store::open_read_only(dir.path(), Options::default()).unwrap();
     assert!(store.index_rebuilt_on_open().is_some());
-    let found = store.search(&Scope::AllTenants, "refund", &SearchOptions::default()).unwrap();
+    let found = store
+        .search(&Scope::AllTenants, "refund", &SearchOptions::default())
+        .unwrap();
     assert_eq!(found.total, 12);
     store.shutdown().unwrap();
     assert!(files(dir.path()) == before);
@@ -118,7 +136,13 @@ fn a_store_that_needs_recovery_is_refused_read_only_and_salvaged_in_a_copy() {
         let store = Store::open(dir.path(), Options::default()).unwrap();
         for i in 0..5 {
             store
-                .create_case(new_case("seller-0", "ann", Category::Orders, &format!("case {i}"), None))
+                .create_case(new_case(
+                    "seller-0",
+                    "ann",
+                    Category::Orders,
+                    &format!("case {i}"),
+                    None,
+                ))
                 .unwrap();
         }
         // The file as a crash would leave it: copied while open for writing.
@@ -154,7 +178,10 @@ struct FullDisk {
 impl FullDisk {
     fn check(&self) -> io::Result<()> {
         if self.full.load(Ordering::SeqCst) {
-            Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device (injected)"))
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device (injected)",
+            ))
         } else {
             Ok(())
         }
@@ -239,7 +266,7 @@ fn an_index_that_cannot_commit_on_a_full_disk_is_reported_lagging_and_the_import
         Box::new(FullDisk {
             inner: Box::new(mmap),
             full: hook_full.clone(),
-        })
+        }) as Box<dyn Directory>
     });
     let hooks = StorageHooks {
         backend: None,
@@ -249,9 +276,7 @@ fn an_index_that_cannot_commit_on_a_full_disk_is_reported_lagging_and_the_import
     full.store(true, Ordering::SeqCst);
     let outcomes = store.import((0..300).map(import_case)).unwrap();
     assert_eq!(outcomes.len(), 300);
-    assert!(outcomes
-        .iter()
-        .all(|o| matches!(o, Ok(ImportOutcome::Imported { .. }))));
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(ImportOutcome::Imported { .. }))));
     match store.shutdown() {
         Err(StoreError::IndexLagging { io_kind, .. }) => assert_eq!(io_kind, Some(io::ErrorKind::StorageFull)),
         other => panic!("expected the index reported lagging, got {other:?}"),
@@ -259,7 +284,9 @@ fn an_index_that_cannot_commit_on_a_full_disk_is_reported_lagging_and_the_import
     // Every case is there, and the index catches up on the next open.
     let store = Store::open(dir.path(), fast_options()).unwrap();
     assert_eq!(store.stats().unwrap().cases, 300);
-    assert!(store.wait_indexed(store.last_change(), Duration::from_secs(30)).unwrap());
+    assert!(store
+        .wait_indexed(store.last_change(), Duration::from_secs(30))
+        .unwrap());
     let found = store
         .search(&Scope::AllTenants, "invoice", &SearchOptions::default())
         .unwrap();
@@ -341,8 +368,14 @@ fn reads_work_while_the_disk_is_full() {
     let store = Store::open_read_only_with(dir.path(), Options::default(), hooks).unwrap();
     let all = Scope::AllTenants;
     assert_eq!(store.stats().unwrap().cases, 10);
-    assert_eq!(store.search(&all, "refund", &SearchOptions::default()).unwrap().total, 10);
-    assert!(store.case(&all, &CaseRef::Number(numbers[0].clone())).unwrap().is_some());
+    assert_eq!(
+        store.search(&all, "refund", &SearchOptions::default()).unwrap().total,
+        10
+    );
+    assert!(store
+        .case(&all, &CaseRef::Number(numbers[0].clone()))
+        .unwrap()
+        .is_some());
     store.shutdown().unwrap();
 }
 
@@ -386,7 +419,13 @@ fn concurrent_creation_of_a_new_store_has_one_creator() {
         let children: Vec<_> = (0..3)
             .map(|_| {
                 std::process::Command::new(&exe)
-                    .args(["--ignored", "--exact", "concurrent_creation_child", "--nocapture", "--test-threads=1"])
+                    .args([
+                        "--ignored",
+                        "--exact",
+                        "concurrent_creation_child",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
                     .env(CHILD_DIR, &store_dir)
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::null())

@@ -104,7 +104,9 @@ fn opening_error(db: &Path, e: StoreError) -> anyhow::Error {
     if busy {
         err.context("the store is in use by another process (one process at a time opens a store)")
     } else if recover {
-        err.context("run `caselog reindex` (or any write command) to recover it, or `caselog salvage` to read it as it is")
+        err.context(
+            "run `caselog reindex` (or any write command) to recover it, or `caselog salvage` to read it as it is",
+        )
     } else {
         err
     }

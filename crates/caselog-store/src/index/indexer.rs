@@ -1073,7 +1073,7 @@ impl Indexer {
         let fields = self.shared.fields;
         let db = self.db.clone();
         let schema_id = self.schema_id.clone();
-        let (report, max_id) = rebuild(self.writer_mut()?, &fields, &schema_id, &db, reason, progress)?;
+        let (report, max_id) = rebuild(self.writer_mut()?, &fields, &schema_id, &*db, reason, progress)?;
         // The snapshot is at least as new as every change applied before.
         self.applied = report.change;
         // Uncommitted documents of the old writer count too if it survives.
@@ -1118,7 +1118,9 @@ pub(crate) fn open_read_only(
     let (schema, fields) = Fields::build();
     let schema_id = schema_fingerprint(&schema);
     let clean = store_dir.join(CLEAN_MARKER).exists();
-    let hook: IndexDirectoryHook = Arc::new(|mmap| Box::new(super::read_only::ReadOnlyDirectory::new(Box::new(mmap))));
+    let hook: IndexDirectoryHook = Arc::new(|mmap| {
+        Box::new(super::read_only::ReadOnlyDirectory::new(Box::new(mmap))) as Box<dyn tantivy::Directory>
+    });
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
     let on_disk = try_open(&dir, Some(&hook), &schema, &schema_id, clean).and_then(|(index, change, _)| {

@@ -53,7 +53,10 @@ impl Directory for ReadOnlyDirectory {
         self.inner.atomic_read(path)
     }
     fn atomic_write(&self, path: &Path, _data: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(io::ErrorKind::PermissionDenied, refused(path).to_string()))
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            refused(path).to_string(),
+        ))
     }
     fn sync_directory(&self) -> io::Result<()> {
         // Nothing was written.

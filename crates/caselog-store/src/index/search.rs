@@ -23,7 +23,7 @@ use caselog_core::{
     parse, BareReference, CaseId, CaseNumber, Category, FieldFilter, Query, QueryError, QueryErrorKind, QueryLimits,
     Status, TenantId, Timestamp,
 };
-use redb::{ReadTransaction, ReadableDatabase};
+use redb::ReadTransaction;
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use caselog_core::CaseId;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, TantivyDocument};
 
