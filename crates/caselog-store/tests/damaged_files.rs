@@ -172,16 +172,18 @@ fn build_original() -> Original {
                 &format!("Case {i} {}", words(&mut rng, 4)),
                 None,
             );
-            new.description = words(&mut rng, 5 + rng.below(400) as usize);
+            let n = 5 + rng.below(400) as usize;
+            new.description = words(&mut rng, n);
             let created = store.create_case(new).unwrap();
             for _ in 0..rng.below(4) {
+                let n = 3 + rng.below(300) as usize;
                 store
                     .reply(
                         &Scope::Tenant(tenant(&t)),
                         &CaseRef::Id(created.id),
                         NewMessage {
                             actor: seller("ann"),
-                            body: words(&mut rng, 3 + rng.below(300) as usize),
+                            body: words(&mut rng, n),
                             attachments: vec![],
                             at: None,
                         },

@@ -278,7 +278,11 @@ fn an_index_that_cannot_commit_on_a_full_disk_is_reported_lagging_and_the_import
     assert_eq!(outcomes.len(), 300);
     assert!(outcomes.iter().all(|o| matches!(o, Ok(ImportOutcome::Imported { .. }))));
     match store.shutdown() {
-        Err(StoreError::IndexLagging { io_kind, .. }) => assert_eq!(io_kind, Some(io::ErrorKind::StorageFull)),
+        // tantivy does not always keep the I/O kind ("an index writer was
+        // killed"), so only the kind of report is certain.
+        Err(StoreError::IndexLagging { io_kind, cause }) => {
+            assert!(matches!(io_kind, Some(io::ErrorKind::StorageFull) | None), "{cause}")
+        }
         other => panic!("expected the index reported lagging, got {other:?}"),
     }
     // Every case is there, and the index catches up on the next open.
@@ -428,7 +432,7 @@ fn concurrent_creation_of_a_new_store_has_one_creator() {
                     ])
                     .env(CHILD_DIR, &store_dir)
                     .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
                     .spawn()
                     .unwrap()
             })
@@ -439,8 +443,8 @@ fn concurrent_creation_of_a_new_store_has_one_creator() {
                 let out = c.wait_with_output().unwrap();
                 String::from_utf8_lossy(&out.stdout)
                     .lines()
-                    .find_map(|l| l.strip_prefix("outcome:").map(str::to_owned))
-                    .unwrap_or_else(|| "no outcome".into())
+                    .find_map(|l| l.split_once("outcome:").map(|(_, o)| o.to_owned()))
+                    .unwrap_or_else(|| format!("no outcome ({:?}): {}", out.status, String::from_utf8_lossy(&out.stderr)))
             })
             .collect();
         assert!(
