@@ -123,11 +123,16 @@ impl Damage {
             })
         });
         if let Err(e) = &result {
-            if shows_damage(e) {
-                self.record(e);
-            }
+            self.observe(e);
         }
         result
+    }
+
+    /// Marks the store damaged if `e` shows damage.
+    pub fn observe(&self, e: &StoreError) {
+        if shows_damage(e) {
+            self.record(e);
+        }
     }
 
     /// Marks the store damaged (the first damage is the one reported).

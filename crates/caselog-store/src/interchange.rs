@@ -1095,7 +1095,12 @@ impl Iterator for SnapshotCases<'_> {
         }
         let damage = self.snapshot.damage.clone();
         match damage.guard("listing cases", || Ok(self.next_unguarded())) {
-            Ok(item) => item,
+            Ok(item) => {
+                if let Some(Err(e)) = &item {
+                    damage.observe(e);
+                }
+                item
+            }
             Err(e) => {
                 self.broken = true;
                 Some(Err(e))
