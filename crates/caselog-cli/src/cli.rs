@@ -161,6 +161,18 @@ Example:
   caselog stats
   caselog stats --json | jq .by_status")]
     Stats(StatsArgs),
+
+    /// Export every case a damaged store still yields, listing the ones it does not.
+    #[command(after_help = "\
+Example:
+  caselog salvage --out rescued.jsonl
+  caselog --db /tmp/rescued import rescued.jsonl
+
+The store is only read, never repaired or rewritten (a store that needs crash
+recovery is recovered in a temporary copy). Cases are written as interchange
+JSON Lines, so the output imports into a new store. Exit status 3 when some
+cases could not be read; they are listed with their id, number and reason.")]
+    Salvage(SalvageArgs),
 }
 
 fn v<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
@@ -733,6 +745,17 @@ pub struct BackupArgs {
 /// Options of `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `salvage`.
+#[derive(Debug, Args)]
+pub struct SalvageArgs {
+    /// The JSON Lines file to write (must not exist yet), or - for standard output.
+    #[arg(long)]
+    pub out: PathBuf,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

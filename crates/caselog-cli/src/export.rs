@@ -33,7 +33,7 @@ use caselog_store::{Case, CaseRef, Scope, SearchOptions, SearchSort, Store, Thre
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, XlsxError};
 
 use crate::cli::{ExportArgs, FilterArgs, FormatArg, ViewSortArg};
-use crate::commands::{close, open_existing, read::view_query, scope, time_range};
+use crate::commands::{close, open_for_reading, read::view_query, scope, time_range};
 use crate::destination::Destination;
 use crate::render::count;
 use crate::{progress, Outcome};
@@ -267,7 +267,7 @@ pub fn run(db: &Path, args: &ExportArgs, out: &mut dyn Write) -> Result<Outcome>
     } else {
         Some(Destination::check(&args.out, args.force)?)
     };
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let scope = scope(&args.scope);
     let result = match dest {
         None => {

@@ -197,6 +197,60 @@ pub enum StoreError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The store file is damaged: reading it made redb (or tantivy, for the
+    /// index) fail an internal check, or report corruption. Nothing was
+    /// written; other reads go on, and this process accepts no more writes
+    /// (see [`StoreError::WritesRefused`]). `caselog salvage` recovers the
+    /// cases that can still be read.
+    #[error("the store file {path} is damaged: {action} failed ({detail})")]
+    Damaged {
+        /// What was being read.
+        action: &'static str,
+        /// The damaged file (or index directory).
+        path: PathBuf,
+        /// What the storage engine reported.
+        detail: String,
+    },
+    /// A write was refused because this process has seen the store damaged:
+    /// writing into a damaged file could spread the damage.
+    #[error("the store at {path} is damaged ({first}); it accepts no writes (salvage what can be read)")]
+    WritesRefused {
+        /// The store file.
+        path: PathBuf,
+        /// The first damage seen, as text.
+        first: String,
+    },
+    /// A write was asked of a store opened read-only.
+    #[error("the store at {path} is open read-only; writing needs a read-write open (and a writable file)")]
+    ReadOnly {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// A read-only open found a store that was not closed cleanly: redb
+    /// must recover it, which writes the file, so a read-only open refuses.
+    #[error("the store file {path} was not closed cleanly and needs recovery, which a read-only open does not do; open it read-write once (any write command) to recover it")]
+    NeedsRecovery {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The store closed cleanly — every acknowledged write is durable —
+    /// but the search index could not commit its last changes (for
+    /// instance the disk is full). Searches lag behind the store until the
+    /// index catches up, which the next open does by itself.
+    #[error("the store is closed and its data kept, but the search index could not commit ({cause}); it catches up when the store is next opened")]
+    IndexLagging {
+        /// Why the index could not commit, as text.
+        cause: String,
+        /// The kind of the underlying I/O error, if the failure was one.
+        io_kind: Option<std::io::ErrorKind>,
+    },
+    /// Another process (or another handle in this one) has the store open
+    /// for writing, or is creating it.
+    #[error("the store at {path} is in use by another process (one writer at a time)")]
+    AlreadyOpen {
+        /// The store file.
+        path: PathBuf,
+    },
 }
 
 impl StoreError {
@@ -218,7 +272,9 @@ impl StoreError {
                 redb::Error::Io(e) => Some(e.kind()),
                 _ => None,
             },
-            StoreError::CommitFailed { io_kind, .. } | StoreError::IndexFailing { io_kind, .. } => *io_kind,
+            StoreError::CommitFailed { io_kind, .. }
+            | StoreError::IndexFailing { io_kind, .. }
+            | StoreError::IndexLagging { io_kind, .. } => *io_kind,
             _ => None,
         }
     }

@@ -86,6 +86,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::error::{Result, StoreError};
+use crate::guard::Damage;
 use crate::model::{Case, CaseLinks, ImportCase, Scope, StatusChange, ThreadEntry};
 use crate::records;
 use crate::store::{Store, STORE_FILE};
@@ -843,6 +844,8 @@ pub struct Snapshot {
     txn: ReadTransaction,
     cases: ReadOnlyTable<u64, &'static [u8]>,
     thread: ReadOnlyTable<(u64, u32), &'static [u8]>,
+    /// Every read through the snapshot is guarded (see `guard.rs`).
+    damage: Damage,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -856,16 +859,35 @@ impl Store {
     /// exports, checks and backups. Hold it only as long as needed: the
     /// pages it sees cannot be reused by the writer until it is dropped.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let txn = self.read_txn()?;
+        self.damage
+            .guard("opening a snapshot", || Snapshot::open(&*self.db, &self.damage, &self.dir))
+    }
+}
+
+impl Snapshot {
+    /// A snapshot of `db` as of now (unguarded: callers guard).
+    pub(crate) fn open(db: &crate::store::ReadDb, damage: &Damage, source: &Path) -> Result<Snapshot> {
+        let txn = db.begin_read().map_err(|e| StoreError::storage("starting a read", e))?;
         let o = |e: redb::TableError| StoreError::storage("opening a snapshot", e);
         let cases = txn.open_table(tables::CASES).map_err(o)?;
         let thread = txn.open_table(tables::THREAD).map_err(o)?;
         Ok(Snapshot {
-            source: self.dir.clone(),
+            source: source.to_owned(),
             txn,
             cases,
             thread,
+            damage: damage.clone(),
         })
+    }
+
+    /// The case with internal id `id` and its checked thread, if there is
+    /// one (unguarded: callers guard).
+    pub(crate) fn case_by_id(&self, id: u64) -> Result<Option<(Case, Vec<ThreadEntry>)>> {
+        let Some(case) = crate::write::load_case(&self.cases, id)? else {
+            return Ok(None);
+        };
+        let thread = self.thread_unguarded(&case)?;
+        Ok(Some((case, thread)))
     }
 }
 
@@ -884,7 +906,8 @@ impl Snapshot {
     /// Number of cases in the store (all tenants).
     pub fn case_count(&self) -> Result<u64> {
         use redb::ReadableTableMetadata;
-        self.cases.len().map_err(st("counting cases"))
+        self.damage
+            .guard("counting cases", || self.cases.len().map_err(st("counting cases")))
     }
 
     /// Every case of `scope` with its whole thread, in id order (the order
@@ -895,16 +918,23 @@ impl Snapshot {
     /// entry count, is a [`StoreError::Corrupt`] item, and iteration goes on
     /// with the next case.
     pub fn cases(&self, scope: &Scope) -> Result<SnapshotCases<'_>> {
-        let range = self.cases.range::<u64>(..).map_err(st("listing cases"))?;
+        let range = self.damage.guard("listing cases", || {
+            self.cases.range::<u64>(..).map_err(st("listing cases"))
+        })?;
         Ok(SnapshotCases {
             snapshot: self,
             range,
             scope: scope.clone(),
+            broken: false,
         })
     }
 
     /// One case's whole thread, checked as in [`Snapshot::cases`].
     pub fn thread(&self, case: &Case) -> Result<Vec<ThreadEntry>> {
+        self.damage.guard("reading a thread", || self.thread_unguarded(case))
+    }
+
+    fn thread_unguarded(&self, case: &Case) -> Result<Vec<ThreadEntry>> {
         let id = case.id.0;
         let mut out = Vec::with_capacity(case.entries as usize);
         for item in self
@@ -951,6 +981,10 @@ impl Snapshot {
     /// and a source holding a table this release does not know (so a copy
     /// is never silently incomplete).
     pub fn copy_to(&self, dest: &Path) -> Result<CopySummary> {
+        self.damage.guard("copying the store", || self.copy_to_unguarded(dest))
+    }
+
+    fn copy_to_unguarded(&self, dest: &Path) -> Result<CopySummary> {
         let io = |action: &'static str, path: &Path| {
             let path = path.to_owned();
             move |source| StoreError::Io { action, path, source }
@@ -1148,6 +1182,8 @@ pub struct SnapshotCases<'s> {
     snapshot: &'s Snapshot,
     range: redb::Range<'static, u64, &'static [u8]>,
     scope: Scope,
+    /// Set after a read panicked: the range's position is not to be trusted.
+    broken: bool,
 }
 
 impl std::fmt::Debug for SnapshotCases<'_> {
@@ -1162,6 +1198,27 @@ impl Iterator for SnapshotCases<'_> {
     type Item = Result<(Case, Vec<ThreadEntry>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.broken {
+            return None;
+        }
+        let damage = self.snapshot.damage.clone();
+        match damage.guard("listing cases", || Ok(self.next_unguarded())) {
+            Ok(item) => {
+                if let Some(Err(e)) = &item {
+                    damage.observe(e);
+                }
+                item
+            }
+            Err(e) => {
+                self.broken = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl SnapshotCases<'_> {
+    fn next_unguarded(&mut self) -> Option<Result<(Case, Vec<ThreadEntry>)>> {
         loop {
             let (k, v) = match self.range.next()? {
                 Ok(kv) => kv,
@@ -1174,7 +1231,7 @@ impl Iterator for SnapshotCases<'_> {
             if !self.scope.allows(&case.tenant) {
                 continue;
             }
-            return Some(self.snapshot.thread(&case).map(|thread| (case, thread)));
+            return Some(self.snapshot.thread_unguarded(&case).map(|thread| (case, thread)));
         }
     }
 }

@@ -41,12 +41,14 @@
 
 mod error;
 pub mod fuzzing;
+mod guard;
 pub mod index;
 pub mod interchange;
 mod model;
 mod options;
 mod read;
 mod records;
+mod salvage;
 mod store;
 mod tables;
 mod write;
@@ -66,6 +68,7 @@ pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,
     MAX_PER_PAGE, MAX_VIEW_WINDOW,
 };
+pub use salvage::{SalvageLoss, SalvageReport};
 pub use store::{Store, STORE_FILE};
 
 /// The redb release the store is built on, for implementing

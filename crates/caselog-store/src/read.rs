@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use caselog_core::{AttachmentMeta, Category, ContentHash, Marketplace, QueueKey, Status, Timestamp, UserId};
-use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
 use crate::error::{Result, StoreError};
 use crate::model::{Case, CaseRef, Scope, ThreadEntry};
@@ -238,48 +238,54 @@ impl Store {
     /// Looks a case up by id or number. Another tenant's case is `None`,
     /// exactly like a missing one.
     pub fn case(&self, scope: &Scope, case: &CaseRef) -> Result<Option<Case>> {
-        let txn = self.read_txn()?;
-        let cases = open(&txn, tables::CASES)?;
-        let numbers = open(&txn, tables::NUMBERS)?;
-        match resolve(&cases, &numbers, scope, case) {
-            Ok(c) => Ok(Some(c)),
-            Err(StoreError::CaseNotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.damage.guard("reading a case", || {
+            let txn = self.read_txn()?;
+            let cases = open(&txn, tables::CASES)?;
+            let numbers = open(&txn, tables::NUMBERS)?;
+            match resolve(&cases, &numbers, scope, case) {
+                Ok(c) => Ok(Some(c)),
+                Err(StoreError::CaseNotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// Looks a case up by its number (exact).
     pub fn case_by_number(&self, scope: &Scope, number: &str) -> Result<Option<Case>> {
-        let txn = self.read_txn()?;
-        let numbers = open(&txn, tables::NUMBERS)?;
-        let Some(id) = numbers.get(number).map_err(st("reading a number"))?.map(|v| v.value()) else {
-            return Ok(None);
-        };
-        let cases = open(&txn, tables::CASES)?;
-        Ok(load_case(&cases, id)?.filter(|c| scope.allows(&c.tenant)))
+        self.damage.guard("reading a case", || {
+            let txn = self.read_txn()?;
+            let numbers = open(&txn, tables::NUMBERS)?;
+            let Some(id) = numbers.get(number).map_err(st("reading a number"))?.map(|v| v.value()) else {
+                return Ok(None);
+            };
+            let cases = open(&txn, tables::CASES)?;
+            Ok(load_case(&cases, id)?.filter(|c| scope.allows(&c.tenant)))
+        })
     }
 
     /// A page of a case's thread: `limit` entries from sequence `from`.
     pub fn thread(&self, scope: &Scope, case: &CaseRef, from: u32, limit: u32) -> Result<ThreadPage> {
-        let limit = limit.min(MAX_PER_PAGE.saturating_mul(100));
-        let txn = self.read_txn()?;
-        let cases = open(&txn, tables::CASES)?;
-        let numbers = open(&txn, tables::NUMBERS)?;
-        let c = resolve(&cases, &numbers, scope, case)?;
-        let thread = open(&txn, tables::THREAD)?;
-        let end = from.saturating_add(limit);
-        let mut entries = Vec::new();
-        for item in thread
-            .range((c.id.0, from)..(c.id.0, end))
-            .map_err(st("reading a thread"))?
-        {
-            let (k, v) = item.map_err(st("reading a thread"))?;
-            let (id, seq) = k.value();
-            entries.push((seq, records::decode_entry(v.value(), id, seq)?));
-        }
-        Ok(ThreadPage {
-            total: c.entries,
-            entries,
+        self.damage.guard("reading a thread", || {
+            let limit = limit.min(MAX_PER_PAGE.saturating_mul(100));
+            let txn = self.read_txn()?;
+            let cases = open(&txn, tables::CASES)?;
+            let numbers = open(&txn, tables::NUMBERS)?;
+            let c = resolve(&cases, &numbers, scope, case)?;
+            let thread = open(&txn, tables::THREAD)?;
+            let end = from.saturating_add(limit);
+            let mut entries = Vec::new();
+            for item in thread
+                .range((c.id.0, from)..(c.id.0, end))
+                .map_err(st("reading a thread"))?
+            {
+                let (k, v) = item.map_err(st("reading a thread"))?;
+                let (id, seq) = k.value();
+                entries.push((seq, records::decode_entry(v.value(), id, seq)?));
+            }
+            Ok(ThreadPage {
+                total: c.entries,
+                entries,
+            })
         })
     }
 
@@ -295,20 +301,22 @@ impl Store {
 
     /// The bytes of an attachment of a case, if they were stored.
     pub fn attachment(&self, scope: &Scope, case: &CaseRef, sha256: &ContentHash) -> Result<Option<Vec<u8>>> {
-        let listed = self
-            .full_thread(scope, case)?
-            .iter()
-            .flat_map(|e| e.attachments.iter())
-            .any(|a: &AttachmentMeta| &a.sha256 == sha256);
-        if !listed {
-            return Ok(None);
-        }
-        let txn = self.read_txn()?;
-        let blobs = open(&txn, tables::BLOBS)?;
-        Ok(blobs
-            .get(&sha256.0)
-            .map_err(st("reading a blob"))?
-            .map(|v| v.value().to_vec()))
+        self.damage.guard("reading an attachment", || {
+            let listed = self
+                .full_thread(scope, case)?
+                .iter()
+                .flat_map(|e| e.attachments.iter())
+                .any(|a: &AttachmentMeta| &a.sha256 == sha256);
+            if !listed {
+                return Ok(None);
+            }
+            let txn = self.read_txn()?;
+            let blobs = open(&txn, tables::BLOBS)?;
+            Ok(blobs
+                .get(&sha256.0)
+                .map_err(st("reading a blob"))?
+                .map(|v| v.value().to_vec()))
+        })
     }
 
     /// A page of a case-log tab, with the total count. A page past the
@@ -316,247 +324,257 @@ impl Store {
     /// [`MAX_PER_PAGE`] is [`StoreError::PageOutOfRange`] or
     /// [`StoreError::PerPageOutOfRange`], as for a search.
     pub fn view(&self, scope: &Scope, q: &ViewQuery) -> Result<ViewPage> {
-        check_page(q.page, q.per_page)?;
-        let txn = self.read_txn()?;
-        let cases = open(&txn, tables::CASES)?;
-        let scope_key = scope.key();
-        let mut window = PageWindow::new(q.page, q.per_page);
-        match &q.kind {
-            ViewKind::All => {
-                let one_status = (q.filter.statuses.len() == 1 && q.sort == ViewSort::Updated)
-                    .then(|| q.filter.statuses.first().copied())
-                    .flatten();
-                if let Some(status) = one_status {
-                    let (lo, hi) = q.filter.updated.key_bounds();
-                    let t = open(&txn, tables::BY_STATUS)?;
-                    let s = status.index() as u8;
-                    let range = t
-                        .range((scope_key, s, lo, 0)..=(scope_key, s, hi, u64::MAX))
-                        .map_err(st("scanning a view"))?;
-                    let needs_summary = !q.filter.categories.is_empty()
-                        || !q.filter.marketplaces.is_empty()
-                        || q.filter.created != TimeRange::default();
-                    let by_updated = open(&txn, tables::BY_UPDATED)?;
-                    let mut visit = |k: (&str, u8, u64, u64)| -> Result<()> {
-                        let (_, _, updated, id) = k;
-                        if needs_summary {
-                            let Some(v) = by_updated
-                                .get((scope_key, updated, id))
-                                .map_err(st("scanning a view"))?
-                            else {
-                                return Ok(());
-                            };
-                            if !q.filter.matches(&ViewSummary::decode(v.value(), "by_updated")?) {
-                                return Ok(());
+        self.damage.guard("reading a view", || {
+            check_page(q.page, q.per_page)?;
+            let txn = self.read_txn()?;
+            let cases = open(&txn, tables::CASES)?;
+            let scope_key = scope.key();
+            let mut window = PageWindow::new(q.page, q.per_page);
+            match &q.kind {
+                ViewKind::All => {
+                    let one_status = (q.filter.statuses.len() == 1 && q.sort == ViewSort::Updated)
+                        .then(|| q.filter.statuses.first().copied())
+                        .flatten();
+                    if let Some(status) = one_status {
+                        let (lo, hi) = q.filter.updated.key_bounds();
+                        let t = open(&txn, tables::BY_STATUS)?;
+                        let s = status.index() as u8;
+                        let range = t
+                            .range((scope_key, s, lo, 0)..=(scope_key, s, hi, u64::MAX))
+                            .map_err(st("scanning a view"))?;
+                        let needs_summary = !q.filter.categories.is_empty()
+                            || !q.filter.marketplaces.is_empty()
+                            || q.filter.created != TimeRange::default();
+                        let by_updated = open(&txn, tables::BY_UPDATED)?;
+                        let mut visit = |k: (&str, u8, u64, u64)| -> Result<()> {
+                            let (_, _, updated, id) = k;
+                            if needs_summary {
+                                let Some(v) = by_updated
+                                    .get((scope_key, updated, id))
+                                    .map_err(st("scanning a view"))?
+                                else {
+                                    return Ok(());
+                                };
+                                if !q.filter.matches(&ViewSummary::decode(v.value(), "by_updated")?) {
+                                    return Ok(());
+                                }
+                            }
+                            window.push(id);
+                            Ok(())
+                        };
+                        if q.descending {
+                            for item in range.rev() {
+                                visit(item.map_err(st("scanning a view"))?.0.value())?;
+                            }
+                        } else {
+                            for item in range {
+                                visit(item.map_err(st("scanning a view"))?.0.value())?;
                             }
                         }
-                        window.push(id);
-                        Ok(())
-                    };
-                    if q.descending {
-                        for item in range.rev() {
-                            visit(item.map_err(st("scanning a view"))?.0.value())?;
-                        }
                     } else {
-                        for item in range {
-                            visit(item.map_err(st("scanning a view"))?.0.value())?;
+                        let (def, bounds) = match q.sort {
+                            ViewSort::Updated => (tables::BY_UPDATED, q.filter.updated.key_bounds()),
+                            ViewSort::Created => (tables::BY_CREATED, q.filter.created.key_bounds()),
+                        };
+                        let table = open(&txn, def)?;
+                        let range = table
+                            .range((scope_key, bounds.0, 0)..=(scope_key, bounds.1, u64::MAX))
+                            .map_err(st("scanning a view"))?;
+                        let mut visit = |item: ViewItem<'_>| -> Result<()> {
+                            let (k, v) = item.map_err(st("scanning a view"))?;
+                            if q.filter.matches(&ViewSummary::decode(v.value(), "view")?) {
+                                window.push(k.value().2);
+                            }
+                            Ok(())
+                        };
+                        if q.descending {
+                            for item in range.rev() {
+                                visit(item)?;
+                            }
+                        } else {
+                            for item in range {
+                                visit(item)?;
+                            }
                         }
                     }
-                } else {
-                    let (def, bounds) = match q.sort {
-                        ViewSort::Updated => (tables::BY_UPDATED, q.filter.updated.key_bounds()),
-                        ViewSort::Created => (tables::BY_CREATED, q.filter.created.key_bounds()),
-                    };
-                    let table = open(&txn, def)?;
-                    let range = table
-                        .range((scope_key, bounds.0, 0)..=(scope_key, bounds.1, u64::MAX))
+                }
+                ViewKind::Mine(user) => {
+                    let t = open(&txn, tables::BY_USER)?;
+                    let mut found = Vec::new();
+                    let range = t
+                        .range((scope_key, user.as_str(), 0, 0)..=(scope_key, user.as_str(), u64::MAX, u64::MAX))
                         .map_err(st("scanning a view"))?;
-                    let mut visit = |item: ViewItem<'_>| -> Result<()> {
-                        let (k, v) = item.map_err(st("scanning a view"))?;
-                        if q.filter.matches(&ViewSummary::decode(v.value(), "view")?) {
-                            window.push(k.value().2);
+                    for item in range {
+                        let id = item.map_err(st("scanning a view"))?.0.value().3;
+                        if let Some(c) = load_case(&cases, id)? {
+                            if q.filter.matches(&ViewSummary::of(&c)) {
+                                found.push(c);
+                            }
                         }
-                        Ok(())
-                    };
+                    }
+                    found.sort_by_key(|c| {
+                        let t = match q.sort {
+                            ViewSort::Updated => c.state.updated_at,
+                            ViewSort::Created => c.state.created_at,
+                        };
+                        (t, c.id)
+                    });
                     if q.descending {
-                        for item in range.rev() {
-                            visit(item)?;
-                        }
-                    } else {
-                        for item in range {
-                            visit(item)?;
+                        found.reverse();
+                    }
+                    return Ok(page_of(found, q));
+                }
+                ViewKind::NeedsAttention => {
+                    let t = open(&txn, tables::ATTENTION)?;
+                    let range = t
+                        .range((scope_key, 0, 0)..=(scope_key, u64::MAX, u64::MAX))
+                        .map_err(st("scanning a view"))?;
+                    let mut found = Vec::new();
+                    for item in range {
+                        let id = item.map_err(st("scanning a view"))?.0.value().2;
+                        if let Some(c) = load_case(&cases, id)? {
+                            if q.filter.matches(&ViewSummary::of(&c)) {
+                                found.push(c);
+                            }
                         }
                     }
+                    return Ok(page_of(found, q));
                 }
             }
-            ViewKind::Mine(user) => {
-                let t = open(&txn, tables::BY_USER)?;
-                let mut found = Vec::new();
-                let range = t
-                    .range((scope_key, user.as_str(), 0, 0)..=(scope_key, user.as_str(), u64::MAX, u64::MAX))
-                    .map_err(st("scanning a view"))?;
-                for item in range {
-                    let id = item.map_err(st("scanning a view"))?.0.value().3;
-                    if let Some(c) = load_case(&cases, id)? {
-                        if q.filter.matches(&ViewSummary::of(&c)) {
-                            found.push(c);
-                        }
-                    }
+            let mut out = Vec::with_capacity(window.ids.len());
+            for id in window.ids {
+                if let Some(c) = load_case(&cases, id)? {
+                    out.push(c);
                 }
-                found.sort_by_key(|c| {
-                    let t = match q.sort {
-                        ViewSort::Updated => c.state.updated_at,
-                        ViewSort::Created => c.state.created_at,
-                    };
-                    (t, c.id)
-                });
-                if q.descending {
-                    found.reverse();
-                }
-                return Ok(page_of(found, q));
             }
-            ViewKind::NeedsAttention => {
-                let t = open(&txn, tables::ATTENTION)?;
-                let range = t
-                    .range((scope_key, 0, 0)..=(scope_key, u64::MAX, u64::MAX))
-                    .map_err(st("scanning a view"))?;
-                let mut found = Vec::new();
-                for item in range {
-                    let id = item.map_err(st("scanning a view"))?.0.value().2;
-                    if let Some(c) = load_case(&cases, id)? {
-                        if q.filter.matches(&ViewSummary::of(&c)) {
-                            found.push(c);
-                        }
-                    }
-                }
-                return Ok(page_of(found, q));
-            }
-        }
-        let mut out = Vec::with_capacity(window.ids.len());
-        for id in window.ids {
-            if let Some(c) = load_case(&cases, id)? {
-                out.push(c);
-            }
-        }
-        Ok(ViewPage {
-            total: window.total,
-            page: q.page,
-            per_page: q.per_page,
-            cases: out,
+            Ok(ViewPage {
+                total: window.total,
+                page: q.page,
+                per_page: q.per_page,
+                cases: out,
+            })
         })
     }
 
     /// The support queue, in the core comparator's order. With a tenant
     /// scope, only that tenant's cases.
     pub fn queue(&self, scope: &Scope, q: &QueueQuery) -> Result<Vec<QueueEntry>> {
-        let txn = self.read_txn()?;
-        let queue = open(&txn, tables::QUEUE)?;
-        let cases = open(&txn, tables::CASES)?;
-        let want_market = q.marketplace.as_ref().map(marketplace_bytes);
-        let mut out = Vec::new();
-        for item in queue.iter().map_err(st("reading the queue"))? {
-            if out.len() >= q.limit {
-                break;
-            }
-            let (k, v) = item.map_err(st("reading the queue"))?;
-            let value = v.value();
-            let category = value.first().copied().and_then(category_from_byte);
-            if q.category.is_some_and(|c| Some(c) != category) {
-                continue;
-            }
-            if want_market.is_some_and(|m| value.get(1..3) != Some(&m[..])) {
-                continue;
-            }
-            let key = QueueKey::decode(k.value()).map_err(|e| StoreError::Corrupt {
-                table: "queue",
-                key: "(queue key)".into(),
-                detail: e.to_string(),
-            })?;
-            if let Some(case) = load_case(&cases, key.case.0)? {
-                if scope.allows(&case.tenant) {
-                    out.push(QueueEntry { key, case });
+        self.damage.guard("reading the queue", || {
+            let txn = self.read_txn()?;
+            let queue = open(&txn, tables::QUEUE)?;
+            let cases = open(&txn, tables::CASES)?;
+            let want_market = q.marketplace.as_ref().map(marketplace_bytes);
+            let mut out = Vec::new();
+            for item in queue.iter().map_err(st("reading the queue"))? {
+                if out.len() >= q.limit {
+                    break;
+                }
+                let (k, v) = item.map_err(st("reading the queue"))?;
+                let value = v.value();
+                let category = value.first().copied().and_then(category_from_byte);
+                if q.category.is_some_and(|c| Some(c) != category) {
+                    continue;
+                }
+                if want_market.is_some_and(|m| value.get(1..3) != Some(&m[..])) {
+                    continue;
+                }
+                let key = QueueKey::decode(k.value()).map_err(|e| StoreError::Corrupt {
+                    table: "queue",
+                    key: "(queue key)".into(),
+                    detail: e.to_string(),
+                })?;
+                if let Some(case) = load_case(&cases, key.case.0)? {
+                    if scope.allows(&case.tenant) {
+                        out.push(QueueEntry { key, case });
+                    }
                 }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Counts of cases, messages, tenants, per status and per category.
     pub fn stats(&self) -> Result<Stats> {
-        let txn = self.read_txn()?;
-        let cases = open(&txn, tables::CASES)?;
-        let mut stats = Stats {
-            cases: cases.len().map_err(st("counting cases"))?,
-            store_bytes: std::fs::metadata(self.dir.join(crate::store::STORE_FILE))
-                .map(|m| m.len())
-                .unwrap_or(0),
-            ..Stats::default()
-        };
-        let thread = open(&txn, tables::THREAD)?;
-        for item in thread.iter().map_err(st("counting messages"))? {
-            let (k, v) = item.map_err(st("counting messages"))?;
-            let (case, seq) = k.value();
-            if !records::decode_entry(v.value(), case, seq)?.body.is_empty() {
-                stats.messages += 1;
-            }
-        }
-        let by_created = open(&txn, tables::BY_CREATED)?;
-        for item in by_created
-            .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, u64::MAX, u64::MAX))
-            .map_err(st("counting cases"))?
-        {
-            let (_, v) = item.map_err(st("counting cases"))?;
-            let s = ViewSummary::decode(v.value(), "by_created")?;
-            *stats.by_status.entry(s.status).or_default() += 1;
-            *stats.by_category.entry(s.category).or_default() += 1;
-        }
-        // Distinct tenants: skip from one tenant's entries to the next.
-        let mut next: Option<String> = Some(String::new());
-        while let Some(from) = next.take() {
-            let mut range = by_created
-                .range((from.as_str(), 0, 0)..)
-                .map_err(st("counting tenants"))?;
-            if let Some(item) = range.next() {
-                let (k, _) = item.map_err(st("counting tenants"))?;
-                let tenant = k.value().0.to_owned();
-                if tenant != ALL_SCOPE {
-                    stats.tenants += 1;
+        self.damage.guard("counting", || {
+            let txn = self.read_txn()?;
+            let cases = open(&txn, tables::CASES)?;
+            let mut stats = Stats {
+                cases: cases.len().map_err(st("counting cases"))?,
+                store_bytes: std::fs::metadata(self.dir.join(crate::store::STORE_FILE))
+                    .map(|m| m.len())
+                    .unwrap_or(0),
+                ..Stats::default()
+            };
+            let thread = open(&txn, tables::THREAD)?;
+            for item in thread.iter().map_err(st("counting messages"))? {
+                let (k, v) = item.map_err(st("counting messages"))?;
+                let (case, seq) = k.value();
+                if !records::decode_entry(v.value(), case, seq)?.body.is_empty() {
+                    stats.messages += 1;
                 }
-                let mut succ = tenant;
-                succ.push('\u{1}');
-                next = Some(succ);
             }
-        }
-        Ok(stats)
+            let by_created = open(&txn, tables::BY_CREATED)?;
+            for item in by_created
+                .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, u64::MAX, u64::MAX))
+                .map_err(st("counting cases"))?
+            {
+                let (_, v) = item.map_err(st("counting cases"))?;
+                let s = ViewSummary::decode(v.value(), "by_created")?;
+                *stats.by_status.entry(s.status).or_default() += 1;
+                *stats.by_category.entry(s.category).or_default() += 1;
+            }
+            // Distinct tenants: skip from one tenant's entries to the next.
+            let mut next: Option<String> = Some(String::new());
+            while let Some(from) = next.take() {
+                let mut range = by_created
+                    .range((from.as_str(), 0, 0)..)
+                    .map_err(st("counting tenants"))?;
+                if let Some(item) = range.next() {
+                    let (k, _) = item.map_err(st("counting tenants"))?;
+                    let tenant = k.value().0.to_owned();
+                    if tenant != ALL_SCOPE {
+                        stats.tenants += 1;
+                    }
+                    let mut succ = tenant;
+                    succ.push('\u{1}');
+                    next = Some(succ);
+                }
+            }
+            Ok(stats)
+        })
     }
 
     /// Change-log entries after `after`, at most `limit`: (sequence, case id).
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, u64)>> {
-        let txn = self.read_txn()?;
-        let changes = open(&txn, tables::CHANGES)?;
-        let mut out = Vec::new();
-        for item in changes
-            .range(after.saturating_add(1)..)
-            .map_err(st("reading the change log"))?
-        {
-            if out.len() >= limit {
-                break;
+        self.damage.guard("reading the change log", || {
+            let txn = self.read_txn()?;
+            let changes = open(&txn, tables::CHANGES)?;
+            let mut out = Vec::new();
+            for item in changes
+                .range(after.saturating_add(1)..)
+                .map_err(st("reading the change log"))?
+            {
+                if out.len() >= limit {
+                    break;
+                }
+                let (k, v) = item.map_err(st("reading the change log"))?;
+                out.push((k.value(), v.value()));
             }
-            let (k, v) = item.map_err(st("reading the change log"))?;
-            out.push((k.value(), v.value()));
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Every case id in the store, in id order (for rebuilds and checks).
     pub fn case_ids(&self) -> Result<Vec<u64>> {
-        let txn = self.read_txn()?;
-        let cases = open(&txn, tables::CASES)?;
-        let mut ids = Vec::new();
-        for item in cases.iter().map_err(st("listing cases"))? {
-            ids.push(item.map_err(st("listing cases"))?.0.value());
-        }
-        Ok(ids)
+        self.damage.guard("listing cases", || {
+            let txn = self.read_txn()?;
+            let cases = open(&txn, tables::CASES)?;
+            let mut ids = Vec::new();
+            for item in cases.iter().map_err(st("listing cases"))? {
+                ids.push(item.map_err(st("listing cases"))?.0.value());
+            }
+            Ok(ids)
+        })
     }
 }
 

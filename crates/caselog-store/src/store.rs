@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use caselog_core::{Actor, CaseEvent, CaseNumber, PerformanceTier, TenantId, Timestamp, UserId};
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender, TrySendError};
-use redb::{Database, ReadableDatabase};
+use redb::{Database, DatabaseError, ReadableDatabase};
 
 use crate::error::{Result, StoreError};
+use crate::guard::Damage;
 use crate::index::{IndexHandle, IndexProgress};
 use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewMessage, Scope, Written};
 use crate::options::{IndexDirectoryHook, Options, StorageHooks};
@@ -21,13 +22,24 @@ use crate::writer::{Command, CommitWatch, Reply, Writer};
 /// File name of the redb database inside the store directory.
 pub const STORE_FILE: &str = "cases.redb";
 
+/// The database as reads see it: read-write ([`Database`]) or read-only
+/// ([`redb::ReadOnlyDatabase`]).
+pub(crate) type ReadDb = dyn ReadableDatabase + Send + Sync;
+
+/// How long a process waits for another one creating the same new store.
+const CREATION_WAIT: Duration = Duration::from_secs(30);
+
 /// An open case store. Cheap to share between threads by reference; every
 /// method takes `&self`. Reads never wait for the writer.
 pub struct Store {
-    pub(crate) db: Arc<Database>,
+    pub(crate) db: Arc<ReadDb>,
     pub(crate) dir: PathBuf,
     pub(crate) opts: Options,
     pub(crate) watch: Arc<CommitWatch>,
+    /// Damage the reads have seen; once set, writes are refused.
+    pub(crate) damage: Damage,
+    /// Opened with [`Store::open_read_only`]: no writer, no indexer.
+    read_only: bool,
     tx: Option<Sender<Command>>,
     writer: Option<JoinHandle<Result<()>>>,
     pub(crate) index: IndexHandle,
@@ -90,6 +102,7 @@ impl Store {
         opts.queue.validate()?;
         std::fs::create_dir_all(&dir).map_err(io("creating the store directory", &dir))?;
         let path = dir.join(STORE_FILE);
+        let damage = Damage::new(&path);
         let mut builder = Database::builder();
         builder.set_cache_size(opts.cache_bytes);
         let StorageHooks {
@@ -101,7 +114,7 @@ impl Store {
                 if !path.exists() {
                     create_store_file(&builder, &path)?;
                 }
-                (builder.open(&path), true)
+                (damage.guard("opening the store", || Ok(builder.open(&path)))?, true)
             }
             Some(backend) => {
                 let existed = backend
@@ -111,15 +124,17 @@ impl Store {
                 (builder.create_with_backend(BoxedBackend(backend)), existed)
             }
         };
-        let db = db.map_err(|e| StoreError::storage("opening the database", e))?;
-        init_or_check(&db, &path, existed)?;
+        let db = db.map_err(|e| open_error("opening the database", &path, e))?;
+        damage.guard("checking the store header", || init_or_check(&db, &path, existed))?;
         // The index is opened (and rebuilt if need be) before the writer
         // starts, so the store cannot change under a rebuild.
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
-        let opened = crate::index::open_index(&dir, &db, &opts, hook, &mut progress)?;
+        let opened = damage.guard("opening the search index", || {
+            crate::index::open_index(&dir, &db, &opts, hook, &mut progress)
+        })?;
         let db = Arc::new(db);
         let watch = Arc::new(CommitWatch::default());
-        watch.publish(last_change(&db)?);
+        watch.publish(damage.guard("reading counters", || last_change(&*db))?);
         let (tx, rx) = bounded(opts.channel_capacity.max(1));
         let writer = Writer::spawn(db.clone(), opts.clone(), rx, watch.clone())
             .map_err(io("starting the writer thread", &dir))?;
@@ -137,10 +152,105 @@ impl Store {
             dir,
             opts,
             watch,
+            damage,
+            read_only: false,
             tx: Some(tx),
             writer: Some(writer),
             index,
         })
+    }
+
+    /// Opens the store in directory `dir` for reading only: nothing in the
+    /// directory is created, repaired or rewritten (no redb recovery, no
+    /// index commit, no clean-shutdown marker), so it works on a store the
+    /// process may read but not write, and leaves a damaged store exactly
+    /// as it was. Every read works; every write is [`StoreError::ReadOnly`].
+    ///
+    /// A store that was not closed cleanly needs redb's recovery, which
+    /// writes: that is [`StoreError::NeedsRecovery`]. When the search index
+    /// on disk does not cover the store (missing, damaged, behind), a
+    /// temporary one is built in memory from the store.
+    pub fn open_read_only(dir: impl AsRef<Path>, opts: Options) -> Result<Store> {
+        Self::open_read_only_with_progress(dir, opts, |_| {})
+    }
+
+    /// [`Store::open_read_only`], calling `progress` while a temporary
+    /// in-memory index is built.
+    pub fn open_read_only_with_progress(
+        dir: impl AsRef<Path>,
+        opts: Options,
+        progress: impl FnMut(&IndexProgress),
+    ) -> Result<Store> {
+        Self::open_read_only_inner(dir.as_ref(), opts, StorageHooks::default(), progress)
+    }
+
+    /// [`Store::open_read_only`] over caller-supplied storage (see
+    /// [`Store::open_with`]): the backend is opened read-only and never
+    /// written; the index directory hook is not used (the read-only open
+    /// reads the index directory through its own read-only wrapper).
+    pub fn open_read_only_with(dir: impl AsRef<Path>, opts: Options, hooks: StorageHooks) -> Result<Store> {
+        Self::open_read_only_inner(dir.as_ref(), opts, hooks, |_| {})
+    }
+
+    fn open_read_only_inner(
+        dir: &Path,
+        opts: Options,
+        hooks: StorageHooks,
+        mut progress: impl FnMut(&IndexProgress),
+    ) -> Result<Store> {
+        let dir = dir.to_owned();
+        opts.queue.validate()?;
+        let path = dir.join(STORE_FILE);
+        let damage = Damage::new(&path);
+        let db = damage.guard("opening the store read-only", || match hooks.backend {
+            None => open_read_only_db(&path, opts.cache_bytes),
+            Some(backend) => {
+                let mut builder = Database::builder();
+                builder.set_cache_size(opts.cache_bytes);
+                builder
+                    .open_read_only_with_backend(BoxedBackend(backend))
+                    .map_err(|e| open_error("opening the store read-only", &path, e))
+            }
+        })?;
+        damage.guard("checking the store header", || {
+            let txn = db
+                .begin_read()
+                .map_err(|e| StoreError::storage("checking the store header", e))?;
+            match check_header(&txn, &path)? {
+                Header::Caselog => Ok(()),
+                // Only a creation cut short leaves a file without tables,
+                // and initialising it is a write.
+                Header::Empty => Err(StoreError::NeedsRecovery { path: path.clone() }),
+            }
+        })?;
+        let db: Arc<ReadDb> = Arc::new(db);
+        let index = damage.guard("opening the search index", || {
+            crate::index::open_index_read_only(&dir, &*db, &opts, &mut progress)
+        })?;
+        let watch = Arc::new(CommitWatch::default());
+        watch.publish(damage.guard("reading counters", || last_change(&*db))?);
+        Ok(Store {
+            db,
+            dir,
+            opts,
+            watch,
+            damage,
+            read_only: true,
+            tx: None,
+            writer: None,
+            index,
+        })
+    }
+
+    /// Whether the store was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The first damage this handle's reads have seen, as text; once there
+    /// is one, the store accepts no more writes.
+    pub fn damage_seen(&self) -> Option<&str> {
+        self.damage.seen()
     }
 
     /// The store's directory.
@@ -161,6 +271,12 @@ impl Store {
     /// Sends a command to the writer, waiting for room at most
     /// `submit_timeout`, and returns the receiver of its answer.
     fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<Receiver<Result<T>>> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.damage.path().to_owned(),
+            });
+        }
+        self.damage.refuse_writes()?;
         let tx = self.tx.as_ref().ok_or(StoreError::ShutDown)?;
         let (reply, answer) = bounded(1);
         let cmd = make(reply);
@@ -396,8 +512,14 @@ impl Store {
             None => Ok(()),
         };
         // Only now is the change log final: the indexer applies the rest,
-        // commits and ends.
-        let indexer = self.index.stop();
+        // commits and ends. Its failure loses nothing the store holds.
+        let indexer = self.index.stop().map_err(|e| match e {
+            StoreError::IndexLagging { .. } => e,
+            other => StoreError::IndexLagging {
+                io_kind: other.io_kind(),
+                cause: other.to_string(),
+            },
+        });
         writer.and(indexer)
     }
 }
@@ -420,7 +542,7 @@ fn unanswered() -> StoreError {
 
 /// A caller's backend behind the `impl StorageBackend` redb asks for.
 #[derive(Debug)]
-struct BoxedBackend(Box<dyn redb::StorageBackend>);
+pub(crate) struct BoxedBackend(pub(crate) Box<dyn redb::StorageBackend>);
 
 impl redb::StorageBackend for BoxedBackend {
     fn len(&self) -> std::io::Result<u64> {
@@ -471,7 +593,16 @@ impl redb::StorageBackend for BoxedBackend {
 /// half-made: redb writes its header last, so a process killed while
 /// creating the file in place would leave one that no later open accepts.
 /// The file is built under a temporary name, synced and renamed into place.
+///
+/// Exactly one process creates: creators take an exclusive lock on the
+/// store directory (a lock on the directory itself, so nothing is written
+/// for it), and one that finds the file made meanwhile opens it instead.
 fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let _creating = lock_for_creation(dir, path)?;
+    if path.exists() {
+        return Ok(());
+    }
     let tmp = path.with_extension("redb.new");
     // A leftover from a creation cut short holds nothing acknowledged.
     if tmp.exists() {
@@ -479,7 +610,7 @@ fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
     }
     let db = builder
         .create(&tmp)
-        .map_err(|e| StoreError::storage("creating the database", e))?;
+        .map_err(|e| open_error("creating the database", &tmp, e))?;
     init_or_check(&db, &tmp, false)?;
     drop(db);
     std::fs::File::open(&tmp)
@@ -500,40 +631,11 @@ fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
     let s = |e: redb::Error| StoreError::storage("checking the store header", e);
     if existed {
         let txn = db.begin_read().map_err(|e| s(e.into()))?;
-        let meta = match txn.open_table(tables::META) {
-            Ok(m) => m,
-            Err(redb::TableError::TableDoesNotExist(_)) => {
-                // A file with no tables at all was created by a process that
-                // died before its first commit: initialise it. Anything else
-                // without our marker belongs to someone else.
-                let empty = txn.list_tables().map_err(|e| s(e.into()))?.next().is_none();
-                if !empty {
-                    return Err(StoreError::ForeignFile { path: path.to_owned() });
-                }
-                drop(txn);
-                return init_or_check(db, path, false);
-            }
-            Err(e) => return Err(s(e.into())),
-        };
-        let marker = meta.get(tables::META_FORMAT).map_err(|e| s(e.into()))?;
-        if marker.as_ref().map(|m| m.value()) != Some(tables::FORMAT_MARKER) {
-            return Err(StoreError::ForeignFile { path: path.to_owned() });
-        }
-        let version = meta
-            .get(tables::META_SCHEMA)
-            .map_err(|e| s(e.into()))?
-            .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
-            .map(u32::from_le_bytes)
-            .ok_or_else(|| StoreError::Corrupt {
-                table: "meta",
-                key: tables::META_SCHEMA.into(),
-                detail: "missing or malformed schema version".into(),
-            })?;
-        if version > tables::SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found: version,
-                supported: tables::SCHEMA_VERSION,
-            });
+        if check_header(&txn, path)? == Header::Empty {
+            // A file with no tables at all was created by a process that
+            // died before its first commit: initialise it.
+            drop(txn);
+            return init_or_check(db, path, false);
         }
     }
     let txn = db.begin_write().map_err(|e| s(e.into()))?;
@@ -553,7 +655,108 @@ fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
     Ok(())
 }
 
-fn last_change(db: &Database) -> Result<u64> {
+/// What an existing file holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    /// A caselog store this release reads.
+    Caselog,
+    /// No tables at all.
+    Empty,
+}
+
+/// Checks the format marker and schema version. Anything without our
+/// marker belongs to someone else.
+fn check_header(txn: &redb::ReadTransaction, path: &Path) -> Result<Header> {
+    let s = |e: redb::Error| StoreError::storage("checking the store header", e);
+    let meta = match txn.open_table(tables::META) {
+        Ok(m) => m,
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            let empty = txn.list_tables().map_err(|e| s(e.into()))?.next().is_none();
+            if !empty {
+                return Err(StoreError::ForeignFile { path: path.to_owned() });
+            }
+            return Ok(Header::Empty);
+        }
+        Err(e) => return Err(s(e.into())),
+    };
+    let marker = meta.get(tables::META_FORMAT).map_err(|e| s(e.into()))?;
+    if marker.as_ref().map(|m| m.value()) != Some(tables::FORMAT_MARKER) {
+        return Err(StoreError::ForeignFile { path: path.to_owned() });
+    }
+    let version = meta
+        .get(tables::META_SCHEMA)
+        .map_err(|e| s(e.into()))?
+        .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "meta",
+            key: tables::META_SCHEMA.into(),
+            detail: "missing or malformed schema version".into(),
+        })?;
+    if version > tables::SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: tables::SCHEMA_VERSION,
+        });
+    }
+    Ok(Header::Caselog)
+}
+
+/// A redb open error as the store reports it: a locked file is
+/// [`StoreError::AlreadyOpen`], a file needing recovery (read-only opens
+/// only) [`StoreError::NeedsRecovery`].
+pub(crate) fn open_error(action: &'static str, path: &Path, e: DatabaseError) -> StoreError {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.to_owned() },
+        DatabaseError::RepairAborted => StoreError::NeedsRecovery { path: path.to_owned() },
+        DatabaseError::Storage(redb::StorageError::Io(source)) => StoreError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        },
+        other => StoreError::storage(action, other),
+    }
+}
+
+/// Opens the store file without any write: redb's read-only mode, which
+/// refuses (rather than runs) crash recovery. Needs only read permission.
+pub(crate) fn open_read_only_db(path: &Path, cache_bytes: usize) -> Result<redb::ReadOnlyDatabase> {
+    if !path.is_file() {
+        return Err(StoreError::Io {
+            action: "opening the store read-only",
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no store file here"),
+        });
+    }
+    let mut builder = Database::builder();
+    builder.set_cache_size(cache_bytes);
+    builder
+        .open_read_only(path)
+        .map_err(|e| open_error("opening the store read-only", path, e))
+}
+
+/// Takes the exclusive creation lock on the store directory, waiting (at
+/// most [`CREATION_WAIT`]) while another process holds it. Released when
+/// the returned file closes.
+fn lock_for_creation(dir: &Path, path: &Path) -> Result<std::fs::File> {
+    use fs4::fs_std::FileExt;
+    let handle = std::fs::File::open(dir).map_err(io("opening the store directory", dir))?;
+    let deadline = Instant::now() + CREATION_WAIT;
+    loop {
+        if handle
+            .try_lock_exclusive()
+            .map_err(io("locking the store directory", dir))?
+        {
+            return Ok(handle);
+        }
+        if Instant::now() >= deadline {
+            return Err(StoreError::AlreadyOpen { path: path.to_owned() });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn last_change(db: &ReadDb) -> Result<u64> {
     let txn = db
         .begin_read()
         .map_err(|e| StoreError::storage("reading counters", e))?;

@@ -4,6 +4,7 @@
 mod case;
 mod ops;
 pub mod read;
+mod salvage;
 pub mod search;
 
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use caselog_core::{Category, Status};
-use caselog_store::{Case, Options, Scope, Store, STORE_FILE};
+use caselog_store::{Case, Options, Scope, Store, StoreError, STORE_FILE};
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, DayRange, ScopeArgs};
@@ -33,6 +34,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
         Command::Verify(a) => ops::verify(db, &a, out),
         Command::Reindex => ops::reindex(db, out),
         Command::Stats(a) => read::stats(db, &a, out),
+        Command::Salvage(a) => salvage::run(db, &a, out),
     }
 }
 
@@ -65,21 +67,62 @@ pub fn open_or_create(db: &Path) -> Result<Store> {
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
-    store.map_err(|e| {
-        // redb locks the file for one process; say so in words a user acts on.
-        let busy = e.to_string().contains("already open");
-        let err = anyhow::Error::new(e).context(format!("opening the store at {}", db.display()));
-        if busy {
-            err.context("the store is in use by another process (one process at a time opens a store)")
-        } else {
-            err
-        }
-    })
+    store.map_err(|e| opening_error(db, e))
 }
 
-/// Shuts the store down, reporting a failed final commit.
+/// Opens an existing store for a command that only reads: nothing in the
+/// store directory is created, repaired or rewritten, so this works on a
+/// store the user may read but not write and leaves a damaged one as it is.
+pub fn open_for_reading(db: &Path) -> Result<Store> {
+    if !db.join(STORE_FILE).is_file() {
+        bail!(
+            "no caselog store at {} (create one with `caselog demo` or `caselog import FILE`, or pass --db)",
+            db.display()
+        );
+    }
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let store = Store::open_read_only_with_progress(db, Options::default(), |p| {
+        let pb = bar.get_or_insert_with(|| {
+            let pb = crate::progress::bar(p.total, "cases");
+            pb.set_message(format!("indexing in memory ({})", p.reason));
+            pb
+        });
+        pb.set_length(p.total);
+        pb.set_position(p.done);
+    });
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    store.map_err(|e| opening_error(db, e))
+}
+
+fn opening_error(db: &Path, e: StoreError) -> anyhow::Error {
+    // redb locks the file for one process; say so in words a user acts on.
+    let busy = matches!(e, StoreError::AlreadyOpen { .. }) || e.to_string().contains("already open");
+    let recover = matches!(e, StoreError::NeedsRecovery { .. });
+    let err = anyhow::Error::new(e).context(format!("opening the store at {}", db.display()));
+    if busy {
+        err.context("the store is in use by another process (one process at a time opens a store)")
+    } else if recover {
+        err.context(
+            "run `caselog reindex` (or any write command) to recover it, or `caselog salvage` to read it as it is",
+        )
+    } else {
+        err
+    }
+}
+
+/// Shuts the store down, reporting a failed final commit. An index that
+/// could not commit (a full disk, say) loses nothing the store holds: it
+/// is a warning, and the command's own outcome stands.
 pub fn close(store: Store) -> Result<()> {
-    store.shutdown().context("closing the store")
+    match store.shutdown() {
+        Err(e @ StoreError::IndexLagging { .. }) => {
+            let _ = writeln!(std::io::stderr(), "warning: {e}");
+            Ok(())
+        }
+        other => other.context("closing the store"),
+    }
 }
 
 /// The store scope the arguments ask for.

@@ -9,7 +9,7 @@ use caselog_core::Status;
 use caselog_store::{Scope, Store, VerifyReport};
 use serde::Serialize;
 
-use super::{close, open_existing, open_or_create};
+use super::{close, open_existing, open_for_reading, open_or_create};
 use crate::cli::{BackupArgs, VerifyArgs};
 use crate::render::json_line;
 use crate::{progress, Outcome};
@@ -32,7 +32,7 @@ pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<Outco
     // Checked before the store is opened (the copy checks again): a new or
     // empty directory outside the store's own.
     caselog_store::interchange::check_backup_destination(db, &args.dest)?;
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let copied = {
         let snapshot = store.snapshot().context("opening a snapshot of the store")?;
         let spinner = progress::spinner();
@@ -208,8 +208,16 @@ fn index_json(r: &VerifyReport) -> IndexJson {
 
 /// `verify`.
 pub fn verify(db: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let (check, store_problems) = check_store(&store)?;
+    if let Some(rebuilt) = store.index_rebuilt_on_open() {
+        // A read-only open does not touch the index on disk: say it was unusable.
+        writeln!(
+            std::io::stderr(),
+            "note: the search index on disk does not cover the store ({}); checked an index built in memory instead; a read-write open (e.g. `caselog reindex`) rebuilds it",
+            rebuilt.reason
+        )?;
+    }
     let spinner = progress::spinner();
     spinner.set_message("comparing the search index with the store");
     let report = store.verify().context("verifying the search index");

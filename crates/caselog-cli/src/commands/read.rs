@@ -12,14 +12,14 @@ use caselog_store::{
 };
 use serde::Serialize;
 
-use super::{close, open_existing, scope, time_range, CaseSummary};
+use super::{close, open_for_reading, scope, time_range, CaseSummary};
 use crate::cli::{FilterArgs, QueueArgs, ShowArgs, StatsArgs, ViewArgs, ViewKindArg, ViewSortArg};
 use crate::render::{count, json_line, opt_time, short_time, visible, Table};
 use crate::Outcome;
 
 /// `show NUMBER`.
 pub fn show(db: &Path, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let scope = scope(&args.scope);
     let case_ref = CaseRef::Number(args.number.clone());
     // Case and thread are read in two transactions; a reply landing between
@@ -199,7 +199,7 @@ pub fn view(db: &Path, args: &ViewArgs, out: &mut dyn Write) -> Result<Outcome> 
     )?;
     q.page = args.page;
     q.per_page = args.per_page;
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let scope = scope(&args.scope);
     let page = store.view(&scope, &q).context("reading the view")?;
     close(store)?;
@@ -274,7 +274,7 @@ struct QueueEntryJson {
 
 /// `queue`.
 pub fn queue(db: &Path, args: &QueueArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let scope = args.tenant.clone().map_or(Scope::AllTenants, Scope::Tenant);
     let entries = store
         .queue(
@@ -377,7 +377,7 @@ pub fn dir_size(dir: &Path) -> u64 {
 
 /// `stats`.
 pub fn stats(db: &Path, args: &StatsArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let s = store.stats().context("reading statistics")?;
     close(store)?;
     // Every status and category appears, with 0 when absent, so scripts can

@@ -11,7 +11,7 @@ use caselog_core::{Category, Status};
 use caselog_store::{Facets, SearchOptions, SearchResults, SearchSort};
 use serde::Serialize;
 
-use super::{close, open_existing, scope};
+use super::{close, open_for_reading, scope};
 use crate::cli::{SearchArgs, SortArg};
 use crate::render::{count, cut_to_width, json_line, one_line, short_time};
 use crate::Outcome;
@@ -74,7 +74,7 @@ pub fn sort(arg: SortArg) -> SearchSort {
 /// `search`.
 pub fn run(db: &Path, args: &SearchArgs, out: &mut dyn Write) -> Result<Outcome> {
     let query = args.query.join(" ");
-    let store = open_existing(db)?;
+    let store = open_for_reading(db)?;
     let opts = SearchOptions {
         sort: sort(args.sort),
         descending: true,

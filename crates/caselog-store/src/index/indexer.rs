@@ -590,7 +590,7 @@ fn rebuild(
     writer: &mut IndexWriter,
     fields: &Fields,
     schema_id: &str,
-    db: &Database,
+    db: &dyn ReadableDatabase,
     reason: RebuildReason,
     progress: &mut dyn FnMut(&IndexProgress),
 ) -> Result<(RebuildReport, u64)> {
@@ -1073,7 +1073,7 @@ impl Indexer {
         let fields = self.shared.fields;
         let db = self.db.clone();
         let schema_id = self.schema_id.clone();
-        let (report, max_id) = rebuild(self.writer_mut()?, &fields, &schema_id, &db, reason, progress)?;
+        let (report, max_id) = rebuild(self.writer_mut()?, &fields, &schema_id, &*db, reason, progress)?;
         // The snapshot is at least as new as every change applied before.
         self.applied = report.change;
         // Uncommitted documents of the old writer count too if it survives.
@@ -1097,4 +1097,75 @@ impl Indexer {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Read-only opening: no writer, no thread, nothing written to the directory.
+
+/// Opens the index of a store opened read-only. The on-disk index is used
+/// when it covers exactly the store's last change; otherwise (missing,
+/// damaged, behind) a temporary index is built in memory. Either way
+/// nothing is written to the directory: no marker is removed, no commit is
+/// made, and tantivy's lock files are not taken (a read-only store has no
+/// writer that could change the index meanwhile).
+pub(crate) fn open_read_only(
+    store_dir: &Path,
+    db: &dyn ReadableDatabase,
+    opts: &Options,
+    progress: &mut dyn FnMut(&IndexProgress),
+) -> Result<IndexHandle> {
+    let dir = store_dir.join(INDEX_DIR);
+    let (schema, fields) = Fields::build();
+    let schema_id = schema_fingerprint(&schema);
+    let clean = store_dir.join(CLEAN_MARKER).exists();
+    let hook: IndexDirectoryHook = Arc::new(|mmap| {
+        Box::new(super::read_only::ReadOnlyDirectory::new(Box::new(mmap))) as Box<dyn tantivy::Directory>
+    });
+    let txn = db.begin_read().map_err(st("reading the store for the index"))?;
+    let last = last_change_in(&txn)?;
+    let on_disk = try_open(&dir, Some(&hook), &schema, &schema_id, clean).and_then(|(index, change, _)| {
+        if change == last {
+            Ok(index)
+        } else {
+            Err(RebuildReason::Stale(format!(
+                "the index covers change {change}, the store is at {last}"
+            )))
+        }
+    });
+    drop(txn);
+    let (index, rebuilt) = match on_disk {
+        Ok(index) => (index, None),
+        Err(reason) => {
+            let index = Index::create_in_ram(schema);
+            analysis::register(&index);
+            let mut writer = new_writer(&index, opts.index_heap_bytes)?;
+            let (report, _) = rebuild(&mut writer, &fields, &schema_id, db, reason, progress)?;
+            (index, Some(report))
+        }
+    };
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(ix("opening the index reader"))?;
+    let shared = Arc::new(Shared {
+        reader,
+        fields,
+        state: Mutex::new(State {
+            indexed: last,
+            // Nothing will index later changes: a waiter for one is told.
+            ended: true,
+            ..State::default()
+        }),
+        changed: Condvar::new(),
+    });
+    // No indexer thread serves requests: a reindex is refused.
+    let (control, _) = bounded(1);
+    Ok(IndexHandle {
+        shared,
+        control,
+        thread: None,
+        pruner: Arc::new(Mutex::new(None)),
+        opened_with: rebuilt,
+    })
 }

@@ -10,6 +10,7 @@
 
 pub mod analysis;
 mod indexer;
+mod read_only;
 mod schema;
 mod search;
 mod verify;
@@ -19,4 +20,4 @@ pub use schema::MAX_INDEXED_TEXT_BYTES;
 pub use search::{Facets, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet};
 pub use verify::{Mismatch, VerifyReport, MAX_REPORTED};
 
-pub(crate) use indexer::{open as open_index, IndexHandle};
+pub(crate) use indexer::{open as open_index, open_read_only as open_index_read_only, IndexHandle};

@@ -23,7 +23,7 @@ use caselog_core::{
     parse, BareReference, CaseId, CaseNumber, Category, FieldFilter, Query, QueryError, QueryErrorKind, QueryLimits,
     Status, TenantId, Timestamp,
 };
-use redb::{ReadTransaction, ReadableDatabase};
+use redb::ReadTransaction;
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::Column;
@@ -918,13 +918,16 @@ impl Store {
     pub fn search(&self, scope: &Scope, text: &str, opts: &SearchOptions) -> Result<SearchResults> {
         let limits = self.opts.search_limits;
         let parsed = parse(text, &limits.query)?;
-        self.run_search(scope, &parsed.root, parsed.bare_reference.as_ref(), opts)
+        let bare = parsed.bare_reference.as_ref();
+        self.damage
+            .guard("searching", || self.run_search(scope, &parsed.root, bare, opts))
     }
 
     /// Searches with a query built in code ([`caselog_core::QueryBuilder`]),
     /// within `scope`. The same limits apply as to query text.
     pub fn search_query(&self, scope: &Scope, query: &Query, opts: &SearchOptions) -> Result<SearchResults> {
-        self.run_search(scope, query, None, opts)
+        self.damage
+            .guard("searching", || self.run_search(scope, query, None, opts))
     }
 
     fn run_search(

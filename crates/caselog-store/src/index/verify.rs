@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use caselog_core::CaseId;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, TantivyDocument};
 
@@ -96,6 +96,10 @@ impl Store {
     /// cases written after the index's change are reported as in flight.
     /// Reads every case and document: linear in the size of the store.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.damage.guard("verifying the index", || self.verify_unguarded())
+    }
+
+    fn verify_unguarded(&self) -> Result<VerifyReport> {
         let shared = &self.index.shared;
         // While it holds, the change log keeps every change after the
         // index's, which is how in-flight cases are recognised.
