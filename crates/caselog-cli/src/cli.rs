@@ -65,8 +65,11 @@ Example:
   zcat archive.jsonl.gz | caselog import - --json
 
 Lines that are not valid are reported with their line number and reason and
-the rest imports; a case whose number already exists is skipped. Exit status 3
-when some lines were rejected.")]
+the rest imports. A case whose number already exists with the same content is
+skipped (importing an archive twice changes nothing); one whose number belongs
+to another tenant's case or to a case with other content is rejected. A UTF-8
+byte-order mark at the start of the file is ignored. Exit status 3 when some
+lines were rejected.")]
     Import(ImportArgs),
 
     /// Full-text search within one tenant or explicitly across all tenants.
@@ -307,7 +310,8 @@ pub struct ImportArgs {
     /// The archive: a JSON Lines file, or - for standard input.
     #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
-    /// Print the summary as JSON: {"imported":N,"skipped":N,"rejected":[{"line":N,"error":"..."}]}.
+    /// Print the summary as JSON: {"imported":N,"skipped":N,"rejected":[{"line":N,"error":"..."}]};
+    /// a rejected number conflict also has "conflict": "other_tenant" or "other_content".
     #[arg(long)]
     pub json: bool,
 }

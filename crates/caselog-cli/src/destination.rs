@@ -201,8 +201,11 @@ impl Destination {
             // No replace: if anything appeared at the path meanwhile, the
             // rename fails rather than replace it.
             Found::Nothing => tmp.persist_noclobber(&self.path).map(drop),
-            Found::Regular(_) => {
-                if inspect(&self.path).ok() != Some(self.found) {
+            Found::Regular(was) => {
+                // Still the same file (a changed mode or owner is fine).
+                let same =
+                    matches!(inspect(&self.path), Ok(Found::Regular(now)) if (now.dev, now.ino) == (was.dev, was.ino));
+                if !same {
                     return Err(DestinationError::Changed(self.path).into());
                 }
                 tmp.persist(&self.path).map(drop)
@@ -322,5 +325,26 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone else's");
+
+        // With --force, the file checked is the only one replaced: another
+        // file put in its place meanwhile is left alone.
+        let dest = Destination::check(&path, true).unwrap();
+        let mut tmp = dest.temp_file().unwrap();
+        tmp.write_all(b"export").unwrap();
+        // Made while the old file exists, so it cannot reuse its inode.
+        let other = dir.path().join("other");
+        std::fs::write(&other, "a new file").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let err = dest.commit(tmp).unwrap_err();
+        assert!(
+            matches!(err.downcast_ref(), Some(DestinationError::Changed(_))),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a new file");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "a temporary file was left"
+        );
     }
 }
