@@ -444,7 +444,13 @@ fn concurrent_creation_of_a_new_store_has_one_creator() {
                 String::from_utf8_lossy(&out.stdout)
                     .lines()
                     .find_map(|l| l.split_once("outcome:").map(|(_, o)| o.to_owned()))
-                    .unwrap_or_else(|| format!("no outcome ({:?}): {}", out.status, String::from_utf8_lossy(&out.stderr)))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "no outcome ({:?}): {}",
+                            out.status,
+                            String::from_utf8_lossy(&out.stderr)
+                        )
+                    })
             })
             .collect();
         assert!(
