@@ -702,16 +702,26 @@ fn check_header(txn: &redb::ReadTransaction, path: &Path) -> Result<Header> {
 
 /// A redb open error as the store reports it: a locked file is
 /// [`StoreError::AlreadyOpen`], a file needing recovery (read-only opens
-/// only) [`StoreError::NeedsRecovery`].
+/// only) [`StoreError::NeedsRecovery`], a file that cannot be opened
+/// (permissions, missing) an I/O error naming it; anything else, redb's.
 pub(crate) fn open_error(action: &'static str, path: &Path, e: DatabaseError) -> StoreError {
     match e {
         DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.to_owned() },
         DatabaseError::RepairAborted => StoreError::NeedsRecovery { path: path.to_owned() },
-        DatabaseError::Storage(redb::StorageError::Io(source)) => StoreError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        },
+        // The file could not be opened at all: say which file (a user who
+        // may not write it needs its name, not only "Permission denied").
+        DatabaseError::Storage(redb::StorageError::Io(source))
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            StoreError::Io {
+                action,
+                path: path.to_owned(),
+                source,
+            }
+        }
         other => StoreError::storage(action, other),
     }
 }
