@@ -129,6 +129,7 @@ impl Store {
         // The index is opened (and rebuilt if need be) before the writer
         // starts, so the store cannot change under a rebuild.
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
+        let mut progress = |p: &IndexProgress| crate::guard::caller(|| progress(p));
         let opened = damage.guard("opening the search index", || {
             crate::index::open_index(&dir, &db, &opts, hook, &mut progress)
         })?;
@@ -224,6 +225,7 @@ impl Store {
             }
         })?;
         let db: Arc<ReadDb> = Arc::new(db);
+        let mut progress = |p: &IndexProgress| crate::guard::caller(|| progress(p));
         let index = damage.guard("opening the search index", || {
             crate::index::open_index_read_only(&dir, &*db, &opts, &mut progress)
         })?;
@@ -713,7 +715,9 @@ pub(crate) fn open_error(action: &'static str, path: &Path, e: DatabaseError) ->
         DatabaseError::Storage(redb::StorageError::Io(source))
             if matches!(
                 source.kind(),
-                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound | std::io::ErrorKind::ReadOnlyFilesystem
+                std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::ReadOnlyFilesystem
             ) =>
         {
             StoreError::Io {
