@@ -209,7 +209,9 @@ mod tests {
         let damage = Damage::new(Path::new("cases.redb"));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             damage.guard("opening", || {
-                damage.guard("rebuilding", || caller(|| panic!("the host's own bug")))
+                damage.guard("rebuilding", || {
+                    caller(|| -> Result<()> { panic!("the host's own bug") })
+                })
             })
         }));
         let payload = outcome.expect_err("the caller's panic reaches the caller");
