@@ -15,8 +15,9 @@
 //! that thread (the panic is reported as a typed error, not as a trace on
 //! stderr); panics elsewhere reach the hook that was installed before.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once, OnceLock};
 
@@ -57,8 +58,17 @@ pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String
     install_quiet_hook();
     QUIET.with(|q| q.set(q.get() + 1));
     let outcome = catch_unwind(AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(q.get().saturating_sub(1)));
+    let still_quiet = QUIET.with(|q| {
+        q.set(q.get().saturating_sub(1));
+        q.get() > 0
+    });
     outcome.map_err(|payload| {
+        // The caller's own panic goes on unwinding, through every guard.
+        let payload = match payload.downcast::<CallerPanic>() {
+            Ok(carried) if still_quiet => resume_unwind(carried),
+            Ok(carried) => resume_unwind(carried.0),
+            Err(payload) => payload,
+        };
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -69,6 +79,19 @@ pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String
             None => format!("internal check failed: {message}"),
         }
     })
+}
+
+/// A panic of the caller's own code (a progress callback) inside a guarded
+/// section: carried through the guards, not taken for damage.
+struct CallerPanic(Box<dyn Any + Send>);
+
+/// Runs the caller's code `f` from inside a guarded section: its panics
+/// reach the panic hook as usual and unwind to the caller unchanged.
+pub(crate) fn caller<T>(f: impl FnOnce() -> T) -> T {
+    let saved = QUIET.with(|q| q.replace(0));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(saved));
+    outcome.unwrap_or_else(|payload| resume_unwind(Box::new(CallerPanic(payload))))
 }
 
 /// Whether `e` says the stored bytes are not what was written.
@@ -179,6 +202,21 @@ mod tests {
         assert!(matches!(damage.refuse_writes(), Err(StoreError::WritesRefused { .. })));
         // The guard holds for the next read too.
         assert_eq!(damage.guard("reading", || Ok(7)).unwrap(), 7);
+    }
+
+    #[test]
+    fn a_panic_of_the_callers_code_unwinds_to_the_caller_unchanged() {
+        let damage = Damage::new(Path::new("cases.redb"));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            damage.guard("opening", || {
+                damage.guard("rebuilding", || {
+                    caller(|| -> Result<()> { panic!("the host's own bug") })
+                })
+            })
+        }));
+        let payload = outcome.expect_err("the caller's panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"the host's own bug"));
+        assert!(damage.seen().is_none());
     }
 
     #[test]

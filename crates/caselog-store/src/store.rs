@@ -129,6 +129,7 @@ impl Store {
         // The index is opened (and rebuilt if need be) before the writer
         // starts, so the store cannot change under a rebuild.
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
+        let mut progress = |p: &IndexProgress| crate::guard::caller(|| progress(p));
         let opened = damage.guard("opening the search index", || {
             crate::index::open_index(&dir, &db, &opts, hook, &mut progress)
         })?;
@@ -224,6 +225,7 @@ impl Store {
             }
         })?;
         let db: Arc<ReadDb> = Arc::new(db);
+        let mut progress = |p: &IndexProgress| crate::guard::caller(|| progress(p));
         let index = damage.guard("opening the search index", || {
             crate::index::open_index_read_only(&dir, &*db, &opts, &mut progress)
         })?;
@@ -704,16 +706,28 @@ fn check_header(txn: &redb::ReadTransaction, path: &Path) -> Result<Header> {
 
 /// A redb open error as the store reports it: a locked file is
 /// [`StoreError::AlreadyOpen`], a file needing recovery (read-only opens
-/// only) [`StoreError::NeedsRecovery`].
+/// only) [`StoreError::NeedsRecovery`], a file that cannot be opened
+/// (permissions, missing) an I/O error naming it; anything else, redb's.
 pub(crate) fn open_error(action: &'static str, path: &Path, e: DatabaseError) -> StoreError {
     match e {
         DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.to_owned() },
         DatabaseError::RepairAborted => StoreError::NeedsRecovery { path: path.to_owned() },
-        DatabaseError::Storage(redb::StorageError::Io(source)) => StoreError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        },
+        // The file could not be opened at all: say which file (a user who
+        // may not write it needs its name, not only "Permission denied").
+        DatabaseError::Storage(redb::StorageError::Io(source))
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            StoreError::Io {
+                action,
+                path: path.to_owned(),
+                source,
+            }
+        }
         other => StoreError::storage(action, other),
     }
 }

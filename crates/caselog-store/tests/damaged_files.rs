@@ -307,13 +307,18 @@ fn damage(dir: &Path, rng: &mut Rng) -> (String, BTreeSet<u64>) {
 }
 
 /// Every read the store offers, on whatever the damage left. Returns
-/// whether any read reported damage.
-fn read_everything(store: &Store, numbers: &[CaseNumber]) -> bool {
+/// whether any read reported damage, and how many reads a panic inside
+/// redb or tantivy turned into `Damaged`.
+fn read_everything(store: &Store, numbers: &[CaseNumber]) -> (bool, u64) {
     let all = Scope::AllTenants;
     let mut damaged = false;
+    let mut contained = 0;
     let mut note = |r: Result<(), StoreError>| {
         if let Err(e) = r {
             damaged |= matches!(e, StoreError::Damaged { .. } | StoreError::Corrupt { .. });
+            if let StoreError::Damaged { detail, .. } = &e {
+                contained += u64::from(detail.contains("internal check failed"));
+            }
         }
     };
     note(store.stats().map(drop));
@@ -346,7 +351,7 @@ fn read_everything(store: &Store, numbers: &[CaseNumber]) -> bool {
         }
         Ok(())
     }));
-    damaged
+    (damaged, contained)
 }
 
 /// What the seeds saw, to show the fuzzer is not vacuous.
@@ -355,6 +360,7 @@ struct Tally {
     seeds: u64,
     opened: u64,
     reads_saw_damage: u64,
+    panics_contained: u64,
     untouched_cases: u64,
     touched_cases: u64,
     lost_cases: u64,
@@ -373,7 +379,7 @@ fn run_seed(original: &Original, seed: u64, tally: &mut Tally) {
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         match Store::open_read_only(work.path(), Options::default()) {
             Ok(store) => {
-                let damaged = read_everything(&store, &original.numbers);
+                let (damaged, contained) = read_everything(&store, &original.numbers);
                 if damaged {
                     assert!(
                         store.damage_seen().is_some(),
@@ -383,15 +389,16 @@ fn run_seed(original: &Original, seed: u64, tally: &mut Tally) {
                 let write = store.create_case(new_case("seller-0", "ann", Category::Tax, "after", None));
                 assert!(matches!(write, Err(StoreError::ReadOnly { .. })), "{ctx}: {write:?}");
                 store.shutdown().unwrap();
-                Some(damaged)
+                Some((damaged, contained))
             }
             Err(_) => None,
         }
     }));
     let opened = read.unwrap_or_else(|_| panic!("{ctx}: a panic escaped a read-only read"));
-    if let Some(damaged) = opened {
+    if let Some((damaged, contained)) = opened {
         tally.opened += 1;
         tally.reads_saw_damage += u64::from(damaged);
+        tally.panics_contained += contained;
     }
     assert!(
         files(work.path()) == before,
@@ -445,7 +452,7 @@ fn run_seed(original: &Original, seed: u64, tally: &mut Tally) {
         let Ok(store) = Store::open(rw.path(), fast_options()) else {
             return;
         };
-        let damaged = read_everything(&store, &original.numbers);
+        let (damaged, _) = read_everything(&store, &original.numbers);
         if damaged || store.damage_seen().is_some() {
             let write = store.create_case(new_case("seller-0", "ann", Category::Tax, "after damage", None));
             assert!(

@@ -103,7 +103,7 @@ fn a_read_only_open_serves_every_read_writes_nothing_and_refuses_writes_naming_t
         other => panic!("{other:?}"),
     }
     assert!(matches!(store.sync(), Err(StoreError::ReadOnly { .. })));
-    assert!(matches!(store.reindex(|_| {}), Err(_)));
+    assert!(store.reindex(|_| {}).is_err());
     store.shutdown().unwrap();
     // Not a byte written, no file created or removed (markers, locks).
     assert!(
@@ -444,7 +444,13 @@ fn concurrent_creation_of_a_new_store_has_one_creator() {
                 String::from_utf8_lossy(&out.stdout)
                     .lines()
                     .find_map(|l| l.split_once("outcome:").map(|(_, o)| o.to_owned()))
-                    .unwrap_or_else(|| format!("no outcome ({:?}): {}", out.status, String::from_utf8_lossy(&out.stderr)))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "no outcome ({:?}): {}",
+                            out.status,
+                            String::from_utf8_lossy(&out.stderr)
+                        )
+                    })
             })
             .collect();
         assert!(
