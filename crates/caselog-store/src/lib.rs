@@ -43,6 +43,7 @@ mod error;
 pub mod fuzzing;
 pub mod index;
 pub mod interchange;
+mod metrics;
 mod model;
 mod options;
 mod read;
@@ -61,6 +62,7 @@ pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,
     StatusChange, ThreadEntry, Written,
 };
+pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
 pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,

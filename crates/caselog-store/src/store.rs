@@ -92,6 +92,7 @@ impl Store {
         let path = dir.join(STORE_FILE);
         let mut builder = Database::builder();
         builder.set_cache_size(opts.cache_bytes);
+        let counters = Arc::new(crate::metrics::Counters::default());
         let StorageHooks {
             backend,
             index_directory,
@@ -101,14 +102,20 @@ impl Store {
                 if !path.exists() {
                     create_store_file(&builder, &path)?;
                 }
-                (builder.open(&path), true)
+                (crate::metrics::open_counted(&builder, &path, counters.clone()), true)
             }
             Some(backend) => {
                 let existed = backend
                     .len()
                     .map_err(|e| StoreError::storage("opening the database", redb::StorageError::Io(e)))?
                     > 0;
-                (builder.create_with_backend(BoxedBackend(backend)), existed)
+                (
+                    builder.create_with_backend(crate::metrics::CountingBackend::new(
+                        BoxedBackend(backend),
+                        counters.clone(),
+                    )),
+                    existed,
+                )
             }
         };
         let db = db.map_err(|e| StoreError::storage("opening the database", e))?;
@@ -118,7 +125,7 @@ impl Store {
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
         let opened = crate::index::open_index(&dir, &db, &opts, hook, &mut progress)?;
         let db = Arc::new(db);
-        let watch = Arc::new(CommitWatch::default());
+        let watch = Arc::new(CommitWatch::with_counters(counters));
         watch.publish(last_change(&db)?);
         let (tx, rx) = bounded(opts.channel_capacity.max(1));
         let writer = Writer::spawn(db.clone(), opts.clone(), rx, watch.clone())
@@ -184,7 +191,16 @@ impl Store {
     }
 
     fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
-        self.send(make)?.recv().map_err(|_| unanswered())?
+        let start = Instant::now();
+        let answer = self.send(make)?.recv().map_err(|_| unanswered())?;
+        self.watch.counters.ack(start.elapsed());
+        answer
+    }
+
+    /// The write path's counters since the store was opened: commits,
+    /// batch sizes, file traffic and acknowledgement latency.
+    pub fn metrics(&self) -> crate::Metrics {
+        self.watch.counters.snapshot()
     }
 
     /// Opens a new case for a seller. Validates it, assigns a number and
