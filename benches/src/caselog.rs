@@ -63,7 +63,10 @@ impl Engine for Caselog {
             store.wait_indexed(store.last_change(), Duration::from_secs(24 * 3600))?,
             "index did not catch up"
         );
-        eprintln!("           caselog write path during ingest:\n{}", indent(&store.metrics().to_string()));
+        eprintln!(
+            "           caselog write path during ingest:\n{}",
+            indent(&store.metrics().to_string())
+        );
         store.shutdown()?;
         Ok(())
     }
@@ -138,12 +141,19 @@ impl Engine for Caselog {
 
 /// Indents every line for the progress log.
 pub fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("             {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("             {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The same search with snippets, for the separate snippet figure.
 pub fn search_with_snippets(c: &Caselog, q: &BenchQuery, s: &ScopeSpec) -> Result<u64> {
     Ok(c.store
-        .search(&scope(s.tenant.as_deref())?, &q.caselog_text(), &SearchOptions::default())?
+        .search(
+            &scope(s.tenant.as_deref())?,
+            &q.caselog_text(),
+            &SearchOptions::default(),
+        )?
         .total)
 }

@@ -178,9 +178,7 @@ pub fn disk_files(root: &Path) -> Result<Vec<FileSize>> {
 
 /// The store's counters as JSON.
 pub fn metrics_json(m: &caselog_store::Metrics) -> serde_json::Value {
-    let lat = |l: &caselog_store::LatencySummary| {
-        serde_json::json!({"count": l.count, "p50_us": l.p50_us, "p99_us": l.p99_us, "max_us": l.max_us})
-    };
+    let lat = |l: &caselog_store::LatencySummary| serde_json::json!({"count": l.count, "p50_us": l.p50_us, "p99_us": l.p99_us, "max_us": l.max_us});
     serde_json::json!({
         "commits": m.commits,
         "durable_commits": m.durable_commits,
@@ -414,7 +412,9 @@ fn query_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<QueryResult> {
                 if let Some(c) = (&e as &dyn std::any::Any).downcast_ref::<caselog::Caselog>() {
                     with_snippets.insert(
                         format!("{kind} ({})", sc.name),
-                        time_loop(s, n, |i| caselog::search_with_snippets(c, variants[i % n], sc).map(drop))?,
+                        time_loop(s, n, |i| {
+                            caselog::search_with_snippets(c, variants[i % n], sc).map(drop)
+                        })?,
                     );
                 }
             }

@@ -133,7 +133,12 @@ pub fn is_tenant_scope(name: &str) -> bool {
 }
 
 /// The views timed (caselog and SQLite only: the floor has none).
-pub const VIEWS: &[&str] = &["view: all, page 1", "view: all, deep page", "view: mine", "view: needs attention"];
+pub const VIEWS: &[&str] = &[
+    "view: all, page 1",
+    "view: all, deep page",
+    "view: mine",
+    "view: needs attention",
+];
 
 /// Search kinds of the realistic mix, in report order.
 pub const KINDS: &[&str] = &[
@@ -151,7 +156,13 @@ pub const KINDS: &[&str] = &[
 ];
 
 /// Search kinds of the template mix.
-pub const TEMPLATE_KINDS: &[&str] = &["single word", "two words", "phrase", "chinese words", "word+status+dates"];
+pub const TEMPLATE_KINDS: &[&str] = &[
+    "single word",
+    "two words",
+    "phrase",
+    "chinese words",
+    "word+status+dates",
+];
 
 /// The kinds of a mix, in order of first appearance.
 pub fn kinds(mix: &[BenchQuery]) -> Vec<String> {
@@ -207,13 +218,19 @@ pub fn measure(cases: u64) -> ArchiveStats {
         let texts = std::iter::once(c.case.title.as_str()).chain(c.thread.iter().map(|e| e.body.as_str()));
         let mut quotes_id = false;
         for text in texts {
-            for w in text.split(|ch: char| !ch.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+            for w in text
+                .split(|ch: char| !ch.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+            {
                 seen.insert(w.to_ascii_lowercase());
             }
             if c.case.language.as_str() == "zh" {
                 // Chinese words are found as substrings of the run of
                 // characters, punctuation ignored (as caselog and SQLite do).
-                let chars: Vec<char> = text.chars().filter(|ch| !ch.is_ascii() && ch.is_alphanumeric()).collect();
+                let chars: Vec<char> = text
+                    .chars()
+                    .filter(|ch| !ch.is_ascii() && ch.is_alphanumeric())
+                    .collect();
                 for len in 2..=4 {
                     for win in chars.windows(len) {
                         let s: String = win.iter().collect();
@@ -399,7 +416,9 @@ pub fn scopes(archive: Archive, cases: u64, tenant_cases: &[u64]) -> Vec<ScopeSp
     let (largest, small) = match archive {
         Archive::Templates => (42, 7),
         Archive::Realistic => {
-            let largest = (0..tenant_cases.len()).max_by_key(|&r| (tenant_cases[r], usize::MAX - r)).unwrap_or(0);
+            let largest = (0..tenant_cases.len())
+                .max_by_key(|&r| (tenant_cases[r], usize::MAX - r))
+                .unwrap_or(0);
             let small = (0..tenant_cases.len())
                 .filter(|&r| tenant_cases[r] > 0 && r != largest)
                 .min_by_key(|&r| (tenant_cases[r].abs_diff(40), r))
@@ -447,6 +466,9 @@ mod tests {
         q.any = vec!["a".into(), "b".into()];
         q.not = vec!["c".into()];
         assert_eq!(q.caselog_text(), "refund \"on hold\" a OR b -c");
-        assert_eq!(q.fts5_match(), "(\"refund\" AND \"on hold\" AND (\"a\" OR \"b\")) NOT \"c\"");
+        assert_eq!(
+            q.fts5_match(),
+            "(\"refund\" AND \"on hold\" AND (\"a\" OR \"b\")) NOT \"c\""
+        );
     }
 }

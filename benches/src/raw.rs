@@ -115,6 +115,10 @@ pub struct Raw {
     fields: Fields,
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
+    /// Documents of live appends waiting for the next `refresh`: appends
+    /// never wait for an index commit, as caselog's never wait for its
+    /// indexer.
+    pending: Mutex<Vec<(u64, TantivyDocument)>>,
     index: Index,
 }
 
@@ -178,6 +182,7 @@ impl Engine for Raw {
             fields,
             reader,
             writer: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
             index,
         })
     }
@@ -287,32 +292,36 @@ impl Engine for Raw {
             (record, thread)
         };
         txn.commit()?;
-        // Re-index the case; `refresh` commits the index every 200 ms
-        // (caselog's default commit interval), not per append: this is the
-        // floor.
+        // Re-index the case; `refresh` applies the documents and commits
+        // the index every 200 ms (caselog's default commit interval), not
+        // per append: this is the floor.
         let doc = document(&self.fields, &record, &thread);
-        let mut guard = self.writer.lock().expect("not poisoned");
-        if guard.is_none() {
-            *guard = Some(self.index.writer(HEAP_BYTES)?);
-        }
-        let w = guard.as_ref().context("writer")?;
-        w.delete_term(Term::from_field_u64(self.fields.id, record.id.0));
-        w.add_document(doc)?;
+        self.pending.lock().expect("not poisoned").push((record.id.0, doc));
         Ok(())
     }
 
     fn refresh(&self) -> Result<()> {
-        let mut guard = self.writer.lock().expect("not poisoned");
-        if let Some(w) = guard.as_mut() {
-            w.commit()?;
-            self.reader.reload()?;
+        let docs = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        if docs.is_empty() {
+            return Ok(());
         }
+        let mut guard = self.writer.lock().expect("not poisoned");
+        if guard.is_none() {
+            *guard = Some(self.index.writer(HEAP_BYTES)?);
+        }
+        let w = guard.as_mut().context("writer")?;
+        for (id, doc) in docs {
+            w.delete_term(Term::from_field_u64(self.fields.id, id));
+            w.add_document(doc)?;
+        }
+        w.commit()?;
+        self.reader.reload()?;
         Ok(())
     }
 
     fn close(self) -> Result<()> {
-        if let Some(mut w) = self.writer.into_inner().expect("not poisoned") {
-            w.commit()?;
+        self.refresh()?;
+        if let Some(w) = self.writer.into_inner().expect("not poisoned") {
             w.wait_merging_threads()?;
         }
         Ok(())

@@ -137,7 +137,12 @@ pub fn run(exe: &Path, data: &Path, s: &Settings, systems: &[String]) -> Result<
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        eprintln!("[{:>7.1} s] {sys}: ingest of {} cases (load {})", el(), s.cases, loadavg());
+        eprintln!(
+            "[{:>7.1} s] {sys}: ingest of {} cases (load {})",
+            el(),
+            s.cases,
+            loadavg()
+        );
         let r: IngestResult = serde_json::from_str(&spawn_child(exe, sys, Phase::Ingest, &dir, s)?)?;
         eprintln!(
             "           {:.1} s, {:.0} cases/s, peak RSS {} MiB",
@@ -198,7 +203,10 @@ pub fn run(exe: &Path, data: &Path, s: &Settings, systems: &[String]) -> Result<
             bail!("{sys}: {} appends failed, first: {e}", r.errors);
         }
         if let Some(m) = r.metrics.as_ref().and_then(|m| m["text"].as_str()) {
-            eprintln!("           {sys} write path during the appends:\n{}", crate::caselog::indent(m));
+            eprintln!(
+                "           {sys} write path during the appends:\n{}",
+                crate::caselog::indent(m)
+            );
         }
         append.insert(sys.clone(), r);
     }
@@ -243,7 +251,12 @@ pub fn run(exe: &Path, data: &Path, s: &Settings, systems: &[String]) -> Result<
         view_totals: queries::VIEWS
             .iter()
             .map(|v| (*v).to_owned())
-            .zip(counts.values().find(|c| !c.views.is_empty()).map_or(Vec::new(), |c| c.views.clone()))
+            .zip(
+                counts
+                    .values()
+                    .find(|c| !c.views.is_empty())
+                    .map_or(Vec::new(), |c| c.views.clone()),
+            )
             .collect(),
         figures,
         goals,
@@ -253,7 +266,10 @@ pub fn run(exe: &Path, data: &Path, s: &Settings, systems: &[String]) -> Result<
             .map(|(sys, q)| (sys.clone(), q.plans.clone()))
             .collect(),
         disk,
-        ingest_marks: ingest.iter().map(|(k, v)| (k.clone(), v.counts.marks.clone())).collect(),
+        ingest_marks: ingest
+            .iter()
+            .map(|(k, v)| (k.clone(), v.counts.marks.clone()))
+            .collect(),
         append_metrics: append
             .iter()
             .filter_map(|(k, v)| Some((k.clone(), v.metrics.clone()?)))
@@ -401,7 +417,11 @@ fn goals(s: &Settings, f: &[Figure]) -> Vec<Goal> {
         format!("{:.2}x the floor's time", r / c),
         r / c <= 1.3,
     );
-    let tenant_scopes: Vec<&ScopeSpec> = s.scopes.iter().filter(|sc| queries::is_tenant_scope(&sc.name)).collect();
+    let tenant_scopes: Vec<&ScopeSpec> = s
+        .scopes
+        .iter()
+        .filter(|sc| queries::is_tenant_scope(&sc.name))
+        .collect();
     for kind in queries::kinds(&s.mix) {
         // The worst tenant scope decides.
         let (mut vs_raw, mut vs_sqlite) = (f64::NAN, f64::NAN);
@@ -426,7 +446,11 @@ fn goals(s: &Settings, f: &[Figure]) -> Vec<Goal> {
         value(f, "on disk, allocated", "caselog"),
         sqlite_best(f, "on disk, allocated", false),
     );
-    goal("on disk (allocated) ≤ SQLite's".into(), format!("{:.2}x", d / ds), d <= ds);
+    goal(
+        "on disk (allocated) ≤ SQLite's".into(),
+        format!("{:.2}x", d / ds),
+        d <= ds,
+    );
     let a = value(f, &format!("live durable appends, {} writers", s.writers), "caselog");
     goal(
         format!("≥ 20,000 durable appends/s with {} writers", s.writers),
@@ -443,10 +467,14 @@ fn goals(s: &Settings, f: &[Figure]) -> Vec<Goal> {
     goal("number lookup p99 ≤ 5 µs".into(), format!("{l:.1} µs"), l <= 5.0);
     let o = value(f, "open", "caselog");
     goal("open ≤ 200 ms".into(), format!("{o:.0} ms"), o <= 200.0);
-    let m = ["peak RSS during ingest", "peak RSS during queries", "peak RSS during appends"]
-        .iter()
-        .map(|n| value(f, n, "caselog"))
-        .fold(0.0, f64::max);
+    let m = [
+        "peak RSS during ingest",
+        "peak RSS during queries",
+        "peak RSS during appends",
+    ]
+    .iter()
+    .map(|n| value(f, n, "caselog"))
+    .fold(0.0, f64::max);
     goal("peak RSS ≤ 1 GiB".into(), format!("{m:.0} MiB"), m <= 1024.0);
     out
 }

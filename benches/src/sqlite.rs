@@ -335,7 +335,12 @@ impl<const ROWID: bool> Engine for Sqlite<ROWID> {
                     if ROWID {
                         ins_fts.execute(params![id, row.fts_title, row.fts_body])?;
                     } else {
-                        ins_fts.execute(params![id, row.fts_title, row.fts_body, tenant_token(c.tenant.as_str())])?;
+                        ins_fts.execute(params![
+                            id,
+                            row.fts_title,
+                            row.fts_body,
+                            tenant_token(c.tenant.as_str())
+                        ])?;
                     }
                 }
             }
@@ -458,7 +463,11 @@ impl<const ROWID: bool> Engine for Sqlite<ROWID> {
     }
 
     fn close(self) -> Result<()> {
-        self.read.into_inner().expect("not poisoned").close().map_err(|(_, e)| e)?;
+        self.read
+            .into_inner()
+            .expect("not poisoned")
+            .close()
+            .map_err(|(_, e)| e)?;
         let conn = self.conn.into_inner().expect("not poisoned");
         conn.close().map_err(|(_, e)| e)?;
         Ok(())

@@ -51,7 +51,12 @@ fn casebench_runs_end_to_end_at_small_scale() {
     }
     // Every scope count is at most the all-tenants count.
     for h in hits {
-        let c: Vec<u64> = h["counts"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let c: Vec<u64> = h["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
         assert!(c[0] <= c[2] && c[1] <= c[2], "{h}");
     }
 
@@ -106,10 +111,15 @@ fn casebench_runs_end_to_end_at_small_scale() {
     assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
     // Disk is reported per file, allocated and apparent.
     let files = report["disk"]["caselog"].as_array().unwrap();
-    assert!(files.iter().any(|f| f["path"] == "cases.redb" && f["allocated"].as_u64().unwrap() > 0));
+    assert!(files
+        .iter()
+        .any(|f| f["path"] == "cases.redb" && f["allocated"].as_u64().unwrap() > 0));
     // The store's counters explain the appends.
     let m = &report["append_metrics"]["caselog"];
-    assert!(m["commits"].as_u64().unwrap() > 0 && m["fsyncs"].as_u64().unwrap() > 0, "{m}");
+    assert!(
+        m["commits"].as_u64().unwrap() > 0 && m["fsyncs"].as_u64().unwrap() > 0,
+        "{m}"
+    );
     assert!(!report["goals"].as_array().unwrap().is_empty());
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.starts_with("<svg") && plot.contains("caselog") && plot.contains("sqlite"));

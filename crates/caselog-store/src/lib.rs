@@ -58,11 +58,11 @@ pub use index::{
     Facets, IndexProgress, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits, SearchOptions,
     SearchResults, SearchSort, Snippet, VerifyReport,
 };
+pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,
     StatusChange, ThreadEntry, Written,
 };
-pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
 pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,
