@@ -184,6 +184,10 @@ pub struct ArchiveStats {
     pub words: HashMap<String, u32>,
     /// Chinese words of the vocabulary → cases containing them as a substring.
     pub zh: HashMap<&'static str, u32>,
+    /// Four-character Chinese strings → cases containing them (the
+    /// vocabulary's words are too common to be rare: its tail still
+    /// matches ~0.04% of cases).
+    pub zh4: HashMap<String, u32>,
     /// (ASIN, order id) quoted in the text of sampled cases, with the case.
     pub identifiers: Vec<(u64, String, String)>,
     /// Exact cases per tenant rank (all cases, not a sample).
@@ -210,11 +214,13 @@ pub fn measure(cases: u64) -> ArchiveStats {
     };
     let mut seen: HashSet<String> = HashSet::new();
     let mut seen_zh: HashSet<&'static str> = HashSet::new();
+    let mut seen_zh4: HashSet<String> = HashSet::new();
     for i in (0..cases).step_by(stride as usize) {
         let c = gen::case(i);
         stats.sampled += 1;
         seen.clear();
         seen_zh.clear();
+        seen_zh4.clear();
         let texts = std::iter::once(c.case.title.as_str()).chain(c.thread.iter().map(|e| e.body.as_str()));
         let mut quotes_id = false;
         for text in texts {
@@ -237,6 +243,9 @@ pub fn measure(cases: u64) -> ArchiveStats {
                         if let Some(w) = zh_vocab.get(s.as_str()) {
                             seen_zh.insert(*w);
                         }
+                        if len == 4 {
+                            seen_zh4.insert(s);
+                        }
                     }
                 }
             }
@@ -248,6 +257,9 @@ pub fn measure(cases: u64) -> ArchiveStats {
         for w in seen_zh.drain() {
             *stats.zh.entry(w).or_default() += 1;
         }
+        for w in seen_zh4.drain() {
+            *stats.zh4.entry(w).or_default() += 1;
+        }
         if quotes_id && stats.identifiers.len() < 64 {
             stats.identifiers.push((i, gen::asin(i), gen::order_id(i)));
         }
@@ -255,33 +267,38 @@ pub fn measure(cases: u64) -> ArchiveStats {
     stats
 }
 
-/// Picks `n` candidates whose share lies in `[lo, hi]`, spread evenly over
-/// that range (by share); if fewer qualify, the closest ones outside it.
+/// Picks `n` candidates whose share lies in `[lo, hi]`, one nearest to each
+/// of `n` targets spaced evenly in log share over the range (so a stratum
+/// is covered from end to end); if too few qualify, the closest ones
+/// outside it.
 fn pick<T: Clone + Ord>(cands: &[(T, u32)], sampled: u64, lo: f64, hi: f64, n: usize, skip: &[T]) -> Vec<T> {
     let share = |df: u32| df as f64 / sampled.max(1) as f64;
-    let mut sorted: Vec<&(T, u32)> = cands.iter().filter(|(w, _)| !skip.contains(w)).collect();
-    sorted.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-    let inside: Vec<&(T, u32)> = sorted
-        .iter()
-        .copied()
-        .filter(|(_, df)| (lo..=hi).contains(&share(*df)))
-        .collect();
-    let mut out: Vec<T> = if inside.is_empty() {
-        Vec::new()
-    } else {
-        (0..n.min(inside.len()))
-            .map(|k| inside[(k * (inside.len() - 1)) / (n - 1).max(1)].0.clone())
-            .collect()
-    };
-    out.dedup();
+    let lo_eff = lo.max(1.0 / sampled.max(1) as f64).min(hi);
+    let dist = |df: u32, target: f64| (share(df).max(1e-12) / target).ln().abs();
+    let mut out: Vec<T> = Vec::new();
+    for k in 0..n {
+        let t = if n == 1 { 0.0 } else { k as f64 / (n - 1) as f64 };
+        let target = lo_eff * (hi / lo_eff).powf(t);
+        let best = cands
+            .iter()
+            .filter(|(w, df)| (lo..=hi).contains(&share(*df)) && !skip.contains(w) && !out.contains(w))
+            .min_by(|a, b| {
+                dist(a.1, target)
+                    .total_cmp(&dist(b.1, target))
+                    .then_with(|| a.0.cmp(&b.0))
+            });
+        if let Some((w, _)) = best {
+            out.push(w.clone());
+        }
+    }
     if out.len() < n {
         // Closest to the range, by distance in log share.
-        let mid = (lo.max(1e-9) * hi).sqrt();
-        let mut rest: Vec<&(T, u32)> = sorted.iter().copied().filter(|(w, _)| !out.contains(w)).collect();
-        rest.sort_by(|a, b| {
-            let d = |df: u32| (share(df).max(1e-9) / mid).ln().abs();
-            d(a.1).total_cmp(&d(b.1)).then_with(|| a.0.cmp(&b.0))
-        });
+        let mid = (lo_eff * hi).sqrt();
+        let mut rest: Vec<&(T, u32)> = cands
+            .iter()
+            .filter(|(w, _)| !skip.contains(w) && !out.contains(w))
+            .collect();
+        rest.sort_by(|a, b| dist(a.1, mid).total_cmp(&dist(b.1, mid)).then_with(|| a.0.cmp(&b.0)));
         out.extend(rest.into_iter().take(n - out.len()).map(|(w, _)| w.clone()));
     }
     out
@@ -315,7 +332,13 @@ pub fn realistic_mix(stats: &ArchiveStats) -> Vec<BenchQuery> {
     let rare = pick(&words, s, 0.0, rare_hi, 5, &[]);
     let zh_common = pick(&zh, s, 0.01, 0.30, 3, &[]);
     let zh_middle = pick(&zh, s, 0.0005, 0.01, 2, &zh_common);
-    let zh_rare = pick(&zh, s, 0.0, rare_hi, 3, &[]);
+    let zh4: Vec<(String, u32)> = stats
+        .zh4
+        .iter()
+        .filter(|(w, _)| !w.contains('您') && !w.contains('谢'))
+        .map(|(w, &df)| (w.clone(), df))
+        .collect();
+    let zh_rare = pick(&zh4, s, 0.0, rare_hi, 3, &[]);
     let mut out = Vec::new();
     let mut push = |kind: &str, terms: &[&str]| out.push(BenchQuery::new(kind, terms));
     for w in &common {
@@ -452,9 +475,9 @@ mod tests {
     #[test]
     fn pick_spreads_over_the_range_and_falls_back_to_the_closest() {
         let cands: Vec<(u32, u32)> = (1..=100).map(|w| (w, w)).collect();
-        // Shares w/100: 0.10..=0.30 holds 10..=30.
+        // Shares w/100: 0.10..=0.30 holds 10..=30; targets 0.10, 0.173, 0.30.
         let got = pick(&cands, 100, 0.10, 0.30, 3, &[]);
-        assert_eq!(got, vec![10, 20, 30]);
+        assert_eq!(got, vec![10, 17, 30]);
         // Nothing above 1.0: the closest ones are taken.
         let got = pick(&cands, 100, 2.0, 3.0, 2, &[]);
         assert_eq!(got, vec![100, 99]);
