@@ -45,7 +45,7 @@ fn casebench_runs_end_to_end_at_small_scale() {
     for kind in caselog_bench::queries::KINDS {
         assert!(kinds.contains(kind), "no {kind:?} in {kinds:?}");
     }
-    let all_scope = 2;
+    let all_scope: usize = 2;
     for h in hits.iter().filter(|h| h["kind"] == "common word") {
         assert!(h["counts"][all_scope].as_u64().unwrap() > 0, "{h}");
     }
