@@ -18,7 +18,8 @@ use std::time::Duration;
 pub const PAGE_BYTES: u64 = 4_096;
 
 /// Buckets of a power-of-two histogram: bucket `k` counts values `v` with
-/// `2^(k-1) < v <= 2^k` (bucket 0 holds 0 and 1).
+/// `2^(k-1) < v <= 2^k` (bucket 0 holds 0 and 1, the last one everything
+/// above too).
 const POW2_BUCKETS: usize = 40;
 
 /// Sub-buckets per power of two of a latency histogram: quarter octaves,
@@ -370,7 +371,9 @@ mod tests {
 
     #[test]
     fn pow2_buckets_hold_their_range() {
-        for v in [0u64, 1, 2, 3, 4, 5, 1000, 1024, 1025, u64::MAX / 2] {
+        // Values beyond the histogram's range land in its last bucket.
+        assert_eq!(pow2_bucket(u64::MAX), POW2_BUCKETS - 1);
+        for v in [0u64, 1, 2, 3, 4, 5, 1000, 1024, 1025, 1 << 38] {
             let k = pow2_bucket(v);
             let upper = 1u128 << k;
             let lower = if k == 0 { 0 } else { 1u128 << (k - 1) };
