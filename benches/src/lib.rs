@@ -484,6 +484,7 @@ fn append_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<AppendResult> {
         mine_user: String::new(),
         deep_page: 1,
     };
+    let probing = std::sync::atomic::AtomicBool::new(true);
     let (results, probe) = std::thread::scope(|scope| -> Result<_> {
         let handles: Vec<_> = (0..s.writers)
             .map(|w| {
@@ -506,8 +507,11 @@ fn append_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<AppendResult> {
             })
             .collect();
         let e = &e;
+        // Runs until the probe has seen its last append, which may be
+        // after the deadline.
+        let probing = &probing;
         let refresher = scope.spawn(move || -> Result<()> {
-            while start.elapsed() < deadline {
+            while probing.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(FLOOR_COMMIT_INTERVAL);
                 e.refresh()?;
             }
@@ -556,9 +560,10 @@ fn append_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<AppendResult> {
         });
         let results: Vec<(u64, u64, Option<String>)> =
             handles.into_iter().map(|h| h.join().expect("writer thread")).collect();
+        let probe = probe.join().expect("probe thread");
+        probing.store(false, std::sync::atomic::Ordering::Relaxed);
         refresher.join().expect("refresh thread")?;
-        let probe = probe.join().expect("probe thread")?;
-        Ok((results, probe))
+        Ok((results, probe?))
     })?;
     let secs = start.elapsed().as_secs_f64();
     let metrics = e.metrics_json();
