@@ -5,11 +5,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use caselog_core::{Actor, TenantId, UserId};
-use caselog_store::{CaseRef, ImportOutcome, NewMessage, Options, Scope, SearchOptions, Store};
+use caselog_core::{Actor, Status, TenantId, UserId};
+use caselog_store::{
+    CaseRef, ImportOutcome, NewMessage, Options, Scope, SearchOptions, Store, ViewFilter, ViewKind, ViewQuery,
+};
 
-use crate::queries::BenchQuery;
-use crate::{gen, Engine};
+use crate::queries::{BenchQuery, ScopeSpec};
+use crate::{gen, Engine, Settings};
 
 /// The caselog system.
 pub struct Caselog {
@@ -31,26 +33,42 @@ fn options() -> Options {
     }
 }
 
+impl Caselog {
+    /// The store's write-path counters.
+    pub fn metrics(&self) -> caselog_store::Metrics {
+        self.store.metrics()
+    }
+}
+
 impl Engine for Caselog {
     const NAME: &'static str = "caselog";
 
-    fn ingest(dir: &Path, cases: u64) -> Result<crate::IngestCounts> {
+    fn ingest(dir: &Path, s: &Settings, counts: &mut crate::IngestCounts) -> Result<()> {
         let store = Store::open(dir, options())?;
-        let counts = std::cell::RefCell::new(crate::IngestCounts::default());
-        let rx = crate::produce(cases, |c| c);
-        let outcomes = store.import(rx.into_iter().inspect(|c| counts.borrow_mut().add(c)))?;
+        let counted = std::cell::RefCell::new(std::mem::take(counts));
+        let rx = crate::produce(s.cases, |c| c);
+        let outcomes = store.import(rx.into_iter().inspect(|c| counted.borrow_mut().add(c)))?;
+        *counts = counted.into_inner();
         let imported = outcomes
             .iter()
             .filter(|o| matches!(o, Ok(ImportOutcome::Imported { .. })))
             .count();
-        ensure!(imported as u64 == cases, "caselog imported {imported} of {cases} cases");
+        ensure!(
+            imported as u64 == s.cases,
+            "caselog imported {imported} of {} cases",
+            s.cases
+        );
         // Ingest ends when the archive is searchable.
         ensure!(
             store.wait_indexed(store.last_change(), Duration::from_secs(24 * 3600))?,
             "index did not catch up"
         );
+        eprintln!(
+            "           caselog write path during ingest:\n{}",
+            indent(&store.metrics().to_string())
+        );
         store.shutdown()?;
-        Ok(counts.into_inner())
+        Ok(())
     }
 
     fn open(dir: &Path) -> Result<Self> {
@@ -59,14 +77,38 @@ impl Engine for Caselog {
         })
     }
 
-    fn search(&self, q: &BenchQuery, tenant: Option<&str>) -> Result<u64> {
+    fn search(&self, q: &BenchQuery, s: &ScopeSpec) -> Result<u64> {
         // Snippets are timed apart (they read the thread from redb); facets
         // cannot be turned off and are included.
         let opts = SearchOptions {
             snippets: false,
             ..SearchOptions::default()
         };
-        Ok(self.store.search(&scope(tenant)?, &q.caselog_text(), &opts)?.total)
+        Ok(self
+            .store
+            .search(&scope(s.tenant.as_deref())?, &q.caselog_text(), &opts)?
+            .total)
+    }
+
+    fn view(&self, view: &str, s: &ScopeSpec) -> Result<Option<u64>> {
+        // Needs attention is the All tab filtered to that status: imported
+        // cases carry no reply deadline, so the deadline-ordered tab
+        // (`ViewKind::NeedsAttention`) would list none of them.
+        let kind = match view {
+            "view: mine" => ViewKind::Mine(UserId::parse(&s.mine_user)?),
+            _ => ViewKind::All,
+        };
+        let mut q = ViewQuery::new(kind);
+        if view == "view: all, deep page" {
+            q.page = s.deep_page;
+        }
+        if view == "view: needs attention" {
+            q.filter = ViewFilter {
+                statuses: vec![Status::NeedsAttention],
+                ..ViewFilter::default()
+            };
+        }
+        Ok(Some(self.store.view(&scope(s.tenant.as_deref())?, &q)?.total))
     }
 
     fn lookup(&self, number: &str, tenant: &str) -> Result<bool> {
@@ -87,15 +129,31 @@ impl Engine for Caselog {
         Ok(())
     }
 
+    fn metrics_json(&self) -> Option<serde_json::Value> {
+        Some(crate::metrics_json(&self.store.metrics()))
+    }
+
     fn close(self) -> Result<()> {
         self.store.shutdown()?;
         Ok(())
     }
 }
 
+/// Indents every line for the progress log.
+pub fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("             {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The same search with snippets, for the separate snippet figure.
-pub fn search_with_snippets(c: &Caselog, q: &BenchQuery, tenant: Option<&str>) -> Result<u64> {
+pub fn search_with_snippets(c: &Caselog, q: &BenchQuery, s: &ScopeSpec) -> Result<u64> {
     Ok(c.store
-        .search(&scope(tenant)?, &q.caselog_text(), &SearchOptions::default())?
+        .search(
+            &scope(s.tenant.as_deref())?,
+            &q.caselog_text(),
+            &SearchOptions::default(),
+        )?
         .total)
 }

@@ -24,8 +24,8 @@ use tantivy::schema::{
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::queries::BenchQuery;
-use crate::{gen, Engine};
+use crate::queries::{BenchQuery, ScopeSpec};
+use crate::{gen, Engine, Settings};
 
 const CASES: TableDefinition<u64, &[u8]> = TableDefinition::new("cases");
 const THREAD: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("thread");
@@ -115,6 +115,10 @@ pub struct Raw {
     fields: Fields,
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
+    /// Documents of live appends waiting for the next `refresh`: appends
+    /// never wait for an index commit, as caselog's never wait for its
+    /// indexer.
+    pending: Mutex<Vec<(u64, TantivyDocument)>>,
     index: Index,
 }
 
@@ -128,7 +132,7 @@ fn open_index(dir: &Path) -> Result<(Index, Fields)> {
 impl Engine for Raw {
     const NAME: &'static str = "raw";
 
-    fn ingest(dir: &Path, cases: u64) -> Result<crate::IngestCounts> {
+    fn ingest(dir: &Path, s: &Settings, counts: &mut crate::IngestCounts) -> Result<()> {
         std::fs::create_dir_all(dir.join(INDEX_DIR))?;
         let (schema, fields) = schema();
         let index = Index::create_in_dir(dir.join(INDEX_DIR), schema)?;
@@ -137,20 +141,17 @@ impl Engine for Raw {
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(dir.join(DB_FILE))?;
-        let rx = crate::produce(cases, |c| c);
-        let mut counts = crate::IngestCounts::default();
+        let rx = crate::produce(s.cases, |c| c);
         let mut iter = rx.into_iter().peekable();
-        let mut chunk = 0usize;
-        // Chunks as caselog imports: 2,000 cases, every 16th commit and the
-        // last durable.
+        // Chunks as caselog imports: 8,000 cases per transaction, every one
+        // durable.
         while iter.peek().is_some() {
-            chunk += 1;
-            let mut txn = db.begin_write()?;
+            let txn = db.begin_write()?;
             {
                 let mut cases_t = txn.open_table(CASES)?;
                 let mut thread_t = txn.open_table(THREAD)?;
                 let mut numbers_t = txn.open_table(NUMBERS)?;
-                for mut c in iter.by_ref().take(2_000) {
+                for mut c in iter.by_ref().take(crate::IMPORT_CHUNK) {
                     counts.add(&c);
                     let id = counts.cases;
                     c.case.id = caselog_core::CaseId(id);
@@ -163,14 +164,11 @@ impl Engine for Raw {
                     numbers_t.insert(c.case.number.as_str(), id)?;
                 }
             }
-            if chunk % 16 != 0 && iter.peek().is_some() {
-                txn.set_durability(redb::Durability::None)?;
-            }
             txn.commit()?;
         }
         writer.commit()?;
         writer.wait_merging_threads()?;
-        Ok(counts)
+        Ok(())
     }
 
     fn open(dir: &Path) -> Result<Self> {
@@ -184,16 +182,17 @@ impl Engine for Raw {
             fields,
             reader,
             writer: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
             index,
         })
     }
 
-    fn search(&self, q: &BenchQuery, tenant: Option<&str>) -> Result<u64> {
+    fn search(&self, q: &BenchQuery, scope: &ScopeSpec) -> Result<u64> {
         let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in &q.terms {
-            // As caselog: the chars field decides recall, words and title
-            // only add score.
+        let tenant = scope.tenant.as_deref();
+        // As caselog: the chars field decides recall, words and title only
+        // add score.
+        let text = |term: &str| -> Result<Box<dyn Query>> {
             let plan = analysis::query_plan(term);
             let mut text: Vec<(Occur, Box<dyn Query>)> =
                 vec![(Occur::Must, plan.chars_query(f.text_chars).context("empty plan")?)];
@@ -203,7 +202,23 @@ impl Engine for Raw {
             if let Some(w) = plan.words_query(f.title_words) {
                 text.push((Occur::Should, Box::new(BoostQuery::new(w, 1.5))));
             }
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(text))));
+            Ok(Box::new(BooleanQuery::new(text)))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &q.terms {
+            clauses.push((Occur::Must, text(term)?));
+        }
+        if !q.any.is_empty() {
+            let any = q
+                .any
+                .iter()
+                .map(|t| Ok((Occur::Should, text(t)?)))
+                .collect::<Result<Vec<_>>>()?;
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        for term in &q.not {
+            let plan = analysis::query_plan(term);
+            clauses.push((Occur::MustNot, plan.chars_query(f.text_chars).context("empty plan")?));
         }
         let filter =
             |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) { (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0))) };
@@ -277,22 +292,36 @@ impl Engine for Raw {
             (record, thread)
         };
         txn.commit()?;
-        // Re-index the case; the index is committed when the phase ends
-        // (not durable per append: this is the floor).
+        // Re-index the case; `refresh` applies the documents and commits
+        // the index every 200 ms (caselog's default commit interval), not
+        // per append: this is the floor.
         let doc = document(&self.fields, &record, &thread);
+        self.pending.lock().expect("not poisoned").push((record.id.0, doc));
+        Ok(())
+    }
+
+    fn refresh(&self) -> Result<()> {
+        let docs = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        if docs.is_empty() {
+            return Ok(());
+        }
         let mut guard = self.writer.lock().expect("not poisoned");
         if guard.is_none() {
             *guard = Some(self.index.writer(HEAP_BYTES)?);
         }
-        let w = guard.as_ref().context("writer")?;
-        w.delete_term(Term::from_field_u64(self.fields.id, record.id.0));
-        w.add_document(doc)?;
+        let w = guard.as_mut().context("writer")?;
+        for (id, doc) in docs {
+            w.delete_term(Term::from_field_u64(self.fields.id, id));
+            w.add_document(doc)?;
+        }
+        w.commit()?;
+        self.reader.reload()?;
         Ok(())
     }
 
     fn close(self) -> Result<()> {
-        if let Some(mut w) = self.writer.into_inner().expect("not poisoned") {
-            w.commit()?;
+        self.refresh()?;
+        if let Some(w) = self.writer.into_inner().expect("not poisoned") {
             w.wait_merging_threads()?;
         }
         Ok(())

@@ -1,5 +1,5 @@
 //! A hand-written SVG of the latency distributions: one panel per query
-//! kind (tenant scope) and one for number lookups, each the cumulative
+//! kind and view (largest tenant) and one for number lookups, each the cumulative
 //! distribution of every system on a logarithmic time axis. (plotters would
 //! add a dependency tree for six line charts.)
 
@@ -13,7 +13,12 @@ const PAD_L: f64 = 50.0;
 const PAD_R: f64 = 15.0;
 const PAD_T: f64 = 28.0;
 const PAD_B: f64 = 36.0;
-const COLORS: &[(&str, &str)] = &[("caselog", "#d62728"), ("sqlite", "#1f77b4"), ("raw", "#2ca02c")];
+const COLORS: &[(&str, &str)] = &[
+    ("caselog", "#d62728"),
+    ("sqlite", "#1f77b4"),
+    ("sqlite-rowid", "#9467bd"),
+    ("raw", "#2ca02c"),
+];
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -21,9 +26,11 @@ fn escape(s: &str) -> String {
 
 /// The plot as an SVG document.
 pub fn latency_plot(r: &Report) -> String {
-    let mut panels: Vec<(String, String)> = crate::queries::KINDS
-        .iter()
-        .map(|k| ((*k).to_owned(), "tenant".to_owned()))
+    let scope = r.scopes.first().map_or("largest tenant", |s| s.name.as_str());
+    let mut panels: Vec<(String, String)> = crate::queries::kinds(&r.settings.mix)
+        .into_iter()
+        .chain(crate::queries::VIEWS.iter().map(|v| (*v).to_owned()))
+        .map(|k| (k, scope.to_owned()))
         .collect();
     panels.push(("number lookup".into(), "tenant".into()));
     let cols = 2;
@@ -37,7 +44,7 @@ pub fn latency_plot(r: &Report) -> String {
     );
     let _ = write!(
         svg,
-        r#"<rect width="100%" height="100%" fill="white"/><text x="10" y="18" font-size="13">Latency CDF, tenant scope, {} cases (x: µs, log scale; y: fraction of queries)</text>"#,
+        r#"<rect width="100%" height="100%" fill="white"/><text x="10" y="18" font-size="13">Latency CDF, largest tenant, {} cases (x: µs, log scale; y: fraction of queries)</text>"#,
         r.cases
     );
     for (n, (kind, scope)) in panels.iter().enumerate() {

@@ -1,5 +1,5 @@
-//! `casebench`: caselog side by side with SQLite + FTS5 and with raw
-//! tantivy + redb on one generated archive. See `BENCHMARKS.md`.
+//! `casebench`: caselog side by side with SQLite + FTS5 (two layouts) and
+//! with raw tantivy + redb on one generated archive. See `BENCHMARKS.md`.
 //!
 //! ```text
 //! casebench run --cases 1000000 --data /var/tmp/casebench --out casebench.json --svg casebench.svg
@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use caselog_bench::gen::Archive;
 use caselog_bench::{report, run_child, Phase, Settings, SYSTEMS};
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,9 @@ enum Command {
         /// Archive size.
         #[arg(long, default_value_t = 100_000)]
         cases: u64,
+        /// Which archive: the realistic one, or the earlier template sentences.
+        #[arg(long, value_enum, default_value_t = Archive::Realistic)]
+        archive: Archive,
         /// Directory for the stores (replaced); keep it out of the repository.
         #[arg(long)]
         data: PathBuf,
@@ -76,6 +80,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Run {
             cases,
+            archive,
             data,
             out,
             svg,
@@ -87,14 +92,26 @@ fn main() -> Result<()> {
             systems,
             clean,
         } => {
-            let settings = Settings {
+            let mut settings = Settings {
                 cases,
+                archive,
                 iters,
                 cell_secs,
                 lookups,
                 writers,
                 append_secs,
+                mix: Vec::new(),
+                scopes: Vec::new(),
             };
+            caselog_bench::gen::set_archive(archive);
+            let t = std::time::Instant::now();
+            report::plan(&mut settings);
+            eprintln!(
+                "chose {} queries and {} scopes from the archive's word frequencies in {:.1} s",
+                settings.mix.len(),
+                settings.scopes.len(),
+                t.elapsed().as_secs_f64()
+            );
             let exe = std::env::current_exe().context("locating casebench")?;
             let r = report::run(&exe, &data, &settings, &systems)?;
             print!("{}", report::table(&r));

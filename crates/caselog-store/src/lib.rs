@@ -44,6 +44,7 @@ pub mod fuzzing;
 mod guard;
 pub mod index;
 pub mod interchange;
+mod metrics;
 mod model;
 mod options;
 mod read;
@@ -59,6 +60,7 @@ pub use index::{
     Facets, IndexProgress, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits, SearchOptions,
     SearchResults, SearchSort, Snippet, VerifyReport,
 };
+pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewMessage,
     Scope, StatusChange, ThreadEntry, Written,

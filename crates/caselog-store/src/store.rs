@@ -105,6 +105,7 @@ impl Store {
         let damage = Damage::new(&path);
         let mut builder = Database::builder();
         builder.set_cache_size(opts.cache_bytes);
+        let counters = Arc::new(crate::metrics::Counters::default());
         let StorageHooks {
             backend,
             index_directory,
@@ -114,14 +115,20 @@ impl Store {
                 if !path.exists() {
                     create_store_file(&builder, &path)?;
                 }
-                (damage.guard("opening the store", || Ok(builder.open(&path)))?, true)
+                (damage.guard("opening the store", || Ok(crate::metrics::open_counted(&builder, &path, counters.clone())))?, true)
             }
             Some(backend) => {
                 let existed = backend
                     .len()
                     .map_err(|e| StoreError::storage("opening the database", redb::StorageError::Io(e)))?
                     > 0;
-                (builder.create_with_backend(BoxedBackend(backend)), existed)
+                (
+                    builder.create_with_backend(crate::metrics::CountingBackend::new(
+                        BoxedBackend(backend),
+                        counters.clone(),
+                    )),
+                    existed,
+                )
             }
         };
         let db = db.map_err(|e| open_error("opening the database", &path, e))?;
@@ -134,7 +141,7 @@ impl Store {
             crate::index::open_index(&dir, &db, &opts, hook, &mut progress)
         })?;
         let db = Arc::new(db);
-        let watch = Arc::new(CommitWatch::default());
+        let watch = Arc::new(CommitWatch::with_counters(counters));
         watch.publish(damage.guard("reading counters", || last_change(&*db))?);
         let (tx, rx) = bounded(opts.channel_capacity.max(1));
         let writer = Writer::spawn(db.clone(), opts.clone(), rx, watch.clone())
@@ -302,7 +309,16 @@ impl Store {
     }
 
     fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
-        self.send(make)?.recv().map_err(|_| unanswered())?
+        let start = Instant::now();
+        let answer = self.send(make)?.recv().map_err(|_| unanswered())?;
+        self.watch.counters.ack(start.elapsed());
+        answer
+    }
+
+    /// The write path's counters since the store was opened: commits,
+    /// batch sizes, file traffic and acknowledgement latency.
+    pub fn metrics(&self) -> crate::Metrics {
+        self.watch.counters.snapshot()
     }
 
     /// Opens a new case for a seller. Validates it, assigns a number and

@@ -101,6 +101,8 @@ pub(crate) struct CommitWatch {
     /// Bulk imports in progress; the indexer then commits by document
     /// count instead of by time (many tiny segments cost merges).
     importing: AtomicUsize,
+    /// Write-path counters (`Store::metrics`).
+    pub(crate) counters: Arc<crate::metrics::Counters>,
 }
 
 /// Marks a bulk import in progress while it lives.
@@ -121,6 +123,14 @@ struct WatchState {
 }
 
 impl CommitWatch {
+    /// A watch sharing `counters` with the file backend.
+    pub fn with_counters(counters: Arc<crate::metrics::Counters>) -> Self {
+        CommitWatch {
+            counters,
+            ..CommitWatch::default()
+        }
+    }
+
     pub fn publish(&self, committed: u64) {
         if let Ok(mut s) = self.state.lock() {
             s.committed = s.committed.max(committed);
@@ -258,10 +268,14 @@ impl Writer {
             return;
         }
         let durable = batch.iter().any(|c| c.needs_durable(self.opts.durability));
+        let commands = batch.len();
+        let written_before = self.watch.counters.bytes_written();
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         let outcome = self.apply_batch(batch, durable, &mut pending);
         match outcome {
-            Ok(last_change) => {
+            Ok((last_change, commit_time)) => {
+                let written = self.watch.counters.bytes_written().saturating_sub(written_before);
+                self.watch.counters.commit(commands, durable, written, commit_time);
                 // Published before anyone is answered, so a caller that
                 // reads `last_change()` after its ack sees its own write.
                 self.watch.publish(last_change);
@@ -284,9 +298,14 @@ impl Writer {
     }
 
     /// Applies a batch in one transaction and commits it. Returns the last
-    /// change-log sequence written. On error nothing of the batch is kept,
+    /// change-log sequence written and how long the commit took. On error nothing of the batch is kept,
     /// and every command not yet in `pending` has been answered.
-    fn apply_batch(&mut self, batch: Vec<Command>, durable: bool, pending: &mut Vec<Pending>) -> Result<u64> {
+    fn apply_batch(
+        &mut self,
+        batch: Vec<Command>,
+        durable: bool,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(u64, std::time::Duration)> {
         let mut batch = batch.into_iter();
         // Until a command has run, a failure is answered to every caller:
         // nothing was applied.
@@ -330,8 +349,9 @@ impl Writer {
         ctx.save(&mut t)?;
         let last_change = ctx.next_change.saturating_sub(1);
         drop(t);
+        let commit_start = std::time::Instant::now();
         txn.commit().map_err(|e| StoreError::storage("committing", e))?;
-        Ok(last_change)
+        Ok((last_change, commit_start.elapsed()))
     }
 
     fn begin(&self, durable: bool) -> Result<redb::WriteTransaction> {

@@ -379,6 +379,10 @@ pub fn dir_size(dir: &Path) -> u64 {
 pub fn stats(db: &Path, args: &StatsArgs, out: &mut dyn Write) -> Result<Outcome> {
     let store = open_for_reading(db)?;
     let s = store.stats().context("reading statistics")?;
+    // The write-path counters cover this process's session only (opening
+    // the store and reading); a long-running application reads them from
+    // `Store::metrics`.
+    let metrics = store.metrics();
     close(store)?;
     // Every status and category appears, with 0 when absent, so scripts can
     // rely on the keys.
@@ -427,6 +431,10 @@ pub fn stats(db: &Path, args: &StatsArgs, out: &mut dyn Write) -> Result<Outcome
             c.as_str(),
             stats.by_category.get(c.as_str()).unwrap_or(&0)
         )?;
+    }
+    writeln!(out, "\nWrite path (this session)")?;
+    for line in metrics.to_string().lines() {
+        writeln!(out, "  {line}")?;
     }
     Ok(Outcome::Success)
 }
