@@ -54,7 +54,7 @@ mod writer;
 
 pub use error::{Result, StoreError};
 pub use index::{
-    Facets, IndexProgress, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits, SearchOptions,
+    Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits, SearchOptions,
     SearchResults, SearchSort, Snippet, VerifyReport,
 };
 pub use model::{

@@ -101,8 +101,7 @@ impl Store {
         // index's, which is how in-flight cases are recognised.
         let _hold = shared.hold_pruning();
         shared.wait_indexed(self.last_change(), CATCH_UP)?;
-        let index_change = shared.indexed();
-        let searcher = shared.reader.searcher();
+        let (index_change, searcher) = shared.searcher()?;
         let fields = &shared.fields;
         let ix = |action: &'static str| {
             move |e: tantivy::TantivyError| StoreError::Index {
