@@ -1018,26 +1018,35 @@ impl IndexHandle {
         let mut last: Option<IndexProgress> = None;
         let mut s = self.shared.lock();
         loop {
-            if let Some(p) = &s.rebuilding {
+            // The state before the rebuild has counted its cases says 0 of 0.
+            if let Some(p) = s.rebuilding.as_ref().filter(|p| p.total > 0) {
                 if last.as_ref() != Some(p) {
-                    last = Some(p.clone());
                     let p = p.clone();
                     drop(s);
+                    // Progress is polled and may skip steps; the caller
+                    // still sees the start (and, below, the end).
+                    if last.is_none() && p.done > 0 {
+                        progress(&IndexProgress { done: 0, ..p.clone() });
+                    }
                     progress(&p);
+                    last = Some(p);
                     s = self.shared.lock();
                     continue;
                 }
             }
             if !s.rebuild_due {
-                if let (Some(report), Some(p)) = (&s.rebuilt_on_open, &last) {
-                    if p.done != report.cases {
-                        let p = IndexProgress {
-                            reason: report.reason.clone(),
-                            done: report.cases,
-                            total: report.cases,
-                        };
-                        drop(s);
-                        progress(&p);
+                if let Some(report) = s.rebuilt_on_open.clone() {
+                    drop(s);
+                    let at = |done| IndexProgress {
+                        reason: report.reason.clone(),
+                        done,
+                        total: report.cases,
+                    };
+                    if last.is_none() {
+                        progress(&at(0));
+                    }
+                    if last.is_none_or(|p| p.done != report.cases) {
+                        progress(&at(report.cases));
                     }
                 }
                 return Ok(());
