@@ -510,11 +510,7 @@ fn reopen_options() -> Options {
 /// Reopens the killed store, settles each in-flight operation (present
 /// whole, or absent), then checks the store and the index against the
 /// models. Returns how many in-flight operations were present and absent.
-fn check_store(
-    dir: &Path,
-    models: &mut [ThreadModel],
-    in_flight: Vec<(usize, Op)>,
-) -> (usize, usize, IndexCounters) {
+fn check_store(dir: &Path, models: &mut [ThreadModel], in_flight: Vec<(usize, Op)>) -> (usize, usize, IndexCounters) {
     let store = Store::open(dir, reopen_options()).unwrap_or_else(|e| panic!("the killed store does not reopen: {e}"));
     let stored = load_all(&store);
     let by_title: HashMap<&str, &str> = stored

@@ -54,8 +54,8 @@ mod writer;
 
 pub use error::{Result, StoreError};
 pub use index::{
-    Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits, SearchOptions,
-    SearchResults, SearchSort, Snippet, VerifyReport,
+    Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits,
+    SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
 };
 pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,

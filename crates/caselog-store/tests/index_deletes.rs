@@ -240,8 +240,13 @@ fn disagreement(index: &Index, f: &Fields, model: &BTreeMap<u64, u64>) -> Option
     for (id, versions) in &docs {
         match model.get(id) {
             None => problems.push(format!("id {id} indexed but not in the model")),
-            Some(v) if versions.len() > 1 => problems.push(format!("id {id} indexed {} times: versions {versions:?} (current {v})", versions.len())),
-            Some(v) if versions[0] != *v => problems.push(format!("id {id} has version {} instead of {v}", versions[0])),
+            Some(v) if versions.len() > 1 => problems.push(format!(
+                "id {id} indexed {} times: versions {versions:?} (current {v})",
+                versions.len()
+            )),
+            Some(v) if versions[0] != *v => {
+                problems.push(format!("id {id} has version {} instead of {v}", versions[0]))
+            }
             Some(_) => {}
         }
     }
@@ -257,13 +262,26 @@ fn disagreement(index: &Index, f: &Fields, model: &BTreeMap<u64, u64>) -> Option
     let segments: Vec<String> = metas
         .segments
         .iter()
-        .map(|s| format!("{} max_doc {} deleted {} del_opstamp {:?}", s.id().short_uuid_string(), s.max_doc(), s.num_deleted_docs(), s.delete_opstamp()))
+        .map(|s| {
+            format!(
+                "{} max_doc {} deleted {} del_opstamp {:?}",
+                s.id().short_uuid_string(),
+                s.max_doc(),
+                s.num_deleted_docs(),
+                s.delete_opstamp()
+            )
+        })
         .collect();
     problems.truncate(10);
-    Some(format!("{}; opstamp {}; segments: {}", problems.join("; "), metas.opstamp, segments.join(", ")))
+    Some(format!(
+        "{}; opstamp {}; segments: {}",
+        problems.join("; "),
+        metas.opstamp,
+        segments.join(", ")
+    ))
 }
 
-fn run_seed(seed: u64, rounds: u32, ops_per_round: u32) -> Outcome {
+fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool) -> Outcome {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir: PathBuf = tmp.path().join("index");
     std::fs::create_dir_all(&dir).expect("dir");
@@ -294,7 +312,7 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32) -> Outcome {
                 out.kills += 1;
                 break;
             }
-            if rng.chance(1) {
+            if delete_all && rng.chance(1) {
                 // An in-place rebuild, as `rebuild_now` did: clear, re-add
                 // every case, commit.
                 w.delete_all_documents().expect("delete all");
@@ -361,9 +379,23 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32) -> Outcome {
     out
 }
 
-/// The default run: a few seeds, seconds.
+/// The default run: a few seeds, seconds. The indexer's pattern (no
+/// `delete_all_documents`; see the ignored tests below for why).
 #[test]
 fn deletes_while_merging_never_leave_two_live_documents() {
+    run_seeds(false);
+}
+
+/// The same with in-place rebuilds (`delete_all_documents`, then every
+/// case again) among the operations, as the indexer once did: fails within
+/// a few seeds on tantivy 0.27 (see below).
+#[test]
+#[ignore = "fails on tantivy 0.27: delete_all_documents keeps documents not yet flushed"]
+fn in_place_rebuilds_while_merging_never_leave_two_live_documents() {
+    run_seeds(true);
+}
+
+fn run_seeds(delete_all: bool) {
     let iters = env_u64("INDEX_DELETES_ITERS").unwrap_or(3);
     let first = env_u64("INDEX_DELETES_SEED").unwrap_or(1);
     let rounds = env_u64("INDEX_DELETES_ROUNDS").unwrap_or(12) as u32;
@@ -371,7 +403,7 @@ fn deletes_while_merging_never_leave_two_live_documents() {
     let mut totals = Outcome::default();
     let mut failures = Vec::new();
     for seed in first..first + iters {
-        let out = run_seed(seed, rounds, ops);
+        let out = run_seed(seed, rounds, ops, delete_all);
         totals.commits += out.commits;
         totals.merges_seen += out.merges_seen;
         totals.kills += out.kills;
@@ -388,5 +420,94 @@ fn deletes_while_merging_never_leave_two_live_documents() {
         totals.rebuilds,
         failures.len()
     );
-    assert!(failures.is_empty(), "{} of {iters} seeds failed; first: {}", failures.len(), failures[0]);
+    assert!(
+        failures.is_empty(),
+        "{} of {iters} seeds failed; first: {}",
+        failures.len(),
+        failures[0]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// tantivy 0.27: delete_all_documents and documents not yet flushed
+// ---------------------------------------------------------------------------
+
+fn one_thread_writer(index: &Index) -> IndexWriter {
+    let options = IndexWriterOptions::builder()
+        .num_worker_threads(1)
+        .memory_budget_per_thread(15_000_000)
+        .build();
+    index.writer_with_options(options).expect("writer")
+}
+
+fn ids_of(index: &Index) -> Vec<u64> {
+    let reader = index.reader().expect("reader");
+    let mut ids: Vec<u64> = reader
+        .searcher()
+        .segment_readers()
+        .iter()
+        .flat_map(|s| {
+            let col = s.fast_fields().u64("id").expect("id column");
+            s.doc_ids_alive().filter_map(move |d| col.first(d)).collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The upstream report's reproduction: `IndexWriter::delete_all_documents` removes the
+/// flushed segments only. A document added before it but still in an
+/// indexing worker's memory survives, and is committed with what is added
+/// after it: adding the same document again (a rebuild) indexes it twice.
+#[test]
+#[ignore = "fails on tantivy 0.27 (documents 2 twice): the upstream report's reproduction"]
+fn tantivy_delete_all_documents_keeps_unflushed_documents() {
+    let (schema, f) = schema();
+    let index = Index::create_in_ram(schema);
+    let mut w = one_thread_writer(&index);
+    w.add_document(doc!(f.id => 1u64, f.version => 1u64)).expect("add");
+    w.commit().expect("commit");
+    w.add_document(doc!(f.id => 2u64, f.version => 1u64)).expect("add");
+    w.delete_all_documents().expect("delete all");
+    w.add_document(doc!(f.id => 1u64, f.version => 1u64)).expect("add");
+    w.add_document(doc!(f.id => 2u64, f.version => 1u64)).expect("add");
+    w.commit().expect("commit");
+    assert_eq!(ids_of(&index), vec![1, 2]);
+}
+
+/// Two live copies of a document, in two committed segments; a new writer
+/// deletes the term and adds it once: one copy must remain.
+#[test]
+fn a_term_delete_removes_every_copy_across_segments() {
+    let (schema, f) = schema();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = Index::create_in_dir(dir.path(), schema).expect("index");
+    {
+        let mut w = one_thread_writer(&index);
+        for id in 1..=12u64 {
+            w.add_document(doc!(f.id => id, f.version => 1u64)).expect("add");
+        }
+        w.commit().expect("commit");
+        w.add_document(doc!(f.id => 5u64, f.version => 1u64)).expect("add");
+        w.commit().expect("commit");
+        w.wait_merging_threads().expect("merges");
+    }
+    assert_eq!(ids_of(&index).len(), 13);
+    let options = IndexWriterOptions::builder()
+        .num_worker_threads(2)
+        .memory_budget_per_thread(64_000_000)
+        .num_merge_threads(1)
+        .build();
+    let mut w: IndexWriter = index.writer_with_options(options).expect("writer");
+    w.delete_term(Term::from_field_u64(f.id, 5));
+    w.add_document(doc!(f.id => 5u64, f.version => 2u64)).expect("add");
+    w.commit().expect("commit");
+    let after_commit = ids_of(&index);
+    w.wait_merging_threads().expect("merges");
+    let after_merges = ids_of(&index);
+    assert_eq!(
+        (after_commit.len(), after_merges.len()),
+        (12, 12),
+        "{after_commit:?} / {after_merges:?}"
+    );
 }

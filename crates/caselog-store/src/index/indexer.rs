@@ -533,8 +533,8 @@ impl Place {
             std::fs::remove_dir_all(&dir).map_err(io_err("removing an unfinished rebuild", &dir))?;
         }
         std::fs::create_dir_all(&dir).map_err(io_err("creating the rebuild directory", &dir))?;
-        let index =
-            Index::create(self.directory(&dir)?, self.schema.clone(), Default::default()).map_err(ix("creating the index"))?;
+        let index = Index::create(self.directory(&dir)?, self.schema.clone(), Default::default())
+            .map_err(ix("creating the index"))?;
         analysis::register(&index);
         let mut writer = new_writer(&index, self.heap_bytes)?;
         let built = rebuild(&mut writer, self, db, reason, progress, cancel)?;
@@ -989,6 +989,7 @@ impl IndexHandle {
             committed: change,
             // Unknown until the ids are read: never skip a delete meanwhile.
             max_id: u64::MAX,
+            committed_max_id: u64::MAX,
             pruned: 0,
             dirty_since: None,
             uncommitted_docs: 0,
@@ -1133,6 +1134,8 @@ struct Indexer {
     /// The highest case id of a live document (committed or not); a case
     /// above it has no document yet. `u64::MAX` until the ids were read.
     max_id: u64,
+    /// `max_id` as of the last commit (what a failed writer falls back to).
+    committed_max_id: u64,
     /// Changes below this were last asked to be pruned.
     pruned: u64,
     /// When the oldest uncommitted change was applied.
@@ -1316,6 +1319,7 @@ impl Indexer {
         let reader = self.shared.current_reader().ok_or_else(no_index)?;
         let (seen, max_id) = live_ids(&reader.searcher())?;
         self.max_id = max_id;
+        self.committed_max_id = max_id;
         if !startup.clean && startup.open_check {
             let mut twice: Vec<u64> = seen.iter().filter(|&(_, &n)| n > 1).map(|(&id, _)| id).collect();
             if !twice.is_empty() {
@@ -1325,9 +1329,11 @@ impl Indexer {
                     first = twice[0],
                     "the open-time check found cases indexed more than once; re-indexing them"
                 );
-                self.shared.count(|c| c.open_duplicates += twice.len() as u64);
                 self.reindex_cases(&twice)?;
                 self.commit_unchecked()?;
+                // Counted once repaired, so a reader of the counter finds
+                // the repair committed.
+                self.shared.count(|c| c.open_duplicates += twice.len() as u64);
             }
         }
         drop(seen);
@@ -1395,6 +1401,7 @@ impl Indexer {
             // Resume from the last commit; an empty commit proves the
             // directory writable and republishes the committed change.
             self.applied = self.committed;
+            self.max_id = self.committed_max_id;
             self.dirty_since = None;
             self.uncommitted_docs = 0;
             match self.commit_now() {
@@ -1522,6 +1529,7 @@ impl Indexer {
 
     fn after_commit(&mut self, change: u64) -> Result<()> {
         self.committed = change;
+        self.committed_max_id = self.max_id;
         self.dirty_since = None;
         self.uncommitted_docs = 0;
         if let Some(reader) = self.shared.current_reader() {
@@ -1559,10 +1567,6 @@ impl Indexer {
             drop(searcher);
             let concerned = self.cases_concerned(&seen)?;
             drop(seen);
-            self.shared.count(|c| {
-                c.count_mismatches += 1;
-                c.cases_repaired += concerned.len() as u64;
-            });
             tracing::warn!(
                 live_documents = live,
                 covered_cases = covered,
@@ -1572,8 +1576,15 @@ impl Indexer {
             );
             self.reindex_cases(&concerned)?;
             self.commit_unchecked()?;
+            // Counted once repaired, so a reader of the counter finds the
+            // repair committed.
+            self.shared.count(|c| {
+                c.count_mismatches += 1;
+                c.cases_repaired += concerned.len() as u64;
+            });
         }
-        let reason = RebuildReason::Unreadable("the document count still disagrees with the store after repairs".into());
+        let reason =
+            RebuildReason::Unreadable("the document count still disagrees with the store after repairs".into());
         tracing::error!("{reason}");
         self.rebuild_due = Some(reason.clone());
         self.rebuild_swap(reason, &mut |_| {}).map(|_| ())
@@ -1637,7 +1648,9 @@ impl Indexer {
             progress(p);
         };
         let stopping = || self.shared.lock().stop;
-        let built = self.place.build(&self.db, reason.clone(), &mut report_progress, &stopping);
+        let built = self
+            .place
+            .build(&self.db, reason.clone(), &mut report_progress, &stopping);
         let (report, max_id) = match built {
             Ok(built) => built,
             Err(e) => {
@@ -1670,6 +1683,7 @@ impl Indexer {
         self.applied = report.change;
         self.committed = report.change;
         self.max_id = max_id;
+        self.committed_max_id = max_id;
         self.dirty_since = None;
         self.uncommitted_docs = 0;
         {
