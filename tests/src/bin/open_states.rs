@@ -16,7 +16,18 @@ use std::time::{Duration, Instant};
 use caselog_store::{IndexStatus, Options, Scope, SearchOptions, Store, StoreError};
 use caselog_tests::crash::{Mode, ThreadModel};
 
+/// Opens per state; the states that rebuild take longer.
 const RUNS: usize = 5;
+const REBUILD_RUNS: usize = 2;
+
+/// The calling thread's time on a CPU and waiting for one (ns), from
+/// `/proc/thread-self/schedstat`: on a loaded machine, wall time alone
+/// mostly measures the wait.
+fn sched() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut it = text.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -29,15 +40,15 @@ fn main() {
     build(dir, cases);
     let index = dir.join(caselog_store::index::INDEX_DIR);
 
-    report("clean", &time_opens(dir, |_| {}));
+    report("clean", &time_opens(dir, RUNS, |_| {}));
     report(
         "unclean (no clean marker)",
-        &time_opens(dir, |d| {
+        &time_opens(dir, RUNS, |d| {
             let _ = std::fs::remove_file(d.join("index.clean"));
         }),
     );
     // Foreign: the payload names another store.
-    let foreign = time_opens(dir, |_| {
+    let foreign = time_opens(dir, REBUILD_RUNS, |_| {
         let meta = index.join("meta.json");
         let text = std::fs::read_to_string(&meta).expect("meta.json");
         let at = text.find("store\\\":\\\"").expect("payload names the store") + 10;
@@ -48,21 +59,31 @@ fn main() {
         std::fs::write(&meta, bytes).expect("meta.json");
     });
     report("foreign index (other store id)", &foreign);
-    let missing = time_opens(dir, |_| {
+    let missing = time_opens(dir, REBUILD_RUNS, |_| {
         let _ = std::fs::remove_dir_all(&index);
     });
     report("index missing", &missing);
 }
 
-/// Opens the store `RUNS` times, each after `prepare`; returns the open
-/// times and, when a rebuild ran, how long it took in the background.
-fn time_opens(dir: &Path, prepare: impl Fn(&Path)) -> Vec<(Duration, Option<Duration>)> {
-    (0..RUNS)
+/// One open: wall time, the opening thread's CPU time and run-queue wait,
+/// and when a rebuild ran, how long until it was installed.
+struct Run {
+    wall: Duration,
+    cpu: Duration,
+    waited: Duration,
+    rebuilt: Option<Duration>,
+}
+
+/// Opens the store `runs` times, each after `prepare`.
+fn time_opens(dir: &Path, runs: usize, prepare: impl Fn(&Path)) -> Vec<Run> {
+    (0..runs)
         .map(|_| {
             prepare(dir);
+            let (cpu0, wait0) = sched();
             let started = Instant::now();
             let store = Store::open(dir, Options::default()).expect("open");
             let opened = started.elapsed();
+            let (cpu1, wait1) = sched();
             // Searches answer at once, from the index or with IndexRebuilding.
             match store.search(&Scope::AllTenants, "archived", &SearchOptions::default()) {
                 Ok(_) | Err(StoreError::IndexRebuilding { .. }) => {}
@@ -74,15 +95,23 @@ fn time_opens(dir: &Path, prepare: impl Fn(&Path)) -> Vec<(Duration, Option<Dura
                 .expect("index"));
             let rebuilt = rebuilding.then(|| started.elapsed());
             store.shutdown().expect("shutdown");
-            (opened, rebuilt)
+            Run {
+                wall: opened,
+                cpu: Duration::from_nanos(cpu1.saturating_sub(cpu0)),
+                waited: Duration::from_nanos(wait1.saturating_sub(wait0)),
+                rebuilt,
+            }
         })
         .collect()
 }
 
-fn report(state: &str, runs: &[(Duration, Option<Duration>)]) {
+fn report(state: &str, runs: &[Run]) {
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
-    let opens: Vec<String> = runs.iter().map(|(o, _)| ms(*o)).collect();
-    let rebuilds: Vec<String> = runs.iter().filter_map(|(_, r)| r.map(ms)).collect();
+    let opens: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{} (cpu {}, run-queue wait {})", ms(r.wall), ms(r.cpu), ms(r.waited)))
+        .collect();
+    let rebuilds: Vec<String> = runs.iter().filter_map(|r| r.rebuilt.map(ms)).collect();
     println!(
         "{state}: open ms [{}]{}",
         opens.join(", "),

@@ -289,6 +289,8 @@ struct State {
     /// What the rebuild that open asked for did, once it is installed.
     rebuilt_on_open: Option<RebuildReport>,
     counters: IndexCounters,
+    /// Whether the indexer's start-up checks are still to finish.
+    starting: bool,
 }
 
 impl State {
@@ -405,6 +407,31 @@ impl Shared {
     /// The self-checks' counters.
     pub fn counters(&self) -> IndexCounters {
         self.lock().counters
+    }
+
+    /// Waits until the indexer's start-up checks (checksums and cases
+    /// indexed twice after an unclean shutdown, the document count) have
+    /// run. `Ok(false)` on timeout.
+    pub fn wait_started(&self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.lock();
+        loop {
+            if !s.starting {
+                return Ok(true);
+            }
+            s.health("waiting for the index")?;
+            if s.ended {
+                return Err(StoreError::ShutDown);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            s = match self.changed.wait_timeout(s, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
     }
 
     /// Waits until `change` is searchable. `Ok(false)` on timeout.
@@ -961,6 +988,7 @@ impl IndexHandle {
             reader: RwLock::new(reader),
             state: Mutex::new(State {
                 indexed: change,
+                starting: true,
                 rebuild_due: rebuild_due.is_some(),
                 rebuilding: rebuild_due.clone().map(|reason| IndexProgress {
                     reason,
@@ -1223,6 +1251,8 @@ impl Indexer {
                 self.startup = Some(startup);
                 return Err(e);
             }
+            self.shared.lock().starting = false;
+            self.shared.changed.notify_all();
             return Ok(true);
         }
         if let Some(reason) = self.rebuild_due.clone() {
