@@ -1346,6 +1346,9 @@ impl Indexer {
         if self.writer.is_none() {
             self.writer = Some(new_writer(&index, self.place.heap_bytes)?);
         }
+        if !startup.clean {
+            self.collect_garbage();
+        }
         let reader = self.shared.current_reader().ok_or_else(no_index)?;
         let (seen, max_id) = live_ids(&reader.searcher())?;
         self.max_id = max_id;
@@ -1428,6 +1431,7 @@ impl Indexer {
                     continue;
                 }
             }
+            self.collect_garbage();
             // Resume from the last commit; an empty commit proves the
             // directory writable and republishes the committed change.
             self.applied = self.committed;
@@ -1535,6 +1539,19 @@ impl Indexer {
             }
         }
         Ok(())
+    }
+
+    /// Deletes the files no commit refers to before indexing resumes. A
+    /// killed process (or a dropped writer) leaves files behind, among them
+    /// delete files named by operation stamp; a new writer restarts the
+    /// stamps at the last commit, so without this its commit can collide
+    /// with such a file (`FileAlreadyExists`) and fail.
+    fn collect_garbage(&self) {
+        if let Some(writer) = self.writer.as_ref() {
+            if let Err(e) = writer.garbage_collect_files().wait() {
+                tracing::warn!("removing files left by an earlier session: {e}");
+            }
+        }
     }
 
     fn writer_mut(&mut self) -> Result<&mut IndexWriter> {
