@@ -350,7 +350,7 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool) -> Out
                 }
             }
             since_commit += 1;
-            if since_commit >= 1 + rng.below(4) {
+            if since_commit > rng.below(4) {
                 since_commit = 0;
                 w.commit().expect("commit");
                 out.commits += 1;
