@@ -413,36 +413,16 @@ impl Shared {
     /// indexed twice after an unclean shutdown, the document count) have
     /// run. `Ok(false)` on timeout.
     pub fn wait_started(&self, timeout: Duration) -> Result<bool> {
-        let deadline = Instant::now() + timeout;
-        let mut s = self.lock();
-        loop {
-            if !s.starting {
-                return Ok(true);
-            }
-            s.health("waiting for the index")?;
-            if s.ended {
-                return Err(StoreError::ShutDown);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(false);
-            }
-            s = match self.changed.wait_timeout(s, deadline - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
+        self.wait_for(timeout, |s| !s.starting)
     }
 
-    /// Waits until `change` is searchable. `Ok(false)` on timeout.
-    pub fn wait_indexed(&self, change: u64, timeout: Duration) -> Result<bool> {
+    /// Waits until `done` holds for the state. `Ok(false)` on timeout; a
+    /// failing or ended indexer is told at once.
+    fn wait_for(&self, timeout: Duration, mut done: impl FnMut(&mut State) -> bool) -> Result<bool> {
         let deadline = Instant::now() + timeout;
         let mut s = self.lock();
-        s.wanted = s.wanted.max(change);
         loop {
-            // Without a usable index nothing is searchable yet, whatever
-            // the (old) covered change says.
-            if s.indexed >= change && !s.rebuild_due {
+            if done(&mut s) {
                 return Ok(true);
             }
             // A failing index is told at once rather than at the timeout:
@@ -460,6 +440,16 @@ impl Shared {
                 Err(p) => p.into_inner().0,
             };
         }
+    }
+
+    /// Waits until `change` is searchable. `Ok(false)` on timeout.
+    pub fn wait_indexed(&self, change: u64, timeout: Duration) -> Result<bool> {
+        self.wait_for(timeout, |s| {
+            s.wanted = s.wanted.max(change);
+            // Without a usable index nothing is searchable yet, whatever
+            // the (old) covered change says.
+            s.indexed >= change && !s.rebuild_due
+        })
     }
 }
 
