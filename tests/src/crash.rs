@@ -641,10 +641,21 @@ pub fn reply_status(status: Status, seller: bool) -> Status {
     }
 }
 
+/// The test switch `CASELOG_CRASH_NO_OPEN_CHECK=1`: child and parent open
+/// the store without the open-time duplicate check, so a case indexed twice
+/// is not quietly re-indexed at open but shows in the index counters (and,
+/// were the counters silent, in `verify`). The child inherits it.
+pub fn open_check_disabled() -> bool {
+    std::env::var("CASELOG_CRASH_NO_OPEN_CHECK").is_ok_and(|v| v.trim() == "1")
+}
+
 /// The options the child opens the store with: the defaults (durable,
 /// `Immediate`), except the import chunking in bulk mode.
 pub fn child_options(mode: Mode) -> caselog_store::Options {
-    let defaults = caselog_store::Options::default();
+    let defaults = caselog_store::Options {
+        index_open_duplicate_check: !open_check_disabled(),
+        ..caselog_store::Options::default()
+    };
     match mode {
         Mode::Mixed => defaults,
         Mode::Bulk => caselog_store::Options {
@@ -660,8 +671,15 @@ pub fn child_options(mode: Mode) -> caselog_store::Options {
 pub enum ChildLine {
     /// The process runs and is about to open the store.
     Started,
-    /// Rebuild progress while opening: done, total.
+    /// Progress of the index rebuild open started (in the background):
+    /// done, total.
     Progress(u64, u64),
+    /// The rebuilt index is installed.
+    IndexReady,
+    /// The index's self-check counters changed: cases the open-time check
+    /// found indexed twice, commits after which the document count was
+    /// wrong.
+    Counters(u64, u64),
     /// The store is open.
     Opened,
     /// Operation `seq` of `thread` was acknowledged; its kind, and the
@@ -682,6 +700,8 @@ impl ChildLine {
         match self {
             ChildLine::Started => "S".into(),
             ChildLine::Progress(d, t) => format!("P {d} {t}"),
+            ChildLine::IndexReady => "I".into(),
+            ChildLine::Counters(d, m) => format!("C {d} {m}"),
             ChildLine::Opened => "O".into(),
             ChildLine::Ack {
                 thread,
@@ -701,6 +721,11 @@ impl ChildLine {
         match tag {
             "S" => Some(ChildLine::Started),
             "O" => Some(ChildLine::Opened),
+            "I" => Some(ChildLine::IndexReady),
+            "C" => {
+                let mut it = rest.split(' ');
+                Some(ChildLine::Counters(it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+            }
             "F" => Some(ChildLine::Failed(rest.to_owned())),
             "P" => {
                 let mut it = rest.split(' ');

@@ -24,6 +24,14 @@
 //! seed; `CASELOG_CRASH_JOBS=N` runs N scenarios at a time. A seed replays
 //! the workload and the kill plan; where exactly the kill lands in real time
 //! still varies from run to run.
+//!
+//! `CASELOG_CRASH_NO_OPEN_CHECK=1` turns off the open-time duplicate check
+//! (in the child and at reopening), so a case indexed twice would survive
+//! into the next session instead of being re-indexed at open. Either way
+//! every self-check of the index that fires (the open-time check, the
+//! document-count check after each index commit, in the child as it runs
+//! and at reopening) is counted and reported in the summary; `verify` must
+//! be clean after each of them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
@@ -36,11 +44,12 @@ use std::time::{Duration, Instant};
 
 use caselog_core::{replay, CaseEvent, LifecyclePolicy, QueryLimits, RecordedEvent, Status, TenantId, UserId};
 use caselog_store::{
-    Case, CaseRef, Options, QueueQuery, Scope, SearchLimits, SearchOptions, Store, ThreadEntry, ViewFilter, ViewKind,
-    ViewQuery, ViewSort,
+    Case, CaseRef, IndexCounters, Options, QueueQuery, Scope, SearchLimits, SearchOptions, Store, ThreadEntry,
+    ViewFilter, ViewKind, ViewQuery, ViewSort,
 };
 use caselog_tests::crash::{
-    agent_user, mix, seller_user, ChildLine, Mode, ModelCase, Op, ThreadModel, BULK_CHUNK, TENANTS, THREADS,
+    agent_user, mix, open_check_disabled, seller_user, ChildLine, Mode, ModelCase, Op, ThreadModel, BULK_CHUNK,
+    TENANTS, THREADS,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -86,8 +95,10 @@ fn run(points: usize) {
     };
     let jobs = env_u64("CASELOG_CRASH_JOBS").unwrap_or(1).max(1) as usize;
     eprintln!(
-        "crash_kill: CASELOG_CRASH_SEED={master}, {} scenarios x {ROUNDS} kill points, {jobs} at a time",
-        seeds.len()
+        "crash_kill: CASELOG_CRASH_SEED={master}, {} scenarios x {ROUNDS} kill points, {jobs} at a time, \
+         open-time duplicate check {}",
+        seeds.len(),
+        if open_check_disabled() { "off" } else { "on" }
     );
     let started = Instant::now();
     let next = AtomicUsize::new(0);
@@ -121,14 +132,19 @@ fn run(points: usize) {
     let failures = failures.into_inner().unwrap();
     eprintln!(
         "crash_kill: {} kill points passed in {:.1?}: {} acked writes checked; in-flight writes found whole {} times, \
-         absent {} times; {} kills before the store opened, {} index rebuilds cut short",
+         absent {} times; {} kills before the store opened, {} index rebuilds cut short; index self-checks fired: \
+         open-time duplicates {} (child {}), count mismatches {} (child {})",
         t.points,
         started.elapsed(),
         t.acks,
         t.in_flight_present,
         t.in_flight_absent,
         t.killed_before_open,
-        t.rebuild_kills
+        t.rebuild_kills,
+        t.open_duplicates,
+        t.child_open_duplicates,
+        t.count_mismatches,
+        t.child_count_mismatches
     );
     assert!(
         failures.is_empty(),
@@ -148,10 +164,19 @@ struct Totals {
     in_flight_absent: usize,
     killed_before_open: usize,
     rebuild_kills: usize,
+    /// Index self-check firings at reopening (parent) and in the child.
+    open_duplicates: u64,
+    count_mismatches: u64,
+    child_open_duplicates: u64,
+    child_count_mismatches: u64,
 }
 
 impl Totals {
     fn add(&mut self, o: &Totals) {
+        self.open_duplicates += o.open_duplicates;
+        self.count_mismatches += o.count_mismatches;
+        self.child_open_duplicates += o.child_open_duplicates;
+        self.child_count_mismatches += o.child_count_mismatches;
         self.points += o.points;
         self.acks += o.acks;
         self.in_flight_present += o.in_flight_present;
@@ -249,9 +274,11 @@ fn scenario(master: u64, index: usize, seed: u64) -> Totals {
         if !out.opened {
             totals.killed_before_open += 1;
         }
-        if matches!(plan.kill, KillAt::DuringRebuild(_)) && out.rebuilding && !out.opened {
+        if matches!(plan.kill, KillAt::DuringRebuild(_)) && out.rebuilding && !out.rebuilt {
             totals.rebuild_kills += 1;
         }
+        totals.child_open_duplicates += out.counters.0;
+        totals.child_count_mismatches += out.counters.1;
         // Replay each thread's acknowledged operations; the next one may
         // have been in flight.
         let mut in_flight = Vec::new();
@@ -280,9 +307,11 @@ fn scenario(master: u64, index: usize, seed: u64) -> Totals {
         } else {
             store_dir.clone()
         };
-        let (present, absent) = check_store(&check_dir, &mut models, in_flight);
+        let (present, absent, counters) = check_store(&check_dir, &mut models, in_flight);
         totals.in_flight_present += present;
         totals.in_flight_absent += absent;
+        totals.open_duplicates += counters.open_duplicates;
+        totals.count_mismatches += counters.count_mismatches;
         if plan.check_on_copy {
             std::fs::remove_dir_all(&check_dir).unwrap();
         }
@@ -309,7 +338,12 @@ fn copy_tree(from: &Path, to: &Path) {
 /// What the child said before it died.
 struct ChildOutput {
     opened: bool,
+    /// A background index rebuild was seen running, and then installed.
     rebuilding: bool,
+    rebuilt: bool,
+    /// The child's last index counters: open-time duplicates, count
+    /// mismatches.
+    counters: (u64, u64),
     /// Per thread: (seq, kind, created number) in order.
     acks: BTreeMap<u32, Vec<(u32, String, Option<String>)>>,
 }
@@ -419,6 +453,8 @@ fn run_child(store_dir: &Path, seed: u64, round: u32, plan: &RoundPlan) -> Child
     let mut out = ChildOutput {
         opened: false,
         rebuilding: false,
+        rebuilt: false,
+        counters: (0, 0),
         acks: BTreeMap::new(),
     };
     for line in lines {
@@ -426,6 +462,8 @@ fn run_child(store_dir: &Path, seed: u64, round: u32, plan: &RoundPlan) -> Child
             ChildLine::Started => {}
             ChildLine::Opened => out.opened = true,
             ChildLine::Progress(..) => out.rebuilding = true,
+            ChildLine::IndexReady => out.rebuilt = true,
+            ChildLine::Counters(d, m) => out.counters = (d, m),
             ChildLine::Ack {
                 thread,
                 seq,
@@ -455,6 +493,7 @@ fn reopen_options() -> Options {
             },
             ..SearchLimits::default()
         },
+        index_open_duplicate_check: !open_check_disabled(),
         ..Options::default()
     }
 }
@@ -462,7 +501,7 @@ fn reopen_options() -> Options {
 /// Reopens the killed store, settles each in-flight operation (present
 /// whole, or absent), then checks the store and the index against the
 /// models. Returns how many in-flight operations were present and absent.
-fn check_store(dir: &Path, models: &mut [ThreadModel], in_flight: Vec<(usize, Op)>) -> (usize, usize) {
+fn check_store(dir: &Path, models: &mut [ThreadModel], in_flight: Vec<(usize, Op)>) -> (usize, usize, IndexCounters) {
     let store = Store::open(dir, reopen_options()).unwrap_or_else(|e| panic!("the killed store does not reopen: {e}"));
     let stored = load_all(&store);
     let by_title: HashMap<&str, &str> = stored
@@ -548,8 +587,9 @@ fn check_store(dir: &Path, models: &mut [ThreadModel], in_flight: Vec<(usize, Op
     check_contents(&store, &stored, models);
     check_views(&store, &stored);
     check_index(&store, models, &absent_tokens);
+    let counters = store.index_counters();
     store.shutdown().unwrap();
-    (present, absent)
+    (present, absent, counters)
 }
 
 fn title_token_of(title: &str) -> String {

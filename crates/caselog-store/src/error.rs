@@ -251,6 +251,18 @@ pub enum StoreError {
         /// The store file.
         path: PathBuf,
     },
+    /// There is no usable search index yet: it is being rebuilt from the
+    /// store in the background (after a missing, damaged or foreign index
+    /// was found at open). Reads by number, views and the queue work; wait
+    /// with [`crate::Store::wait_indexed`] or watch
+    /// [`crate::Store::index_status`].
+    #[error("the search index is being rebuilt ({done} of {total} cases so far)")]
+    IndexRebuilding {
+        /// Cases indexed so far.
+        done: u64,
+        /// Cases to index.
+        total: u64,
+    },
 }
 
 impl StoreError {

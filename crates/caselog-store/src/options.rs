@@ -67,6 +67,12 @@ pub struct Options {
     pub lifecycle: LifecyclePolicy,
     /// Accepted attachment types and size limits.
     pub attachments: AttachmentPolicy,
+    /// Whether the indexer, after an unclean shutdown, looks for cases
+    /// indexed more than once and re-indexes them (counted in
+    /// [`crate::Store::index_counters`]). Default: true. Turned off only by
+    /// tests that want to see whether such a duplicate arises at all; the
+    /// document-count check after every index commit runs regardless.
+    pub index_open_duplicate_check: bool,
 }
 
 impl Default for Options {
@@ -86,6 +92,7 @@ impl Default for Options {
             queue: QueuePolicy::default(),
             lifecycle: LifecyclePolicy::default(),
             attachments: AttachmentPolicy::default(),
+            index_open_duplicate_check: true,
         }
     }
 }

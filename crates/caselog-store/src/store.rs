@@ -64,22 +64,27 @@ impl Store {
     ///
     /// A file that is not a caselog store, or one written by a newer
     /// release, is a typed error; nothing is reformatted. The search index
-    /// (in `dir/index`) catches up with the store by itself; a missing or
-    /// damaged one is rebuilt before `open` returns (see
-    /// [`Store::open_with_progress`] to watch that).
+    /// (in `dir/index`) catches up with the store by itself; a missing,
+    /// damaged or foreign one is rebuilt in the background: `open` does not
+    /// wait, reads work at once, and searches answer
+    /// [`StoreError::IndexRebuilding`] until the rebuilt index is installed
+    /// (see [`Store::index_status`], or [`Store::open_with_progress`] to wait).
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Store> {
-        Self::open_with_progress(dir, opts, |_| {})
+        Self::open_inner(dir.as_ref(), opts, StorageHooks::default())
     }
 
-    /// [`Store::open`], calling `progress` while the search index is
-    /// rebuilt from the store (only when it is missing, unreadable, of
-    /// another schema, or does not fit the store).
+    /// [`Store::open`], then waits for a rebuild of the search index that
+    /// open started (only when it was missing, unreadable, of another
+    /// schema or store, or does not fit the store), calling `progress` as
+    /// it goes.
     pub fn open_with_progress(
         dir: impl AsRef<Path>,
         opts: Options,
-        progress: impl FnMut(&IndexProgress),
+        mut progress: impl FnMut(&IndexProgress),
     ) -> Result<Store> {
-        Self::open_inner(dir.as_ref(), opts, StorageHooks::default(), progress)
+        let store = Self::open_inner(dir.as_ref(), opts, StorageHooks::default())?;
+        store.index.wait_rebuilt(&mut progress)?;
+        Ok(store)
     }
 
     /// [`Store::open`] over caller-supplied storage: a redb backend instead
@@ -89,15 +94,10 @@ impl Store {
     /// failing disk: [`StoreError::CommitFailed`] for the writes it breaks,
     /// [`StoreError::Poisoned`] for later ones.
     pub fn open_with(dir: impl AsRef<Path>, opts: Options, hooks: StorageHooks) -> Result<Store> {
-        Self::open_inner(dir.as_ref(), opts, hooks, |_| {})
+        Self::open_inner(dir.as_ref(), opts, hooks)
     }
 
-    fn open_inner(
-        dir: &Path,
-        opts: Options,
-        hooks: StorageHooks,
-        mut progress: impl FnMut(&IndexProgress),
-    ) -> Result<Store> {
+    fn open_inner(dir: &Path, opts: Options, hooks: StorageHooks) -> Result<Store> {
         let dir = dir.to_owned();
         opts.queue.validate()?;
         std::fs::create_dir_all(&dir).map_err(io("creating the store directory", &dir))?;
@@ -133,12 +133,11 @@ impl Store {
         };
         let db = db.map_err(|e| open_error("opening the database", &path, e))?;
         damage.guard("checking the store header", || init_or_check(&db, &path, existed))?;
-        // The index is opened (and rebuilt if need be) before the writer
-        // starts, so the store cannot change under a rebuild.
+        // The index is opened before the writer starts; a rebuild it needs
+        // runs on the indexer thread from one store snapshot.
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
-        let mut progress = |p: &IndexProgress| crate::guard::caller(|| progress(p));
         let opened = damage.guard("opening the search index", || {
-            crate::index::open_index(&dir, &db, &opts, hook, &mut progress)
+            crate::index::open_index(&dir, &db, &opts, hook)
         })?;
         let db = Arc::new(db);
         let watch = Arc::new(CommitWatch::with_counters(counters));

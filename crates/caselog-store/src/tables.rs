@@ -60,6 +60,9 @@ pub const NEXT_CASE_ID: &str = "next_case_id";
 pub const NEXT_NUMBER: &str = "next_number";
 /// Next change-log sequence.
 pub const NEXT_CHANGE: &str = "next_change";
+/// Key of the store's id in [`META`] (UTF-8, made once per store): the
+/// search index's commits name it, so an index of another store is refused.
+pub const META_STORE_ID: &str = "store_id";
 
 /// Maps a signed time onto an unsigned key that sorts the same way.
 pub fn order_bits(ms: i64) -> u64 {

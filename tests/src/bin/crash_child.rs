@@ -9,11 +9,12 @@
 //! is killed (or, as a safety net, for at most two minutes).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use caselog_core::{CaseNumber, Status};
-use caselog_store::{CaseRef, ImportOutcome, Scope, Store};
+use caselog_store::{CaseRef, ImportOutcome, IndexStatus, Scope, Store};
 use caselog_tests::crash::{child_options, ChildLine, Mode, Op, ThreadModel, THREADS};
 
 /// A child nobody kills stops by itself after this long.
@@ -50,19 +51,58 @@ fn main() {
     let mode = Mode::parse(&args[4]).expect("MODE is mixed or bulk");
 
     emit(&ChildLine::Started);
-    let store = Store::open_with_progress(dir, child_options(mode), |p| {
-        emit(&ChildLine::Progress(p.done, p.total));
-    })
-    .unwrap_or_else(|e| fail(format!("open: {e}")));
+    // Open does not wait for an index rebuild: the writers start at once
+    // and the rebuild runs beside them.
+    let store = Store::open(dir, child_options(mode)).unwrap_or_else(|e| fail(format!("open: {e}")));
     emit(&ChildLine::Opened);
     let started = Instant::now();
+    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        for thread in 0..THREADS {
-            let store = &store;
-            s.spawn(move || run_thread(store, ThreadModel::new(seed, round, thread, mode), started));
+        let workers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let store = &store;
+                s.spawn(move || run_thread(store, ThreadModel::new(seed, round, thread, mode), started))
+            })
+            .collect();
+        s.spawn(|| watch_index(&store, &done));
+        for w in workers {
+            let _ = w.join();
         }
+        done.store(true, Ordering::Relaxed);
     });
     store.shutdown().unwrap_or_else(|e| fail(format!("shutdown: {e}")));
+}
+
+/// Reports the index's background rebuild and its self-check counters as
+/// they change.
+fn watch_index(store: &Store, done: &AtomicBool) {
+    let mut last_progress = None;
+    let mut rebuilding = false;
+    let mut last_counters = (0, 0);
+    while !done.load(Ordering::Relaxed) {
+        match store.index_status() {
+            IndexStatus::Rebuilding { done, total, .. } => {
+                rebuilding = true;
+                if last_progress != Some((done, total)) {
+                    last_progress = Some((done, total));
+                    emit(&ChildLine::Progress(done, total));
+                }
+            }
+            _ => {
+                if rebuilding {
+                    rebuilding = false;
+                    emit(&ChildLine::IndexReady);
+                }
+            }
+        }
+        let c = store.index_counters();
+        let counters = (c.open_duplicates, c.count_mismatches);
+        if counters != last_counters {
+            last_counters = counters;
+            emit(&ChildLine::Counters(counters.0, counters.1));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 fn run_thread(store: &Store, mut model: ThreadModel, started: Instant) {

@@ -4,10 +4,18 @@
 //! store's change log (`CHANGES`, written in the same redb transaction as
 //! every change), re-indexes each changed case (delete by id term, then add
 //! the current document) and commits in batches. Every tantivy commit
-//! carries a payload naming the last change it covers; on open the index
-//! resumes from there, and an index that is missing, unreadable, built by
-//! another schema, ahead of the store, or behind a pruned change log is
-//! rebuilt from the store.
+//! carries a payload naming the store (its id in `meta`) and the last change
+//! it covers; on open the index resumes from there, and an index that is
+//! missing, unreadable, built by another schema, of another store, ahead of
+//! the store, or behind a pruned change log is rebuilt from the store.
+//!
+//! Open never waits for a rebuild: it only opens what is on disk and reads
+//! its payload. A rebuild runs on the indexer thread into a fresh directory
+//! (`index.new`) that is moved into place when complete, so searches answer
+//! from the old index meanwhile, or, when there is none that can be used,
+//! fail with [`StoreError::IndexRebuilding`]. After an unclean shutdown the
+//! indexer first checks segment checksums and looks for cases indexed twice,
+//! also in the background.
 //!
 //! Invariants:
 //! - The payload's change `C` means: every change `<= C` is reflected in
@@ -16,6 +24,10 @@
 //! - Readers are reloaded explicitly after each commit, and only then is
 //!   `C` published to `wait_indexed` callers, so a caller told "indexed"
 //!   finds its write in the next search.
+//! - After every commit the live document count equals the number of cases
+//!   the index covers (every case with an id up to the highest indexed one:
+//!   ids only grow and cases are never removed). A mismatch is repaired for
+//!   the cases concerned, counted and logged.
 //! - Re-indexing a case is idempotent (delete by id, add), so applying a
 //!   change twice after a crash is harmless.
 //!
@@ -25,11 +37,13 @@
 //! writer (discarding uncommitted work; the last commit is intact), and
 //! retries with a growing pause: a new writer, then an empty commit to prove
 //! the directory writable, then the change log again from the last
-//! committed change. Searches keep answering from the last commit
-//! meanwhile. Only at shutdown is a failure final (the next open catches up).
+//! committed change (or the whole rebuild, if there is no usable index).
+//! Searches keep answering from the last commit meanwhile. Only at shutdown
+//! is a failure final (the next open catches up).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -37,7 +51,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
 
 use super::analysis;
 use super::schema::{schema_fingerprint, Fields};
@@ -52,12 +66,20 @@ use crate::writer::{Command, CommitWatch};
 /// Name of the index directory inside the store directory.
 pub const INDEX_DIR: &str = "index";
 
+/// Where a rebuild builds the new index before moving it into place.
+const STAGING_DIR: &str = "index.new";
+
+/// Where the replaced index goes for the moment between the two renames
+/// that install a rebuilt one, and until it is deleted.
+const RETIRED_DIR: &str = "index.old";
+
 /// Marker file (beside the index directory) written after a clean shutdown.
-/// Without it, the next open also checks every segment file's checksum.
+/// Without it, the next open also checks every segment file's checksum and
+/// looks for cases indexed twice.
 const CLEAN_MARKER: &str = "index.clean";
 
-/// Version of the commit payload's JSON.
-const PAYLOAD_VERSION: u32 = 1;
+/// Version of the commit payload's JSON. Version 2 names the store.
+const PAYLOAD_VERSION: u32 = 2;
 
 /// Most change-log entries read per indexing step.
 const CHANGE_BATCH: usize = 2_048;
@@ -82,6 +104,12 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// tantivy refuses writer arenas below this (15 MB per worker thread).
 const MIN_HEAP_PER_THREAD: usize = 15_000_000;
 
+/// Repairs tried after a count mismatch before the index is rebuilt.
+const MAX_REPAIRS: u32 = 3;
+
+/// How often `open_with_progress` looks at a running rebuild.
+const PROGRESS_POLL: Duration = Duration::from_millis(20);
+
 /// Why the index is (re)built from the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -93,8 +121,8 @@ pub enum RebuildReason {
     /// The index was built by another schema or analyzer version.
     SchemaChanged,
     /// The index does not fit the store: no commit payload, a change beyond
-    /// the store's last one (a store restored from an older backup), or a
-    /// change log pruned past the index.
+    /// the store's last one (a store restored from an older backup), a
+    /// change log pruned past the index, or the index of another store.
     Stale(String),
     /// A caller asked for it ([`crate::Store::reindex`]).
     Requested,
@@ -137,14 +165,56 @@ pub struct RebuildReport {
     pub took: Duration,
 }
 
+/// Where the search index stands ([`crate::Store::index_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IndexStatus {
+    /// Searches answer from an index covering `change`; the indexer catches
+    /// up with later changes by itself.
+    Ready {
+        /// The change-log sequence the searchable index covers.
+        change: u64,
+    },
+    /// The index is being rebuilt in the background.
+    Rebuilding {
+        /// Why.
+        reason: RebuildReason,
+        /// Cases indexed so far.
+        done: u64,
+        /// Cases to index.
+        total: u64,
+        /// Whether searches meanwhile answer from the previous index (else
+        /// they fail with [`StoreError::IndexRebuilding`]).
+        serving_old: bool,
+    },
+}
+
+/// What the index's self-checks found since the store was opened
+/// ([`crate::Store::index_counters`]). Every non-zero count was also logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexCounters {
+    /// Cases the open-time check (after an unclean shutdown) found indexed
+    /// more than once, and re-indexed.
+    pub open_duplicates: u64,
+    /// Commits after which the live document count differed from the number
+    /// of cases the index covers.
+    pub count_mismatches: u64,
+    /// Cases re-indexed to repair those mismatches.
+    pub cases_repaired: u64,
+    /// Rebuilds completed (at open, requested, or as a last resort).
+    pub rebuilds: u64,
+}
+
 /// The commit payload.
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {
     v: u32,
     schema: String,
     change: u64,
+    /// The store's id (`meta`'s `store_id`).
+    #[serde(default)]
+    store: String,
 }
-
 /// Wraps a tantivy error. An I/O error underneath becomes
 /// [`StoreError::Io`] (path relative to the store directory), so its kind
 /// (a full disk, say) reaches the host.
@@ -186,8 +256,10 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -
 
 /// What every searcher and waiter shares with the indexer thread.
 pub(crate) struct Shared {
-    pub reader: IndexReader,
     pub fields: Fields,
+    /// The searchable index; `None` while there is no usable one (a rebuild
+    /// at open is running).
+    reader: RwLock<Option<IndexReader>>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -209,6 +281,16 @@ struct State {
     /// Verifications running; the change log is not pruned meanwhile, so
     /// they can tell which cases changed after the index's change.
     prune_holds: usize,
+    /// The rebuild running, and how far it is.
+    rebuilding: Option<IndexProgress>,
+    /// Whether a rebuild is due before the index can be used (open found
+    /// none usable); set from open until that rebuild is installed.
+    rebuild_due: bool,
+    /// What the rebuild that open asked for did, once it is installed.
+    rebuilt_on_open: Option<RebuildReport>,
+    counters: IndexCounters,
+    /// Whether the indexer's start-up checks are still to finish.
+    starting: bool,
 }
 
 impl State {
@@ -268,6 +350,18 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    fn set_reader(&self, reader: Option<IndexReader>) {
+        *self.reader.write().unwrap_or_else(|p| p.into_inner()) = reader;
+    }
+
+    fn current_reader(&self) -> Option<IndexReader> {
+        self.reader.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut IndexCounters)) {
+        f(&mut self.lock().counters);
+    }
+
     /// Stops change-log pruning until the returned guard is dropped.
     pub fn hold_pruning(self: &Arc<Self>) -> PruneHold {
         self.lock().prune_holds += 1;
@@ -279,13 +373,56 @@ impl Shared {
         self.lock().indexed
     }
 
-    /// Waits until `change` is searchable. `Ok(false)` on timeout.
-    pub fn wait_indexed(&self, change: u64, timeout: Duration) -> Result<bool> {
+    /// A searcher over the current index and the change it covers (read
+    /// first: the searcher is at least as new). Without a usable index,
+    /// [`StoreError::IndexRebuilding`] (or the indexer's failure).
+    pub fn searcher(&self) -> Result<(u64, Searcher)> {
+        let (indexed, rebuilding) = {
+            let s = self.lock();
+            (s.indexed, s.rebuilding.clone())
+        };
+        if let Some(reader) = self.current_reader() {
+            return Ok((indexed, reader.searcher()));
+        }
+        self.lock().health("searching")?;
+        let (done, total) = rebuilding.map_or((0, 0), |p| (p.done, p.total));
+        Err(StoreError::IndexRebuilding { done, total })
+    }
+
+    /// Where the index stands.
+    pub fn status(&self) -> IndexStatus {
+        let serving_old = self.current_reader().is_some();
+        let s = self.lock();
+        match &s.rebuilding {
+            Some(p) => IndexStatus::Rebuilding {
+                reason: p.reason.clone(),
+                done: p.done,
+                total: p.total,
+                serving_old,
+            },
+            None => IndexStatus::Ready { change: s.indexed },
+        }
+    }
+
+    /// The self-checks' counters.
+    pub fn counters(&self) -> IndexCounters {
+        self.lock().counters
+    }
+
+    /// Waits until the indexer's start-up checks (checksums and cases
+    /// indexed twice after an unclean shutdown, the document count) have
+    /// run. `Ok(false)` on timeout.
+    pub fn wait_started(&self, timeout: Duration) -> Result<bool> {
+        self.wait_for(timeout, |s| !s.starting)
+    }
+
+    /// Waits until `done` holds for the state. `Ok(false)` on timeout; a
+    /// failing or ended indexer is told at once.
+    fn wait_for(&self, timeout: Duration, mut done: impl FnMut(&mut State) -> bool) -> Result<bool> {
         let deadline = Instant::now() + timeout;
         let mut s = self.lock();
-        s.wanted = s.wanted.max(change);
         loop {
-            if s.indexed >= change {
+            if done(&mut s) {
                 return Ok(true);
             }
             // A failing index is told at once rather than at the timeout:
@@ -303,6 +440,16 @@ impl Shared {
                 Err(p) => p.into_inner().0,
             };
         }
+    }
+
+    /// Waits until `change` is searchable. `Ok(false)` on timeout.
+    pub fn wait_indexed(&self, change: u64, timeout: Duration) -> Result<bool> {
+        self.wait_for(timeout, |s| {
+            s.wanted = s.wanted.max(change);
+            // Without a usable index nothing is searchable yet, whatever
+            // the (old) covered change says.
+            s.indexed >= change && !s.rebuild_due
+        })
     }
 }
 
@@ -322,99 +469,259 @@ pub(crate) struct IndexHandle {
     /// change log. Emptied before the writer is stopped, so the indexer
     /// never keeps the writer alive.
     pruner: Arc<Mutex<Option<Sender<Command>>>>,
-    /// What open did, if it rebuilt the index.
-    pub opened_with: Option<RebuildReport>,
 }
-
-/// An index opened (and if need be rebuilt) but not yet followed by a thread.
-pub(crate) struct Opened {
-    index: Index,
-    writer: IndexWriter,
-    fields: Fields,
+/// Where the index lives and how to open its directories: everything a
+/// rebuild needs besides the store.
+#[derive(Clone)]
+struct Place {
+    store_dir: PathBuf,
+    hook: Option<IndexDirectoryHook>,
+    schema: tantivy::schema::Schema,
     schema_id: String,
-    change: u64,
-    /// At least the highest case id any document of the index has.
-    max_id: u64,
-    dir: PathBuf,
-    rebuilt: Option<RebuildReport>,
+    store_id: String,
+    fields: Fields,
+    heap_bytes: usize,
 }
 
-/// Opens the index of the store in `store_dir`, rebuilding it from `db` when
-/// it is missing, unreadable, of another schema or does not fit the store.
-/// Runs before the writer starts, so the store cannot change meanwhile.
+impl Place {
+    fn live(&self) -> PathBuf {
+        self.store_dir.join(INDEX_DIR)
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.store_dir.join(STAGING_DIR)
+    }
+
+    fn retired(&self) -> PathBuf {
+        self.store_dir.join(RETIRED_DIR)
+    }
+
+    fn directory(&self, dir: &Path) -> Result<Box<dyn tantivy::Directory>> {
+        open_directory(dir, self.hook.as_ref()).map_err(|e| StoreError::Index {
+            action: "opening the index directory",
+            detail: e.to_string(),
+        })
+    }
+
+    fn payload(&self, change: u64) -> Payload {
+        Payload {
+            v: PAYLOAD_VERSION,
+            schema: self.schema_id.clone(),
+            change,
+            store: self.store_id.clone(),
+        }
+    }
+
+    /// Opens the installed index with a reader.
+    fn open_live(&self) -> Result<(Index, IndexReader)> {
+        let index = Index::open(self.directory(&self.live())?).map_err(ix("opening the rebuilt index"))?;
+        analysis::register(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(ix("opening the index reader"))?;
+        Ok((index, reader))
+    }
+
+    /// Removes what an interrupted rebuild or install left behind.
+    fn remove_leftovers(&self) {
+        for dir in [self.staging(), self.retired()] {
+            if dir.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!("could not remove {}: {e}", dir.display());
+                }
+            }
+        }
+    }
+
+    /// Builds a complete index of the store as of one snapshot in the
+    /// staging directory, committed and with every merge finished. Returns
+    /// the report and the highest case id indexed.
+    fn build(
+        &self,
+        db: &Database,
+        reason: RebuildReason,
+        progress: &mut dyn FnMut(&IndexProgress),
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<(RebuildReport, u64)> {
+        let dir = self.staging();
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io_err("removing an unfinished rebuild", &dir))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(io_err("creating the rebuild directory", &dir))?;
+        let index = Index::create(self.directory(&dir)?, self.schema.clone(), Default::default())
+            .map_err(ix("creating the index"))?;
+        analysis::register(&index);
+        let mut writer = new_writer(&index, self.heap_bytes)?;
+        let built = rebuild(&mut writer, self, db, reason, progress, cancel)?;
+        // Merges write into the directory; it only moves once they are done.
+        writer
+            .wait_merging_threads()
+            .map_err(ix("finishing the rebuilt index's merges"))?;
+        Ok(built)
+    }
+
+    /// Moves the staged index into place: the live one (if any) aside, the
+    /// staged one in, the store directory synced, the old one deleted. A
+    /// crash between the renames leaves no live index, which the next open
+    /// rebuilds; either complete index is valid on its own.
+    fn install(&self) -> Result<()> {
+        let (live, staging, retired) = (self.live(), self.staging(), self.retired());
+        if retired.exists() {
+            std::fs::remove_dir_all(&retired).map_err(io_err("removing a replaced index", &retired))?;
+        }
+        if live.exists() {
+            std::fs::rename(&live, &retired).map_err(io_err("moving the old index aside", &live))?;
+        }
+        std::fs::rename(&staging, &live).map_err(io_err("installing the rebuilt index", &staging))?;
+        sync_dir(&self.store_dir)?;
+        if let Err(e) = std::fs::remove_dir_all(&retired) {
+            if retired.exists() {
+                tracing::warn!("could not remove the replaced index {}: {e}", retired.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Makes renames and removals in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err("syncing the store directory", dir))
+}
+
+/// How `open` found the index.
+enum Start {
+    /// An index that fits the store, opened with a reader.
+    Existing {
+        index: Index,
+        reader: IndexReader,
+        change: u64,
+    },
+    /// No usable index: the indexer rebuilds first.
+    Rebuild(RebuildReason),
+}
+
+/// An index opened (or found unusable) but not yet followed by a thread.
+pub(crate) struct Opened {
+    place: Place,
+    /// Whether the last session ended cleanly (its marker was there).
+    clean: bool,
+    start: Start,
+    /// Whether the open-time duplicate check runs after an unclean shutdown.
+    open_check: bool,
+}
+
+/// Opens the index of the store in `store_dir`, or decides it must be
+/// rebuilt (missing, unreadable, of another schema or store, or not fitting
+/// the store). Only cheap checks run here; a rebuild and the checks after an
+/// unclean shutdown run on the indexer thread. Runs before the writer
+/// starts.
 pub(crate) fn open(
     store_dir: &Path,
     db: &Database,
     opts: &Options,
     hook: Option<&IndexDirectoryHook>,
-    progress: &mut dyn FnMut(&IndexProgress),
 ) -> Result<Opened> {
-    let dir = store_dir.join(INDEX_DIR);
     let (schema, fields) = Fields::build();
     let schema_id = schema_fingerprint(&schema);
+    let store_id = store_id(db)?;
     let marker = store_dir.join(CLEAN_MARKER);
-    // Only a clean shutdown leaves the marker; removing it now means a crash
-    // in this session is noticed by the next open.
+    // Only a clean shutdown leaves the marker; removing it now (durably)
+    // means a crash in this session is noticed by the next open.
     let clean = marker.exists();
     if clean {
         std::fs::remove_file(&marker).map_err(io_err("removing the clean-shutdown marker", &marker))?;
+        sync_dir(store_dir)?;
     }
+    let place = Place {
+        store_dir: store_dir.to_owned(),
+        hook: hook.cloned(),
+        schema,
+        schema_id,
+        store_id,
+        fields,
+        heap_bytes: opts.index_heap_bytes,
+    };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
-    let attempt = try_open(&dir, hook, &schema, &schema_id, clean)
-        .and_then(|(index, change, max_id)| check_fits(&txn, change, last).map(|()| (index, change, max_id)));
+    let attempt = try_open(&place).and_then(|(index, reader, change)| {
+        check_fits(&txn, change, last).map(|()| Start::Existing { index, reader, change })
+    });
+    let cases = txn
+        .open_table(tables::CASES)
+        .map_err(st("counting cases"))?
+        .len()
+        .map_err(st("counting cases"))?;
     drop(txn);
-    match attempt {
-        Ok((index, change, max_id)) => {
-            let writer = new_writer(&index, opts.index_heap_bytes)?;
-            Ok(Opened {
-                index,
-                writer,
-                fields,
-                schema_id,
-                change,
-                max_id,
-                dir,
-                rebuilt: None,
-            })
+    let start = match attempt {
+        Ok(start) => start,
+        // An empty store's index is built at once: there is nothing to wait for.
+        Err(reason) if cases == 0 => {
+            tracing::info!("creating the search index: {reason}");
+            place.build(db, reason, &mut |_| {}, &|| false)?;
+            place.install()?;
+            let (index, reader) = place.open_live()?;
+            let change = payload_of(&index).map_or(0, |p| p.change);
+            Start::Existing { index, reader, change }
         }
         Err(reason) => {
-            tracing::warn!(dir = %dir.display(), "rebuilding the search index: {reason}");
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(io_err("removing the old index", &dir))?;
-            }
-            std::fs::create_dir_all(&dir).map_err(io_err("creating the index directory", &dir))?;
-            let directory = open_directory(&dir, hook).map_err(|e| StoreError::Index {
-                action: "opening the index directory",
-                detail: e.to_string(),
-            })?;
-            let index = Index::create(directory, schema, Default::default()).map_err(ix("creating the index"))?;
-            analysis::register(&index);
-            let mut writer = new_writer(&index, opts.index_heap_bytes)?;
-            let (report, max_id) = rebuild(&mut writer, &fields, &schema_id, db, reason, progress)?;
-            Ok(Opened {
-                index,
-                writer,
-                fields,
-                schema_id,
-                change: report.change,
-                max_id,
-                dir,
-                rebuilt: Some(report),
-            })
+            tracing::warn!(dir = %place.live().display(), "the search index will be rebuilt: {reason}");
+            Start::Rebuild(reason)
         }
-    }
+    };
+    Ok(Opened {
+        place,
+        clean,
+        start,
+        open_check: opts.index_open_duplicate_check,
+    })
 }
 
-/// Opens an existing index and reads its payload's change and an upper
-/// bound of its case ids; any failure is the reason to rebuild.
-fn try_open(
-    dir: &Path,
-    hook: Option<&IndexDirectoryHook>,
-    schema: &tantivy::schema::Schema,
-    schema_id: &str,
-    clean: bool,
-) -> std::result::Result<(Index, u64, u64), RebuildReason> {
+/// The store's id, kept in `meta`; a store that has none (created by an
+/// earlier release) gets one now.
+fn store_id(db: &Database) -> Result<String> {
+    if let Some(id) = read_store_id(db)? {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let txn = db.begin_write().map_err(st("recording the store id"))?;
+    {
+        let mut meta = txn.open_table(tables::META).map_err(st("recording the store id"))?;
+        meta.insert(tables::META_STORE_ID, id.as_bytes())
+            .map_err(st("recording the store id"))?;
+    }
+    txn.commit().map_err(st("recording the store id"))?;
+    Ok(id)
+}
+
+/// The store's id, if it has one.
+fn read_store_id(db: &dyn ReadableDatabase) -> Result<Option<String>> {
+    let txn = db.begin_read().map_err(st("reading the store id"))?;
+    let meta = txn.open_table(tables::META).map_err(st("reading the store id"))?;
+    let Some(v) = meta.get(tables::META_STORE_ID).map_err(st("reading the store id"))? else {
+        return Ok(None);
+    };
+    String::from_utf8(v.value().to_vec())
+        .map(Some)
+        .map_err(|_| StoreError::Corrupt {
+            table: "meta",
+            key: tables::META_STORE_ID.into(),
+            detail: "the store id is not UTF-8".into(),
+        })
+}
+
+fn payload_of(index: &Index) -> Option<Payload> {
+    let metas = index.load_metas().ok()?;
+    serde_json::from_str(metas.payload.as_deref()?).ok()
+}
+
+/// Opens an existing index with a reader and reads its payload's change;
+/// any failure is the reason to rebuild.
+fn try_open(place: &Place) -> std::result::Result<(Index, IndexReader, u64), RebuildReason> {
+    let dir = place.live();
     if !dir.join("meta.json").exists() {
         return Err(RebuildReason::Missing);
     }
@@ -423,11 +730,11 @@ fn try_open(
     // damaged index must only ever lead to a rebuild.
     // Nothing outlives a panic here but the hook, which is only called.
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-        || -> std::result::Result<(Index, u64, u64), RebuildReason> {
-            let directory = open_directory(dir, hook).map_err(|e| unreadable(&e))?;
+        || -> std::result::Result<(Index, IndexReader, u64), RebuildReason> {
+            let directory = open_directory(&dir, place.hook.as_ref()).map_err(|e| unreadable(&e))?;
             let index = Index::open(directory).map_err(|e| unreadable(&e))?;
             analysis::register(&index);
-            if serde_json::to_value(index.schema()).ok() != serde_json::to_value(schema).ok() {
+            if serde_json::to_value(index.schema()).ok() != serde_json::to_value(&place.schema).ok() {
                 return Err(RebuildReason::SchemaChanged);
             }
             let metas = index.load_metas().map_err(|e| unreadable(&e))?;
@@ -436,18 +743,14 @@ fn try_open(
                 Some(Err(e)) => return Err(RebuildReason::Stale(format!("unreadable commit payload: {e}"))),
                 Some(Ok(p)) => p,
             };
-            if payload.v != PAYLOAD_VERSION || payload.schema != schema_id {
+            if payload.v != PAYLOAD_VERSION || payload.schema != place.schema_id {
                 return Err(RebuildReason::SchemaChanged);
             }
-            if !clean {
-                let damaged = index.validate_checksum().map_err(|e| unreadable(&e))?;
-                if !damaged.is_empty() {
-                    let names: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
-                    return Err(RebuildReason::Unreadable(format!(
-                        "damaged files: {}",
-                        names.join(", ")
-                    )));
-                }
+            if payload.store != place.store_id {
+                return Err(RebuildReason::Stale(format!(
+                    "the index belongs to another store ({})",
+                    payload.store
+                )));
             }
             // Opening a reader opens every segment (footers, term dictionaries,
             // fast fields), which catches truncated or missing files.
@@ -456,28 +759,7 @@ fn try_open(
                 .reload_policy(ReloadPolicy::Manual)
                 .try_into()
                 .map_err(|e| unreadable(&e))?;
-            let searcher = reader.searcher();
-            // After a crash, also make sure no case is indexed twice: the
-            // kill -9 tests have seen that (rarely) after a kill during
-            // catch-up, and catching up only replaces the cases it touches.
-            let mut seen = (!clean).then(std::collections::HashSet::new);
-            let mut max_id = 0;
-            for segment in searcher.segment_readers() {
-                let ids = segment
-                    .fast_fields()
-                    .u64(super::schema::names::ID)
-                    .map_err(|e| unreadable(&e))?;
-                // Deleted documents included: an upper bound is what counts.
-                max_id = max_id.max(ids.max_value());
-                if let Some(seen) = seen.as_mut() {
-                    for doc in segment.doc_ids_alive() {
-                        if ids.first(doc).is_some_and(|id| !seen.insert(id)) {
-                            return Err(RebuildReason::Unreadable("a case is indexed twice".into()));
-                        }
-                    }
-                }
-            }
-            Ok((index, payload.change, max_id))
+            Ok((index, reader, payload.change))
         },
     ));
     opened.unwrap_or_else(|_| Err(RebuildReason::Unreadable("the index failed its checks".into())))
@@ -566,13 +848,8 @@ pub(crate) fn read_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>
     Ok(entries)
 }
 
-fn commit(writer: &mut IndexWriter, schema_id: &str, change: u64) -> Result<()> {
-    let payload = serde_json::to_string(&Payload {
-        v: PAYLOAD_VERSION,
-        schema: schema_id.to_owned(),
-        change,
-    })
-    .map_err(|e| StoreError::Index {
+fn commit(writer: &mut IndexWriter, payload: &Payload) -> Result<()> {
+    let payload = serde_json::to_string(payload).map_err(|e| StoreError::Index {
         action: "writing the commit payload",
         detail: e.to_string(),
     })?;
@@ -582,17 +859,16 @@ fn commit(writer: &mut IndexWriter, schema_id: &str, change: u64) -> Result<()> 
     Ok(())
 }
 
-/// Replaces the whole content of the index with the store's cases as of one
-/// read snapshot, in one commit: searchers see the old content until the
-/// new one is complete, and a crash part way leaves the old commit. Also
-/// returns the highest case id indexed.
+/// Indexes the store's cases as of one read snapshot into `writer` (a
+/// fresh, empty index) in one commit. Also returns the highest case id
+/// indexed.
 fn rebuild(
     writer: &mut IndexWriter,
-    fields: &Fields,
-    schema_id: &str,
+    place: &Place,
     db: &dyn ReadableDatabase,
     reason: RebuildReason,
     progress: &mut dyn FnMut(&IndexProgress),
+    cancel: &dyn Fn() -> bool,
 ) -> Result<(RebuildReport, u64)> {
     let started = Instant::now();
     let txn = db.begin_read().map_err(st("reading the store for a rebuild"))?;
@@ -613,7 +889,6 @@ fn rebuild(
         })
     };
     report(0);
-    writer.delete_all_documents().map_err(ix("clearing the index"))?;
     let mut done = 0u64;
     let mut max_id = 0;
     for item in cases.iter().map_err(st("reading cases for a rebuild"))? {
@@ -623,14 +898,18 @@ fn rebuild(
         let case = records::decode_case(v.value(), id)?;
         let entries = read_thread(&thread, id)?;
         writer
-            .add_document(fields.document(&case, &entries))
+            .add_document(place.fields.document(&case, &entries))
             .map_err(ix("adding a document"))?;
         done += 1;
         if done % step == 0 && done < total {
             report(done);
         }
+        // Shutdown does not wait for a whole rebuild; the next open redoes it.
+        if done % 1_024 == 0 && cancel() {
+            return Err(StoreError::ShutDown);
+        }
     }
-    commit(writer, schema_id, change)?;
+    commit(writer, &place.payload(change))?;
     report(done);
     Ok((
         RebuildReport {
@@ -643,9 +922,48 @@ fn rebuild(
     ))
 }
 
+/// The number of cases an index whose highest case id is `max_id` covers:
+/// every case up to it (ids only grow, cases are never removed, and the
+/// change log is applied in order). `cases.len()` is O(1) in redb; the
+/// cases above `max_id` are only those created since the last batch.
+fn covered_cases(db: &Database, max_id: u64) -> Result<u64> {
+    let txn = db.begin_read().map_err(st("counting cases"))?;
+    let cases = txn.open_table(tables::CASES).map_err(st("counting cases"))?;
+    let all = cases.len().map_err(st("counting cases"))?;
+    let mut above = 0u64;
+    if max_id < u64::MAX {
+        for item in cases.range(max_id + 1..).map_err(st("counting cases"))? {
+            item.map_err(st("counting cases"))?;
+            above += 1;
+        }
+    }
+    Ok(all.saturating_sub(above))
+}
+
+/// Live documents per case id, and the highest id of a live document.
+fn live_ids(searcher: &Searcher) -> Result<(HashMap<u64, u32>, u64)> {
+    let mut seen: HashMap<u64, u32> = HashMap::with_capacity(searcher.num_docs() as usize);
+    let mut max_id = 0;
+    for segment in searcher.segment_readers() {
+        let ids = segment
+            .fast_fields()
+            .u64(super::schema::names::ID)
+            .map_err(ix("reading document ids"))?;
+        for doc in segment.doc_ids_alive() {
+            if let Some(id) = ids.first(doc) {
+                *seen.entry(id).or_default() += 1;
+                max_id = max_id.max(id);
+            }
+        }
+    }
+    Ok((seen, max_id))
+}
+
 impl IndexHandle {
-    /// Starts the indexer thread on an opened index. It follows the change
-    /// log from the index's change and stops after the writer has drained.
+    /// Starts the indexer thread on an opened index. It first finishes what
+    /// open left (a rebuild, or the checks after an unclean shutdown), then
+    /// follows the change log from the index's change and stops after the
+    /// writer has drained.
     pub fn start(
         opened: Opened,
         db: Arc<Database>,
@@ -654,37 +972,39 @@ impl IndexHandle {
         writer_tx: Sender<Command>,
     ) -> Result<IndexHandle> {
         let Opened {
-            index,
-            writer,
-            fields,
-            schema_id,
-            change,
-            max_id,
-            dir,
-            rebuilt,
+            place,
+            clean,
+            start,
+            open_check,
         } = opened;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(ix("opening the index reader"))?;
+        let (reader, change, index, rebuild_due) = match start {
+            Start::Existing { index, reader, change } => (Some(reader), change, Some(index), None),
+            Start::Rebuild(reason) => (None, 0, None, Some(reason)),
+        };
         let shared = Arc::new(Shared {
-            reader,
-            fields,
+            fields: place.fields,
+            reader: RwLock::new(reader),
             state: Mutex::new(State {
                 indexed: change,
+                starting: true,
+                rebuild_due: rebuild_due.is_some(),
+                rebuilding: rebuild_due.clone().map(|reason| IndexProgress {
+                    reason,
+                    done: 0,
+                    total: 0,
+                }),
                 ..State::default()
             }),
             changed: Condvar::new(),
         });
         let (control, requests) = bounded(4);
         let pruner = Arc::new(Mutex::new(Some(writer_tx)));
+        let dir = place.live();
         let indexer = Indexer {
             shared: shared.clone(),
             index,
-            writer: Some(writer),
-            heap_bytes: opts.index_heap_bytes,
-            schema_id,
+            writer: None,
+            place,
             db,
             watch,
             requests,
@@ -693,11 +1013,14 @@ impl IndexHandle {
             prune_every: opts.index_prune_every,
             applied: change,
             committed: change,
-            max_id,
+            // Unknown until the ids are read: never skip a delete meanwhile.
+            max_id: u64::MAX,
+            committed_max_id: u64::MAX,
             pruned: 0,
             dirty_since: None,
             uncommitted_docs: 0,
-            store_dir: dir.parent().map(Path::to_owned).unwrap_or_default(),
+            rebuild_due,
+            startup: Some(Startup { clean, open_check }),
         };
         let thread = std::thread::Builder::new()
             .name("caselog-indexer".into())
@@ -712,8 +1035,63 @@ impl IndexHandle {
             control,
             thread: Some(thread),
             pruner,
-            opened_with: rebuilt,
         })
+    }
+
+    /// Waits until a rebuild that open started is installed, reporting its
+    /// progress as it goes (on the caller's thread). Returns at once when
+    /// none is running; an error if the indexer fails or stops.
+    pub fn wait_rebuilt(&self, progress: &mut dyn FnMut(&IndexProgress)) -> Result<()> {
+        let mut last: Option<IndexProgress> = None;
+        let mut s = self.shared.lock();
+        loop {
+            // The state before the rebuild has counted its cases says 0 of 0.
+            if let Some(p) = s.rebuilding.as_ref().filter(|p| p.total > 0) {
+                if last.as_ref() != Some(p) {
+                    let p = p.clone();
+                    drop(s);
+                    // Progress is polled and may skip steps; the caller
+                    // still sees the start (and, below, the end).
+                    if last.is_none() && p.done > 0 {
+                        progress(&IndexProgress { done: 0, ..p.clone() });
+                    }
+                    progress(&p);
+                    last = Some(p);
+                    s = self.shared.lock();
+                    continue;
+                }
+            }
+            if !s.rebuild_due {
+                if let Some(report) = s.rebuilt_on_open.clone() {
+                    drop(s);
+                    let at = |done| IndexProgress {
+                        reason: report.reason.clone(),
+                        done,
+                        total: report.cases,
+                    };
+                    if last.is_none() {
+                        progress(&at(0));
+                    }
+                    if last.is_none_or(|p| p.done != report.cases) {
+                        progress(&at(report.cases));
+                    }
+                }
+                return Ok(());
+            }
+            s.health("rebuilding the index")?;
+            if s.ended {
+                return Err(StoreError::ShutDown);
+            }
+            s = match self.shared.changed.wait_timeout(s, PROGRESS_POLL) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    /// What the rebuild that open asked for did, once it is installed.
+    pub fn rebuilt_on_open(&self) -> Option<RebuildReport> {
+        self.shared.lock().rebuilt_on_open.clone()
     }
 
     /// Gives back the writer's channel; call before stopping the writer.
@@ -742,7 +1120,7 @@ impl IndexHandle {
     }
 
     /// Rebuilds the index from the store on the indexer thread; searches see
-    /// the old index until the new one is committed.
+    /// the old index until the new one is installed.
     pub fn reindex(&self, progress: Box<dyn FnMut(&IndexProgress) + Send>) -> Result<RebuildReport> {
         self.shared.lock().health("reindexing")?;
         let (reply, answer) = bounded(1);
@@ -753,14 +1131,22 @@ impl IndexHandle {
     }
 }
 
+/// What the indexer does once, before following the change log.
+struct Startup {
+    /// Whether the last session ended cleanly.
+    clean: bool,
+    /// Whether to look for cases indexed twice after an unclean shutdown.
+    open_check: bool,
+}
+
 /// The indexer thread's state.
 struct Indexer {
     shared: Arc<Shared>,
-    index: Index,
-    /// `None` only while recovering from a failure.
+    /// `None` only while there is no usable index (a rebuild is due).
+    index: Option<Index>,
+    /// `None` while recovering from a failure or rebuilding.
     writer: Option<IndexWriter>,
-    heap_bytes: usize,
-    schema_id: String,
+    place: Place,
     db: Arc<Database>,
     watch: Arc<CommitWatch>,
     requests: Receiver<ReindexRequest>,
@@ -771,15 +1157,20 @@ struct Indexer {
     applied: u64,
     /// Last change committed.
     committed: u64,
-    /// At least the highest case id given to the index (committed or not);
-    /// a case above it has no document yet.
+    /// The highest case id of a live document (committed or not); a case
+    /// above it has no document yet. `u64::MAX` until the ids were read.
     max_id: u64,
+    /// `max_id` as of the last commit (what a failed writer falls back to).
+    committed_max_id: u64,
     /// Changes below this were last asked to be pruned.
     pruned: u64,
     /// When the oldest uncommitted change was applied.
     dirty_since: Option<Instant>,
     uncommitted_docs: usize,
-    store_dir: PathBuf,
+    /// A rebuild that must be installed before indexing can go on.
+    rebuild_due: Option<RebuildReason>,
+    /// The checks still to run at start.
+    startup: Option<Startup>,
 }
 
 /// Marks the shared state failed if the indexer thread unwinds, so waiters
@@ -813,7 +1204,7 @@ impl Indexer {
             Ok(()) => {
                 // The next open may skip the checksum pass: everything this
                 // session wrote was committed and the writer is closed.
-                let marker = self.store_dir.join(CLEAN_MARKER);
+                let marker = self.place.store_dir.join(CLEAN_MARKER);
                 if let Err(e) = std::fs::write(&marker, b"") {
                     tracing::warn!("could not write {}: {e}", marker.display());
                 }
@@ -827,9 +1218,9 @@ impl Indexer {
         result
     }
 
-    /// The main loop: apply committed changes, commit in batches, serve
-    /// reindex requests, recover from failures, and finish once the store
-    /// stops.
+    /// The main loop: finish what open left, apply committed changes,
+    /// commit in batches, serve reindex requests, recover from failures,
+    /// and finish once the store stops.
     fn follow(&mut self) -> Result<()> {
         loop {
             // tantivy may panic on I/O trouble instead of returning an
@@ -844,6 +1235,8 @@ impl Indexer {
             match step {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
+                // A rebuild cut short by shutdown: the next open rebuilds.
+                Err(StoreError::ShutDown) if self.shared.lock().stop => return Ok(()),
                 Err(e) => self.recover(e)?,
             }
         }
@@ -851,6 +1244,19 @@ impl Indexer {
 
     /// One step of the main loop. `Ok(false)` once finished.
     fn step(&mut self) -> Result<bool> {
+        if let Some(startup) = self.startup.take() {
+            if let Err(e) = self.start_up(&startup) {
+                self.startup = Some(startup);
+                return Err(e);
+            }
+            self.shared.lock().starting = false;
+            self.shared.changed.notify_all();
+            return Ok(true);
+        }
+        if let Some(reason) = self.rebuild_due.clone() {
+            self.rebuild_swap(reason, &mut |_| {})?;
+            return Ok(true);
+        }
         match self.requests.try_recv() {
             Ok(request) => {
                 self.serve_reindex(request)?;
@@ -895,10 +1301,81 @@ impl Indexer {
         Ok(true)
     }
 
+    /// What open left to the background: leftovers of an interrupted
+    /// rebuild; after an unclean shutdown, segment checksums and cases
+    /// indexed twice; and the document-count invariant.
+    fn start_up(&mut self, startup: &Startup) -> Result<()> {
+        self.place.remove_leftovers();
+        if self.rebuild_due.is_some() {
+            // The rebuild comes next and replaces everything.
+            return Ok(());
+        }
+        let index = self.index.clone().ok_or_else(no_index)?;
+        if !startup.clean {
+            let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| index.validate_checksum()));
+            let damage = match checked {
+                Ok(Ok(damaged)) if damaged.is_empty() => None,
+                Ok(Ok(damaged)) => {
+                    let names: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
+                    Some(format!("damaged files: {}", names.join(", ")))
+                }
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("the index failed its checksum pass".into()),
+            };
+            if let Some(why) = damage {
+                // Searches must not read a damaged index; nothing is
+                // searchable until the rebuild is installed.
+                tracing::warn!("the search index is damaged and will be rebuilt: {why}");
+                self.shared.set_reader(None);
+                {
+                    let mut s = self.shared.lock();
+                    s.rebuild_due = true;
+                    s.rebuilding = Some(IndexProgress {
+                        reason: RebuildReason::Unreadable(why.clone()),
+                        done: 0,
+                        total: 0,
+                    });
+                }
+                self.rebuild_due = Some(RebuildReason::Unreadable(why));
+                self.index = None;
+                return Ok(());
+            }
+        }
+        if self.writer.is_none() {
+            self.writer = Some(new_writer(&index, self.place.heap_bytes)?);
+        }
+        if !startup.clean {
+            self.collect_garbage();
+        }
+        let reader = self.shared.current_reader().ok_or_else(no_index)?;
+        let (seen, max_id) = live_ids(&reader.searcher())?;
+        self.max_id = max_id;
+        self.committed_max_id = max_id;
+        if !startup.clean && startup.open_check {
+            let mut twice: Vec<u64> = seen.iter().filter(|&(_, &n)| n > 1).map(|(&id, _)| id).collect();
+            if !twice.is_empty() {
+                twice.sort_unstable();
+                tracing::warn!(
+                    cases = twice.len(),
+                    first = twice[0],
+                    "the open-time check found cases indexed more than once; re-indexing them"
+                );
+                self.reindex_cases(&twice)?;
+                self.commit_unchecked()?;
+                // Counted once repaired, so a reader of the counter finds
+                // the repair committed.
+                self.shared.count(|c| c.open_duplicates += twice.len() as u64);
+            }
+        }
+        drop(seen);
+        self.check_counts()
+    }
+
     /// After a failure: tells waiters, drops the writer (its uncommitted
     /// work is lost; the last commit is intact) and retries with growing
-    /// pauses until a new writer commits. At shutdown a failure is final
-    /// and returned; the next open catches up from the last commit.
+    /// pauses until a new writer commits, or a due rebuild is installed. At
+    /// shutdown a failure is final and returned; the next open catches up
+    /// from the last commit.
     fn recover(&mut self, first: StoreError) -> Result<()> {
         let mut error = first;
         let mut pause = RETRY_FIRST;
@@ -929,16 +1406,34 @@ impl Indexer {
             if self.shared.lock().stop {
                 return Err(error);
             }
-            match new_writer(&self.index, self.heap_bytes) {
+            if let Some(reason) = self.rebuild_due.clone() {
+                match self.rebuild_swap(reason, &mut |_| {}) {
+                    Ok(_) => {
+                        tracing::info!("the search index recovered");
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        error = e;
+                        continue;
+                    }
+                }
+            }
+            let Some(index) = self.index.clone() else {
+                error = no_index();
+                continue;
+            };
+            match new_writer(&index, self.place.heap_bytes) {
                 Ok(writer) => self.writer = Some(writer),
                 Err(e) => {
                     error = e;
                     continue;
                 }
             }
+            self.collect_garbage();
             // Resume from the last commit; an empty commit proves the
             // directory writable and republishes the committed change.
             self.applied = self.committed;
+            self.max_id = self.committed_max_id;
             self.dirty_since = None;
             self.uncommitted_docs = 0;
             match self.commit_now() {
@@ -980,13 +1475,15 @@ impl Indexer {
             drop(changes);
             drop(txn);
             let reason = RebuildReason::Stale("the change log was pruned past the index".into());
-            return self.rebuild_now(reason, &mut |_| {}).map(|_| ());
+            self.rebuild_due = Some(reason.clone());
+            return self.rebuild_swap(reason, &mut |_| {}).map(|_| ());
         };
         if first != self.applied + 1 {
             drop(changes);
             drop(txn);
             let reason = RebuildReason::Stale(format!("the change log no longer holds change {}", self.applied + 1));
-            return self.rebuild_now(reason, &mut |_| {}).map(|_| ());
+            self.rebuild_due = Some(reason.clone());
+            return self.rebuild_swap(reason, &mut |_| {}).map(|_| ());
         }
         // A case changed several times in the batch is indexed once, as of
         // this snapshot (which is at least as new as every change read).
@@ -999,8 +1496,8 @@ impl Indexer {
             .open_table(tables::THREAD)
             .map_err(st("reading a thread to index"))?;
         for id in ids {
-            // A case above every id ever given to the index has no document
-            // to replace (ids only grow): skipping the delete saves a term
+            // A case above every live document's id has no document to
+            // replace (ids only grow): skipping the delete saves a term
             // lookup per segment, which dominates bulk imports.
             if id <= self.max_id {
                 self.writer_mut()?.delete_term(fields.id_term(id));
@@ -1018,6 +1515,43 @@ impl Indexer {
         Ok(())
     }
 
+    /// Deletes every document of these cases and adds each one's current
+    /// document (none for a case the store does not have).
+    fn reindex_cases(&mut self, ids: &[u64]) -> Result<()> {
+        let txn = self.db.begin_read().map_err(st("reading a case to index"))?;
+        let cases = txn.open_table(tables::CASES).map_err(st("reading a case to index"))?;
+        let thread = txn
+            .open_table(tables::THREAD)
+            .map_err(st("reading a thread to index"))?;
+        let fields = self.shared.fields;
+        for &id in ids {
+            self.writer_mut()?.delete_term(fields.id_term(id));
+            if let Some(case) = load_case(&cases, id)? {
+                let entries = read_thread(&thread, id)?;
+                self.writer_mut()?
+                    .add_document(fields.document(&case, &entries))
+                    .map_err(ix("adding a document"))?;
+                if self.max_id != u64::MAX {
+                    self.max_id = self.max_id.max(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the files no commit refers to before indexing resumes. A
+    /// killed process (or a dropped writer) leaves files behind, among them
+    /// delete files named by operation stamp; a new writer restarts the
+    /// stamps at the last commit, so without this its commit can collide
+    /// with such a file (`FileAlreadyExists`) and fail.
+    fn collect_garbage(&self) {
+        if let Some(writer) = self.writer.as_ref() {
+            if let Err(e) = writer.garbage_collect_files().wait() {
+                tracing::warn!("removing files left by an earlier session: {e}");
+            }
+        }
+    }
+
     fn writer_mut(&mut self) -> Result<&mut IndexWriter> {
         self.writer.as_mut().ok_or(StoreError::Index {
             action: "indexing",
@@ -1025,22 +1559,102 @@ impl Indexer {
         })
     }
 
+    /// Commits what is applied, then checks the document count.
     fn commit_now(&mut self) -> Result<()> {
+        self.commit_unchecked()?;
+        self.check_counts()
+    }
+
+    fn commit_unchecked(&mut self) -> Result<()> {
         let change = self.applied;
-        let schema_id = self.schema_id.clone();
-        commit(self.writer_mut()?, &schema_id, change)?;
+        let payload = self.place.payload(change);
+        commit(self.writer_mut()?, &payload)?;
         self.after_commit(change)
     }
 
     fn after_commit(&mut self, change: u64) -> Result<()> {
         self.committed = change;
+        self.committed_max_id = self.max_id;
         self.dirty_since = None;
         self.uncommitted_docs = 0;
-        self.shared.reader.reload().map_err(ix("reloading the index reader"))?;
+        if let Some(reader) = self.shared.current_reader() {
+            reader.reload().map_err(ix("reloading the index reader"))?;
+        }
         self.shared.lock().failing = None;
         self.shared.publish(change);
         self.maybe_prune();
         Ok(())
+    }
+
+    /// The invariant after a commit: the live documents are exactly the
+    /// cases the index covers, counted (not scanned). On a mismatch the
+    /// cases concerned are found (a scan), re-indexed and committed; the
+    /// mismatch is counted and logged. A mismatch that repairs do not
+    /// clear leads to a rebuild.
+    fn check_counts(&mut self) -> Result<()> {
+        if self.max_id == u64::MAX {
+            return Ok(());
+        }
+        for attempt in 0..=MAX_REPAIRS {
+            let Some(reader) = self.shared.current_reader() else {
+                return Ok(());
+            };
+            let searcher = reader.searcher();
+            let live = searcher.num_docs();
+            let covered = covered_cases(&self.db, self.max_id)?;
+            if live == covered {
+                return Ok(());
+            }
+            if attempt == MAX_REPAIRS {
+                break;
+            }
+            let (seen, _) = live_ids(&searcher)?;
+            drop(searcher);
+            let concerned = self.cases_concerned(&seen)?;
+            drop(seen);
+            tracing::warn!(
+                live_documents = live,
+                covered_cases = covered,
+                change = self.committed,
+                cases = ?&concerned[..concerned.len().min(20)],
+                "the index's document count disagrees with the store; re-indexing the cases concerned"
+            );
+            self.reindex_cases(&concerned)?;
+            self.commit_unchecked()?;
+            // Counted once repaired, so a reader of the counter finds the
+            // repair committed.
+            self.shared.count(|c| {
+                c.count_mismatches += 1;
+                c.cases_repaired += concerned.len() as u64;
+            });
+        }
+        let reason =
+            RebuildReason::Unreadable("the document count still disagrees with the store after repairs".into());
+        tracing::error!("{reason}");
+        self.rebuild_due = Some(reason.clone());
+        self.rebuild_swap(reason, &mut |_| {}).map(|_| ())
+    }
+
+    /// Cases indexed more than once, missing (up to the highest indexed
+    /// id) or indexed without being in the store.
+    fn cases_concerned(&self, seen: &HashMap<u64, u32>) -> Result<Vec<u64>> {
+        let txn = self.db.begin_read().map_err(st("reading cases"))?;
+        let cases = txn.open_table(tables::CASES).map_err(st("reading cases"))?;
+        let mut concerned = Vec::new();
+        for (&id, &n) in seen {
+            if n > 1 || cases.get(id).map_err(st("reading cases"))?.is_none() {
+                concerned.push(id);
+            }
+        }
+        for item in cases.range(..=self.max_id).map_err(st("reading cases"))? {
+            let (k, _) = item.map_err(st("reading cases"))?;
+            if !seen.contains_key(&k.value()) {
+                concerned.push(k.value());
+            }
+        }
+        concerned.sort_unstable();
+        concerned.dedup();
+        Ok(concerned)
     }
 
     /// Drops change-log entries the committed index covers, every
@@ -1063,27 +1677,83 @@ impl Indexer {
         }
     }
 
-    /// Rebuilds from the store in one commit and resumes from its snapshot.
-    fn rebuild_now(
+    /// Rebuilds the index from one store snapshot into a fresh directory
+    /// and installs it; searches answer from the old index (if any) until
+    /// then. Indexing resumes from the snapshot's change.
+    fn rebuild_swap(
         &mut self,
         reason: RebuildReason,
         progress: &mut dyn FnMut(&IndexProgress),
     ) -> Result<RebuildReport> {
         tracing::info!("rebuilding the search index: {reason}");
-        let fields = self.shared.fields;
-        let db = self.db.clone();
-        let schema_id = self.schema_id.clone();
-        let (report, max_id) = rebuild(self.writer_mut()?, &fields, &schema_id, &*db, reason, progress)?;
-        // The snapshot is at least as new as every change applied before.
+        let shared = self.shared.clone();
+        let mut report_progress = |p: &IndexProgress| {
+            shared.lock().rebuilding = Some(p.clone());
+            shared.changed.notify_all();
+            progress(p);
+        };
+        let stopping = || self.shared.lock().stop;
+        let built = self
+            .place
+            .build(&self.db, reason.clone(), &mut report_progress, &stopping);
+        let (report, max_id) = match built {
+            Ok(built) => built,
+            Err(e) => {
+                let mut s = self.shared.lock();
+                if !s.rebuild_due {
+                    s.rebuilding = None;
+                }
+                return Err(e);
+            }
+        };
+        // From here until the new index is installed only a rebuild gives a
+        // usable index again.
+        self.rebuild_due.get_or_insert(reason);
+        // The old writer goes first: its merges write into the directory
+        // that is about to move. Its uncommitted work is covered by the
+        // snapshot, which is newer than every change applied.
+        self.index = None;
+        if let Some(writer) = self.writer.take() {
+            if let Err(e) = writer.wait_merging_threads() {
+                tracing::warn!("finishing the old index's merges: {e}");
+            }
+        }
+        self.place.install()?;
+        let (index, reader) = self.place.open_live()?;
+        let writer = new_writer(&index, self.place.heap_bytes)?;
+        self.shared.set_reader(Some(reader));
+        self.index = Some(index);
+        self.writer = Some(writer);
+        self.rebuild_due = None;
         self.applied = report.change;
-        // Uncommitted documents of the old writer count too if it survives.
-        self.max_id = self.max_id.max(max_id);
-        self.after_commit(report.change)?;
+        self.committed = report.change;
+        self.max_id = max_id;
+        self.committed_max_id = max_id;
+        self.dirty_since = None;
+        self.uncommitted_docs = 0;
+        {
+            let mut s = self.shared.lock();
+            if s.rebuild_due && s.rebuilt_on_open.is_none() {
+                s.rebuilt_on_open = Some(report.clone());
+            }
+            s.rebuild_due = false;
+            s.rebuilding = None;
+            s.failing = None;
+            s.indexed = report.change;
+            s.counters.rebuilds += 1;
+        }
+        self.shared.changed.notify_all();
+        self.maybe_prune();
+        tracing::info!(
+            cases = report.cases,
+            took_ms = report.took.as_millis() as u64,
+            "the search index was rebuilt"
+        );
         Ok(report)
     }
 
     fn serve_reindex(&mut self, mut request: ReindexRequest) -> Result<()> {
-        match self.rebuild_now(RebuildReason::Requested, &mut *request.progress) {
+        match self.rebuild_swap(RebuildReason::Requested, &mut *request.progress) {
             Ok(report) => {
                 let _ = request.reply.send(Ok(report));
                 Ok(())
@@ -1103,54 +1773,67 @@ impl Indexer {
 // Read-only opening: no writer, no thread, nothing written to the directory.
 
 /// Opens the index of a store opened read-only. The on-disk index is used
-/// when it covers exactly the store's last change; otherwise (missing,
-/// damaged, behind) a temporary index is built in memory. Either way
-/// nothing is written to the directory: no marker is removed, no commit is
-/// made, and tantivy's lock files are not taken (a read-only store has no
-/// writer that could change the index meanwhile).
+/// when it belongs to this store and covers exactly the store's last
+/// change; otherwise (missing, damaged, behind, foreign) a temporary index
+/// is built in memory. Either way nothing is written to the directory: no
+/// marker is removed, no commit is made, and tantivy's lock files are not
+/// taken (a read-only store has no writer that could change the index
+/// meanwhile).
 pub(crate) fn open_read_only(
     store_dir: &Path,
     db: &dyn ReadableDatabase,
     opts: &Options,
     progress: &mut dyn FnMut(&IndexProgress),
 ) -> Result<IndexHandle> {
-    let dir = store_dir.join(INDEX_DIR);
     let (schema, fields) = Fields::build();
     let schema_id = schema_fingerprint(&schema);
-    let clean = store_dir.join(CLEAN_MARKER).exists();
     let hook: IndexDirectoryHook = Arc::new(|mmap| {
         Box::new(super::read_only::ReadOnlyDirectory::new(Box::new(mmap))) as Box<dyn tantivy::Directory>
     });
+    let place = Place {
+        store_dir: store_dir.to_owned(),
+        hook: Some(hook),
+        schema: schema.clone(),
+        schema_id,
+        // A store without an id (an earlier release's) gets one only from a
+        // read-write open; until then no on-disk index can prove it fits.
+        store_id: read_store_id(db)?.unwrap_or_default(),
+        fields,
+        heap_bytes: opts.index_heap_bytes,
+    };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
-    let on_disk = try_open(&dir, Some(&hook), &schema, &schema_id, clean).and_then(|(index, change, _)| {
-        if change == last {
-            Ok(index)
-        } else {
-            Err(RebuildReason::Stale(format!(
-                "the index covers change {change}, the store is at {last}"
-            )))
-        }
-    });
     drop(txn);
-    let (index, rebuilt) = match on_disk {
-        Ok(index) => (index, None),
+    let on_disk = if place.store_id.is_empty() {
+        Err(RebuildReason::Stale("the store has no id yet".into()))
+    } else {
+        try_open(&place).and_then(|(_, reader, change)| {
+            if change == last {
+                Ok(reader)
+            } else {
+                Err(RebuildReason::Stale(format!(
+                    "the index covers change {change}, the store is at {last}"
+                )))
+            }
+        })
+    };
+    let reader = match on_disk {
+        Ok(reader) => reader,
         Err(reason) => {
             let index = Index::create_in_ram(schema);
             analysis::register(&index);
             let mut writer = new_writer(&index, opts.index_heap_bytes)?;
-            let (report, _) = rebuild(&mut writer, &fields, &schema_id, db, reason, progress)?;
-            (index, Some(report))
+            rebuild(&mut writer, &place, db, reason, progress, &|| false)?;
+            index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
+                .map_err(ix("opening the index reader"))?
         }
     };
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()
-        .map_err(ix("opening the index reader"))?;
     let shared = Arc::new(Shared {
-        reader,
-        fields,
+        fields: place.fields,
+        reader: RwLock::new(Some(reader)),
         state: Mutex::new(State {
             indexed: last,
             // Nothing will index later changes: a waiter for one is told.
@@ -1166,6 +1849,26 @@ pub(crate) fn open_read_only(
         control,
         thread: None,
         pruner: Arc::new(Mutex::new(None)),
-        opened_with: rebuilt,
     })
+}
+
+fn no_index() -> StoreError {
+    StoreError::Index {
+        action: "indexing",
+        detail: "no usable index (a rebuild is due)".into(),
+    }
+}
+
+impl crate::Store {
+    /// Where the search index stands: ready (covering which change), or
+    /// being rebuilt (how far, and whether searches meanwhile answer from
+    /// the previous index). Never waits.
+    pub fn index_status(&self) -> IndexStatus {
+        self.index.shared.status()
+    }
+
+    /// What the index's self-checks found and repaired since open.
+    pub fn index_counters(&self) -> IndexCounters {
+        self.index.shared.counters()
+    }
 }

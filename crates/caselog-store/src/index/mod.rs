@@ -15,7 +15,7 @@ mod schema;
 mod search;
 mod verify;
 
-pub use indexer::{IndexProgress, RebuildReason, RebuildReport, INDEX_DIR};
+pub use indexer::{IndexCounters, IndexProgress, IndexStatus, RebuildReason, RebuildReport, INDEX_DIR};
 pub use schema::MAX_INDEXED_TEXT_BYTES;
 pub use search::{Facets, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet};
 pub use verify::{Mismatch, VerifyReport, MAX_REPORTED};

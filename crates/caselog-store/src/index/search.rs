@@ -980,8 +980,7 @@ impl Store {
         }
         // Read the covered change before taking the searcher: the searcher
         // is at least as new.
-        let indexed_change = shared.indexed();
-        let searcher = shared.reader.searcher();
+        let (indexed_change, searcher) = shared.searcher()?;
         let (page, facets) = collect_page(&searcher, &*query, opts)?;
         let mut hits = page
             .into_iter()
@@ -1028,8 +1027,9 @@ impl Store {
     /// What `open` did to the search index when it had to rebuild it
     /// (missing, unreadable, other schema, or not fitting the store);
     /// `None` when the existing index was opened and caught up.
-    pub fn index_rebuilt_on_open(&self) -> Option<&super::indexer::RebuildReport> {
-        self.index.opened_with.as_ref()
+    /// Set once the rebuild open started (in the background) is installed.
+    pub fn index_rebuilt_on_open(&self) -> Option<super::indexer::RebuildReport> {
+        self.index.rebuilt_on_open()
     }
 
     /// Rebuilds the index from the store, reporting progress. Searches keep

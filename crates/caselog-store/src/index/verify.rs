@@ -104,9 +104,10 @@ impl Store {
         // While it holds, the change log keeps every change after the
         // index's, which is how in-flight cases are recognised.
         let _hold = shared.hold_pruning();
+        // The start-up checks may be repairing what verify would report.
+        shared.wait_started(CATCH_UP)?;
         shared.wait_indexed(self.last_change(), CATCH_UP)?;
-        let index_change = shared.indexed();
-        let searcher = shared.reader.searcher();
+        let (index_change, searcher) = shared.searcher()?;
         let fields = &shared.fields;
         let ix = |action: &'static str| {
             move |e: tantivy::TantivyError| StoreError::Index {
