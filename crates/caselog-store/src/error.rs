@@ -178,6 +178,10 @@ pub enum StoreError {
         /// The underlying error, as text.
         detail: String,
     },
+    /// A search cursor is malformed or was made for another scope, query or
+    /// order ([`crate::Store::search_after`]).
+    #[error("invalid search cursor: {0}")]
+    BadCursor(crate::index::CursorError),
 }
 
 impl StoreError {

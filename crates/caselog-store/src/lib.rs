@@ -54,8 +54,8 @@ mod writer;
 
 pub use error::{Result, StoreError};
 pub use index::{
-    Facets, IndexProgress, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits, SearchOptions,
-    SearchResults, SearchSort, Snippet, VerifyReport,
+    CursorError, Facets, IndexProgress, Mismatch, RebuildReason, RebuildReport, SearchCursor, SearchHit, SearchLimits,
+    SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
 };
 pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, NewMessage, Scope,

@@ -188,6 +188,8 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -
 pub(crate) struct Shared {
     pub reader: IndexReader,
     pub fields: Fields,
+    /// Fast-field columns of the current searcher, for searches.
+    pub columns: super::search::ColumnCache,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -547,12 +549,6 @@ fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
         .map_err(ix("starting the index writer"))
 }
 
-/// A case's thread as of `txn`.
-pub(crate) fn thread_of(txn: &ReadTransaction, id: u64) -> Result<Vec<ThreadEntry>> {
-    let thread = txn.open_table(tables::THREAD).map_err(st("reading a thread"))?;
-    read_thread(&thread, id)
-}
-
 pub(crate) fn read_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
     let mut entries = Vec::new();
     for item in thread
@@ -668,15 +664,22 @@ impl IndexHandle {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(ix("opening the index reader"))?;
+        // Searches of Chinese text need the jieba dictionary (~130 ms to
+        // load): load it now, off the caller's path.
+        super::analysis::warm_up_in_background();
         let shared = Arc::new(Shared {
             reader,
             fields,
+            columns: Default::default(),
             state: Mutex::new(State {
                 indexed: change,
                 ..State::default()
             }),
             changed: Condvar::new(),
         });
+        // The first search should not open the columns (a failure is that
+        // search's to report).
+        let _ = shared.columns.get(&shared.reader.searcher());
         let (control, requests) = bounded(4);
         let pruner = Arc::new(Mutex::new(Some(writer_tx)));
         let indexer = Indexer {
@@ -1037,6 +1040,9 @@ impl Indexer {
         self.dirty_since = None;
         self.uncommitted_docs = 0;
         self.shared.reader.reload().map_err(ix("reloading the index reader"))?;
+        // Open the new searcher's columns here rather than in a search (a
+        // failure is the next search's to report).
+        let _ = self.shared.columns.get(&self.shared.reader.searcher());
         self.shared.lock().failing = None;
         self.shared.publish(change);
         self.maybe_prune();
