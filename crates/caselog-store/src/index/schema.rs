@@ -3,10 +3,11 @@
 //! index on disk was built by this schema and holds the right content.
 //!
 //! One document per case, keyed by the case id. The document carries
-//! everything a search needs to filter, sort, count facets and render a
-//! hit without touching redb, all of it in fast fields (the stored copy is
-//! for `verify`); message text is indexed but not stored (the
-//! snippet is cut from the store's copy of the thread, see `search.rs`).
+//! everything a search needs to filter, sort and count facets, in fast
+//! fields; message text is indexed but not stored. A hit's title and
+//! number are read from the store (one read per page, see `search.rs`):
+//! tantivy's text fast fields decompress a dictionary block per value, and
+//! its document store a block per hit. The stored fields serve `verify`.
 
 use caselog_core::{Category, Status};
 use sha2::{Digest, Sha256};
@@ -19,7 +20,7 @@ use crate::model::{Case, ThreadEntry};
 /// Bump when the meaning of indexed content changes in a way the schema
 /// fingerprint cannot see (for example what text goes into a document),
 /// so every index built by an older release is rebuilt on open.
-const INDEX_FORMAT: u32 = 2;
+const INDEX_FORMAT: u32 = 1;
 
 /// Most bytes of text (title and message bodies) indexed per case.
 ///
@@ -63,9 +64,8 @@ pub(crate) struct Fields {
     /// Case id: indexed (the delete key), fast (verify, sort tie-break), stored.
     pub id: Field,
     /// Tenant, exact. Only ever queried by the scope clause added in code.
-    /// Fast: hits are rendered from fast fields.
     pub tenant: Field,
-    /// Case number, exact; fast.
+    /// Case number, exact.
     pub number: Field,
     /// Referenced order ids, exact.
     pub order: Field,
@@ -85,8 +85,7 @@ pub(crate) struct Fields {
     pub created: Field,
     /// Last update time, ms since the epoch: fast (ranges, sorting), stored.
     pub updated: Field,
-    /// Title, stored and fast (not indexed): rendered in hits from the fast
-    /// field, which costs far less than a document-store read.
+    /// Title, stored only: rendered in hits.
     pub title: Field,
     /// Title and message bodies through the words analyzer: ranking.
     pub text_words: Field,
@@ -102,11 +101,6 @@ fn exact() -> TextOptions {
     STRING | STORED
 }
 
-/// An exact value a hit shows: also a fast field, unchanged by analysis.
-fn shown() -> TextOptions {
-    (STRING | STORED).set_fast("raw")
-}
-
 impl Fields {
     /// Builds the schema and its field handles.
     pub fn build() -> (Schema, Fields) {
@@ -115,8 +109,8 @@ impl Fields {
         let time: NumericOptions = (FAST | STORED).into();
         let fields = Fields {
             id: b.add_u64_field(names::ID, u64_fast.clone()),
-            tenant: b.add_text_field(names::TENANT, shown()),
-            number: b.add_text_field(names::NUMBER, shown()),
+            tenant: b.add_text_field(names::TENANT, exact()),
+            number: b.add_text_field(names::NUMBER, exact()),
             order: b.add_text_field(names::ORDER, exact()),
             asin: b.add_text_field(names::ASIN, exact()),
             sku: b.add_text_field(names::SKU, exact()),
@@ -126,7 +120,7 @@ impl Fields {
             by: b.add_text_field(names::BY, exact()),
             created: b.add_i64_field(names::CREATED, time.clone()),
             updated: b.add_i64_field(names::UPDATED, time),
-            title: b.add_text_field(names::TITLE, TextOptions::default().set_stored().set_fast("raw")),
+            title: b.add_text_field(names::TITLE, STORED),
             text_words: b.add_text_field(names::TEXT_WORDS, Analyzer::Words.text_options()),
             text_chars: b.add_text_field(names::TEXT_CHARS, Analyzer::Chars.text_options()),
             title_words: b.add_text_field(names::TITLE_WORDS, Analyzer::Words.text_options()),

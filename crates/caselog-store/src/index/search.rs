@@ -29,7 +29,7 @@ use caselog_core::{
 use redb::{ReadTransaction, ReadableDatabase};
 use sha2::{Digest, Sha256};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Explanation, Occur,
     Query as TQuery, RangeQuery, Scorer, TermQuery, Weight,
@@ -43,7 +43,7 @@ use super::indexer::read_thread;
 use super::schema::{floor_char_boundary, names, sku_key, Fields};
 use crate::error::{Result, StoreError};
 use crate::model::Scope;
-use crate::records::{category_from_byte, status_from_byte};
+use crate::records::{self, category_from_byte, status_from_byte};
 use crate::store::Store;
 use crate::tables;
 
@@ -116,7 +116,7 @@ pub struct SearchOptions {
     pub page: u32,
     /// Hits per page, 1 to [`SearchLimits::max_per_page`]. Default 20.
     pub per_page: u32,
-    /// Whether hits carry a highlighted snippet of their thread (one store
+    /// Whether hits carry a highlighted snippet of their thread (a thread
     /// read per hit). Default: yes.
     pub snippets: bool,
 }
@@ -165,7 +165,8 @@ pub struct Facets {
     pub by_category: BTreeMap<Category, u64>,
 }
 
-/// One search hit, rendered from the index alone (the snippet excepted).
+/// One search hit: its place and counted values from the index, its
+/// number and title from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {
     /// Internal id.
@@ -594,21 +595,12 @@ struct SegmentColumns {
     category: Column<u64>,
     created: Column<i64>,
     updated: Column<i64>,
-    number: StrColumn,
-    tenant: StrColumn,
-    title: StrColumn,
 }
 
 impl SegmentColumns {
     fn open(segment: &SegmentReader) -> Result<SegmentColumns> {
         let fast = segment.fast_fields();
         let open = ix("opening fast fields");
-        let text = |name: &str| -> Result<StrColumn> {
-            fast.str(name).map_err(ix("opening fast fields"))?.ok_or_else(|| StoreError::Index {
-                action: "opening fast fields",
-                detail: format!("segment {}: no fast field {name}", segment.segment_id().short_uuid_string()),
-            })
-        };
         Ok(SegmentColumns {
             segment: segment.segment_id(),
             id: fast.u64(names::ID).map_err(&open)?,
@@ -616,9 +608,6 @@ impl SegmentColumns {
             category: fast.u64(names::CATEGORY).map_err(&open)?,
             created: fast.i64(names::CREATED).map_err(&open)?,
             updated: fast.i64(names::UPDATED).map_err(&open)?,
-            number: text(names::NUMBER)?,
-            tenant: text(names::TENANT)?,
-            title: text(names::TITLE)?,
         })
     }
 }
@@ -873,64 +862,64 @@ impl PageFruit {
     }
 }
 
-/// Renders a hit from the fast fields of its segment. `tenant` is the
-/// scope's tenant when the search was scoped to one (every hit is theirs).
+/// Renders a page of hits: order, status, category and times from the fast
+/// fields the hit was sorted and counted by; number, tenant and title from
+/// the store, through one table handle of one snapshot (a fast text field
+/// decompresses a dictionary block per value, the document store a block
+/// per hit: both cost more than the B-tree read).
 fn render(
+    txn: &ReadTransaction,
     columns: &SearcherColumns,
-    addr: DocAddress,
-    score: Option<Score>,
-    tenant: Option<&TenantId>,
-    buf: &mut String,
-) -> Result<SearchHit> {
-    let bad = |what: &str| StoreError::Index {
-        action: "reading a hit",
-        detail: format!("document {addr:?}: missing or invalid {what}"),
-    };
-    let c = columns.segments.get(addr.segment_ord as usize).ok_or_else(|| bad("segment"))?;
-    let doc = addr.doc_id;
-    let mut text = |column: &StrColumn, what: &str| -> Result<String> {
-        buf.clear();
-        match column.term_ords(doc).next() {
-            Some(ord) if column.ord_to_str(ord, buf).map_err(|_| bad(what))? => Ok(buf.clone()),
-            _ => Err(bad(what)),
-        }
-    };
-    let time = |column: &Column<i64>, what: &str| {
-        column
-            .first(doc)
-            .and_then(|ms| Timestamp::from_millis(ms).ok())
-            .ok_or_else(|| bad(what))
-    };
-    let code = |column: &Column<u64>, what: &str| {
-        column
-            .first(doc)
-            .and_then(|v| u8::try_from(v).ok())
-            .ok_or_else(|| bad(what))
-    };
-    let number = CaseNumber::parse_imported(&text(&c.number, "number")?).map_err(|_| bad("number"))?;
-    let tenant = match tenant {
-        Some(t) => t.clone(),
-        None => TenantId::parse(&text(&c.tenant, "tenant")?).map_err(|_| bad("tenant"))?,
-    };
-    // An empty title has no value in the column.
-    let title = if c.title.term_ords(doc).next().is_some() {
-        text(&c.title, "title")?
-    } else {
-        String::new()
-    };
-    Ok(SearchHit {
-        id: CaseId(c.id.first(doc).ok_or_else(|| bad("id"))?),
-        number,
-        tenant,
-        title,
-        status: status_from_byte(code(&c.status, "status")?).ok_or_else(|| bad("status"))?,
-        category: category_from_byte(code(&c.category, "category")?).ok_or_else(|| bad("category"))?,
-        created_at: time(&c.created, "created")?,
-        updated_at: time(&c.updated, "updated")?,
-        score,
-        title_highlights: Vec::new(),
-        snippet: None,
-    })
+    page: &[(SortKey, DocAddress)],
+    sort: SearchSort,
+) -> Result<Vec<SearchHit>> {
+    let cases = txn
+        .open_table(tables::CASES)
+        .map_err(|e| StoreError::storage("reading search hits", e))?;
+    let mut hits = Vec::with_capacity(page.len());
+    for &(key, addr) in page {
+        let bad = |what: &str| StoreError::Index {
+            action: "reading a hit",
+            detail: format!("document {addr:?}: missing or invalid {what}"),
+        };
+        let c = columns.segments.get(addr.segment_ord as usize).ok_or_else(|| bad("segment"))?;
+        let doc = addr.doc_id;
+        let time = |column: &Column<i64>, what: &str| {
+            column
+                .first(doc)
+                .and_then(|ms| Timestamp::from_millis(ms).ok())
+                .ok_or_else(|| bad(what))
+        };
+        let code = |column: &Column<u64>, what: &str| {
+            column
+                .first(doc)
+                .and_then(|v| u8::try_from(v).ok())
+                .ok_or_else(|| bad(what))
+        };
+        let id = c.id.first(doc).ok_or_else(|| bad("id"))?;
+        let record = cases
+            .get(id)
+            .map_err(|e| StoreError::storage("reading search hits", e))?
+            .ok_or_else(|| StoreError::Index {
+                action: "reading a hit",
+                detail: format!("case {id} is in the index but not in the store"),
+            })?;
+        let case = records::decode_case(record.value(), id)?;
+        hits.push(SearchHit {
+            id: CaseId(id),
+            number: case.number,
+            tenant: case.tenant,
+            title: case.title,
+            status: status_from_byte(code(&c.status, "status")?).ok_or_else(|| bad("status"))?,
+            category: category_from_byte(code(&c.category, "category")?).ok_or_else(|| bad("category"))?,
+            created_at: time(&c.created, "created")?,
+            updated_at: time(&c.updated, "updated")?,
+            score: (sort == SearchSort::Relevance).then(|| score_of(key.0)),
+            title_highlights: Vec::new(),
+            snippet: None,
+        });
+    }
+    Ok(hits)
 }
 
 /// Finds where a query's words and phrases occur in text, the way the chars
@@ -1410,30 +1399,25 @@ impl Store {
         };
         let fruit = searcher.search(&*query, &collector).map_err(ix("searching"))?;
         let page = fruit.hits.get(offset..).unwrap_or(&[]);
-        let tenant = match scope {
-            Scope::Tenant(t) => Some(t),
-            Scope::AllTenants => None,
-        };
-        let mut buf = String::new();
-        let mut hits = Vec::with_capacity(page.len());
-        for &(key, addr) in page {
-            let score = (opts.sort == SearchSort::Relevance).then(|| score_of(key.0));
-            let mut hit = render(&columns, addr, score, tenant, &mut buf)?;
-            hit.title_highlights = highlighter.find(&hit.title).0;
-            hits.push(hit);
+        let mut hits = Vec::new();
+        if !page.is_empty() {
+            let txn = self
+                .db
+                .begin_read()
+                .map_err(|e| StoreError::storage("reading search hits", e))?;
+            hits = render(&txn, &columns, page, opts.sort)?;
+            for hit in &mut hits {
+                hit.title_highlights = highlighter.find(&hit.title).0;
+            }
+            if opts.snippets {
+                decorate(&txn, &highlighter, &mut hits)?;
+            }
         }
         let more = fruit.remaining > (offset + hits.len()) as u64;
         let next = match page.last() {
             Some(&(key, _)) if more => Some(SearchCursor::encode(binding, key)),
             _ => None,
         };
-        if opts.snippets && !hits.is_empty() {
-            let txn = self
-                .db
-                .begin_read()
-                .map_err(|e| StoreError::storage("reading threads for snippets", e))?;
-            decorate(&txn, &highlighter, &mut hits)?;
-        }
         Ok(SearchResults {
             total: fruit.total,
             page: opts.page,
