@@ -192,7 +192,10 @@ fn measure(data: &Path, iters: usize) -> Result<()> {
         if !out.status.success() {
             bail!("first-query child failed: {}", String::from_utf8_lossy(&out.stderr));
         }
-        println!("first {what} query after open: {}", String::from_utf8_lossy(&out.stdout).trim());
+        println!(
+            "first {what} query after open: {}",
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
     }
     walk(data)?;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -293,7 +296,11 @@ fn main() -> Result<()> {
                     "caselog" => Caselog::ingest(&dir, cases)?,
                     _ => Raw::ingest(&dir, cases)?,
                 };
-                println!("{system}: {} cases in {:.1} s", counts.cases, start.elapsed().as_secs_f64());
+                println!(
+                    "{system}: {} cases in {:.1} s",
+                    counts.cases,
+                    start.elapsed().as_secs_f64()
+                );
             }
             Ok(())
         }

@@ -22,7 +22,14 @@ const TEXTS: &[&str] = &[
     "我的账户被停用了",
     "退款 refund",
 ];
-const QUERIES: &[&str] = &["refund", "账户", "refund -delayed", "", "status:open OR refund", "nothing"];
+const QUERIES: &[&str] = &[
+    "refund",
+    "账户",
+    "refund -delayed",
+    "",
+    "status:open OR refund",
+    "nothing",
+];
 
 #[derive(Debug, Clone)]
 struct Spec {
@@ -145,14 +152,27 @@ fn cursors_are_bound_to_their_scope_and_query() {
     };
     let next = store.search(&t1, "refund", &opts).unwrap().next.unwrap();
     // It works where it was made, and deep pages need no window.
-    assert_eq!(store.search_after(&t1, "refund", &opts, Some(&next)).unwrap().hits.len(), 1);
-    let bad = |scope: &Scope, text: &str, opts: &SearchOptions, cursor: &SearchCursor| {
-        match store.search_after(scope, text, opts, Some(cursor)) {
-            Err(StoreError::BadCursor(e)) => e,
-            other => panic!("expected a refused cursor, got {other:?}"),
-        }
+    assert_eq!(
+        store
+            .search_after(&t1, "refund", &opts, Some(&next))
+            .unwrap()
+            .hits
+            .len(),
+        1
+    );
+    let bad = |scope: &Scope, text: &str, opts: &SearchOptions, cursor: &SearchCursor| match store.search_after(
+        scope,
+        text,
+        opts,
+        Some(cursor),
+    ) {
+        Err(StoreError::BadCursor(e)) => e,
+        other => panic!("expected a refused cursor, got {other:?}"),
     };
-    assert_eq!(bad(&Scope::Tenant(tenant("t2")), "refund", &opts, &next), CursorError::OtherScope);
+    assert_eq!(
+        bad(&Scope::Tenant(tenant("t2")), "refund", &opts, &next),
+        CursorError::OtherScope
+    );
     assert_eq!(bad(&Scope::AllTenants, "refund", &opts, &next), CursorError::OtherScope);
     assert_eq!(bad(&t1, "delayed", &opts, &next), CursorError::OtherQuery);
     let by_created = SearchOptions {

@@ -437,11 +437,9 @@ pub fn warm_up_in_background() {
     }
     WARM_UP.call_once(|| {
         // If the thread cannot be started the first user loads it.
-        let _ = std::thread::Builder::new()
-            .name("caselog-jieba".into())
-            .spawn(|| {
-                jieba();
-            });
+        let _ = std::thread::Builder::new().name("caselog-jieba".into()).spawn(|| {
+            jieba();
+        });
     });
 }
 

@@ -30,13 +30,13 @@ use redb::{ReadTransaction, ReadableDatabase};
 use sha2::{Digest, Sha256};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Explanation, Occur,
     Query as TQuery, RangeQuery, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SeekDangerResult, SegmentOrdinal, SegmentReader, Term};
-use tantivy::index::SegmentId;
 
 use super::analysis::{analyze, query_plan, Analyzer, DEFAULT_WORDS_BOOST};
 use super::indexer::read_thread;
@@ -772,7 +772,7 @@ impl Collector for PageCollector {
             }
             out.hits.extend(f.hits);
         }
-        out.hits.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        out.hits.sort_unstable_by_key(|h| Reverse(h.0));
         out.hits.truncate(self.ask.keep);
         Ok(out)
     }
@@ -882,7 +882,10 @@ fn render(
             action: "reading a hit",
             detail: format!("document {addr:?}: missing or invalid {what}"),
         };
-        let c = columns.segments.get(addr.segment_ord as usize).ok_or_else(|| bad("segment"))?;
+        let c = columns
+            .segments
+            .get(addr.segment_ord as usize)
+            .ok_or_else(|| bad("segment"))?;
         let doc = addr.doc_id;
         let time = |column: &Column<i64>, what: &str| {
             column
@@ -1162,7 +1165,9 @@ impl SearchCursor {
         }
         let mut bytes = [0u8; CURSOR_BYTES];
         for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            let hex = std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok());
+            let hex = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok());
             *byte = hex.ok_or(StoreError::BadCursor(CursorError::Malformed))?;
         }
         let (body, check) = bytes.split_at(CURSOR_BYTES - 4);
@@ -1304,7 +1309,14 @@ impl Store {
         // second check.
         let parsed = parse(text, &self.opts.search_limits.query)?;
         let binding = Binding::new(scope, text, opts);
-        self.run_search(scope, &parsed.root, parsed.bare_reference.as_ref(), opts, &binding, cursor)
+        self.run_search(
+            scope,
+            &parsed.root,
+            parsed.bare_reference.as_ref(),
+            opts,
+            &binding,
+            cursor,
+        )
     }
 
     /// Searches with a query built in code ([`caselog_core::QueryBuilder`]),
