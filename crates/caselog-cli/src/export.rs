@@ -7,8 +7,8 @@
 //!   order — the order they were created or imported in, so that export →
 //!   import → export gives the same file;
 //! - `--view`: the tab's order, page by page;
-//! - a query: the search, oldest first by creation, past the search
-//!   window by continuing from the last day reached.
+//! - a query: the search, oldest first by creation, walked with its cursor
+//!   (no result window).
 //!
 //! The file is written next to its destination and renamed into place when
 //! complete, so a failed export never leaves a truncated file behind; what
@@ -22,12 +22,11 @@
 //! recommends against CSV injection ([`neutralise`]). XLSX needs neither:
 //! every text cell is written as a string cell, never as a formula.
 
-use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use caselog_core::{parse, CaseId, DateRange, QueryBuilder, Timestamp};
+use caselog_core::Timestamp;
 use caselog_store::interchange::{to_line, UTF8_BOM};
 use caselog_store::{Case, CaseRef, Scope, SearchOptions, SearchSort, Store, ThreadEntry, MAX_VIEW_WINDOW};
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, XlsxError};
@@ -411,75 +410,29 @@ fn thread_for(store: &Store, scope: &Scope, sink: &Sink<'_>, case: &Case) -> Res
         .with_context(|| format!("reading the thread of case {}", case.number))
 }
 
-/// Visits every case the query matches, oldest first. The search answers
-/// at most `max_window` hits per query, so once a window is used up the
-/// query is narrowed to "created on or after the last day reached", and
-/// cases of that day already visited are skipped.
+/// Visits every case the query matches, oldest first, walking the search
+/// with its cursor (a cursor walk is not bounded by the result window).
 fn search_all(store: &Store, scope: &Scope, text: &str, mut visit: impl FnMut(&Case) -> Result<()>) -> Result<()> {
-    let limits = store.options().search_limits;
-    let parsed = parse(text, &limits.query).with_context(|| format!("searching for {text:?}"))?;
-    let per_page = limits.max_per_page.clamp(1, 1000);
-    let mut since: Option<Timestamp> = None;
-    let mut seen_on_since: HashSet<CaseId> = HashSet::new();
+    let opts = SearchOptions {
+        sort: SearchSort::Created,
+        descending: false,
+        page: 1,
+        per_page: store.options().search_limits.max_per_page.clamp(1, 1000),
+        snippets: false,
+    };
+    let mut cursor = None;
     loop {
-        let query = match since {
-            None => parsed.root.clone(),
-            Some(day) => QueryBuilder::new()
-                .clause(parsed.root.clone())
-                .created(DateRange::since_day(day))
-                .build(),
-        };
-        let mut page = 1u32;
-        // The creation day of the last hit read, and the ids of that day.
-        let mut last_day: Option<Timestamp> = None;
-        let mut day_ids: HashSet<CaseId> = HashSet::new();
-        let exhausted = loop {
-            let opts = SearchOptions {
-                sort: SearchSort::Created,
-                descending: false,
-                page,
-                per_page,
-                snippets: false,
-            };
-            let results = store
-                .search_query(scope, &query, &opts)
-                .with_context(|| format!("searching for {text:?}"))?;
-            for hit in &results.hits {
-                let day = hit.created_at.start_of_day();
-                if last_day != Some(day) {
-                    last_day = Some(day);
-                    day_ids.clear();
-                }
-                day_ids.insert(hit.id);
-                if since == Some(day) && seen_on_since.contains(&hit.id) {
-                    continue;
-                }
-                // A case changed out of scope since the search is skipped.
-                if let Some(case) = store.case(scope, &CaseRef::Id(hit.id))? {
-                    visit(&case)?;
-                }
+        let results = store
+            .search_after(scope, text, &opts, cursor.as_ref())
+            .with_context(|| format!("searching for {text:?}"))?;
+        for hit in &results.hits {
+            // A case changed out of scope since the search is skipped.
+            if let Some(case) = store.case(scope, &CaseRef::Id(hit.id))? {
+                visit(&case)?;
             }
-            let reached = u64::from(page) * u64::from(per_page);
-            if results.hits.is_empty() || reached >= results.total {
-                break true;
-            }
-            if (u64::from(page) + 1) * u64::from(per_page) > limits.max_window {
-                break false;
-            }
-            page += 1;
-        };
-        match last_day {
-            _ if exhausted => return Ok(()),
-            Some(day) if since != Some(day) => {
-                since = Some(day);
-                seen_on_since = day_ids;
-            }
-            // A whole window of one day: narrowing by day cannot get past it.
-            Some(day) => bail!(
-                "more than {} matching cases were created on {}; narrow the query to export them",
-                limits.max_window,
-                day.day_string()
-            ),
+        }
+        match results.next {
+            Some(next) => cursor = Some(next),
             None => return Ok(()),
         }
     }

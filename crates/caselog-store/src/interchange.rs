@@ -859,8 +859,9 @@ impl Store {
     /// exports, checks and backups. Hold it only as long as needed: the
     /// pages it sees cannot be reused by the writer until it is dropped.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        self.damage
-            .guard("opening a snapshot", || Snapshot::open(&*self.db, &self.damage, &self.dir))
+        self.damage.guard("opening a snapshot", || {
+            Snapshot::open(&*self.db, &self.damage, &self.dir)
+        })
     }
 }
 

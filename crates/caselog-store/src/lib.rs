@@ -57,8 +57,8 @@ mod writer;
 
 pub use error::{Result, StoreError};
 pub use index::{
-    Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits,
-    SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
+    CursorError, Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport,
+    SearchCursor, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
 };
 pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use model::{

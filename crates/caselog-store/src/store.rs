@@ -115,7 +115,12 @@ impl Store {
                 if !path.exists() {
                     create_store_file(&builder, &path)?;
                 }
-                (damage.guard("opening the store", || Ok(crate::metrics::open_counted(&builder, &path, counters.clone())))?, true)
+                (
+                    damage.guard("opening the store", || {
+                        Ok(crate::metrics::open_counted(&builder, &path, counters.clone()))
+                    })?,
+                    true,
+                )
             }
             Some(backend) => {
                 let existed = backend

@@ -427,6 +427,29 @@ pub fn warm_up() -> Duration {
     jieba_load_time().unwrap_or_default()
 }
 
+/// Starts loading the jieba dictionary on a thread of its own, unless it is
+/// loaded or loading. A search or indexing of Chinese text that comes
+/// first waits for that load rather than starting a second one; nothing
+/// else waits for it.
+pub fn warm_up_in_background() {
+    if JIEBA.get().is_some() {
+        return;
+    }
+    WARM_UP.call_once(|| {
+        // If the thread cannot be started the first user loads it.
+        let _ = std::thread::Builder::new().name("caselog-jieba".into()).spawn(|| {
+            jieba();
+        });
+    });
+}
+
+/// Whether [`warm_up_in_background`] has started a load in this process.
+pub fn warm_up_started() -> bool {
+    WARM_UP.is_completed()
+}
+
+static WARM_UP: std::sync::Once = std::sync::Once::new();
+
 /// How long loading the jieba dictionary took, or `None` if it has not been
 /// loaded in this process (it is loaded on first use by a CJK text).
 pub fn jieba_load_time() -> Option<Duration> {

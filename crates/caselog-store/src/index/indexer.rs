@@ -260,6 +260,8 @@ pub(crate) struct Shared {
     /// The searchable index; `None` while there is no usable one (a rebuild
     /// at open is running).
     reader: RwLock<Option<IndexReader>>,
+    /// Fast-field columns of the current searcher, for searches.
+    pub columns: super::search::ColumnCache,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -351,6 +353,9 @@ impl Shared {
     }
 
     fn set_reader(&self, reader: Option<IndexReader>) {
+        // A new index's searcher generations start again from the first:
+        // the cached columns of the old one must not be taken for theirs.
+        self.columns.clear();
         *self.reader.write().unwrap_or_else(|p| p.into_inner()) = reader;
     }
 
@@ -829,12 +834,6 @@ fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
         .map_err(ix("starting the index writer"))
 }
 
-/// A case's thread as of `txn`.
-pub(crate) fn thread_of(txn: &ReadTransaction, id: u64) -> Result<Vec<ThreadEntry>> {
-    let thread = txn.open_table(tables::THREAD).map_err(st("reading a thread"))?;
-    read_thread(&thread, id)
-}
-
 pub(crate) fn read_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
     let mut entries = Vec::new();
     for item in thread
@@ -981,9 +980,13 @@ impl IndexHandle {
             Start::Existing { index, reader, change } => (Some(reader), change, Some(index), None),
             Start::Rebuild(reason) => (None, 0, None, Some(reason)),
         };
+        // Searches of Chinese text need the jieba dictionary (~130 ms to
+        // load): load it now, off the caller's path.
+        super::analysis::warm_up_in_background();
         let shared = Arc::new(Shared {
             fields: place.fields,
             reader: RwLock::new(reader),
+            columns: Default::default(),
             state: Mutex::new(State {
                 indexed: change,
                 starting: true,
@@ -997,6 +1000,11 @@ impl IndexHandle {
             }),
             changed: Condvar::new(),
         });
+        // The first search should not open the columns (a failure is that
+        // search's to report).
+        if let Some(reader) = shared.current_reader() {
+            let _ = shared.columns.get(&reader.searcher());
+        }
         let (control, requests) = bounded(4);
         let pruner = Arc::new(Mutex::new(Some(writer_tx)));
         let dir = place.live();
@@ -1579,6 +1587,9 @@ impl Indexer {
         self.uncommitted_docs = 0;
         if let Some(reader) = self.shared.current_reader() {
             reader.reload().map_err(ix("reloading the index reader"))?;
+            // Open the new searcher's columns here rather than in a search (a
+            // failure is the next search's to report).
+            let _ = self.shared.columns.get(&reader.searcher());
         }
         self.shared.lock().failing = None;
         self.shared.publish(change);
@@ -1834,6 +1845,7 @@ pub(crate) fn open_read_only(
     let shared = Arc::new(Shared {
         fields: place.fields,
         reader: RwLock::new(Some(reader)),
+        columns: Default::default(),
         state: Mutex::new(State {
             indexed: last,
             // Nothing will index later changes: a waiter for one is told.

@@ -16,33 +16,36 @@
 //! number, order id or ASIN typed alone also finds the case it names, ranked
 //! first.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt;
 use std::ops::{Bound, Range};
+use std::sync::{Arc, Mutex};
 
 use caselog_core::{
     parse, BareReference, CaseId, CaseNumber, Category, FieldFilter, Query, QueryError, QueryErrorKind, QueryLimits,
     Status, TenantId, Timestamp,
 };
 use redb::ReadTransaction;
-use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
-use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use sha2::{Digest, Sha256};
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Explanation, Occur,
     Query as TQuery, RangeQuery, Scorer, TermQuery, Weight,
 };
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{
-    DocAddress, DocId, DocSet, Order, Score, Searcher, SeekDangerResult, SegmentReader, TantivyDocument, Term,
-};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, DocId, DocSet, Score, SeekDangerResult, SegmentOrdinal, SegmentReader, Term};
 
 use super::analysis::{analyze, query_plan, Analyzer, DEFAULT_WORDS_BOOST};
-use super::indexer::thread_of;
+use super::indexer::read_thread;
 use super::schema::{floor_char_boundary, names, sku_key, Fields};
 use crate::error::{Result, StoreError};
 use crate::model::Scope;
-use crate::records::{category_from_byte, status_from_byte};
+use crate::records::{self, category_from_byte, status_from_byte};
 use crate::store::Store;
+use crate::tables;
 
 /// Extra weight of a word found in the title, over the same word in a message.
 const TITLE_BOOST: Score = 1.5;
@@ -113,7 +116,7 @@ pub struct SearchOptions {
     pub page: u32,
     /// Hits per page, 1 to [`SearchLimits::max_per_page`]. Default 20.
     pub per_page: u32,
-    /// Whether hits carry a highlighted snippet of their thread (one store
+    /// Whether hits carry a highlighted snippet of their thread (a thread
     /// read per hit). Default: yes.
     pub snippets: bool,
 }
@@ -147,6 +150,9 @@ pub struct SearchResults {
     /// The change-log sequence the index covered for this search: every
     /// write whose `change` is at most this is reflected.
     pub indexed_change: u64,
+    /// Where the next page starts, for [`Store::search_after`]; `None` when
+    /// this page holds the last hit.
+    pub next: Option<SearchCursor>,
 }
 
 /// Counts per status and per category over a whole result set, for the
@@ -159,7 +165,8 @@ pub struct Facets {
     pub by_category: BTreeMap<Category, u64>,
 }
 
-/// One search hit, rendered from the index alone (the snippet excepted).
+/// One search hit: its place and counted values from the index, its
+/// number and title from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {
     /// Internal id.
@@ -296,20 +303,37 @@ fn check_tree(root: &Query, limits: &QueryLimits) -> Result<()> {
     Ok(())
 }
 
-/// Maps the query tree onto tantivy queries.
-struct Mapper<'f> {
+/// Maps the query tree onto tantivy queries, collecting the plans of the
+/// words and phrases to highlight on the way: each word or phrase is
+/// planned once per query, for matching and highlighting alike.
+struct Planner<'f> {
     fields: &'f Fields,
+    /// Chars token texts of each positive word or phrase, without repeats.
+    highlight: Vec<Vec<String>>,
 }
 
-impl Mapper<'_> {
+impl<'f> Planner<'f> {
+    fn new(fields: &'f Fields) -> Self {
+        Planner {
+            fields,
+            highlight: Vec::new(),
+        }
+    }
+
+    /// Plans `root`; `None` for the query when it is to match everything.
+    fn plan(mut self, root: &Query) -> (Option<Box<dyn TQuery>>, Highlighter) {
+        let query = self.map(root, Context::default());
+        (query, Highlighter { plans: self.highlight })
+    }
+
     /// The query matching exactly the cases `q` matches, or `None` when `q`
     /// is to be ignored (a word or phrase with nothing searchable in it).
-    fn map(&self, q: &Query) -> Option<Box<dyn TQuery>> {
+    fn map(&mut self, q: &Query, cx: Context) -> Option<Box<dyn TQuery>> {
         match q {
             Query::All => Some(Box::new(AllQuery)),
-            Query::Word(text) | Query::Phrase(text) => self.text(text),
+            Query::Word(text) | Query::Phrase(text) => self.text(text, cx),
             Query::Field(filter) => Some(self.field(filter)),
-            Query::Not(inner) => self.map(inner).map(exclude),
+            Query::Not(inner) => self.map(inner, cx.not()).map(exclude),
             Query::And(parts) => {
                 let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::with_capacity(parts.len() + 1);
                 let mut any_positive = false;
@@ -318,12 +342,12 @@ impl Mapper<'_> {
                         // A negated part is a MustNot clause of its parent,
                         // cheaper than an All-minus-part sub-query.
                         Query::Not(inner) => {
-                            if let Some(inner) = self.map(inner) {
+                            if let Some(inner) = self.map(inner, cx.not()) {
                                 clauses.push((Occur::MustNot, inner));
                             }
                         }
                         part => {
-                            if let Some(q) = self.map(part) {
+                            if let Some(q) = self.map(part, cx) {
                                 any_positive = true;
                                 clauses.push((Occur::Must, q));
                             }
@@ -341,17 +365,23 @@ impl Mapper<'_> {
                     // tantivy matches nothing with only MustNot clauses.
                     clauses.push((Occur::Must, Box::new(AllQuery)));
                 }
+                if clauses.len() == 1 {
+                    if let Some((Occur::Must, only)) = clauses.pop() {
+                        return Some(only);
+                    }
+                }
                 Some(Box::new(BooleanQuery::new(clauses)))
             }
             Query::Or(parts) => {
                 if parts.is_empty() {
                     return Some(Box::new(EmptyQuery));
                 }
-                let clauses: Vec<(Occur, Box<dyn TQuery>)> = parts
-                    .iter()
-                    .filter_map(|p| self.map(p))
-                    .map(|q| (Occur::Should, q))
-                    .collect();
+                let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::with_capacity(parts.len());
+                for part in parts {
+                    if let Some(q) = self.map(part, cx) {
+                        clauses.push((Occur::Should, q));
+                    }
+                }
                 if clauses.is_empty() {
                     return None;
                 }
@@ -362,10 +392,21 @@ impl Mapper<'_> {
 
     /// A word or phrase: must occur in the chars field (recall: substring
     /// semantics for Chinese); whole-word matches in the words fields and
-    /// title matches only add score.
-    fn text(&self, text: &str) -> Option<Box<dyn TQuery>> {
+    /// title matches only add score, so under a negation (which never
+    /// scores) the recall clause is all there is.
+    fn text(&mut self, text: &str, cx: Context) -> Option<Box<dyn TQuery>> {
         let plan = query_plan(text);
-        let recall: Box<dyn TQuery> = Box::new(SeekGuardQuery(plan.chars_query(self.fields.text_chars)?));
+        let recall = plan.chars_query(self.fields.text_chars)?;
+        if !cx.negated {
+            let tokens: Vec<String> = plan.chars.iter().map(|t| t.text.clone()).collect();
+            if !self.highlight.contains(&tokens) {
+                self.highlight.push(tokens);
+            }
+        }
+        if cx.under_not {
+            // Exclusions probe their scorer backwards: see SeekGuardQuery.
+            return Some(Box::new(SeekGuardQuery(recall)));
+        }
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, recall)];
         if let Some(words) = plan.words_query(self.fields.text_words) {
             clauses.push((Occur::Should, Box::new(BoostQuery::new(words, DEFAULT_WORDS_BOOST))));
@@ -429,6 +470,24 @@ impl Mapper<'_> {
     }
 }
 
+/// Where in the query tree a part sits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Context {
+    /// Under an odd number of negations: its words are not highlighted.
+    negated: bool,
+    /// Under any negation: it never scores, and exclusions probe it.
+    under_not: bool,
+}
+
+impl Context {
+    fn not(self) -> Context {
+        Context {
+            negated: !self.negated,
+            under_not: true,
+        }
+    }
+}
+
 /// Wraps a query so its scorer tolerates `seek_danger` to a target below
 /// its current document.
 ///
@@ -438,7 +497,8 @@ impl Mapper<'_> {
 /// exclusion's first probes routinely do: a phrase excluded from a query
 /// panicked in the property tests. Release builds answer correctly there
 /// (the postings report the lower bound), so the guard answers the same
-/// way itself before the phrase scorer is reached.
+/// way itself before the phrase scorer is reached. Only words under a
+/// negation are wrapped: nothing else is probed that way.
 #[derive(Debug)]
 struct SeekGuardQuery(Box<dyn TQuery>);
 
@@ -526,83 +586,288 @@ fn exclude(q: Box<dyn TQuery>) -> Box<dyn TQuery> {
     ]))
 }
 
-/// Counts the matching cases, per status and per category, from fast fields.
-struct FacetCollector;
-
-#[derive(Default)]
-struct FacetFruit {
-    total: u64,
-    status: [u64; 8],
-    category: [u64; 16],
-}
-
-struct FacetSegment {
+/// The fast-field columns of one segment that collecting, counting facets
+/// and rendering hits read.
+struct SegmentColumns {
+    segment: SegmentId,
+    id: Column<u64>,
     status: Column<u64>,
     category: Column<u64>,
-    fruit: FacetFruit,
+    created: Column<i64>,
+    updated: Column<i64>,
 }
 
-impl Collector for FacetCollector {
-    type Fruit = FacetFruit;
-    type Child = FacetSegment;
-
-    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<FacetSegment> {
+impl SegmentColumns {
+    fn open(segment: &SegmentReader) -> Result<SegmentColumns> {
         let fast = segment.fast_fields();
-        Ok(FacetSegment {
-            status: fast.u64(names::STATUS)?,
-            category: fast.u64(names::CATEGORY)?,
-            fruit: FacetFruit::default(),
+        let open = ix("opening fast fields");
+        Ok(SegmentColumns {
+            segment: segment.segment_id(),
+            id: fast.u64(names::ID).map_err(&open)?,
+            status: fast.u64(names::STATUS).map_err(&open)?,
+            category: fast.u64(names::CATEGORY).map_err(&open)?,
+            created: fast.i64(names::CREATED).map_err(&open)?,
+            updated: fast.i64(names::UPDATED).map_err(&open)?,
+        })
+    }
+}
+
+/// The columns of every segment of one searcher generation, opened once
+/// and shared by every search on that generation (opening a column looks
+/// its name up and reads its header: per segment and per query, that was
+/// a good part of a search's fixed cost).
+pub(crate) struct SearcherColumns {
+    generation: u64,
+    segments: Vec<SegmentColumns>,
+}
+
+/// The columns of the newest searcher generation seen, kept with the index
+/// reader.
+#[derive(Default)]
+pub(crate) struct ColumnCache(Mutex<Option<Arc<SearcherColumns>>>);
+
+impl ColumnCache {
+    /// The columns of `searcher`'s generation, opened now if no search has
+    /// opened them yet.
+    pub(crate) fn get(&self, searcher: &tantivy::Searcher) -> Result<Arc<SearcherColumns>> {
+        let generation = searcher.generation().generation_id();
+        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cached) = lock()
+            .as_ref()
+            .filter(|c| c.generation == generation && c.covers(searcher))
+        {
+            return Ok(cached.clone());
+        }
+        let columns = Arc::new(SearcherColumns {
+            generation,
+            segments: searcher
+                .segment_readers()
+                .iter()
+                .map(SegmentColumns::open)
+                .collect::<Result<_>>()?,
+        });
+        let mut slot = lock();
+        // Keep the newest generation when two searches race (a slot of
+        // another index, after a rebuild was swapped in, is replaced).
+        if slot
+            .as_ref()
+            .is_none_or(|c| c.generation < generation || !c.covers(searcher))
+        {
+            *slot = Some(columns.clone());
+        }
+        Ok(columns)
+    }
+
+    /// Forgets the cached columns (the index was replaced).
+    pub(crate) fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+impl SearcherColumns {
+    /// Whether these are the columns of exactly `searcher`'s segments.
+    fn covers(&self, searcher: &tantivy::Searcher) -> bool {
+        let readers = searcher.segment_readers();
+        readers.len() == self.segments.len()
+            && readers
+                .iter()
+                .zip(&self.segments)
+                .all(|(r, c)| r.segment_id() == c.segment)
+    }
+
+    fn segment(&self, ord: SegmentOrdinal, id: SegmentId) -> tantivy::Result<&SegmentColumns> {
+        self.segments
+            .get(ord as usize)
+            .filter(|c| c.segment == id)
+            .ok_or_else(|| tantivy::TantivyError::InternalError(format!("no columns for segment {ord}")))
+    }
+}
+
+/// A hit's position in the sort order, as one tuple where greater comes
+/// first: (score, time, id) with the score's bits made monotonic, and time
+/// and id inverted for an ascending sort. Case ids are unique, so no two
+/// hits share a key: "after a key" is exact, with ties included.
+type SortKey = (u32, u64, u64);
+
+/// Maps a score onto a `u32` that orders as the score does.
+fn score_bits(score: Score) -> u32 {
+    let bits = score.to_bits();
+    if bits & 0x8000_0000 != 0 {
+        !bits
+    } else {
+        bits | 0x8000_0000
+    }
+}
+
+fn score_of(bits: u32) -> Score {
+    if bits & 0x8000_0000 != 0 {
+        Score::from_bits(bits & 0x7fff_ffff)
+    } else {
+        Score::from_bits(!bits)
+    }
+}
+
+/// Maps a time onto a `u64` that orders as the time does.
+fn time_bits(ms: i64) -> u64 {
+    (ms as u64) ^ (1u64 << 63)
+}
+
+/// What a collection is asked for: the order, how many hits to keep, and
+/// where a cursor walk stands.
+#[derive(Debug, Clone, Copy)]
+struct Ask {
+    sort: SearchSort,
+    descending: bool,
+    /// Hits to keep: offset plus page size.
+    keep: usize,
+    /// Only hits whose key is below this (after it in the order).
+    after: Option<SortKey>,
+}
+
+impl Ask {
+    fn key(&self, score: Score, time: i64, id: u64) -> SortKey {
+        match self.sort {
+            SearchSort::Relevance => (score_bits(score), time_bits(time), id),
+            _ if self.descending => (0, time_bits(time), id),
+            _ => (0, !time_bits(time), !id),
+        }
+    }
+}
+
+/// Counts every match (total, per status, per category) and keeps the best
+/// `keep` hits after the cursor, in one pass over the fast fields.
+struct PageCollector {
+    columns: Arc<SearcherColumns>,
+    ask: Ask,
+}
+
+#[derive(Default)]
+struct PageFruit {
+    total: u64,
+    /// Matches after the cursor (all of them without one).
+    remaining: u64,
+    status: [u64; 8],
+    category: [u64; 16],
+    /// Best hits, in no particular order.
+    hits: Vec<(SortKey, DocAddress)>,
+}
+
+struct PageSegment {
+    columns: Arc<SearcherColumns>,
+    ord: SegmentOrdinal,
+    ask: Ask,
+    fruit: PageFruit,
+    /// The best `keep` keys so far, worst on top.
+    heap: BinaryHeap<Reverse<(SortKey, DocId)>>,
+}
+
+impl Collector for PageCollector {
+    type Fruit = PageFruit;
+    type Child = PageSegment;
+
+    fn for_segment(&self, ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<PageSegment> {
+        // Checked here so that `collect` can index without failing.
+        self.columns.segment(ord, segment.segment_id())?;
+        Ok(PageSegment {
+            columns: self.columns.clone(),
+            ord,
+            ask: self.ask,
+            fruit: PageFruit::default(),
+            heap: BinaryHeap::with_capacity(self.ask.keep.min(1_024) + 1),
         })
     }
 
     fn requires_scoring(&self) -> bool {
-        false
+        self.ask.sort == SearchSort::Relevance
     }
 
-    fn merge_fruits(&self, fruits: Vec<FacetFruit>) -> tantivy::Result<FacetFruit> {
-        let mut out = FacetFruit::default();
+    fn merge_fruits(&self, fruits: Vec<PageFruit>) -> tantivy::Result<PageFruit> {
+        let mut out = PageFruit::default();
         for f in fruits {
             out.total += f.total;
+            out.remaining += f.remaining;
             for (a, b) in out.status.iter_mut().zip(f.status) {
                 *a += b;
             }
             for (a, b) in out.category.iter_mut().zip(f.category) {
                 *a += b;
             }
+            out.hits.extend(f.hits);
         }
+        out.hits.sort_unstable_by_key(|h| Reverse(h.0));
+        out.hits.truncate(self.ask.keep);
         Ok(out)
     }
 }
 
-impl SegmentCollector for FacetSegment {
-    type Fruit = FacetFruit;
+impl SegmentCollector for PageSegment {
+    type Fruit = PageFruit;
 
-    fn collect(&mut self, doc: DocId, _: Score) {
-        self.fruit.total += 1;
+    fn collect(&mut self, doc: DocId, score: Score) {
+        // `for_segment` checked that this segment has columns.
+        let Some(c) = self.columns.segments.get(self.ord as usize) else {
+            return;
+        };
+        let f = &mut self.fruit;
+        f.total += 1;
         // Codes outside the arrays cannot come from this schema; they are
         // counted in the total only (verify reports such documents).
-        if let Some(slot) = self
-            .status
-            .first(doc)
-            .and_then(|s| self.fruit.status.get_mut(s as usize))
-        {
+        if let Some(slot) = c.status.first(doc).and_then(|s| f.status.get_mut(s as usize)) {
             *slot += 1;
         }
-        if let Some(slot) = self
-            .category
-            .first(doc)
-            .and_then(|c| self.fruit.category.get_mut(c as usize))
-        {
+        if let Some(slot) = c.category.first(doc).and_then(|s| f.category.get_mut(s as usize)) {
             *slot += 1;
+        }
+        let ask = &self.ask;
+        let full = self.heap.len() >= ask.keep;
+        if ask.sort == SearchSort::Relevance {
+            // Most matches lose on the score alone: no column read for them.
+            let s = score_bits(score);
+            if ask.after.is_some_and(|a| s > a.0) {
+                return;
+            }
+            if full && self.heap.peek().is_some_and(|w| s < w.0 .0 .0) {
+                if ask.after.is_some() {
+                    f.remaining += 1;
+                }
+                return;
+            }
+        }
+        let time = match ask.sort {
+            SearchSort::Created => c.created.first(doc),
+            _ => c.updated.first(doc),
+        }
+        .unwrap_or_default();
+        let key = ask.key(score, time, c.id.first(doc).unwrap_or_default());
+        if ask.after.is_some_and(|a| key >= a) {
+            return;
+        }
+        if ask.after.is_some() {
+            f.remaining += 1;
+        }
+        if !full {
+            self.heap.push(Reverse((key, doc)));
+        } else if self.heap.peek().is_some_and(|w| key > w.0 .0) {
+            self.heap.pop();
+            self.heap.push(Reverse((key, doc)));
         }
     }
 
-    fn harvest(self) -> FacetFruit {
+    fn harvest(mut self) -> PageFruit {
+        let ord = self.ord;
+        if self.ask.after.is_none() {
+            self.fruit.remaining = self.fruit.total;
+        }
+        self.fruit.hits = self
+            .heap
+            .into_iter()
+            .map(|Reverse((key, doc))| (key, DocAddress::new(ord, doc)))
+            .collect();
         self.fruit
     }
 }
 
-impl FacetFruit {
+impl PageFruit {
     fn facets(&self) -> Facets {
         let mut facets = Facets::default();
         for (i, &n) in self.status.iter().enumerate() {
@@ -619,81 +884,67 @@ impl FacetFruit {
     }
 }
 
-/// A hit of a page: its score (when sorted by relevance) and address.
-type PageHit = (Option<Score>, DocAddress);
-
-/// The page of hits, best first, with their scores when sorted by relevance.
-fn collect_page(searcher: &Searcher, query: &dyn TQuery, opts: &SearchOptions) -> Result<(Vec<PageHit>, FacetFruit)> {
-    let top = TopDocs::with_limit(opts.per_page.max(1) as usize)
-        .and_offset((opts.page.saturating_sub(1) as usize).saturating_mul(opts.per_page as usize));
-    let order = if opts.descending { Order::Desc } else { Order::Asc };
-    let by_id = (SortByStaticFastValue::<u64>::for_field(names::ID), order);
-    let run = |action| ix(action);
-    match opts.sort {
-        SearchSort::Relevance => {
-            let key = (
-                SortBySimilarityScore,
-                (
-                    (SortByStaticFastValue::<i64>::for_field(names::UPDATED), Order::Desc),
-                    (SortByStaticFastValue::<u64>::for_field(names::ID), Order::Desc),
-                ),
-            );
-            let (hits, facets) = searcher
-                .search(query, &(top.order_by(key), FacetCollector))
-                .map_err(run("searching"))?;
-            Ok((
-                hits.into_iter().map(|((score, _), addr)| (Some(score), addr)).collect(),
-                facets,
-            ))
-        }
-        SearchSort::Created | SearchSort::Updated => {
-            let field = if opts.sort == SearchSort::Created {
-                names::CREATED
-            } else {
-                names::UPDATED
-            };
-            let key = ((SortByStaticFastValue::<i64>::for_field(field), order), by_id);
-            let (hits, facets) = searcher
-                .search(query, &(top.order_by(key), FacetCollector))
-                .map_err(run("searching"))?;
-            Ok((hits.into_iter().map(|(_, addr)| (None, addr)).collect(), facets))
-        }
+/// Renders a page of hits: order, status, category and times from the fast
+/// fields the hit was sorted and counted by; number, tenant and title from
+/// the store, through one table handle of one snapshot (a fast text field
+/// decompresses a dictionary block per value, the document store a block
+/// per hit: both cost more than the B-tree read).
+fn render(
+    txn: &ReadTransaction,
+    columns: &SearcherColumns,
+    page: &[(SortKey, DocAddress)],
+    sort: SearchSort,
+) -> Result<Vec<SearchHit>> {
+    let cases = txn
+        .open_table(tables::CASES)
+        .map_err(|e| StoreError::storage("reading search hits", e))?;
+    let mut hits = Vec::with_capacity(page.len());
+    for &(key, addr) in page {
+        let bad = |what: &str| StoreError::Index {
+            action: "reading a hit",
+            detail: format!("document {addr:?}: missing or invalid {what}"),
+        };
+        let c = columns
+            .segments
+            .get(addr.segment_ord as usize)
+            .ok_or_else(|| bad("segment"))?;
+        let doc = addr.doc_id;
+        let time = |column: &Column<i64>, what: &str| {
+            column
+                .first(doc)
+                .and_then(|ms| Timestamp::from_millis(ms).ok())
+                .ok_or_else(|| bad(what))
+        };
+        let code = |column: &Column<u64>, what: &str| {
+            column
+                .first(doc)
+                .and_then(|v| u8::try_from(v).ok())
+                .ok_or_else(|| bad(what))
+        };
+        let id = c.id.first(doc).ok_or_else(|| bad("id"))?;
+        let record = cases
+            .get(id)
+            .map_err(|e| StoreError::storage("reading search hits", e))?
+            .ok_or_else(|| StoreError::Index {
+                action: "reading a hit",
+                detail: format!("case {id} is in the index but not in the store"),
+            })?;
+        let case = records::decode_case(record.value(), id)?;
+        hits.push(SearchHit {
+            id: CaseId(id),
+            number: case.number,
+            tenant: case.tenant,
+            title: case.title,
+            status: status_from_byte(code(&c.status, "status")?).ok_or_else(|| bad("status"))?,
+            category: category_from_byte(code(&c.category, "category")?).ok_or_else(|| bad("category"))?,
+            created_at: time(&c.created, "created")?,
+            updated_at: time(&c.updated, "updated")?,
+            score: (sort == SearchSort::Relevance).then(|| score_of(key.0)),
+            title_highlights: Vec::new(),
+            snippet: None,
+        });
     }
-}
-
-/// Reads a hit's stored fields.
-fn render(searcher: &Searcher, fields: &Fields, addr: DocAddress, score: Option<Score>) -> Result<SearchHit> {
-    let doc: TantivyDocument = searcher.doc(addr).map_err(ix("reading a hit"))?;
-    let bad = |what: &str| StoreError::Index {
-        action: "reading a hit",
-        detail: format!("document {addr:?}: missing or invalid {what}"),
-    };
-    let text = |field, what: &str| -> Result<String> {
-        doc.get_first(field)
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .ok_or_else(|| bad(what))
-    };
-    let u64_of = |field, what: &str| doc.get_first(field).and_then(|v| v.as_u64()).ok_or_else(|| bad(what));
-    let time = |field, what: &str| {
-        doc.get_first(field)
-            .and_then(|v| v.as_i64())
-            .and_then(|ms| Timestamp::from_millis(ms).ok())
-            .ok_or_else(|| bad(what))
-    };
-    let code = |field, what: &str| u64_of(field, what).and_then(|c| u8::try_from(c).map_err(|_| bad(what)));
-    Ok(SearchHit {
-        id: CaseId(u64_of(fields.id, "id")?),
-        number: CaseNumber::parse_imported(&text(fields.number, "number")?).map_err(|_| bad("number"))?,
-        tenant: TenantId::parse(&text(fields.tenant, "tenant")?).map_err(|_| bad("tenant"))?,
-        title: text(fields.title, "title")?,
-        status: status_from_byte(code(fields.status, "status")?).ok_or_else(|| bad("status"))?,
-        category: category_from_byte(code(fields.category, "category")?).ok_or_else(|| bad("category"))?,
-        created_at: time(fields.created, "created")?,
-        updated_at: time(fields.updated, "updated")?,
-        score,
-        title_highlights: Vec::new(),
-        snippet: None,
-    })
+    Ok(hits)
 }
 
 /// Finds where a query's words and phrases occur in text, the way the chars
@@ -708,24 +959,10 @@ pub(crate) struct Highlighter {
 
 impl Highlighter {
     /// The highlighter for the words and phrases a query asks for (not the
-    /// excluded ones).
+    /// excluded ones), as a search plans them.
+    #[cfg(test)]
     pub fn new(root: &Query) -> Highlighter {
-        let mut plans: Vec<Vec<String>> = Vec::new();
-        let mut stack = vec![(root, false)];
-        while let Some((q, negated)) = stack.pop() {
-            match q {
-                Query::And(parts) | Query::Or(parts) => stack.extend(parts.iter().map(|p| (p, negated))),
-                Query::Not(inner) => stack.push((inner, !negated)),
-                Query::Word(text) | Query::Phrase(text) if !negated => {
-                    let plan: Vec<String> = query_plan(text).chars.into_iter().map(|t| t.text).collect();
-                    if !plan.is_empty() && !plans.contains(&plan) {
-                        plans.push(plan);
-                    }
-                }
-                _ => {}
-            }
-        }
-        Highlighter { plans }
+        Planner::new(&Fields::build().1).plan(root).1
     }
 
     /// Byte ranges of `text` matching any of the words and phrases, sorted
@@ -849,13 +1086,14 @@ fn cut(entry: u32, body: &str, spans: &[Range<usize>]) -> Snippet {
     }
 }
 
-/// Adds snippets and title highlights to a page of hits, reading each
-/// hit's thread in one store snapshot.
-fn decorate(txn: &ReadTransaction, root: &Query, hits: &mut [SearchHit]) -> Result<()> {
-    let highlighter = Highlighter::new(root);
+/// Adds snippets to a page of hits, reading every hit's thread through one
+/// table handle of one store snapshot.
+fn decorate(txn: &ReadTransaction, highlighter: &Highlighter, hits: &mut [SearchHit]) -> Result<()> {
+    let table = txn
+        .open_table(tables::THREAD)
+        .map_err(|e| StoreError::storage("reading threads for snippets", e))?;
     for hit in hits {
-        hit.title_highlights = highlighter.find(&hit.title).0;
-        let thread = thread_of(txn, hit.id.0)?;
+        let thread = read_thread(&table, hit.id.0)?;
         let entries: Vec<(u32, &str)> = thread
             .iter()
             .enumerate()
@@ -865,6 +1103,140 @@ fn decorate(txn: &ReadTransaction, root: &Query, hits: &mut [SearchHit]) -> Resu
         hit.snippet = highlighter.snippet(&entries);
     }
     Ok(())
+}
+
+/// What a search binds its cursors to: the scope and the query with its
+/// order. A cursor carries digests of both.
+struct Binding {
+    scope: u32,
+    query: u32,
+}
+
+impl Binding {
+    fn new(scope: &Scope, query: &str, opts: &SearchOptions) -> Binding {
+        let digest = |parts: &[&[u8]]| {
+            let mut h = Sha256::new();
+            for p in parts {
+                h.update((p.len() as u64).to_le_bytes());
+                h.update(p);
+            }
+            let d = h.finalize();
+            u32::from_le_bytes([d[0], d[1], d[2], d[3]])
+        };
+        let scope = match scope {
+            Scope::Tenant(t) => digest(&[b"tenant", t.as_str().as_bytes()]),
+            Scope::AllTenants => digest(&[b"all"]),
+        };
+        let order = [sort_code(opts.sort), u8::from(opts.descending)];
+        Binding {
+            scope,
+            query: digest(&[query.as_bytes(), &order]),
+        }
+    }
+}
+
+fn sort_code(sort: SearchSort) -> u8 {
+    match sort {
+        SearchSort::Relevance => 0,
+        SearchSort::Created => 1,
+        SearchSort::Updated => 2,
+    }
+}
+
+/// Version byte of the cursor encoding.
+const CURSOR_VERSION: u8 = 1;
+/// Bytes of an encoded cursor: version, two bindings, the key, a check.
+const CURSOR_BYTES: usize = 1 + 4 + 4 + 4 + 8 + 8 + 4;
+
+/// Where a walk through a search's results stands: the sort key of the last
+/// hit returned. Opaque text, safe in a URL; it only means something to the
+/// same query and order in the same scope ([`Store::search_after`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SearchCursor(String);
+
+impl SearchCursor {
+    /// A cursor received as text (from an API caller). It is checked when
+    /// used: a malformed or foreign one is [`StoreError::BadCursor`].
+    pub fn from_text(text: impl Into<String>) -> SearchCursor {
+        SearchCursor(text.into())
+    }
+
+    /// The cursor as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn encode(binding: &Binding, key: SortKey) -> SearchCursor {
+        let mut bytes = Vec::with_capacity(CURSOR_BYTES);
+        bytes.push(CURSOR_VERSION);
+        bytes.extend_from_slice(&binding.scope.to_le_bytes());
+        bytes.extend_from_slice(&binding.query.to_le_bytes());
+        bytes.extend_from_slice(&key.0.to_le_bytes());
+        bytes.extend_from_slice(&key.1.to_le_bytes());
+        bytes.extend_from_slice(&key.2.to_le_bytes());
+        let check = cursor_check(&bytes);
+        bytes.extend_from_slice(&check);
+        SearchCursor(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    fn decode(&self, binding: &Binding) -> Result<SortKey> {
+        let malformed = StoreError::BadCursor(CursorError::Malformed);
+        let text = self.0.as_bytes();
+        if text.len() != CURSOR_BYTES * 2 {
+            return Err(malformed);
+        }
+        let mut bytes = [0u8; CURSOR_BYTES];
+        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+            let hex = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok());
+            *byte = hex.ok_or(StoreError::BadCursor(CursorError::Malformed))?;
+        }
+        let (body, check) = bytes.split_at(CURSOR_BYTES - 4);
+        if body.first() != Some(&CURSOR_VERSION) || cursor_check(body) != check {
+            return Err(malformed);
+        }
+        let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        let u64_at = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        if u32_at(1) != binding.scope {
+            return Err(StoreError::BadCursor(CursorError::OtherScope));
+        }
+        if u32_at(5) != binding.query {
+            return Err(StoreError::BadCursor(CursorError::OtherQuery));
+        }
+        Ok((u32_at(9), u64_at(13), u64_at(21)))
+    }
+}
+
+impl fmt::Display for SearchCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A digest of a cursor's content, so that a mangled cursor is told apart
+/// from a real one.
+fn cursor_check(body: &[u8]) -> [u8; 4] {
+    let d = Sha256::digest(body);
+    [d[0], d[1], d[2], d[3]]
+}
+
+/// Why a search cursor was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CursorError {
+    /// The text is not a cursor this store makes (or it was altered).
+    #[error("not a search cursor")]
+    Malformed,
+    /// The cursor was made in another scope (another tenant).
+    #[error("the cursor belongs to another scope")]
+    OtherScope,
+    /// The cursor was made for another query or order.
+    #[error("the cursor belongs to another query or order")]
+    OtherQuery,
 }
 
 impl Store {
@@ -916,18 +1288,80 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn search(&self, scope: &Scope, text: &str, opts: &SearchOptions) -> Result<SearchResults> {
-        let limits = self.opts.search_limits;
-        let parsed = parse(text, &limits.query)?;
-        let bare = parsed.bare_reference.as_ref();
-        self.damage
-            .guard("searching", || self.run_search(scope, &parsed.root, bare, opts))
+        self.search_after(scope, text, opts, None)
+    }
+
+    /// Like [`Store::search`], but continues after `cursor` (the `next` of
+    /// a previous page of the same query, order and scope) instead of at
+    /// `opts.page`, which is ignored: a walk by cursor is not bounded by
+    /// [`SearchLimits::max_window`] and costs the same at any depth. Walking
+    /// from no cursor to the end gives the hits that paging gives, in the
+    /// same order; total and facets are those of the whole result set.
+    ///
+    /// A cursor that is not one, or was made for another scope, query or
+    /// order, is [`StoreError::BadCursor`].
+    ///
+    /// ```
+    /// # use caselog_core::*;
+    /// # use caselog_store::*;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = Store::open(dir.path(), Options::default())?;
+    /// let scope = Scope::AllTenants;
+    /// let opts = SearchOptions { per_page: 100, snippets: false, ..SearchOptions::default() };
+    /// let mut cursor = None;
+    /// loop {
+    ///     let page = store.search_after(&scope, "refund", &opts, cursor.as_ref())?;
+    ///     // ... use page.hits ...
+    ///     match page.next {
+    ///         Some(next) => cursor = Some(next),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # store.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn search_after(
+        &self,
+        scope: &Scope,
+        text: &str,
+        opts: &SearchOptions,
+        cursor: Option<&SearchCursor>,
+    ) -> Result<SearchResults> {
+        // The parser checks the limits on the text: the tree needs no
+        // second check.
+        let parsed = parse(text, &self.opts.search_limits.query)?;
+        let binding = Binding::new(scope, text, opts);
+        self.damage.guard("searching", || {
+            self.run_search(
+                scope,
+                &parsed.root,
+                parsed.bare_reference.as_ref(),
+                opts,
+                &binding,
+                cursor,
+            )
+        })
     }
 
     /// Searches with a query built in code ([`caselog_core::QueryBuilder`]),
     /// within `scope`. The same limits apply as to query text.
     pub fn search_query(&self, scope: &Scope, query: &Query, opts: &SearchOptions) -> Result<SearchResults> {
-        self.damage
-            .guard("searching", || self.run_search(scope, query, None, opts))
+        self.search_query_after(scope, query, opts, None)
+    }
+
+    /// [`Store::search_after`] for a query built in code.
+    pub fn search_query_after(
+        &self,
+        scope: &Scope,
+        query: &Query,
+        opts: &SearchOptions,
+        cursor: Option<&SearchCursor>,
+    ) -> Result<SearchResults> {
+        check_tree(query, &self.opts.search_limits.query)?;
+        let binding = Binding::new(scope, &format!("{query:?}"), opts);
+        self.damage.guard("searching", || {
+            self.run_search(scope, query, None, opts, &binding, cursor)
+        })
     }
 
     fn run_search(
@@ -936,33 +1370,41 @@ impl Store {
         root: &Query,
         bare: Option<&BareReference>,
         opts: &SearchOptions,
+        binding: &Binding,
+        cursor: Option<&SearchCursor>,
     ) -> Result<SearchResults> {
         let limits = self.opts.search_limits;
-        check_tree(root, &limits.query)?;
         if opts.per_page == 0 || opts.per_page > limits.max_per_page {
             return Err(StoreError::PerPageOutOfRange {
                 per_page: opts.per_page,
                 max: limits.max_per_page,
             });
         }
-        let reach = u64::from(opts.page).saturating_mul(u64::from(opts.per_page));
-        if opts.page == 0 || reach > limits.max_window {
-            let last = u32::try_from(limits.max_window / u64::from(opts.per_page))
-                .unwrap_or(u32::MAX)
-                .max(1);
-            return Err(StoreError::PageOutOfRange {
-                page: opts.page,
-                per_page: opts.per_page,
-                last_page: last,
-            });
-        }
+        let after = cursor.map(|c| c.decode(binding)).transpose()?;
+        let offset = if after.is_some() {
+            0
+        } else {
+            let reach = u64::from(opts.page).saturating_mul(u64::from(opts.per_page));
+            if opts.page == 0 || reach > limits.max_window {
+                let last = u32::try_from(limits.max_window / u64::from(opts.per_page))
+                    .unwrap_or(u32::MAX)
+                    .max(1);
+                return Err(StoreError::PageOutOfRange {
+                    page: opts.page,
+                    per_page: opts.per_page,
+                    last_page: last,
+                });
+            }
+            (opts.page as usize - 1) * opts.per_page as usize
+        };
         let shared = &self.index.shared;
         let fields = &shared.fields;
-        let mapper = Mapper { fields };
-        let mut query = mapper.map(root).unwrap_or_else(|| Box::new(AllQuery));
+        let planner = Planner::new(fields);
+        let (query, highlighter) = planner.plan(root);
+        let mut query = query.unwrap_or_else(|| Box::new(AllQuery));
         if let Some(reference) = bare {
             query = Box::new(BooleanQuery::new(vec![
-                (Occur::Should, mapper.bare(reference)),
+                (Occur::Should, Planner::new(fields).bare(reference)),
                 (Occur::Should, query),
             ]));
         }
@@ -981,33 +1423,46 @@ impl Store {
         // Read the covered change before taking the searcher: the searcher
         // is at least as new.
         let (indexed_change, searcher) = shared.searcher()?;
-        let (page, facets) = collect_page(&searcher, &*query, opts)?;
-        let mut hits = page
-            .into_iter()
-            .map(|(score, addr)| render(&searcher, fields, addr, score))
-            .collect::<Result<Vec<_>>>()?;
-        // Defence in depth: the scope clause already excludes other
-        // tenants' documents.
-        hits.retain(|h| scope.allows(&h.tenant));
-        if opts.snippets && !hits.is_empty() {
+        let columns = shared.columns.get(&searcher)?;
+        let ask = Ask {
+            sort: opts.sort,
+            descending: opts.descending,
+            keep: offset + opts.per_page as usize,
+            after,
+        };
+        let collector = PageCollector {
+            columns: columns.clone(),
+            ask,
+        };
+        let fruit = searcher.search(&*query, &collector).map_err(ix("searching"))?;
+        let page = fruit.hits.get(offset..).unwrap_or(&[]);
+        let mut hits = Vec::new();
+        if !page.is_empty() {
             let txn = self
                 .db
                 .begin_read()
-                .map_err(|e| StoreError::storage("reading threads for snippets", e))?;
-            decorate(&txn, root, &mut hits)?;
-        } else {
-            let highlighter = Highlighter::new(root);
+                .map_err(|e| StoreError::storage("reading search hits", e))?;
+            hits = render(&txn, &columns, page, opts.sort)?;
             for hit in &mut hits {
                 hit.title_highlights = highlighter.find(&hit.title).0;
             }
+            if opts.snippets {
+                decorate(&txn, &highlighter, &mut hits)?;
+            }
         }
+        let more = fruit.remaining > (offset + hits.len()) as u64;
+        let next = match page.last() {
+            Some(&(key, _)) if more => Some(SearchCursor::encode(binding, key)),
+            _ => None,
+        };
         Ok(SearchResults {
-            total: facets.total,
+            total: fruit.total,
             page: opts.page,
             per_page: opts.per_page,
             hits,
-            facets: facets.facets(),
+            facets: fruit.facets(),
             indexed_change,
+            next,
         })
     }
 
