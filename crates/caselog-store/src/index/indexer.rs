@@ -1828,18 +1828,19 @@ pub(crate) fn open_read_only(
             }
         })
     };
-    let reader = match on_disk {
-        Ok(reader) => reader,
+    let (reader, rebuilt) = match on_disk {
+        Ok(reader) => (reader, None),
         Err(reason) => {
             let index = Index::create_in_ram(schema);
             analysis::register(&index);
             let mut writer = new_writer(&index, opts.index_heap_bytes)?;
-            rebuild(&mut writer, &place, db, reason, progress, &|| false)?;
-            index
+            let (report, _) = rebuild(&mut writer, &place, db, reason, progress, &|| false)?;
+            let reader = index
                 .reader_builder()
                 .reload_policy(ReloadPolicy::Manual)
                 .try_into()
-                .map_err(ix("opening the index reader"))?
+                .map_err(ix("opening the index reader"))?;
+            (reader, Some(report))
         }
     };
     let shared = Arc::new(Shared {
@@ -1850,6 +1851,7 @@ pub(crate) fn open_read_only(
             indexed: last,
             // Nothing will index later changes: a waiter for one is told.
             ended: true,
+            rebuilt_on_open: rebuilt,
             ..State::default()
         }),
         changed: Condvar::new(),
