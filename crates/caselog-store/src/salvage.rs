@@ -196,15 +196,7 @@ fn find_ids(db: &Arc<ReadDb>, damage: &Damage, report: &mut SalvageReport) -> (B
     let mut numbers = BTreeMap::new();
     let mut note = |what: &str, e: String| report.notes.push(format!("{what}: {e}"));
 
-    let counter = quietly(|| -> Result<u64> {
-        let txn = db
-            .begin_read()
-            .map_err(|e| StoreError::storage("reading counters", e))?;
-        let meta = txn
-            .open_table(tables::META)
-            .map_err(|e| StoreError::storage("reading counters", e))?;
-        crate::write::read_counter(&meta, tables::NEXT_CASE_ID)
-    });
+    let counter = quietly(|| crate::store::meta_counter(&**db, tables::NEXT_CASE_ID));
     let counter = match counter {
         Ok(Ok(n)) => Some(n),
         Ok(Err(e)) => {

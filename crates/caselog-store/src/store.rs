@@ -281,14 +281,21 @@ impl Store {
         self.watch.committed()
     }
 
-    /// Sends a command to the writer, waiting for room at most
-    /// `submit_timeout`, and returns the receiver of its answer.
-    fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<Receiver<Result<T>>> {
+    /// [`StoreError::ReadOnly`] (naming the file) for a handle opened with
+    /// [`Store::open_read_only`], whatever the write.
+    pub(crate) fn refuse_if_read_only(&self) -> Result<()> {
         if self.read_only {
             return Err(StoreError::ReadOnly {
                 path: self.damage.path().to_owned(),
             });
         }
+        Ok(())
+    }
+
+    /// Sends a command to the writer, waiting for room at most
+    /// `submit_timeout`, and returns the receiver of its answer.
+    fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<Receiver<Result<T>>> {
+        self.refuse_if_read_only()?;
         self.damage.refuse_writes()?;
         let tx = self.tx.as_ref().ok_or(StoreError::ShutDown)?;
         let (reply, answer) = bounded(1);
@@ -791,11 +798,16 @@ fn lock_for_creation(dir: &Path, path: &Path) -> Result<std::fs::File> {
 }
 
 fn last_change(db: &ReadDb) -> Result<u64> {
+    Ok(meta_counter(db, tables::NEXT_CHANGE)?.saturating_sub(1))
+}
+
+/// One counter of `meta` (e.g. `NEXT_CHANGE`), in its own read transaction.
+pub(crate) fn meta_counter(db: &ReadDb, key: &str) -> Result<u64> {
     let txn = db
         .begin_read()
         .map_err(|e| StoreError::storage("reading counters", e))?;
     let meta = txn
         .open_table(tables::META)
         .map_err(|e| StoreError::storage("reading counters", e))?;
-    Ok(crate::write::read_counter(&meta, tables::NEXT_CHANGE)?.saturating_sub(1))
+    crate::write::read_counter(&meta, key)
 }

@@ -1495,6 +1495,8 @@ impl Store {
         &self,
         progress: impl FnMut(&super::indexer::IndexProgress) + Send + 'static,
     ) -> Result<super::indexer::RebuildReport> {
+        // A read-only handle has no indexer to rebuild with, and may not write.
+        self.refuse_if_read_only()?;
         self.index.reindex(Box::new(progress))
     }
 }
