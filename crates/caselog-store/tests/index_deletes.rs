@@ -17,6 +17,9 @@
 //! with `INDEX_DELETES_SEED=<seed> INDEX_DELETES_ITERS=1`. The long version:
 //! `INDEX_DELETES_ITERS=200 cargo test --release -p caselog-store --test index_deletes`.
 
+mod common;
+use common::{env_u64, Rng};
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -31,31 +34,6 @@ use tantivy::directory::{
 use tantivy::indexer::{IndexWriterOptions, LogMergePolicy};
 use tantivy::schema::{Schema, FAST, INDEXED, STORED, TEXT};
 use tantivy::{doc, Index, IndexWriter, ReloadPolicy, TantivyDocument, Term};
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
 
 // ---------------------------------------------------------------------------
 // A directory that can be frozen: what a kill -9 leaves on disk

@@ -1330,7 +1330,9 @@ impl Store {
         // The parser checks the limits on the text: the tree needs no
         // second check.
         let parsed = parse(text, &self.opts.search_limits.query)?;
-        let binding = Binding::new(scope, text, opts);
+        // The binding (two digests) is computed only for a page that reads
+        // or makes a cursor: most pages do neither.
+        let binding = || Binding::new(scope, text, opts);
         self.damage.guard("searching", || {
             self.run_search(
                 scope,
@@ -1358,7 +1360,7 @@ impl Store {
         cursor: Option<&SearchCursor>,
     ) -> Result<SearchResults> {
         check_tree(query, &self.opts.search_limits.query)?;
-        let binding = Binding::new(scope, &format!("{query:?}"), opts);
+        let binding = || Binding::new(scope, &format!("{query:?}"), opts);
         self.damage.guard("searching", || {
             self.run_search(scope, query, None, opts, &binding, cursor)
         })
@@ -1370,7 +1372,7 @@ impl Store {
         root: &Query,
         bare: Option<&BareReference>,
         opts: &SearchOptions,
-        binding: &Binding,
+        binding: &dyn Fn() -> Binding,
         cursor: Option<&SearchCursor>,
     ) -> Result<SearchResults> {
         let limits = self.opts.search_limits;
@@ -1380,7 +1382,7 @@ impl Store {
                 max: limits.max_per_page,
             });
         }
-        let after = cursor.map(|c| c.decode(binding)).transpose()?;
+        let after = cursor.map(|c| c.decode(&binding())).transpose()?;
         let offset = if after.is_some() {
             0
         } else {
@@ -1452,7 +1454,7 @@ impl Store {
         }
         let more = fruit.remaining > (offset + hits.len()) as u64;
         let next = match page.last() {
-            Some(&(key, _)) if more => Some(SearchCursor::encode(binding, key)),
+            Some(&(key, _)) if more => Some(SearchCursor::encode(&binding(), key)),
             _ => None,
         };
         Ok(SearchResults {
