@@ -180,12 +180,12 @@ fn is_expected(expect: &Expect, got: &Failure) -> bool {
         (E::LineNotObject, Failure::Line(InterchangeError::NotAnObject { .. })) => true,
         (E::LineMissing(f), Failure::Line(InterchangeError::Missing { field })) => field == f,
         (E::LineWrongType(f), Failure::Line(InterchangeError::WrongType { field, .. })) => field == f,
-        (E::LineInvalid(f, v), Failure::Line(InterchangeError::Invalid { field, source })) => {
+        (E::LineInvalid(f, v), Failure::Line(InterchangeError::Invalid { field, error: source })) => {
             field == f && v_kind(source) == Some(*v)
         }
         (E::LineInconsistent(f), Failure::Line(InterchangeError::Inconsistent { field, .. })) => field == f,
         (E::Invalid(v), Failure::Store(StoreError::Invalid(e))) => v_kind(e) == Some(*v),
-        (E::Transition(kind, status, event, actor), Failure::Store(StoreError::Transition { source, .. })) => {
+        (E::Transition(kind, status, event, actor), Failure::Store(StoreError::Transition { refusal: source, .. })) => {
             let k = match source {
                 TransitionError::Final { .. } => Refusal::Final,
                 TransitionError::NotAllowed { .. } => Refusal::NotAllowed,

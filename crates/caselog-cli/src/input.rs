@@ -23,12 +23,12 @@ pub enum InputError {
         what: String,
     },
     /// The input could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -40,7 +40,7 @@ pub fn read_bounded(reader: impl Read, path: &Path, limit: u64, what: &str) -> R
         .read_to_end(&mut bytes)
         .map_err(|source| InputError::Read {
             path: path.to_owned(),
-            source,
+            error: source,
         })?;
     if bytes.len() as u64 > limit {
         return Err(InputError::TooLarge {
@@ -58,7 +58,7 @@ pub fn read_bounded(reader: impl Read, path: &Path, limit: u64, what: &str) -> R
 pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, InputError> {
     let read_err = |source| InputError::Read {
         path: path.to_owned(),
-        source,
+        error: source,
     };
     let file = std::fs::File::open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;

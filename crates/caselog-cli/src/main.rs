@@ -40,22 +40,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The error and its causes as one line, `outer: inner: innermost`. A
-/// cause whose text its wrapper already quotes (errors that print their
-/// source in their own message) is not repeated.
+/// The error and its causes as one line, `outer: inner: innermost`. The
+/// store's errors show their cause rather than return it, so no cause is
+/// printed twice.
 fn error_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 fn main() -> ExitCode {

@@ -544,12 +544,12 @@ pub enum ReplayError {
     #[error("the trail does not start with a create event")]
     MissingCreate,
     /// An event was refused on replay.
-    #[error("event {index} of the trail is refused: {source}")]
+    #[error("event {index} of the trail is refused: {refusal}")]
     Refused {
         /// Index of the event in the trail.
         index: usize,
         /// The refusal.
-        source: TransitionError,
+        refusal: TransitionError,
     },
     /// An event's recorded status change differs from what the rules give.
     #[error("event {index} of the trail records {recorded:?} → {recorded_to}, the rules give → {actual}")]
@@ -574,11 +574,11 @@ pub fn replay(trail: &[RecordedEvent], policy: &LifecyclePolicy) -> Result<CaseS
         _ => return Err(ReplayError::MissingCreate),
     };
     let mut state = create(&first.actor, first.at)
-        .map_err(|source| ReplayError::Refused { index: 0, source })?
+        .map_err(|refusal| ReplayError::Refused { index: 0, refusal })?
         .state;
     for (index, recorded) in events {
         let t = transition(&state, &recorded.actor, &recorded.event, recorded.at, policy)
-            .map_err(|source| ReplayError::Refused { index, source })?;
+            .map_err(|refusal| ReplayError::Refused { index, refusal })?;
         if t.record.from != recorded.from || t.record.to != recorded.to {
             return Err(ReplayError::Mismatch {
                 index,

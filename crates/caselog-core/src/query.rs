@@ -651,12 +651,12 @@ pub enum QueryErrorKind {
     },
     /// A field value its parser refused. Position: the value (for a date
     /// range, the day that is wrong).
-    #[error("invalid {field} value: {source}")]
+    #[error("invalid {field} value: {error}")]
     InvalidValue {
         /// The field.
         field: FieldName,
         /// Why the value was refused.
-        source: ValidationError,
+        error: ValidationError,
     },
     /// A date range that contains no day (it starts after it ends).
     /// Position: the value.
@@ -926,7 +926,7 @@ fn read_quoted(chars: &[char], open: usize) -> Result<(String, usize), QueryErro
 /// positions inside it are not tracked (escapes shift them), so errors
 /// point at its opening quote.
 fn field_filter(field: FieldName, value: &str, pos: usize, quoted: bool) -> Result<FieldFilter, QueryError> {
-    let invalid = |source| QueryError::new(pos, QueryErrorKind::InvalidValue { field, source });
+    let invalid = |error| QueryError::new(pos, QueryErrorKind::InvalidValue { field, error });
     match field {
         FieldName::Number => CaseNumber::parse_imported(value)
             .map(FieldFilter::Number)
@@ -942,7 +942,7 @@ fn field_filter(field: FieldName, value: &str, pos: usize, quoted: bool) -> Resu
             let range = parse_date_value(value).map_err(|e| match e {
                 DateError::Invalid { offset, source } => QueryError::new(
                     if quoted { pos } else { pos + offset },
-                    QueryErrorKind::InvalidValue { field, source },
+                    QueryErrorKind::InvalidValue { field, error: source },
                 ),
                 DateError::Empty => QueryError::new(pos, QueryErrorKind::BadDateRange { field }),
             })?;

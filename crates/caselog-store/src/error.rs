@@ -2,8 +2,19 @@
 //!
 //! One enum, so a host application can match on what went wrong; every
 //! variant says what and where. redb's errors are wrapped, never unwrapped.
+//!
+//! Like redb's own errors, a variant *shows* what caused it in its message
+//! and does not also return it from `source()`: printing an error with its
+//! chain never repeats a cause. The cause stays reachable as a typed field
+//! (and [`StoreError::io_kind`] tells the I/O kind underneath, in every
+//! path). Errors are `Clone`, so one failed batch can answer each of its
+//! callers with the same error.
+//!
+//! The mapping helpers at the bottom (`st`, `ix`, `io`) are the only way
+//! the crate turns redb, tantivy and file-system errors into store errors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use caselog_core::{CaseId, CaseNumber, QueryError, Status, TransitionError, ValidationError};
 use thiserror::Error;
@@ -12,26 +23,26 @@ use thiserror::Error;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in the store.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// A file-system operation failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: Arc<std::io::Error>,
     },
     /// redb reported an error.
-    #[error("storage error while {action}: {source}")]
+    #[error("storage error while {action}: {error}")]
     Storage {
         /// What was being done.
         action: &'static str,
         /// redb's error.
-        source: Box<redb::Error>,
+        error: Arc<redb::Error>,
     },
     /// The file is not a caselog store.
     #[error("{path} is not a caselog store (no caselog format marker)")]
@@ -69,14 +80,14 @@ pub enum StoreError {
     },
     /// Outside data failed validation.
     #[error("invalid input: {0}")]
-    Invalid(#[from] ValidationError),
+    Invalid(ValidationError),
     /// A lifecycle event was refused.
-    #[error("case {case}: {source}")]
+    #[error("case {case}: {refusal}")]
     Transition {
         /// The case's number (or "(new case)").
         case: String,
         /// The refusal.
-        source: TransitionError,
+        refusal: TransitionError,
     },
     /// No such case in the caller's scope.
     #[error("no case {0} in this scope")]
@@ -138,7 +149,7 @@ pub enum StoreError {
     /// A search query is malformed or exceeds a limit; the error names the
     /// position (in characters) of the problem.
     #[error("invalid query: {0}")]
-    Query(#[from] QueryError),
+    Query(QueryError),
     /// A page of a search or a view lies past the result window (or is 0).
     #[error("page {page} is out of range: at {per_page} results per page, pages run from 1 to {last_page}")]
     PageOutOfRange {
@@ -177,6 +188,9 @@ pub enum StoreError {
         action: &'static str,
         /// The underlying error, as text.
         detail: String,
+        /// The kind of the underlying I/O error, if the failure was one
+        /// (e.g. `StorageFull` when the index's disk is full).
+        io_kind: Option<std::io::ErrorKind>,
     },
     /// An archived case was not imported: its number is already taken by
     /// another tenant's case or by a case with other content.
@@ -269,12 +283,53 @@ pub enum StoreError {
     BadCursor(crate::index::CursorError),
 }
 
+impl From<ValidationError> for StoreError {
+    fn from(e: ValidationError) -> Self {
+        StoreError::Invalid(e)
+    }
+}
+
+impl From<QueryError> for StoreError {
+    fn from(e: QueryError) -> Self {
+        StoreError::Query(e)
+    }
+}
+
 impl StoreError {
     /// Wraps any redb error with what the store was doing.
     pub(crate) fn storage(action: &'static str, e: impl Into<redb::Error>) -> Self {
         StoreError::Storage {
             action,
-            source: Box::new(e.into()),
+            error: Arc::new(e.into()),
+        }
+    }
+
+    /// Wraps a file-system error with what was done and to which path.
+    pub(crate) fn io(action: &'static str, path: &Path, e: std::io::Error) -> Self {
+        StoreError::Io {
+            action,
+            path: path.to_owned(),
+            error: Arc::new(e),
+        }
+    }
+
+    /// Wraps a tantivy error with what the index was doing, keeping the
+    /// kind of an I/O error underneath.
+    pub(crate) fn index(action: &'static str, e: &tantivy::TantivyError) -> Self {
+        StoreError::Index {
+            action,
+            detail: e.to_string(),
+            io_kind: tantivy_io_kind(e),
+        }
+    }
+
+    /// An index failure that is not a tantivy error (a payload that does
+    /// not encode, a directory that cannot be opened).
+    pub(crate) fn index_detail(action: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Index {
+            action,
+            detail: detail.into(),
+            io_kind: None,
         }
     }
 
@@ -283,14 +338,12 @@ impl StoreError {
     /// messages.
     pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
         match self {
-            StoreError::Io { source, .. } => Some(source.kind()),
-            StoreError::Storage { source, .. } => match source.as_ref() {
-                redb::Error::Io(e) => Some(e.kind()),
-                _ => None,
-            },
+            StoreError::Io { error, .. } => Some(error.kind()),
+            StoreError::Storage { error, .. } => redb_io_kind(error),
             StoreError::CommitFailed { io_kind, .. }
             | StoreError::IndexFailing { io_kind, .. }
-            | StoreError::IndexLagging { io_kind, .. } => *io_kind,
+            | StoreError::IndexLagging { io_kind, .. }
+            | StoreError::Index { io_kind, .. } => *io_kind,
             _ => None,
         }
     }
@@ -298,25 +351,87 @@ impl StoreError {
     /// This error as the answer to a write whose transaction it aborted.
     pub(crate) fn commit_failed(&self) -> StoreError {
         match self {
-            StoreError::CommitFailed { cause, io_kind } => StoreError::CommitFailed {
-                cause: cause.clone(),
-                io_kind: *io_kind,
-            },
+            StoreError::CommitFailed { .. } => self.clone(),
             other => StoreError::CommitFailed {
                 cause: other.to_string(),
                 io_kind: other.io_kind(),
             },
         }
     }
+}
 
-    /// A copy of this error for answering several callers of one batch.
-    /// Errors holding non-clonable sources are turned into their message.
-    pub(crate) fn duplicate(&self) -> StoreError {
-        match self {
-            StoreError::Poisoned(m) => StoreError::Poisoned(m.clone()),
-            StoreError::ShutDown => StoreError::ShutDown,
-            StoreError::CommitFailed { .. } => self.commit_failed(),
-            other => StoreError::Poisoned(other.to_string()),
+/// The I/O kind inside a redb error, through each of its wrappers.
+fn redb_io_kind(e: &redb::Error) -> Option<std::io::ErrorKind> {
+    match e {
+        redb::Error::Io(e) => Some(e.kind()),
+        _ => None,
+    }
+}
+
+/// The I/O kind inside a tantivy error, through the directory errors that
+/// carry one.
+fn tantivy_io_kind(e: &tantivy::TantivyError) -> Option<std::io::ErrorKind> {
+    use tantivy::directory::error::{OpenDirectoryError, OpenReadError, OpenWriteError};
+    use tantivy::TantivyError as T;
+    match e {
+        T::IoError(io) => Some(io.kind()),
+        T::OpenReadError(OpenReadError::IoError { io_error, .. }) => Some(io_error.kind()),
+        T::OpenWriteError(OpenWriteError::IoError { io_error, .. }) => Some(io_error.kind()),
+        T::OpenDirectoryError(OpenDirectoryError::IoError { io_error, .. }) => Some(io_error.kind()),
+        _ => None,
+    }
+}
+
+/// `map_err` adapter for redb errors: `.map_err(st("reading a case"))`.
+pub(crate) fn st<E: Into<redb::Error>>(action: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError::storage(action, e)
+}
+
+/// `map_err` adapter for tantivy errors, keeping the I/O kind.
+pub(crate) fn ix(action: &'static str) -> impl Fn(tantivy::TantivyError) -> StoreError {
+    move |e| StoreError::index(action, &e)
+}
+
+/// `map_err` adapter for file-system errors on one path.
+pub(crate) fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> StoreError + 'a {
+    move |e| StoreError::io(action, path, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// Every wrapping variant shows its cause and returns none, so a
+    /// printed chain never repeats it, and the I/O kind survives each path.
+    #[test]
+    fn causes_are_shown_not_returned_and_keep_their_io_kind() {
+        let full = || std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+        let tantivy_io = tantivy::TantivyError::IoError(Arc::new(full()));
+        let cases: Vec<(StoreError, Option<std::io::ErrorKind>)> = vec![
+            (
+                StoreError::io("writing", Path::new("x"), full()),
+                Some(std::io::ErrorKind::StorageFull),
+            ),
+            (
+                StoreError::storage("committing", redb::StorageError::Io(full())),
+                Some(std::io::ErrorKind::StorageFull),
+            ),
+            (
+                StoreError::index("committing the index", &tantivy_io),
+                Some(std::io::ErrorKind::StorageFull),
+            ),
+            (StoreError::index_detail("indexing", "no writer"), None),
+            (StoreError::from(ValidationError::Empty { field: "title" }), None),
+        ];
+        for (e, kind) in cases {
+            assert!(e.source().is_none(), "{e} returns its source as well as showing it");
+            assert_eq!(e.io_kind(), kind, "{e}");
+            let failed = e.commit_failed();
+            assert_eq!(failed.io_kind(), kind, "{failed}");
+            assert!(failed.to_string().contains(&e.to_string()), "{failed}");
+            assert_eq!(e.clone().to_string(), e.to_string());
         }
     }
 }

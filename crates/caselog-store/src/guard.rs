@@ -98,8 +98,8 @@ pub(crate) fn caller<T>(f: impl FnOnce() -> T) -> T {
 fn shows_damage(e: &StoreError) -> bool {
     match e {
         StoreError::Damaged { .. } | StoreError::Corrupt { .. } => true,
-        StoreError::Storage { source, .. } => {
-            matches!(source.as_ref(), redb::Error::Corrupted(_))
+        StoreError::Storage { error, .. } => {
+            matches!(error.as_ref(), redb::Error::Corrupted(_))
         }
         _ => false,
     }

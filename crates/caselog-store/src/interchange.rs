@@ -72,6 +72,7 @@
 //! table, into a new store file: a consistent backup taken while the store
 //! is in use.
 
+use crate::error::{io, st};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -135,12 +136,12 @@ pub enum InterchangeError {
         found: &'static str,
     },
     /// A field's value failed validation.
-    #[error("{field}: {source}")]
+    #[error("{field}: {error}")]
     Invalid {
         /// The field's path.
         field: String,
         /// Why.
-        source: ValidationError,
+        error: ValidationError,
     },
     /// A field contradicts another or is out of range.
     #[error("{field}: {reason}")]
@@ -239,7 +240,7 @@ impl<'a> Fields<'a> {
 
     fn invalid(&self, key: &str) -> impl FnOnce(ValidationError) -> InterchangeError + '_ {
         let field = self.name(key);
-        move |source| InterchangeError::Invalid { field, source }
+        move |error| InterchangeError::Invalid { field, error }
     }
 
     fn str_presence(&self, key: &str) -> Parsed<Presence<&'a str>> {
@@ -343,7 +344,7 @@ impl<'a> Fields<'a> {
                     found: type_name(v),
                 });
             };
-            out.push(parse(s).map_err(|source| InterchangeError::Invalid { field, source })?);
+            out.push(parse(s).map_err(|error| InterchangeError::Invalid { field, error })?);
         }
         Ok(out)
     }
@@ -472,7 +473,7 @@ pub fn parse_line_with(line: &str, policy: &AttachmentPolicy) -> std::result::Re
     if messages.len() > MAX_MESSAGES {
         return Err(InterchangeError::Invalid {
             field: "messages".into(),
-            source: ValidationError::TooMany {
+            error: ValidationError::TooMany {
                 field: "messages",
                 len: messages.len(),
                 max: MAX_MESSAGES,
@@ -612,7 +613,7 @@ fn parse_message(m: &Fields<'_>, policy: &AttachmentPolicy) -> Parsed<ThreadEntr
         let meta = AttachmentMeta::new(name, content_type, size, sha256, policy).map_err(|source| {
             InterchangeError::Invalid {
                 field: a.path.clone(),
-                source,
+                error: source,
             }
         })?;
         attachments.push(meta);
@@ -832,10 +833,6 @@ fn message_out(e: &ThreadEntry) -> MessageOut<'_> {
 // ---------------------------------------------------------------------------
 // Snapshots
 
-fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
-    move |e| StoreError::storage(action, e)
-}
-
 /// The store as of one commit: one redb read transaction. Reads through it
 /// never wait for the writer and never see a later write.
 pub struct Snapshot {
@@ -986,10 +983,6 @@ impl Snapshot {
     }
 
     fn copy_to_unguarded(&self, dest: &Path) -> Result<CopySummary> {
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { action, path, source }
-        };
         check_backup_destination(&self.source, dest)?;
         std::fs::create_dir_all(dest).map_err(io("creating the backup directory", dest))?;
         let target = dest.join(STORE_FILE);
@@ -1086,10 +1079,6 @@ pub fn check_backup_destination(source: &Path, dest: &Path) -> Result<()> {
     let refuse = |reason: &'static str| StoreError::BackupDestination {
         path: dest.to_owned(),
         reason,
-    };
-    let io = |action: &'static str, path: &Path| {
-        let path = path.to_owned();
-        move |source| StoreError::Io { action, path, source }
     };
     if resolve_path(dest).starts_with(resolve_path(source)) {
         return Err(refuse(
@@ -1317,7 +1306,7 @@ mod tests {
         assert!(matches!(
             e,
             InterchangeError::Invalid {
-                source: ValidationError::AttachmentTypeRefused { .. },
+                error: ValidationError::AttachmentTypeRefused { .. },
                 ..
             }
         ));

@@ -2,6 +2,7 @@
 //! statistics. Every read runs in its own redb read transaction and never
 //! waits for the writer; every read takes a [`Scope`].
 
+use crate::error::st;
 use std::collections::BTreeMap;
 
 use caselog_core::{AttachmentMeta, Category, ContentHash, Marketplace, QueueKey, Status, Timestamp, UserId};
@@ -177,10 +178,6 @@ pub struct Stats {
     pub by_category: BTreeMap<Category, u64>,
     /// Size of the store file in bytes.
     pub store_bytes: u64,
-}
-
-fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
-    move |e| StoreError::storage(action, e)
 }
 
 fn check_page(page: u32, per_page: u32) -> Result<()> {

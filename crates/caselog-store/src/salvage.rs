@@ -8,6 +8,7 @@
 //! damaged page costs the cases stored under it, not the rest. A file that
 //! needs crash recovery is recovered in a temporary copy, never in place.
 
+use crate::error::io;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -115,14 +116,6 @@ fn recover_copy(path: &Path, opts: &Options, damage: &Damage) -> Result<(Arc<Rea
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let tmp = std::env::temp_dir().join(format!("caselog-salvage-{}-{nanos}", std::process::id()));
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_owned();
-        move |source| StoreError::Io {
-            action,
-            path: p,
-            source,
-        }
-    };
     std::fs::create_dir_all(&tmp).map_err(io("creating a directory for a recovery copy", &tmp))?;
     let target = tmp.join(STORE_FILE);
     let opened = std::fs::copy(path, &target)

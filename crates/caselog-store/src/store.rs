@@ -1,6 +1,7 @@
 //! [`Store`]: opening, the write API (through the writer thread) and
 //! shutdown. Reads are in `read.rs`.
 
+use crate::error::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,14 +49,6 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
-    }
-}
-
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        action,
-        path: path.to_owned(),
-        source,
     }
 }
 
@@ -749,11 +742,7 @@ pub(crate) fn open_error(action: &'static str, path: &Path, e: DatabaseError) ->
                     | std::io::ErrorKind::ReadOnlyFilesystem
             ) =>
         {
-            StoreError::Io {
-                action,
-                path: path.to_owned(),
-                source,
-            }
+            StoreError::io(action, path, source)
         }
         other => StoreError::storage(action, other),
     }
@@ -763,11 +752,11 @@ pub(crate) fn open_error(action: &'static str, path: &Path, e: DatabaseError) ->
 /// refuses (rather than runs) crash recovery. Needs only read permission.
 pub(crate) fn open_read_only_db(path: &Path, cache_bytes: usize) -> Result<redb::ReadOnlyDatabase> {
     if !path.is_file() {
-        return Err(StoreError::Io {
-            action: "opening the store read-only",
-            path: path.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no store file here"),
-        });
+        return Err(StoreError::io(
+            "opening the store read-only",
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no store file here"),
+        ));
     }
     let mut builder = Database::builder();
     builder.set_cache_size(cache_bytes);

@@ -4,6 +4,7 @@
 //! refused command leaves the shared transaction untouched and the other
 //! commands of its batch commit normally.
 
+use crate::error::st;
 use caselog_core::{
     create, find_duplicate, transition, validate_body, validate_title, Actor, AttachmentMeta, AttachmentPolicy,
     CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp,
@@ -39,10 +40,6 @@ pub(crate) struct Tables<'t> {
     pub attention: Table<'t, (&'static str, u64, u64), ()>,
     pub queue: Table<'t, &'static [u8; 25], &'static [u8]>,
     pub changes: Table<'t, u64, u64>,
-}
-
-fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
-    move |e| StoreError::storage(action, e)
 }
 
 impl<'t> Tables<'t> {
@@ -369,9 +366,9 @@ pub(crate) fn create_case(
     check_attachments(&new.attachments, &ctx.opts.attachments)?;
     let at = new.at.unwrap_or(now);
     let actor = Actor::Seller(new.created_by.clone());
-    let created = create(&actor, at).map_err(|source| StoreError::Transition {
+    let created = create(&actor, at).map_err(|refusal| StoreError::Transition {
         case: "(new case)".into(),
-        source,
+        refusal,
     })?;
     let tier = tenant_tier(t, &new.tenant)?;
     let facts = DuplicateFacts {
@@ -518,10 +515,10 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
         }
         target = Some(into);
     }
-    let tr = transition(&case.state, &cmd.actor, &cmd.event, at, &ctx.opts.lifecycle).map_err(|source| {
+    let tr = transition(&case.state, &cmd.actor, &cmd.event, at, &ctx.opts.lifecycle).map_err(|refusal| {
         StoreError::Transition {
             case: case.number.to_string(),
-            source,
+            refusal,
         }
     })?;
 
@@ -616,7 +613,7 @@ pub(crate) fn set_complex(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, case: &CaseRef,
     if old.state.status.is_final() {
         return Err(StoreError::Transition {
             case: old.number.to_string(),
-            source: caselog_core::TransitionError::Final {
+            refusal: caselog_core::TransitionError::Final {
                 status: old.state.status,
                 event: caselog_core::EventKind::Reply,
                 actor: Role::Support,

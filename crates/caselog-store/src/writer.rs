@@ -183,7 +183,7 @@ type Pending = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 fn hold<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
     Box::new(move |commit_error| {
         let answer = match (commit_error, result) {
-            (Some(e), Ok(_)) => Err(e.duplicate()),
+            (Some(e), Ok(_)) => Err(e.clone()),
             (_, r) => r,
         };
         // The caller may have given up waiting; that is not an error here.
@@ -443,7 +443,7 @@ fn apply(
 fn answer_all(cmd: Command, err: &StoreError) {
     fn send<T>(reply: Reply<T>, err: &StoreError) {
         // Callers that stopped waiting are not an error here.
-        let _ = reply.send(Err(err.duplicate()));
+        let _ = reply.send(Err(err.clone()));
     }
     match cmd {
         Command::Create { reply, .. } | Command::FollowUp { reply, .. } => send(reply, err),

@@ -144,7 +144,7 @@ fn refused_transitions_change_nothing_and_name_status_event_actor() {
         .apply_event(&scope, &CaseRef::Id(c.id), seller("ann"), CaseEvent::PickUp, "", None)
         .unwrap_err();
     match &err {
-        StoreError::Transition { source, .. } => {
+        StoreError::Transition { refusal: source, .. } => {
             assert_eq!(source.status(), Status::Open);
             assert_eq!(source.event(), EventKind::PickUp);
             assert_eq!(source.actor(), Role::Seller);
@@ -180,7 +180,7 @@ fn refused_transitions_change_nothing_and_name_status_event_actor() {
         matches!(
             &err,
             StoreError::Transition {
-                source: TransitionError::Final {
+                refusal: TransitionError::Final {
                     status: Status::Closed,
                     ..
                 },

@@ -128,7 +128,7 @@ proptest! {
                             m.entries += 1;
                             if event == CaseEvent::PickUp { m.assignee = actor.user().map(|u| u.to_string()); }
                         }
-                        (Err(e), Err(StoreError::Transition { source, .. })) => prop_assert_eq!(e, source),
+                        (Err(e), Err(StoreError::Transition { refusal: source, .. })) => prop_assert_eq!(e, source),
                         (e, g) => prop_assert!(false, "model {:?} vs store {:?}", e, g),
                     }
                 }

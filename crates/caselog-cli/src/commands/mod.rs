@@ -97,13 +97,11 @@ pub fn open_for_reading(db: &Path) -> Result<Store> {
 }
 
 fn opening_error(db: &Path, e: StoreError) -> anyhow::Error {
-    // redb locks the file for one process; say so in words a user acts on.
-    let busy = matches!(e, StoreError::AlreadyOpen { .. }) || e.to_string().contains("already open");
+    // A store another process holds says so itself (`AlreadyOpen`); one that
+    // needs recovery gets the commands that recover or read it.
     let recover = matches!(e, StoreError::NeedsRecovery { .. });
     let err = anyhow::Error::new(e).context(format!("opening the store at {}", db.display()));
-    if busy {
-        err.context("the store is in use by another process (one process at a time opens a store)")
-    } else if recover {
+    if recover {
         err.context(
             "run `caselog reindex` (or any write command) to recover it, or `caselog salvage` to read it as it is",
         )

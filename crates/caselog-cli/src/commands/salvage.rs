@@ -119,10 +119,10 @@ fn salvage_into(db: &Path, w: &mut dyn Write) -> Result<SalvageReport> {
     Store::salvage(db, |case, thread| {
         let mut line = to_line(case, thread);
         line.push('\n');
-        w.write_all(line.as_bytes()).map_err(|source| StoreError::Io {
+        w.write_all(line.as_bytes()).map_err(|e| StoreError::Io {
             action: "writing a salvaged case",
             path: "salvage output".into(),
-            source,
+            error: std::sync::Arc::new(e),
         })
     })
     .with_context(|| format!("salvaging the store at {}", db.display()))

@@ -55,7 +55,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 
 use super::analysis;
 use super::schema::{schema_fingerprint, Fields};
-use crate::error::{Result, StoreError};
+use crate::error::{io, ix, st, Result, StoreError};
 use crate::model::ThreadEntry;
 use crate::options::{IndexDirectoryHook, Options};
 use crate::records;
@@ -215,45 +215,6 @@ struct Payload {
     #[serde(default)]
     store: String,
 }
-/// Wraps a tantivy error. An I/O error underneath becomes
-/// [`StoreError::Io`] (path relative to the store directory), so its kind
-/// (a full disk, say) reaches the host.
-fn ix(action: &'static str) -> impl Fn(tantivy::TantivyError) -> StoreError {
-    use tantivy::directory::error::{OpenReadError, OpenWriteError};
-    use tantivy::TantivyError as T;
-    move |e| {
-        let kind = match &e {
-            T::IoError(io) => Some(io.kind()),
-            T::OpenWriteError(OpenWriteError::IoError { io_error, .. })
-            | T::OpenReadError(OpenReadError::IoError { io_error, .. }) => Some(io_error.kind()),
-            _ => None,
-        };
-        match kind {
-            Some(kind) => StoreError::Io {
-                action,
-                path: PathBuf::from(INDEX_DIR),
-                source: std::io::Error::new(kind, e.to_string()),
-            },
-            None => StoreError::Index {
-                action,
-                detail: e.to_string(),
-            },
-        }
-    }
-}
-
-fn st<E: Into<redb::Error>>(action: &'static str) -> impl Fn(E) -> StoreError {
-    move |e| StoreError::storage(action, e)
-}
-
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
-}
-
 /// What every searcher and waiter shares with the indexer thread.
 pub(crate) struct Shared {
     pub fields: Fields,
@@ -300,10 +261,7 @@ impl State {
     /// caller doing `action`.
     fn health(&self, action: &'static str) -> Result<()> {
         if let Some(why) = &self.failed {
-            return Err(StoreError::Index {
-                action,
-                detail: why.clone(),
-            });
+            return Err(StoreError::index_detail(action, why.clone()));
         }
         match &self.failing {
             Some(failing) => Err(failing.error()),
@@ -502,10 +460,7 @@ impl Place {
     }
 
     fn directory(&self, dir: &Path) -> Result<Box<dyn tantivy::Directory>> {
-        open_directory(dir, self.hook.as_ref()).map_err(|e| StoreError::Index {
-            action: "opening the index directory",
-            detail: e.to_string(),
-        })
+        open_directory(dir, self.hook.as_ref()).map_err(|e| StoreError::index("opening the index directory", &e.into()))
     }
 
     fn payload(&self, change: u64) -> Payload {
@@ -552,9 +507,9 @@ impl Place {
     ) -> Result<(RebuildReport, u64)> {
         let dir = self.staging();
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(io_err("removing an unfinished rebuild", &dir))?;
+            std::fs::remove_dir_all(&dir).map_err(io("removing an unfinished rebuild", &dir))?;
         }
-        std::fs::create_dir_all(&dir).map_err(io_err("creating the rebuild directory", &dir))?;
+        std::fs::create_dir_all(&dir).map_err(io("creating the rebuild directory", &dir))?;
         let index = Index::create(self.directory(&dir)?, self.schema.clone(), Default::default())
             .map_err(ix("creating the index"))?;
         analysis::register(&index);
@@ -574,12 +529,12 @@ impl Place {
     fn install(&self) -> Result<()> {
         let (live, staging, retired) = (self.live(), self.staging(), self.retired());
         if retired.exists() {
-            std::fs::remove_dir_all(&retired).map_err(io_err("removing a replaced index", &retired))?;
+            std::fs::remove_dir_all(&retired).map_err(io("removing a replaced index", &retired))?;
         }
         if live.exists() {
-            std::fs::rename(&live, &retired).map_err(io_err("moving the old index aside", &live))?;
+            std::fs::rename(&live, &retired).map_err(io("moving the old index aside", &live))?;
         }
-        std::fs::rename(&staging, &live).map_err(io_err("installing the rebuilt index", &staging))?;
+        std::fs::rename(&staging, &live).map_err(io("installing the rebuilt index", &staging))?;
         sync_dir(&self.store_dir)?;
         if let Err(e) = std::fs::remove_dir_all(&retired) {
             if retired.exists() {
@@ -594,7 +549,7 @@ impl Place {
 fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|f| f.sync_all())
-        .map_err(io_err("syncing the store directory", dir))
+        .map_err(io("syncing the store directory", dir))
 }
 
 /// How `open` found the index.
@@ -638,7 +593,7 @@ pub(crate) fn open(
     // means a crash in this session is noticed by the next open.
     let clean = marker.exists();
     if clean {
-        std::fs::remove_file(&marker).map_err(io_err("removing the clean-shutdown marker", &marker))?;
+        std::fs::remove_file(&marker).map_err(io("removing the clean-shutdown marker", &marker))?;
         sync_dir(store_dir)?;
     }
     let place = Place {
@@ -848,10 +803,8 @@ pub(crate) fn read_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>
 }
 
 fn commit(writer: &mut IndexWriter, payload: &Payload) -> Result<()> {
-    let payload = serde_json::to_string(payload).map_err(|e| StoreError::Index {
-        action: "writing the commit payload",
-        detail: e.to_string(),
-    })?;
+    let payload = serde_json::to_string(payload)
+        .map_err(|e| StoreError::index_detail("writing the commit payload", e.to_string()))?;
     let mut prepared = writer.prepare_commit().map_err(ix("preparing an index commit"))?;
     prepared.set_payload(&payload);
     prepared.commit().map_err(ix("committing the index"))?;
@@ -1033,11 +986,7 @@ impl IndexHandle {
         let thread = std::thread::Builder::new()
             .name("caselog-indexer".into())
             .spawn(move || indexer.run())
-            .map_err(|source| StoreError::Io {
-                action: "starting the indexer thread",
-                path: dir.clone(),
-                source,
-            })?;
+            .map_err(io("starting the indexer thread", &dir))?;
         Ok(IndexHandle {
             shared,
             control,
@@ -1118,10 +1067,10 @@ impl IndexHandle {
         match self.thread.take() {
             Some(handle) => match handle.join() {
                 Ok(r) => r,
-                Err(_) => Err(StoreError::Index {
-                    action: "stopping the indexer",
-                    detail: "the indexer thread panicked".into(),
-                }),
+                Err(_) => Err(StoreError::index_detail(
+                    "stopping the indexer",
+                    "the indexer thread panicked",
+                )),
             },
             None => Ok(()),
         }
@@ -1234,12 +1183,8 @@ impl Indexer {
             // tantivy may panic on I/O trouble instead of returning an
             // error; either way the writer is replaced and work resumes
             // from the last commit.
-            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step())).unwrap_or_else(|_| {
-                Err(StoreError::Index {
-                    action: "indexing",
-                    detail: "tantivy panicked".into(),
-                })
-            });
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step()))
+                .unwrap_or_else(|_| Err(StoreError::index_detail("indexing", "tantivy panicked")));
             match step {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
@@ -1561,10 +1506,10 @@ impl Indexer {
     }
 
     fn writer_mut(&mut self) -> Result<&mut IndexWriter> {
-        self.writer.as_mut().ok_or(StoreError::Index {
-            action: "indexing",
-            detail: "no index writer (recovering from a failure)".into(),
-        })
+        self.writer.as_mut().ok_or(StoreError::index_detail(
+            "indexing",
+            "no index writer (recovering from a failure)",
+        ))
     }
 
     /// Commits what is applied, then checks the document count.
@@ -1770,10 +1715,7 @@ impl Indexer {
                 Ok(())
             }
             Err(e) => {
-                let _ = request.reply.send(Err(StoreError::Index {
-                    action: "reindexing",
-                    detail: e.to_string(),
-                }));
+                let _ = request.reply.send(Err(e.clone()));
                 Err(e)
             }
         }
@@ -1867,10 +1809,7 @@ pub(crate) fn open_read_only(
 }
 
 fn no_index() -> StoreError {
-    StoreError::Index {
-        action: "indexing",
-        detail: "no usable index (a rebuild is due)".into(),
-    }
+    StoreError::index_detail("indexing", "no usable index (a rebuild is due)")
 }
 
 impl crate::Store {

@@ -41,7 +41,7 @@ use tantivy::{DocAddress, DocId, DocSet, Score, SeekDangerResult, SegmentOrdinal
 use super::analysis::{analyze, query_plan, Analyzer, DEFAULT_WORDS_BOOST};
 use super::indexer::read_thread;
 use super::schema::{floor_char_boundary, names, sku_key, Fields};
-use crate::error::{Result, StoreError};
+use crate::error::{ix, Result, StoreError};
 use crate::model::Scope;
 use crate::records::{self, category_from_byte, status_from_byte};
 use crate::store::Store;
@@ -245,13 +245,6 @@ fn escape_into(out: &mut String, text: &str) {
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
-    }
-}
-
-fn ix(action: &'static str) -> impl Fn(tantivy::TantivyError) -> StoreError {
-    move |e| StoreError::Index {
-        action,
-        detail: e.to_string(),
     }
 }
 
@@ -900,9 +893,8 @@ fn render(
         .map_err(|e| StoreError::storage("reading search hits", e))?;
     let mut hits = Vec::with_capacity(page.len());
     for &(key, addr) in page {
-        let bad = |what: &str| StoreError::Index {
-            action: "reading a hit",
-            detail: format!("document {addr:?}: missing or invalid {what}"),
+        let bad = |what: &str| {
+            StoreError::index_detail("reading a hit", format!("document {addr:?}: missing or invalid {what}"))
         };
         let c = columns
             .segments
@@ -925,9 +917,11 @@ fn render(
         let record = cases
             .get(id)
             .map_err(|e| StoreError::storage("reading search hits", e))?
-            .ok_or_else(|| StoreError::Index {
-                action: "reading a hit",
-                detail: format!("case {id} is in the index but not in the store"),
+            .ok_or_else(|| {
+                StoreError::index_detail(
+                    "reading a hit",
+                    format!("case {id} is in the index but not in the store"),
+                )
             })?;
         let case = records::decode_case(record.value(), id)?;
         hits.push(SearchHit {

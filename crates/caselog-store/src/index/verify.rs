@@ -16,7 +16,7 @@ use tantivy::{DocAddress, TantivyDocument};
 
 use super::indexer::read_thread;
 use super::schema::{fingerprint, indexed_texts, names, sku_key, Fields};
-use crate::error::{Result, StoreError};
+use crate::error::{ix, Result, StoreError};
 use crate::model::Case;
 use crate::records;
 use crate::store::Store;
@@ -109,12 +109,6 @@ impl Store {
         shared.wait_indexed(self.last_change(), CATCH_UP)?;
         let (index_change, searcher) = shared.searcher()?;
         let fields = &shared.fields;
-        let ix = |action: &'static str| {
-            move |e: tantivy::TantivyError| StoreError::Index {
-                action,
-                detail: e.to_string(),
-            }
-        };
 
         let mut docs: HashMap<u64, DocInfo> = HashMap::new();
         let mut report = VerifyReport {
