@@ -345,19 +345,15 @@ fn report_write_to_searchable(f: &Fixture) {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let c = import_case(0, &mut rng).case;
-                    let new = NewCase {
-                        tenant: c.tenant,
-                        created_by: c.created_by,
-                        marketplace: c.marketplace,
-                        language: c.language,
-                        category: c.category,
-                        title: c.title,
-                        description: format!("background load {n}"),
-                        attachments: vec![],
-                        refs: References::default(),
-                        complex: false,
-                        at: None,
-                    };
+                    let new = NewCase::new(
+                        c.tenant,
+                        c.created_by,
+                        c.marketplace,
+                        c.language,
+                        c.category,
+                        c.title,
+                        format!("background load {n}"),
+                    );
                     store.create_case(new).unwrap();
                     n += 1;
                 }
@@ -370,18 +366,16 @@ fn report_write_to_searchable(f: &Fixture) {
         for i in 0..60 {
             let mut new = import_case(0, &mut Rng(7 + i)).case;
             new.title = format!("probe {i}");
-            let make = |title: String| NewCase {
-                tenant: new.tenant.clone(),
-                created_by: new.created_by.clone(),
-                marketplace: new.marketplace.clone(),
-                language: new.language.clone(),
-                category: new.category,
-                title,
-                description: "write to searchable probe".into(),
-                attachments: vec![],
-                refs: References::default(),
-                complex: false,
-                at: None,
+            let make = |title: String| {
+                NewCase::new(
+                    new.tenant.clone(),
+                    new.created_by.clone(),
+                    new.marketplace.clone(),
+                    new.language.clone(),
+                    new.category,
+                    title,
+                    "write to searchable probe",
+                )
             };
             // Passive: nobody waits, the indexer commits on its interval.
             let c = store.create_case(make(format!("probe {i}"))).unwrap();

@@ -14,19 +14,16 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 fn new_case(i: usize) -> NewCase {
     let categories = Category::ALL;
-    NewCase {
-        tenant: TenantId::parse(&format!("seller-{:04}", i % 500)).unwrap(),
-        created_by: UserId::parse(&format!("user{}@example.com", i % 7)).unwrap(),
-        marketplace: Marketplace::parse(["US", "UK", "DE", "JP"][i % 4]).unwrap(),
-        language: LanguageTag::parse("en").unwrap(),
-        category: categories[i % categories.len()],
-        title: format!("Case {i}: refund delayed for order {}", i * 7919 % 100_000),
-        description: format!("Please help with case {i}. The refund for my order is delayed and the buyer is waiting."),
-        attachments: vec![],
-        refs: References::default(),
-        complex: false,
-        at: Some(Timestamp::from_millis(1_767_225_600_000 + i as i64 * 60_000).unwrap()),
-    }
+    NewCase::new(
+        TenantId::parse(&format!("seller-{:04}", i % 500)).unwrap(),
+        UserId::parse(&format!("user{}@example.com", i % 7)).unwrap(),
+        Marketplace::parse(["US", "UK", "DE", "JP"][i % 4]).unwrap(),
+        LanguageTag::parse("en").unwrap(),
+        categories[i % categories.len()],
+        format!("Case {i}: refund delayed for order {}", i * 7919 % 100_000),
+        format!("Please help with case {i}. The refund for my order is delayed and the buyer is waiting."),
+    )
+    .with_time(Timestamp::from_millis(1_767_225_600_000 + i as i64 * 60_000).unwrap())
 }
 
 fn open(dir: &std::path::Path) -> Store {
@@ -34,12 +31,10 @@ fn open(dir: &std::path::Path) -> Store {
 }
 
 fn message(i: usize) -> NewMessage {
-    NewMessage {
-        actor: Actor::Support(UserId::parse("agent-1").unwrap()),
-        body: format!("Update {i}: we are looking into it."),
-        attachments: vec![],
-        at: None,
-    }
+    NewMessage::new(
+        Actor::Support(UserId::parse("agent-1").unwrap()),
+        format!("Update {i}: we are looking into it."),
+    )
 }
 
 /// Appends `per_writer` messages from each of `writers` threads; returns
@@ -98,14 +93,14 @@ fn reads(c: &mut Criterion) {
                 case: Case {
                     id: CaseId(0),
                     number: CaseNumber::generated(i as u64 + 1_000_000).unwrap(),
-                    tenant: nc.tenant,
+                    tenant: nc.tenant.clone(),
                     created_by: nc.created_by.clone(),
                     assignee: None,
-                    marketplace: nc.marketplace,
-                    language: nc.language,
+                    marketplace: nc.marketplace.clone(),
+                    language: nc.language.clone(),
                     category: nc.category,
-                    title: nc.title,
-                    refs: nc.refs,
+                    title: nc.title.to_owned(),
+                    refs: nc.refs.clone(),
                     state: {
                         let mut s = CaseState::new(at);
                         s.status = Status::ALL[i % 4];
@@ -119,28 +114,24 @@ fn reads(c: &mut Criterion) {
                 },
                 thread: vec![ThreadEntry {
                     at,
-                    actor: Actor::Seller(nc.created_by),
+                    actor: Actor::Seller(nc.created_by.clone()),
                     change: None,
-                    body: nc.description,
+                    body: nc.description.to_owned(),
                     attachments: vec![],
                 }],
             }
         })
         .collect();
     store.import(archive).unwrap();
-    let numbers: Vec<String> = (0..1000)
-        .map(|i| {
-            CaseNumber::generated((i * 7919 % n) as u64 + 1_000_000)
-                .unwrap()
-                .to_string()
-        })
+    let numbers: Vec<CaseRef> = (0..1000)
+        .map(|i| CaseNumber::generated((i * 7919 % n) as u64 + 1_000_000).unwrap().into())
         .collect();
     let mut g = c.benchmark_group("reads");
     let mut k = 0;
     g.bench_function("number_lookup", |b| {
         b.iter(|| {
             k = (k + 1) % numbers.len();
-            store.case_by_number(&Scope::AllTenants, &numbers[k]).unwrap().unwrap()
+            store.case(&Scope::AllTenants, &numbers[k]).unwrap().unwrap()
         })
     });
     let tenant = Scope::Tenant(TenantId::parse("seller-0042").unwrap());

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use caselog_core::{Actor, Status, TenantId, UserId};
+use caselog_core::{Actor, CaseNumber, Status, TenantId, UserId};
 use caselog_store::{
     CaseRef, ImportOutcome, NewMessage, Options, Scope, SearchOptions, Store, ViewFilter, ViewKind, ViewQuery,
 };
@@ -112,19 +112,17 @@ impl Engine for Caselog {
     }
 
     fn lookup(&self, number: &str, tenant: &str) -> Result<bool> {
-        Ok(self.store.case_by_number(&scope(Some(tenant))?, number)?.is_some())
+        Ok(self
+            .store
+            .case(&scope(Some(tenant))?, &CaseNumber::parse_imported(number)?.into())?
+            .is_some())
     }
 
     fn append(&self, case: u64, writer: usize, body: String) -> Result<()> {
         self.store.reply(
             &Scope::AllTenants,
             &CaseRef::Number(gen::number(case)),
-            NewMessage {
-                actor: Actor::Support(UserId::parse(&format!("agent-{writer}"))?),
-                body,
-                attachments: vec![],
-                at: None,
-            },
+            NewMessage::new(Actor::Support(UserId::parse(&format!("agent-{writer}"))?), body),
         )?;
         Ok(())
     }

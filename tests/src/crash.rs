@@ -15,7 +15,7 @@ use caselog_core::{
     Actor, CaseEvent, CaseId, CaseNumber, CaseState, Category, LanguageTag, Marketplace, PerformanceTier, References,
     Sku, Span, Status, TenantId, Timestamp, UserId,
 };
-use caselog_store::{Case, CaseLinks, ImportCase, NewCase, NewMessage, ThreadEntry};
+use caselog_store::{Case, CaseLinks, ImportCase, NewCase, NewFollowUp, NewMessage, ThreadEntry};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -410,30 +410,29 @@ impl ThreadModel {
             refs.skus
                 .push(Sku::parse(&format!("SKU-{}", self.tok('s', seq, 0))).expect("valid sku"));
         }
-        NewCase {
-            tenant: TenantId::parse(TENANTS[rng.random_range(0..TENANTS.len())]).expect("valid tenant"),
-            created_by: seller_user(self.thread),
-            marketplace: Marketplace::parse(["US", "DE", "JP"][rng.random_range(0..3)]).expect("valid marketplace"),
-            language: LanguageTag::parse(["en", "de"][rng.random_range(0..2)]).expect("valid language"),
-            category: Category::ALL[rng.random_range(0..Category::ALL.len())],
-            title: format!("Crash case {title_token} {}", sentence(&mut rng, 6)),
-            description: body_text(&mut rng, &desc_token),
-            attachments: vec![],
-            refs,
-            complex: rng.random_bool(0.1),
-            at: None,
-        }
+        NewCase::new(
+            TenantId::parse(TENANTS[rng.random_range(0..TENANTS.len())]).expect("valid tenant"),
+            seller_user(self.thread),
+            Marketplace::parse(["US", "DE", "JP"][rng.random_range(0..3)]).expect("valid marketplace"),
+            LanguageTag::parse(["en", "de"][rng.random_range(0..2)]).expect("valid language"),
+            Category::ALL[rng.random_range(0..Category::ALL.len())],
+            format!("Crash case {title_token} {}", sentence(&mut rng, 6)),
+            body_text(&mut rng, &desc_token),
+        )
+        .with_refs(refs)
+    }
+
+    /// The follow-up of operation `seq`: what [`Self::new_case`] gives,
+    /// less what a follow-up takes from the case it continues.
+    pub fn follow_up(&self, seq: u32) -> NewFollowUp {
+        let new = self.new_case(seq);
+        NewFollowUp::new(new.created_by.clone(), new.title, new.description)
     }
 
     /// The message (reply body or event note) of operation `seq`.
     pub fn message(&self, seq: u32, actor: Actor) -> NewMessage {
         let mut rng = self.rng(seq, 3);
-        NewMessage {
-            actor,
-            body: body_text(&mut rng, &self.tok('r', seq, 0)),
-            attachments: vec![],
-            at: None,
-        }
+        NewMessage::new(actor, body_text(&mut rng, &self.tok('r', seq, 0)))
     }
 
     /// Seller or support actor of this thread.
@@ -520,20 +519,20 @@ impl ThreadModel {
         ModelCase {
             seq,
             number,
-            tenant: new.tenant,
+            tenant: new.tenant.clone(),
             created_by: new.created_by.clone(),
-            marketplace: new.marketplace,
-            language: new.language,
+            marketplace: new.marketplace.clone(),
+            language: new.language.clone(),
             category: new.category,
-            title: new.title,
+            title: new.title.to_owned(),
             title_token: self.tok('t', seq, 0),
-            refs: new.refs,
-            complex: new.complex,
+            refs: new.refs.clone(),
+            complex: false,
             status: Status::Open,
             assignee: None,
             entries: vec![ExpEntry {
-                actor: Actor::Seller(new.created_by),
-                body: new.description,
+                actor: Actor::Seller(new.created_by.clone()),
+                body: new.description.to_owned(),
                 change: Some((CaseEvent::Create, None, Status::Open)),
             }],
             follow_up_of: None,
@@ -560,8 +559,8 @@ impl ThreadModel {
                 let c = &mut self.cases[case];
                 let to = reply_status(c.status, seller);
                 c.entries.push(ExpEntry {
-                    actor: msg.actor,
-                    body: msg.body,
+                    actor: msg.actor.clone(),
+                    body: msg.body.to_owned(),
                     change: (to != c.status).then_some((CaseEvent::Reply, Some(c.status), to)),
                 });
                 c.status = to;
@@ -574,7 +573,7 @@ impl ThreadModel {
                 let c = &mut self.cases[case];
                 c.entries.push(ExpEntry {
                     actor: msg.actor.clone(),
-                    body: msg.body,
+                    body: msg.body.to_owned(),
                     change: Some((ev.event(), Some(c.status), to)),
                 });
                 if ev == Ev::PickUp {
@@ -593,8 +592,8 @@ impl ThreadModel {
                     target: CaseNumber::parse(&target).expect("generated number"),
                 };
                 c.entries.push(ExpEntry {
-                    actor: msg.actor,
-                    body: msg.body,
+                    actor: msg.actor.clone(),
+                    body: msg.body.to_owned(),
                     change: Some((event, Some(c.status), Status::Merged)),
                 });
                 c.status = Status::Merged;
@@ -607,14 +606,23 @@ impl ThreadModel {
                 });
             }
             Op::FollowUp { of } => {
-                let mut new = self.new_case(seq);
+                let asked = self.new_case(seq);
                 let old = &self.cases[of];
-                new.tenant = old.tenant.clone();
-                new.category = old.category;
                 let mut refs = old.refs.clone();
                 refs.cases
                     .push(CaseNumber::parse(old.number()).expect("generated number"));
-                new.refs = refs;
+                // A follow-up takes tenant, marketplace, language, category
+                // and references from the case it continues.
+                let new = NewCase::new(
+                    old.tenant.clone(),
+                    asked.created_by.clone(),
+                    old.marketplace.clone(),
+                    old.language.clone(),
+                    old.category,
+                    asked.title,
+                    asked.description,
+                )
+                .with_refs(refs);
                 let mut case = self.model_case(seq, new, number.clone());
                 case.follow_up_of = old.number.clone();
                 if let Some(n) = number {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use caselog_core::{
     Actor, AttachmentMeta, AttachmentPolicy, CaseEvent, CaseNumber, Category, ContentHash, EventKind, LanguageTag,
-    Marketplace, QueryBuilder, QueryErrorKind, References, Role, Status, TenantId, Timestamp, TransitionError, UserId,
+    Marketplace, QueryBuilder, QueryErrorKind, Role, Status, TenantId, Timestamp, TransitionError, UserId,
     ValidationError, MIB,
 };
 use caselog_store::fuzzing::{decode_case, decode_entry, encode_case};
@@ -365,19 +365,15 @@ fn tenant(name: &str) -> TenantId {
 }
 
 fn new_case(title: &str, description: &str) -> NewCase {
-    NewCase {
-        tenant: tenant(TENANT),
-        created_by: user(SELLER),
-        marketplace: Marketplace::parse("US").unwrap_or_else(|e| panic!("{e}")),
-        language: LanguageTag::parse("en").unwrap_or_else(|e| panic!("{e}")),
-        category: Category::Payments,
-        title: title.into(),
-        description: description.into(),
-        attachments: vec![],
-        refs: References::default(),
-        complex: false,
-        at: None,
-    }
+    NewCase::new(
+        tenant(TENANT),
+        user(SELLER),
+        Marketplace::parse("US").unwrap_or_else(|e| panic!("{e}")),
+        LanguageTag::parse("en").unwrap_or_else(|e| panic!("{e}")),
+        Category::Payments,
+        title,
+        description,
+    )
 }
 
 fn write(f: impl Fn(&Fixture) -> Result<(), StoreError> + 'static) -> Op {
@@ -776,8 +772,7 @@ fn catalogue() -> Vec<Row> {
         row(
             "create: attachment bytes not matching the declared size",
             write(|fx| {
-                let mut c = new_case("with attachment", "d");
-                c.attachments = vec![pdf(10, Some(b"short".to_vec()))];
+                let c = new_case("with attachment", "d").with_attachments(vec![pdf(10, Some(b"short".to_vec()))]);
                 fx.store.create_case(c).map(|_| ())
             }),
             E::AttachmentMismatch,
@@ -785,8 +780,7 @@ fn catalogue() -> Vec<Row> {
         row(
             "create: attachment bytes not matching the hash",
             write(|fx| {
-                let mut c = new_case("with attachment", "d");
-                c.attachments = vec![pdf(5, Some(b"other".to_vec()))];
+                let c = new_case("with attachment", "d").with_attachments(vec![pdf(5, Some(b"other".to_vec()))]);
                 fx.store.create_case(c).map(|_| ())
             }),
             E::AttachmentMismatch,
@@ -794,12 +788,7 @@ fn catalogue() -> Vec<Row> {
         row(
             "reply: NUL in the body",
             write(|fx| {
-                let msg = NewMessage {
-                    actor: Actor::Seller(user(SELLER)),
-                    body: "a\u{0}b".into(),
-                    attachments: vec![],
-                    at: None,
-                };
+                let msg = NewMessage::new(Actor::Seller(user(SELLER)), "a\u{0}b");
                 fx.store.reply(&fx.tenant_scope(), &fx.open_case(), msg).map(|_| ())
             }),
             E::Invalid(V::Malformed),
@@ -807,12 +796,7 @@ fn catalogue() -> Vec<Row> {
         row(
             "reply: to another tenant's case",
             write(|fx| {
-                let msg = NewMessage {
-                    actor: Actor::Seller(user(SELLER)),
-                    body: "hello".into(),
-                    attachments: vec![],
-                    at: None,
-                };
+                let msg = NewMessage::new(Actor::Seller(user(SELLER)), "hello");
                 fx.store
                     .reply(&fx.tenant_scope(), &fx.other_tenant_case(), msg)
                     .map(|_| ())
@@ -1096,9 +1080,15 @@ impl Fixture {
                 None,
             )
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut other = new_case("Another seller's refund", "Not yours.");
-        other.tenant = tenant(OTHER_TENANT);
-        other.category = Category::Tax;
+        let other = NewCase::new(
+            tenant(OTHER_TENANT),
+            user(SELLER),
+            Marketplace::parse("US").unwrap_or_else(|e| panic!("{e}")),
+            LanguageTag::parse("en").unwrap_or_else(|e| panic!("{e}")),
+            Category::Tax,
+            "Another seller's refund",
+            "Not yours.",
+        );
         let other = store.create_case(other).unwrap_or_else(|e| panic!("{e}")).number;
         let imported = parse_line(&good_line().to_string()).unwrap_or_else(|e| panic!("{e}"));
         let outcomes = store.import(vec![imported]).unwrap_or_else(|e| panic!("{e}"));
@@ -1443,10 +1433,9 @@ fn ten_thousand_terms_built_in_code_are_refused() {
 fn hand_built_oversized_attachment_is_refused_by_the_store() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = Store::open(dir.path(), Options::default()).unwrap_or_else(|e| panic!("{e}"));
-    let mut c = new_case("oversized", "d");
     let mut att = pdf(1, None);
     att.meta.size = 11 * MIB;
-    c.attachments = vec![att];
+    let c = new_case("oversized", "d").with_attachments(vec![att]);
     let result = store.create_case(c);
     assert!(
         matches!(

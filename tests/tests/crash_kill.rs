@@ -42,7 +42,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use caselog_core::{replay, CaseEvent, LifecyclePolicy, QueryLimits, RecordedEvent, Status, TenantId, UserId};
+use caselog_core::{
+    replay, CaseEvent, CaseNumber, LifecyclePolicy, QueryLimits, RecordedEvent, Status, TenantId, UserId,
+};
 use caselog_store::{
     Case, CaseRef, IndexCounters, Options, QueueQuery, Scope, SearchLimits, SearchOptions, Store, ThreadEntry,
     ViewFilter, ViewKind, ViewQuery, ViewSort,
@@ -648,7 +650,10 @@ fn check_contents(store: &Store, stored: &BTreeMap<String, Stored>, models: &[Th
     );
     for (n, s) in stored {
         // The number resolves back to the case, in its tenant only.
-        let found = store.case_by_number(&Scope::AllTenants, n).unwrap().map(|c| c.id);
+        let found = store
+            .case(&Scope::AllTenants, &CaseNumber::parse_imported(n).unwrap().into())
+            .unwrap()
+            .map(|c| c.id);
         assert_eq!(found, Some(s.case.id), "number {n} does not resolve to its case");
         let own = store
             .case(

@@ -180,19 +180,19 @@ fn build(store: &Store, specs: &[Spec]) -> Vec<(Case, TenantId)> {
         };
         let at = day(s.day);
         let created = store
-            .create_case(NewCase {
-                tenant: tenant(s.tenant),
-                created_by: user(s.user),
-                marketplace: Marketplace::parse(MARKETS[s.market]).unwrap(),
-                language: LanguageTag::parse("en").unwrap(),
-                category: Category::ALL[s.category],
-                title: words(&s.title),
-                description: words(&s.body),
-                attachments: vec![],
-                refs,
-                complex: false,
-                at: Some(at),
-            })
+            .create_case(
+                NewCase::new(
+                    tenant(s.tenant),
+                    user(s.user),
+                    Marketplace::parse(MARKETS[s.market]).unwrap(),
+                    LanguageTag::parse("en").unwrap(),
+                    Category::ALL[s.category],
+                    words(&s.title),
+                    words(&s.body),
+                )
+                .with_refs(refs)
+                .with_time(at),
+            )
             .unwrap();
         let case = CaseRef::Id(created.id);
         let later = Some(at.saturating_add(Span::hours(5)));
@@ -216,12 +216,8 @@ fn build(store: &Store, specs: &[Spec]) -> Vec<(Case, TenantId)> {
                     .unwrap();
             }
             3 => {
-                let msg = NewMessage {
-                    actor: Actor::Seller(user(s.user)),
-                    body: format!("{} refund", words(&s.title)),
-                    attachments: vec![],
-                    at: later,
-                };
+                let msg = NewMessage::new(Actor::Seller(user(s.user)), format!("{} refund", words(&s.title)))
+                    .with_time(later);
                 store.reply(&Scope::Tenant(tenant(s.tenant)), &case, msg).unwrap();
             }
             _ => {}
@@ -412,7 +408,7 @@ fn check_direct(store: &Store, cases: &[(Case, TenantId)], t: &TenantId) -> Resu
     let scope = Scope::Tenant(t.clone());
     for (case, owner) in cases {
         let by_number = store
-            .case_by_number(&scope, case.number.as_str())
+            .case(&scope, &case.number.clone().into())
             .map_err(|e| e.to_string())?;
         let by_ref = store
             .case(&scope, &CaseRef::Number(case.number.clone()))
@@ -431,12 +427,7 @@ fn check_direct(store: &Store, cases: &[(Case, TenantId)], t: &TenantId) -> Resu
         let reply = store.reply(
             &scope,
             &CaseRef::Number(case.number.clone()),
-            NewMessage {
-                actor: Actor::Seller(case.created_by.clone()),
-                body: "not yours".into(),
-                attachments: vec![],
-                at: None,
-            },
+            NewMessage::new(Actor::Seller(case.created_by.clone()), "not yours"),
         );
         let event = store.apply_event(
             &scope,

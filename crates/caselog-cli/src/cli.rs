@@ -682,12 +682,6 @@ pub struct FollowUpArgs {
     pub title: String,
     #[command(flatten)]
     pub message: MessageArgs,
-    /// Marketplace.
-    #[arg(long, default_value = "US", value_parser = parse::marketplace)]
-    pub marketplace: Marketplace,
-    /// Language tag.
-    #[arg(long, default_value = "en", value_parser = parse::language)]
-    pub language: LanguageTag,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -1367,19 +1367,18 @@ mod tests {
             .enumerate()
         {
             let created = store
-                .create_case(NewCase {
-                    tenant: tenant.clone(),
-                    created_by: UserId::parse("ops@example.com").unwrap(),
-                    marketplace: Marketplace::parse("US").unwrap(),
-                    language: LanguageTag::parse("en").unwrap(),
-                    category: Category::ALL[i * 3],
-                    title: (*title).into(),
-                    description: format!("Case {i}\nsecond line"),
-                    attachments: vec![],
-                    refs: References::default(),
-                    complex: i == 1,
-                    at: Some(ts("2026-01-16T08:30:00Z").saturating_add(Span::hours(i as i64 * 5))),
-                })
+                .create_case(
+                    NewCase::new(
+                        tenant.clone(),
+                        UserId::parse("ops@example.com").unwrap(),
+                        Marketplace::parse("US").unwrap(),
+                        LanguageTag::parse("en").unwrap(),
+                        Category::ALL[i * 3],
+                        *title,
+                        format!("Case {i}\nsecond line"),
+                    )
+                    .with_time(ts("2026-01-16T08:30:00Z").saturating_add(Span::hours(i as i64 * 5))),
+                )
                 .unwrap();
             numbers.push(created.number);
         }
@@ -1411,12 +1410,7 @@ mod tests {
             .reply(
                 &scope,
                 &r(&numbers[0]),
-                NewMessage {
-                    actor: Actor::Seller(UserId::parse("ops@example.com").unwrap()),
-                    body: "Attached.".into(),
-                    attachments: vec![],
-                    at: at(5),
-                },
+                NewMessage::new(Actor::Seller(UserId::parse("ops@example.com").unwrap()), "Attached.").with_time(at(5)),
             )
             .unwrap();
         store
@@ -1481,19 +1475,15 @@ mod tests {
         let before = snap.case_count().unwrap();
         let tenant = TenantId::parse("seller-0001").unwrap();
         src.set_tenant_tier(&tenant, PerformanceTier::High).unwrap();
-        src.create_case(NewCase {
+        src.create_case(NewCase::new(
             tenant,
-            created_by: UserId::parse("u1").unwrap(),
-            marketplace: Marketplace::parse("DE").unwrap(),
-            language: LanguageTag::parse("de").unwrap(),
-            category: Category::Tax,
-            title: "written after the snapshot".into(),
-            description: "x".into(),
-            attachments: vec![],
-            refs: References::default(),
-            complex: false,
-            at: None,
-        })
+            UserId::parse("u1").unwrap(),
+            Marketplace::parse("DE").unwrap(),
+            LanguageTag::parse("de").unwrap(),
+            Category::Tax,
+            "written after the snapshot",
+            "x",
+        ))
         .unwrap();
         assert_eq!(snap.cases(&Scope::AllTenants).unwrap().count() as u64, before);
         let summary = snap.copy_to(b.path()).unwrap();

@@ -62,8 +62,8 @@ pub use index::{
 };
 pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use model::{
-    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewMessage,
-    Scope, StatusChange, ThreadEntry, Written,
+    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewFollowUp,
+    NewMessage, Scope, StatusChange, ThreadEntry, Written,
 };
 pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
 pub use read::{

@@ -131,8 +131,33 @@ pub struct NewAttachment {
     pub bytes: Option<Vec<u8>>,
 }
 
-/// A new case opened by a seller.
+/// A new case opened by a seller: [`NewCase::new`] takes what every case
+/// needs; attachments, references and a creation time are added with the
+/// builder methods. (Whether a case is complex is support's call:
+/// [`crate::Store::set_complex`].)
+///
+/// ```
+/// # use caselog_core::*;
+/// # use caselog_store::NewCase;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let new = NewCase::new(
+///     TenantId::parse("seller-0042")?,
+///     UserId::parse("ops@example.com")?,
+///     Marketplace::parse("US")?,
+///     LanguageTag::parse("en")?,
+///     Category::Listing,
+///     "ASIN B08XYZ1234 suppressed",
+///     "I am unable to remove a suppressed ASIN.",
+/// )
+/// .with_refs(References {
+///     asins: vec![Asin::parse("B08XYZ1234")?],
+///     ..References::default()
+/// });
+/// assert_eq!(new.title, "ASIN B08XYZ1234 suppressed");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NewCase {
     /// The owning tenant.
     pub tenant: TenantId,
@@ -144,18 +169,108 @@ pub struct NewCase {
     pub language: LanguageTag,
     /// Category.
     pub category: Category,
-    /// Title (validated: 1 to 500 characters, one line).
+    /// Title (validated when written: 1 to 500 characters, one line).
     pub title: String,
     /// The description: the thread's first message.
     pub description: String,
     /// Attachments of the description.
     pub attachments: Vec<NewAttachment>,
-    /// References.
+    /// References (order ids, ASINs, SKUs, related case numbers).
     pub refs: References,
-    /// Whether the case is complex.
-    pub complex: bool,
-    /// Creation time; `None` means now.
+    /// Support marks a case complex after reading it
+    /// ([`crate::Store::set_complex`]); a new case never is.
+    pub(crate) complex: bool,
+    /// Creation time; `None` means when the store writes it.
     pub at: Option<Timestamp>,
+}
+
+impl NewCase {
+    /// A case of `tenant` opened by `created_by`, whose description is the
+    /// thread's first message. Validated when it is written.
+    pub fn new(
+        tenant: TenantId,
+        created_by: UserId,
+        marketplace: Marketplace,
+        language: LanguageTag,
+        category: Category,
+        title: impl Into<String>,
+        description: impl Into<String>,
+    ) -> NewCase {
+        NewCase {
+            tenant,
+            created_by,
+            marketplace,
+            language,
+            category,
+            title: title.into(),
+            description: description.into(),
+            attachments: Vec::new(),
+            refs: References::default(),
+            complex: false,
+            at: None,
+        }
+    }
+
+    /// The description's attachments.
+    pub fn with_attachments(mut self, attachments: Vec<NewAttachment>) -> NewCase {
+        self.attachments = attachments;
+        self
+    }
+
+    /// Order ids, ASINs, SKUs and case numbers the case is about.
+    pub fn with_refs(mut self, refs: References) -> NewCase {
+        self.refs = refs;
+        self
+    }
+
+    /// The creation time (default, or `None`: when the store writes it).
+    pub fn with_time(mut self, at: impl Into<Option<Timestamp>>) -> NewCase {
+        self.at = at.into();
+        self
+    }
+}
+
+/// A follow-up to a closed case ([`crate::Store::follow_up`]): the new
+/// case's tenant, category, marketplace, language and references come
+/// from the case it continues, so only what is new is given here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewFollowUp {
+    /// The seller user opening it (of the closed case's tenant).
+    pub created_by: UserId,
+    /// Title of the new case.
+    pub title: String,
+    /// The description: the new thread's first message.
+    pub description: String,
+    /// Attachments of the description.
+    pub attachments: Vec<NewAttachment>,
+    /// Creation time; `None` means when the store writes it.
+    pub at: Option<Timestamp>,
+}
+
+impl NewFollowUp {
+    /// A follow-up opened by `created_by` (a user of the closed case's tenant).
+    pub fn new(created_by: UserId, title: impl Into<String>, description: impl Into<String>) -> NewFollowUp {
+        NewFollowUp {
+            created_by,
+            title: title.into(),
+            description: description.into(),
+            attachments: Vec::new(),
+            at: None,
+        }
+    }
+
+    /// The description's attachments.
+    pub fn with_attachments(mut self, attachments: Vec<NewAttachment>) -> NewFollowUp {
+        self.attachments = attachments;
+        self
+    }
+
+    /// The creation time (default, or `None`: when the store writes it).
+    pub fn with_time(mut self, at: impl Into<Option<Timestamp>>) -> NewFollowUp {
+        self.at = at.into();
+        self
+    }
 }
 
 /// What the store answers to a new case.
@@ -172,8 +287,10 @@ pub struct Created {
     pub change: u64,
 }
 
-/// A message added to a thread.
+/// A message added to a thread: [`NewMessage::new`] with who writes it
+/// and the text; attachments and a time with the builder methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NewMessage {
     /// Who writes it.
     pub actor: Actor,
@@ -181,8 +298,32 @@ pub struct NewMessage {
     pub body: String,
     /// Attachments.
     pub attachments: Vec<NewAttachment>,
-    /// Time; `None` means now.
+    /// Time; `None` means when the store writes it.
     pub at: Option<Timestamp>,
+}
+
+impl NewMessage {
+    /// A message by `actor` (a seller user or a support agent).
+    pub fn new(actor: Actor, body: impl Into<String>) -> NewMessage {
+        NewMessage {
+            actor,
+            body: body.into(),
+            attachments: Vec::new(),
+            at: None,
+        }
+    }
+
+    /// The message's attachments.
+    pub fn with_attachments(mut self, attachments: Vec<NewAttachment>) -> NewMessage {
+        self.attachments = attachments;
+        self
+    }
+
+    /// The time of the message (default, or `None`: when the store writes it).
+    pub fn with_time(mut self, at: impl Into<Option<Timestamp>>) -> NewMessage {
+        self.at = at.into();
+        self
+    }
 }
 
 /// A case named by id or by number.
@@ -192,6 +333,18 @@ pub enum CaseRef {
     Id(CaseId),
     /// By number.
     Number(CaseNumber),
+}
+
+impl From<CaseNumber> for CaseRef {
+    fn from(number: CaseNumber) -> CaseRef {
+        CaseRef::Number(number)
+    }
+}
+
+impl From<CaseId> for CaseRef {
+    fn from(id: CaseId) -> CaseRef {
+        CaseRef::Id(id)
+    }
 }
 
 impl std::fmt::Display for CaseRef {

@@ -247,19 +247,6 @@ impl Store {
         })
     }
 
-    /// Looks a case up by its number (exact).
-    pub fn case_by_number(&self, scope: &Scope, number: &str) -> Result<Option<Case>> {
-        self.damage.guard("reading a case", || {
-            let txn = self.read_txn()?;
-            let numbers = open(&txn, tables::NUMBERS)?;
-            let Some(id) = numbers.get(number).map_err(st("reading a number"))?.map(|v| v.value()) else {
-                return Ok(None);
-            };
-            let cases = open(&txn, tables::CASES)?;
-            Ok(load_case(&cases, id)?.filter(|c| scope.allows(&c.tenant)))
-        })
-    }
-
     /// A page of a case's thread: `limit` entries from sequence `from`.
     pub fn thread(&self, scope: &Scope, case: &CaseRef, from: u32, limit: u32) -> Result<ThreadPage> {
         self.damage.guard("reading a thread", || {

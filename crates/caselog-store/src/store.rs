@@ -15,10 +15,10 @@ use redb::{Database, DatabaseError, ReadableDatabase};
 use crate::error::{Result, StoreError};
 use crate::guard::Damage;
 use crate::index::{IndexHandle, IndexProgress};
-use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewMessage, Scope, Written};
+use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewFollowUp, NewMessage, Scope, Written};
 use crate::options::{IndexDirectoryHook, Options, StorageHooks};
 use crate::tables;
-use crate::writer::{Command, CommitWatch, Reply, Writer};
+use crate::writer::{Command, CommitWatch, EventCommand, Reply, Writer};
 
 /// File name of the redb database inside the store directory.
 pub const STORE_FILE: &str = "cases.redb";
@@ -337,7 +337,7 @@ impl Store {
     /// case (needs attention → in progress, resolved within the reopen
     /// window → in progress); a support reply never does.
     pub fn reply(&self, scope: &Scope, case: &CaseRef, msg: NewMessage) -> Result<Written> {
-        self.submit(|reply| Command::Event {
+        let cmd = EventCommand {
             scope: scope.clone(),
             case: case.clone(),
             actor: msg.actor,
@@ -345,8 +345,8 @@ impl Store {
             body: msg.body,
             attachments: msg.attachments,
             at: msg.at,
-            reply,
-        })
+        };
+        self.submit(|reply| Command::Event { cmd, reply })
     }
 
     /// Applies a lifecycle event (with an optional note) through the core
@@ -361,7 +361,7 @@ impl Store {
         note: impl Into<String>,
         at: Option<Timestamp>,
     ) -> Result<Written> {
-        self.submit(|reply| Command::Event {
+        let cmd = EventCommand {
             scope: scope.clone(),
             case: case.clone(),
             actor,
@@ -369,8 +369,8 @@ impl Store {
             body: note.into(),
             attachments: Vec::new(),
             at,
-            reply,
-        })
+        };
+        self.submit(|reply| Command::Event { cmd, reply })
     }
 
     /// Merges a duplicate into a surviving case of the same tenant
@@ -388,9 +388,9 @@ impl Store {
 
     /// Opens a follow-up to a closed case, in one atomic write: a new case
     /// with a new number that references the closed one and copies its
-    /// category and references (not its messages), linked both ways.
-    /// `new.tenant`, `new.category` and `new.refs` are taken from the old case.
-    pub fn follow_up(&self, scope: &Scope, of: &CaseRef, new: NewCase) -> Result<Created> {
+    /// category and references (not its messages), linked both ways. Its
+    /// tenant, marketplace and language are the old case's too.
+    pub fn follow_up(&self, scope: &Scope, of: &CaseRef, new: NewFollowUp) -> Result<Created> {
         self.submit(|reply| Command::FollowUp {
             scope: scope.clone(),
             of: of.clone(),

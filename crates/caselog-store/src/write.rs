@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
 use crate::model::{
-    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, Scope,
-    StatusChange, ThreadEntry, Written,
+    Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewFollowUp,
+    Scope, StatusChange, ThreadEntry, Written,
 };
 use crate::options::Options;
 use crate::records::{self, encode_queue_value, TenantRecord, ViewSummary};
@@ -576,7 +576,7 @@ pub(crate) fn follow_up(
     ctx: &mut Ctx<'_>,
     scope: &Scope,
     of: &CaseRef,
-    mut new: NewCase,
+    new: NewFollowUp,
     now: Timestamp,
 ) -> Result<Created> {
     let old = resolve(&t.cases, &t.numbers, scope, of)?;
@@ -586,11 +586,20 @@ pub(crate) fn follow_up(
             status: old.state.status,
         });
     }
-    new.tenant = old.tenant.clone();
-    new.category = old.category;
     let mut refs = old.refs.clone();
     refs.cases.push(old.number.clone());
-    new.refs = refs;
+    let new = NewCase::new(
+        old.tenant.clone(),
+        new.created_by,
+        old.marketplace.clone(),
+        old.language.clone(),
+        old.category,
+        new.title,
+        new.description,
+    )
+    .with_attachments(new.attachments)
+    .with_refs(refs)
+    .with_time(new.at);
     let created = create_case(t, ctx, new, Some(old.number.clone()), now)?;
     let mut linked = old;
     linked.links.follow_ups.push(created.number.clone());

@@ -17,14 +17,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use caselog_core::{Actor, CaseEvent, PerformanceTier, TenantId, Timestamp};
+use caselog_core::{PerformanceTier, TenantId, Timestamp};
 use crossbeam_channel::{Receiver, Sender};
 use redb::Database;
 
 use crate::error::{Result, StoreError};
-use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewAttachment, NewCase, Scope, Written};
+use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewFollowUp, Scope, Written};
 use crate::options::{Durability, Options};
-use crate::write::{self, Ctx, EventCommand, Tables};
+pub(crate) use crate::write::EventCommand;
+use crate::write::{self, Ctx, Tables};
 
 /// A one-shot reply channel.
 pub(crate) type Reply<T> = Sender<Result<T>>;
@@ -36,19 +37,13 @@ pub(crate) enum Command {
         reply: Reply<Created>,
     },
     Event {
-        scope: Scope,
-        case: CaseRef,
-        actor: Actor,
-        event: CaseEvent,
-        body: String,
-        attachments: Vec<NewAttachment>,
-        at: Option<Timestamp>,
+        cmd: EventCommand,
         reply: Reply<Written>,
     },
     FollowUp {
         scope: Scope,
         of: CaseRef,
-        new: NewCase,
+        new: NewFollowUp,
         reply: Reply<Created>,
     },
     SetTier {
@@ -397,27 +392,7 @@ fn apply(
     }
     match cmd {
         Command::Create { new, reply } => split(reply, write::create_case(t, ctx, new, None, now)),
-        Command::Event {
-            scope,
-            case,
-            actor,
-            event,
-            body,
-            attachments,
-            at,
-            reply,
-        } => {
-            let cmd = EventCommand {
-                scope,
-                case,
-                actor,
-                event,
-                body,
-                attachments,
-                at,
-            };
-            split(reply, write::apply_event(t, ctx, cmd, now))
-        }
+        Command::Event { cmd, reply } => split(reply, write::apply_event(t, ctx, cmd, now)),
         Command::FollowUp { scope, of, new, reply } => split(reply, write::follow_up(t, ctx, &scope, &of, new, now)),
         Command::SetTier { tenant, tier, reply } => split(reply, write::set_tier(t, &tenant, tier)),
         Command::SetComplex { case, complex, reply } => split(reply, write::set_complex(t, ctx, &case, complex)),

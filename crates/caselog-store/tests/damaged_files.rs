@@ -145,15 +145,17 @@ fn build_original() -> Original {
         let store = Store::open(dir.path(), fast_options()).unwrap();
         for i in 0..120 {
             let t = format!("seller-{}", i % 3);
-            let mut new = new_case(
-                &t,
-                "ann",
-                Category::Orders,
-                &format!("Case {i} {}", words(&mut rng, 4)),
-                None,
-            );
+            let title = format!("Case {i} {}", words(&mut rng, 4));
             let n = 5 + rng.below(400) as usize;
-            new.description = words(&mut rng, n);
+            let new = NewCase::new(
+                tenant(&t),
+                user("ann"),
+                Marketplace::parse("US").unwrap(),
+                LanguageTag::parse("en").unwrap(),
+                Category::Orders,
+                title,
+                words(&mut rng, n),
+            );
             let created = store.create_case(new).unwrap();
             for _ in 0..rng.below(4) {
                 let n = 3 + rng.below(300) as usize;
@@ -161,12 +163,7 @@ fn build_original() -> Original {
                     .reply(
                         &Scope::Tenant(tenant(&t)),
                         &CaseRef::Id(created.id),
-                        NewMessage {
-                            actor: seller("ann"),
-                            body: words(&mut rng, n),
-                            attachments: vec![],
-                            at: None,
-                        },
+                        NewMessage::new(seller("ann"), words(&mut rng, n)),
                     )
                     .unwrap();
             }

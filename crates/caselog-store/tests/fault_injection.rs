@@ -672,16 +672,7 @@ fn worker(store: &Store, ledger: &Ledger, seed: u64, w: usize, work: Workload) {
                     &body,
                     None,
                 ),
-                _ => store.reply(
-                    &scope,
-                    &case,
-                    NewMessage {
-                        actor: agent("agent-7"),
-                        body: body.clone(),
-                        attachments: vec![],
-                        at: None,
-                    },
-                ),
+                _ => store.reply(&scope, &case, NewMessage::new(agent("agent-7"), body.clone())),
             };
             written.map(|wr| {
                 own[k].1 = wr.status;

@@ -399,12 +399,7 @@ fn a_write_is_searchable_once_waited_for() {
             .reply(
                 &s,
                 &CaseRef::Id(c.id),
-                NewMessage {
-                    actor: Actor::Seller(user("ops@example.com")),
-                    body: format!("followup{i}"),
-                    attachments: vec![],
-                    at: None,
-                },
+                NewMessage::new(Actor::Seller(user("ops@example.com")), format!("followup{i}")),
             )
             .unwrap();
         assert!(store.wait_indexed(w.change, WAIT).unwrap());

@@ -60,12 +60,8 @@ fn build(store: &Store, specs: &[Spec]) {
         new.at = Some(created_at);
         let created = store.create_case(new).unwrap();
         if let Some(r) = s.reply {
-            let msg = NewMessage {
-                actor: Actor::Support(user("agent-1")),
-                body: "refund".into(),
-                attachments: vec![],
-                at: Some(created_at.saturating_add(Span::days(10 + i64::from(r)))),
-            };
+            let msg = NewMessage::new(Actor::Support(user("agent-1")), "refund")
+                .with_time(created_at.saturating_add(Span::days(10 + i64::from(r))));
             store.reply(&Scope::AllTenants, &CaseRef::Id(created.id), msg).unwrap();
         }
     }

@@ -243,19 +243,17 @@ fn build(store: &Store, specs: &[CaseSpec]) -> Vec<OracleCase> {
             skus: spec.skus.iter().map(|&i| Sku::parse(SKUS[i]).unwrap()).collect(),
             cases: vec![],
         };
-        let new = NewCase {
-            tenant: tenant(TENANTS[spec.tenant]),
-            created_by: user(USERS[spec.user]),
-            marketplace: Marketplace::parse(MARKETS[spec.market]).unwrap(),
-            language: LanguageTag::parse("en").unwrap(),
-            category: Category::ALL[spec.category],
-            title: text(&spec.title, spec.glue),
-            description: text(&spec.body, spec.glue),
-            attachments: vec![],
-            refs,
-            complex: false,
-            at: Some(at),
-        };
+        let new = NewCase::new(
+            tenant(TENANTS[spec.tenant]),
+            user(USERS[spec.user]),
+            Marketplace::parse(MARKETS[spec.market]).unwrap(),
+            LanguageTag::parse("en").unwrap(),
+            Category::ALL[spec.category],
+            text(&spec.title, spec.glue),
+            text(&spec.body, spec.glue),
+        )
+        .with_refs(refs)
+        .with_time(at);
         let created = store.create_case(new).unwrap();
         let later = at.saturating_add(Span::days(spec.action_days));
         let case = CaseRef::Id(created.id);
@@ -279,12 +277,8 @@ fn build(store: &Store, specs: &[CaseSpec]) -> Vec<OracleCase> {
                     .unwrap();
             }
             3 => {
-                let msg = NewMessage {
-                    actor: Actor::Seller(user(USERS[spec.user])),
-                    body: text(&spec.reply, !spec.glue),
-                    attachments: vec![],
-                    at: Some(later),
-                };
+                let msg = NewMessage::new(Actor::Seller(user(USERS[spec.user])), text(&spec.reply, !spec.glue))
+                    .with_time(later);
                 store
                     .reply(&Scope::Tenant(tenant(TENANTS[spec.tenant])), &case, msg)
                     .unwrap();

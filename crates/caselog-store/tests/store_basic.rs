@@ -27,12 +27,7 @@ fn reopen_keeps_cases_threads_and_counters() {
             .reply(
                 &Scope::Tenant(tenant("seller-1")),
                 &CaseRef::Id(first.id),
-                NewMessage {
-                    actor: seller("ann"),
-                    body: "Any news?".into(),
-                    attachments: vec![],
-                    at: None,
-                },
+                NewMessage::new(seller("ann"), "Any news?"),
             )
             .unwrap();
         store.shutdown().unwrap();
@@ -168,12 +163,7 @@ fn refused_transitions_change_nothing_and_name_status_event_actor() {
         .reply(
             &scope,
             &CaseRef::Id(c.id),
-            NewMessage {
-                actor: seller("ann"),
-                body: "one more thing".into(),
-                attachments: vec![],
-                at: None,
-            },
+            NewMessage::new(seller("ann"), "one more thing"),
         )
         .unwrap_err();
     assert!(
@@ -201,7 +191,7 @@ fn another_tenants_case_is_indistinguishable_from_a_missing_one() {
         .unwrap();
     let other = Scope::Tenant(tenant("seller-2"));
     assert_eq!(store.case(&other, &CaseRef::Id(c.id)).unwrap(), None);
-    assert_eq!(store.case_by_number(&other, c.number.as_str()).unwrap(), None);
+    assert_eq!(store.case(&other, &c.number.clone().into()).unwrap(), None);
     let missing = store.thread(&other, &CaseRef::Id(c.id), 0, 10).unwrap_err();
     let absent = store.thread(&other, &CaseRef::Id(CaseId(999_999)), 0, 10).unwrap_err();
     assert!(matches!(missing, StoreError::CaseNotFound(_)));
@@ -222,7 +212,7 @@ fn follow_up_links_both_ways_and_copies_category_and_refs() {
     let mut first = new_case("seller-1", "ann", Category::FbaInventory, "Lost units", None);
     first.refs.asins.push(Asin::parse("B08XYZ1234").unwrap());
     let c = store.create_case(first).unwrap();
-    let follow = new_case("seller-1", "ann", Category::Other, "Still missing", None);
+    let follow = NewFollowUp::new(user("ann"), "Still missing", "Description of Still missing");
     let err = store.follow_up(&scope, &CaseRef::Id(c.id), follow.clone()).unwrap_err();
     assert!(
         matches!(
@@ -418,7 +408,13 @@ fn import_skips_only_identical_cases_and_rejects_other_uses_of_a_number() {
         out[4]
     );
     // Nothing of the rejected lines was written.
-    let kept = store.case_by_number(&Scope::AllTenants, "ARCH-1").unwrap().unwrap();
+    let kept = store
+        .case(
+            &Scope::AllTenants,
+            &CaseNumber::parse_imported("ARCH-1").unwrap().into(),
+        )
+        .unwrap()
+        .unwrap();
     assert_eq!((kept.title.as_str(), kept.tenant.as_str()), ("First", "seller-9"));
     assert_eq!(store.stats().unwrap().cases, 2);
     store.shutdown().unwrap();
@@ -539,7 +535,10 @@ fn import_keeps_status_and_reports_existing_numbers() {
         out[3]
     );
     let scope = Scope::Tenant(tenant("seller-9"));
-    let c = store.case_by_number(&scope, "ARCH-1").unwrap().unwrap();
+    let c = store
+        .case(&scope, &CaseNumber::parse_imported("ARCH-1").unwrap().into())
+        .unwrap()
+        .unwrap();
     assert_eq!(c.status(), Status::Resolved);
     assert!(c.imported);
     assert_eq!(c.marketplace.as_str(), "DE");

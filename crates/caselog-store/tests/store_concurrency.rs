@@ -68,12 +68,7 @@ fn concurrent_writers_and_readers_see_every_acknowledged_write() {
                             .reply(
                                 &scope,
                                 &CaseRef::Id(c.id),
-                                NewMessage {
-                                    actor: seller("ann"),
-                                    body: format!("reply {r}"),
-                                    attachments: vec![],
-                                    at: None,
-                                },
+                                NewMessage::new(seller("ann"), format!("reply {r}")),
                             )
                             .unwrap();
                         let page = store.thread(&scope, &CaseRef::Id(c.id), written.entry, 1).unwrap();

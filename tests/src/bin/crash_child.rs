@@ -168,7 +168,7 @@ fn perform(store: &Store, m: &ThreadModel, seq: u32, op: &Op) -> Result<Option<S
             };
             let msg = m.message(seq, m.actor(ev.by_seller()));
             let w = store
-                .apply_event(&scope, &by_number(case), msg.actor, ev.event(), msg.body, None)
+                .apply_event(&scope, &by_number(case), msg.actor.clone(), ev.event(), msg.body, None)
                 .map_err(|e| e.to_string())?;
             check(w.status).map(|()| None)
         }
@@ -185,7 +185,7 @@ fn perform(store: &Store, m: &ThreadModel, seq: u32, op: &Op) -> Result<Option<S
         }
         Op::FollowUp { of } => {
             let created = store
-                .follow_up(&tenant_scope(of), &by_number(of), m.new_case(seq))
+                .follow_up(&tenant_scope(of), &by_number(of), m.follow_up(seq))
                 .map_err(|e| e.to_string())?;
             Ok(Some(created.number.to_string()))
         }

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use caselog_core::{
     Actor, AttachmentKind, AttachmentMeta, AttachmentPolicy, CaseEvent, ContentHash, References, Span, Timestamp,
 };
-use caselog_store::{CaseRef, Created, NewAttachment, NewCase, NewMessage, Scope, Written};
+use caselog_store::{CaseRef, Created, NewAttachment, NewCase, NewFollowUp, NewMessage, Scope, Written};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -149,19 +149,20 @@ fn new_case(db: &Path, a: NewCaseArgs, out: &mut dyn Write) -> Result<Outcome> {
         cases: a.related,
     };
     let store = open_existing(db)?;
-    let created = store.create_case(NewCase {
-        tenant: a.tenant,
-        created_by: a.user,
-        marketplace: a.marketplace,
-        language: a.language,
-        category: a.category,
-        title: a.title,
-        description,
-        attachments,
-        refs,
-        complex: a.complex,
-        at: a.at,
-    });
+    let created = store.create_case(
+        NewCase::new(
+            a.tenant,
+            a.user,
+            a.marketplace,
+            a.language,
+            a.category,
+            a.title,
+            description,
+        )
+        .with_attachments(attachments)
+        .with_refs(refs)
+        .with_time(a.at),
+    );
     close(store)?;
     report_created(out, &created.context("opening the case")?, a.json, "case")?;
     Ok(Outcome::Success)
@@ -175,20 +176,9 @@ fn follow_up(db: &Path, a: FollowUpArgs, out: &mut dyn Write) -> Result<Outcome>
     let created = store.follow_up(
         &scope,
         &CaseRef::Number(a.number.clone()),
-        NewCase {
-            tenant: a.tenant,
-            created_by: a.user,
-            marketplace: a.marketplace,
-            language: a.language,
-            // Taken from the closed case by the store.
-            category: caselog_core::Category::Other,
-            title: a.title,
-            description,
-            attachments,
-            refs: References::default(),
-            complex: false,
-            at: None,
-        },
+        // Tenant, marketplace, language, category and references are the
+        // closed case's.
+        NewFollowUp::new(a.user, a.title, description).with_attachments(attachments),
     );
     close(store)?;
     let created = created.with_context(|| format!("opening a follow-up to case {}", a.number))?;
@@ -257,12 +247,9 @@ fn reply(db: &Path, a: ReplyArgs, out: &mut dyn Write) -> Result<Outcome> {
     let written = store.reply(
         &scope,
         &CaseRef::Number(a.number.clone()),
-        NewMessage {
-            actor,
-            body: text,
-            attachments,
-            at: a.at,
-        },
+        NewMessage::new(actor, text)
+            .with_attachments(attachments)
+            .with_time(a.at),
     );
     close(store)?;
     let written = written.with_context(|| format!("replying to case {}", a.number))?;

@@ -106,7 +106,7 @@ fn check_store(store: &Store) -> Result<(StoreCheck, u64)> {
                     check.cases += 1;
                     check.thread_entries += thread.len() as u64;
                     *by_status.entry(case.status()).or_default() += 1;
-                    match store.case_by_number(&Scope::AllTenants, case.number.as_str()) {
+                    match store.case(&Scope::AllTenants, &case.number.clone().into()) {
                         Ok(Some(c)) if c.id == case.id => {}
                         Ok(other) => check.problem(
                             format!(

@@ -25,19 +25,16 @@ pub fn agent(s: &str) -> Actor {
 }
 
 pub fn new_case(tenant_id: &str, by: &str, category: Category, title: &str, at: Option<Timestamp>) -> NewCase {
-    NewCase {
-        tenant: tenant(tenant_id),
-        created_by: user(by),
-        marketplace: Marketplace::parse("US").unwrap(),
-        language: LanguageTag::parse("en").unwrap(),
+    NewCase::new(
+        tenant(tenant_id),
+        user(by),
+        Marketplace::parse("US").unwrap(),
+        LanguageTag::parse("en").unwrap(),
         category,
-        title: title.into(),
-        description: format!("Description of {title}"),
-        attachments: vec![],
-        refs: References::default(),
-        complex: false,
-        at,
-    }
+        title,
+        format!("Description of {title}"),
+    )
+    .with_time(at)
 }
 
 /// Options for tests that do many writes: deferred durability (each test

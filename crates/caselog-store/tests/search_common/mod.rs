@@ -30,19 +30,15 @@ pub fn at(t: &str) -> Timestamp {
 
 /// A new case with the defaults the tests do not care about.
 pub fn new_case(tenant_id: &str, title: &str, body: &str) -> NewCase {
-    NewCase {
-        tenant: tenant(tenant_id),
-        created_by: user("ops@example.com"),
-        marketplace: Marketplace::parse("US").unwrap(),
-        language: LanguageTag::parse("en").unwrap(),
-        category: Category::Other,
-        title: title.into(),
-        description: body.into(),
-        attachments: vec![],
-        refs: References::default(),
-        complex: false,
-        at: None,
-    }
+    NewCase::new(
+        tenant(tenant_id),
+        user("ops@example.com"),
+        Marketplace::parse("US").unwrap(),
+        LanguageTag::parse("en").unwrap(),
+        Category::Other,
+        title,
+        body,
+    )
 }
 
 pub fn open(dir: &Path) -> Store {
