@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod error;
+#[cfg(feature = "internals")]
 pub mod fuzzing;
 mod guard;
 pub mod index;
@@ -72,10 +73,3 @@ pub use read::{
 };
 pub use salvage::{SalvageLoss, SalvageReport};
 pub use store::{Store, STORE_FILE};
-
-/// The redb release the store is built on, for implementing
-/// [`redb::StorageBackend`] in [`StorageHooks::backend`].
-pub use redb;
-/// The tantivy release the index is built on, for implementing
-/// [`tantivy::Directory`] in [`StorageHooks::index_directory`].
-pub use tantivy;

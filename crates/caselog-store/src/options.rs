@@ -99,9 +99,11 @@ impl Default for Options {
 
 /// Wraps the index's directory: given the store's on-disk index directory,
 /// returns the directory tantivy should use (typically a wrapper that
-/// forwards to it, counting or failing operations).
+/// forwards to it, counting or failing operations). The directory is
+/// tantivy's trait object, so a wrapper needs only the `tantivy` crate of
+/// the same release as the store's.
 pub type IndexDirectoryHook =
-    std::sync::Arc<dyn Fn(tantivy::directory::MmapDirectory) -> Box<dyn tantivy::Directory> + Send + Sync>;
+    std::sync::Arc<dyn Fn(Box<dyn tantivy::Directory>) -> Box<dyn tantivy::Directory> + Send + Sync>;
 
 /// Where a store keeps its bytes, for hosts that need something other than
 /// the default files (see [`crate::Store::open_with`]): an in-memory or

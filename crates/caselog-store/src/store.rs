@@ -259,11 +259,6 @@ impl Store {
         self.damage.seen()
     }
 
-    /// The store's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The options the store was opened with.
     pub fn options(&self) -> &Options {
         &self.opts
@@ -490,30 +485,6 @@ impl Store {
     /// [`crate::Durability::Deferred`]).
     pub fn sync(&self) -> Result<()> {
         self.submit(|reply| Command::Sync { reply })
-    }
-
-    /// Drops change-log entries below `upto`.
-    pub fn prune_changes(&self, upto: u64) -> Result<u64> {
-        self.submit(|reply| Command::PruneChanges { upto, reply })
-    }
-
-    /// Waits until the writer has committed change `change` (returns
-    /// immediately if it has), at most `timeout`.
-    pub fn wait_committed(&self, change: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return self.watch.committed() >= change;
-            }
-            let (committed, closed) = self.watch.wait_past(change.saturating_sub(1), deadline - now);
-            if committed >= change {
-                return true;
-            }
-            if closed {
-                return false;
-            }
-        }
     }
 
     /// Stops accepting writes, lets the writer drain and commit what was

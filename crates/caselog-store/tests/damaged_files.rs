@@ -31,10 +31,10 @@ use std::sync::{Arc, Mutex};
 
 use caselog_core::*;
 use caselog_store::interchange::to_line;
-use caselog_store::redb::backends::FileBackend;
-use caselog_store::redb::{BackendError, StorageBackend};
 use caselog_store::*;
 use common::*;
+use redb::backends::FileBackend;
+use redb::{BackendError, StorageBackend};
 
 /// redb's page size.
 const PAGE: u64 = 4096;

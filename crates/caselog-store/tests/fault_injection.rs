@@ -28,14 +28,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use caselog_core::*;
-use caselog_store::redb::backends::FileBackend;
-use caselog_store::redb::{BackendError, StorageBackend};
-use caselog_store::tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
-use caselog_store::tantivy::directory::{
-    AntiCallToken, Directory, DirectoryLock, FileHandle, Lock, TerminatingWrite, WatchCallback, WatchHandle, WritePtr,
-};
 use caselog_store::*;
 use common::*;
+use redb::backends::FileBackend;
+use redb::{BackendError, StorageBackend};
+use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
+use tantivy::directory::{
+    AntiCallToken, Directory, DirectoryLock, FileHandle, Lock, TerminatingWrite, WatchCallback, WatchHandle, WritePtr,
+};
 
 // ---------------------------------------------------------------------------
 // Seeds and iterations
@@ -472,7 +472,7 @@ impl Directory for FaultyDirectory {
     fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
         self.inner.acquire_lock(lock)
     }
-    fn watch(&self, callback: WatchCallback) -> caselog_store::tantivy::Result<WatchHandle> {
+    fn watch(&self, callback: WatchCallback) -> tantivy::Result<WatchHandle> {
         self.inner.watch(callback)
     }
 }
@@ -481,7 +481,7 @@ fn faulty_index(faults: &Faults) -> IndexDirectoryHook {
     let faults = faults.clone();
     Arc::new(move |mmap| {
         Box::new(FaultyDirectory {
-            inner: Box::new(mmap),
+            inner: mmap,
             faults: faults.clone(),
         }) as Box<dyn Directory>
     })
@@ -990,7 +990,7 @@ fn a_store_over_an_in_memory_backend_works() {
         dir.path(),
         fault_options(Durability::Immediate),
         StorageHooks {
-            backend: Some(Box::new(caselog_store::redb::backends::InMemoryBackend::new())),
+            backend: Some(Box::new(redb::backends::InMemoryBackend::new())),
             ..StorageHooks::default()
         },
     )

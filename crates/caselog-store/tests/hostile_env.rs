@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caselog_core::*;
-use caselog_store::redb::backends::FileBackend;
-use caselog_store::redb::{BackendError, StorageBackend};
-use caselog_store::tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
-use caselog_store::tantivy::directory::{DirectoryLock, FileHandle, Lock, WatchCallback, WatchHandle, WritePtr};
-use caselog_store::tantivy::Directory;
 use caselog_store::*;
 use common::*;
+use redb::backends::FileBackend;
+use redb::{BackendError, StorageBackend};
+use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
+use tantivy::directory::{DirectoryLock, FileHandle, Lock, WatchCallback, WatchHandle, WritePtr};
+use tantivy::Directory;
 
 fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -216,7 +216,7 @@ impl Directory for FullDisk {
     fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
         self.inner.acquire_lock(lock)
     }
-    fn watch(&self, callback: WatchCallback) -> caselog_store::tantivy::Result<WatchHandle> {
+    fn watch(&self, callback: WatchCallback) -> tantivy::Result<WatchHandle> {
         self.inner.watch(callback)
     }
 }
@@ -264,7 +264,7 @@ fn an_index_that_cannot_commit_on_a_full_disk_is_reported_lagging_and_the_import
     let hook_full = full.clone();
     let hook: IndexDirectoryHook = Arc::new(move |mmap| {
         Box::new(FullDisk {
-            inner: Box::new(mmap),
+            inner: mmap,
             full: hook_full.clone(),
         }) as Box<dyn Directory>
     });

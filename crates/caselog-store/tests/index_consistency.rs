@@ -18,12 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
 use caselog_core::*;
-use caselog_store::tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
-use caselog_store::tantivy::directory::{
-    Directory, DirectoryLock, FileHandle, Lock, WatchCallback, WatchHandle, WritePtr,
-};
 use caselog_store::*;
 use search_common::*;
+use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
+use tantivy::directory::{Directory, DirectoryLock, FileHandle, Lock, WatchCallback, WatchHandle, WritePtr};
 
 /// Opens the gate when dropped, so a failing test does not leave the
 /// indexer (and the store's shutdown) stuck at it.
@@ -112,7 +110,7 @@ impl Directory for Gated {
     fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
         self.inner.acquire_lock(lock)
     }
-    fn watch(&self, callback: WatchCallback) -> caselog_store::tantivy::Result<WatchHandle> {
+    fn watch(&self, callback: WatchCallback) -> tantivy::Result<WatchHandle> {
         self.inner.watch(callback)
     }
 }
@@ -123,7 +121,7 @@ fn gated(gate: &Arc<Gate>) -> StorageHooks {
         backend: None,
         index_directory: Some(Arc::new(move |mmap| {
             Box::new(Gated {
-                inner: Box::new(mmap),
+                inner: mmap,
                 gate: gate.clone(),
             }) as Box<dyn Directory>
         })),
@@ -279,18 +277,18 @@ fn the_index_of_another_store_is_rebuilt_at_open() {
 /// Adds a second live document for the case with id `id`, straight into the
 /// index of a closed store, keeping the commit payload.
 fn duplicate_document(dir: &Path, id: u64) {
-    use caselog_store::tantivy::{Index, IndexWriter, TantivyDocument, Term};
+    use tantivy::{Index, IndexWriter, TantivyDocument, Term};
     let index = Index::open_in_dir(index_dir(dir)).unwrap();
     caselog_store::index::analysis::register(&index);
     let id_field = index.schema().get_field("id").unwrap();
     let searcher = index.reader().unwrap().searcher();
     let hits = searcher
         .search(
-            &caselog_store::tantivy::query::TermQuery::new(
+            &tantivy::query::TermQuery::new(
                 Term::from_field_u64(id_field, id),
-                caselog_store::tantivy::schema::IndexRecordOption::Basic,
+                tantivy::schema::IndexRecordOption::Basic,
             ),
-            &caselog_store::tantivy::collector::DocSetCollector,
+            &tantivy::collector::DocSetCollector,
         )
         .unwrap();
     let address = *hits.iter().next().unwrap();

@@ -730,10 +730,10 @@ fn open_directory(
     dir: &Path,
     hook: Option<&IndexDirectoryHook>,
 ) -> std::result::Result<Box<dyn tantivy::Directory>, tantivy::directory::error::OpenDirectoryError> {
-    let mmap = MmapDirectory::open(dir)?;
+    let mmap: Box<dyn tantivy::Directory> = Box::new(MmapDirectory::open(dir)?);
     Ok(match hook {
         Some(wrap) => wrap(mmap),
-        None => Box::new(mmap),
+        None => mmap,
     })
 }
 
@@ -1740,9 +1740,8 @@ pub(crate) fn open_read_only(
 ) -> Result<IndexHandle> {
     let (schema, fields) = Fields::build();
     let schema_id = schema_fingerprint(&schema);
-    let hook: IndexDirectoryHook = Arc::new(|mmap| {
-        Box::new(super::read_only::ReadOnlyDirectory::new(Box::new(mmap))) as Box<dyn tantivy::Directory>
-    });
+    let hook: IndexDirectoryHook =
+        Arc::new(|mmap| Box::new(super::read_only::ReadOnlyDirectory::new(mmap)) as Box<dyn tantivy::Directory>);
     let place = Place {
         store_dir: store_dir.to_owned(),
         hook: Some(hook),

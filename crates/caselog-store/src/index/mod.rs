@@ -8,7 +8,11 @@
 //!   and snippets.
 //! - `verify`: proving the index and the store agree.
 
+#[cfg(feature = "internals")]
 pub mod analysis;
+#[cfg(not(feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // parts serve only the benchmarks and tests
+pub(crate) mod analysis;
 mod indexer;
 mod read_only;
 mod schema;
