@@ -26,7 +26,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use caselog_core::Timestamp;
+use caselog_core::{CaseId, Timestamp};
 use caselog_store::interchange::{to_line, UTF8_BOM};
 use caselog_store::{Case, CaseRef, Scope, SearchOptions, SearchSort, Store, ThreadEntry, MAX_VIEW_WINDOW};
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, XlsxError};
@@ -365,8 +365,9 @@ fn export_into<'o>(store: &Store, scope: &Scope, args: &ExportArgs, mut sink: Si
         loop {
             let page = store.view(scope, &q).context("reading the view")?;
             for case in &page.cases {
-                let thread = thread_for(store, scope, &sink, case)?;
-                emit(case, &thread, &mut sink)?;
+                if let Some((case, thread)) = case_and_thread(store, scope, &sink, case.id)? {
+                    emit(&case, &thread, &mut sink)?;
+                }
             }
             let reached = u64::from(q.page) * u64::from(q.per_page);
             if page.cases.is_empty() || reached >= page.total {
@@ -389,10 +390,11 @@ fn export_into<'o>(store: &Store, scope: &Scope, args: &ExportArgs, mut sink: Si
             }
         }
     } else {
-        search_all(store, scope, &query, |case| {
-            if passes(case, &args.filter) {
-                let thread = thread_for(store, scope, &sink, case)?;
-                emit(case, &thread, &mut sink)?;
+        search_all(store, scope, &query, |id| {
+            if let Some((case, thread)) = case_and_thread(store, scope, &sink, id)? {
+                if passes(&case, &args.filter) {
+                    emit(&case, &thread, &mut sink)?;
+                }
             }
             Ok(())
         })?;
@@ -401,18 +403,28 @@ fn export_into<'o>(store: &Store, scope: &Scope, args: &ExportArgs, mut sink: Si
     Ok((n, sink))
 }
 
-fn thread_for(store: &Store, scope: &Scope, sink: &Sink<'_>, case: &Case) -> Result<Vec<ThreadEntry>> {
-    if !sink.needs_thread() {
-        return Ok(Vec::new());
+/// A case as it is now, with its thread when the sink writes threads (both
+/// from one read, so they agree); `None` if it left the scope meanwhile.
+fn case_and_thread(
+    store: &Store,
+    scope: &Scope,
+    sink: &Sink<'_>,
+    id: CaseId,
+) -> Result<Option<(Case, Vec<ThreadEntry>)>> {
+    let what = || format!("reading case {id}");
+    if sink.needs_thread() {
+        store.case_with_thread(scope, &CaseRef::Id(id)).with_context(what)
+    } else {
+        Ok(store
+            .case(scope, &CaseRef::Id(id))
+            .with_context(what)?
+            .map(|c| (c, Vec::new())))
     }
-    store
-        .full_thread(scope, &CaseRef::Id(case.id))
-        .with_context(|| format!("reading the thread of case {}", case.number))
 }
 
 /// Visits every case the query matches, oldest first, walking the search
 /// with its cursor (a cursor walk is not bounded by the result window).
-fn search_all(store: &Store, scope: &Scope, text: &str, mut visit: impl FnMut(&Case) -> Result<()>) -> Result<()> {
+fn search_all(store: &Store, scope: &Scope, text: &str, mut visit: impl FnMut(CaseId) -> Result<()>) -> Result<()> {
     let opts = SearchOptions {
         sort: SearchSort::Created,
         descending: false,
@@ -426,10 +438,7 @@ fn search_all(store: &Store, scope: &Scope, text: &str, mut visit: impl FnMut(&C
             .search_after(scope, text, &opts, cursor.as_ref())
             .with_context(|| format!("searching for {text:?}"))?;
         for hit in &results.hits {
-            // A case changed out of scope since the search is skipped.
-            if let Some(case) = store.case(scope, &CaseRef::Id(hit.id))? {
-                visit(&case)?;
-            }
+            visit(hit.id)?;
         }
         match results.next {
             Some(next) => cursor = Some(next),

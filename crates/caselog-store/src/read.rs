@@ -180,6 +180,23 @@ pub struct Stats {
     pub store_bytes: u64,
 }
 
+/// Entries `from..from + limit` of case `id`'s thread, with their sequences.
+pub(crate) fn read_thread(
+    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    id: u64,
+    from: u32,
+    limit: u32,
+) -> Result<Vec<(u32, ThreadEntry)>> {
+    let end = from.saturating_add(limit);
+    let mut entries = Vec::new();
+    for item in thread.range((id, from)..(id, end)).map_err(st("reading a thread"))? {
+        let (k, v) = item.map_err(st("reading a thread"))?;
+        let (id, seq) = k.value();
+        entries.push((seq, records::decode_entry(v.value(), id, seq)?));
+    }
+    Ok(entries)
+}
+
 fn check_page(page: u32, per_page: u32) -> Result<()> {
     // The same typed errors as a search's, so a caller handles paging once.
     if per_page == 0 || per_page > MAX_PER_PAGE {
@@ -247,6 +264,28 @@ impl Store {
         })
     }
 
+    /// A case and its whole thread, read in one transaction: the thread
+    /// always has the case's `entries` entries, whatever is written
+    /// meanwhile. Another tenant's case is `None`, like a missing one.
+    pub fn case_with_thread(&self, scope: &Scope, case: &CaseRef) -> Result<Option<(Case, Vec<ThreadEntry>)>> {
+        self.damage.guard("reading a case with its thread", || {
+            let txn = self.read_txn()?;
+            let cases = open(&txn, tables::CASES)?;
+            let numbers = open(&txn, tables::NUMBERS)?;
+            let c = match resolve(&cases, &numbers, scope, case) {
+                Ok(c) => c,
+                Err(StoreError::CaseNotFound(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let thread = open(&txn, tables::THREAD)?;
+            let entries = read_thread(&thread, c.id.0, 0, u32::MAX)?
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect();
+            Ok(Some((c, entries)))
+        })
+    }
+
     /// A page of a case's thread: `limit` entries from sequence `from`.
     pub fn thread(&self, scope: &Scope, case: &CaseRef, from: u32, limit: u32) -> Result<ThreadPage> {
         self.damage.guard("reading a thread", || {
@@ -256,19 +295,9 @@ impl Store {
             let numbers = open(&txn, tables::NUMBERS)?;
             let c = resolve(&cases, &numbers, scope, case)?;
             let thread = open(&txn, tables::THREAD)?;
-            let end = from.saturating_add(limit);
-            let mut entries = Vec::new();
-            for item in thread
-                .range((c.id.0, from)..(c.id.0, end))
-                .map_err(st("reading a thread"))?
-            {
-                let (k, v) = item.map_err(st("reading a thread"))?;
-                let (id, seq) = k.value();
-                entries.push((seq, records::decode_entry(v.value(), id, seq)?));
-            }
             Ok(ThreadPage {
                 total: c.entries,
-                entries,
+                entries: read_thread(&thread, c.id.0, from, limit)?,
             })
         })
     }

@@ -22,19 +22,8 @@ pub fn show(db: &Path, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome> 
     let store = open_for_reading(db)?;
     let scope = scope(&args.scope);
     let case_ref = CaseRef::Number(args.number.clone());
-    // Case and thread are read in two transactions; a reply landing between
-    // them would show a thread one entry ahead of the header, so read the
-    // thread last and re-read once if the counts disagree.
-    let mut attempt = 0;
-    let (case, thread) = loop {
-        let Some(case) = store.case(&scope, &case_ref)? else {
-            bail!("no case {} in {}", args.number, describe(&scope));
-        };
-        let thread = store.full_thread(&scope, &case_ref)?;
-        attempt += 1;
-        if thread.len() == case.entries as usize || attempt >= 3 {
-            break (case, thread);
-        }
+    let Some((case, thread)) = store.case_with_thread(&scope, &case_ref)? else {
+        bail!("no case {} in {}", args.number, describe(&scope));
     };
     close(store)?;
     if args.json {
