@@ -28,7 +28,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use caselog_core::{CaseId, Timestamp};
 use caselog_store::interchange::{to_line, UTF8_BOM};
-use caselog_store::{Case, CaseRef, Scope, SearchOptions, SearchSort, Store, ThreadEntry, MAX_VIEW_WINDOW};
+use caselog_store::{Case, CaseRef, Scope, SearchOptions, SearchSort, Store, ThreadEntry};
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, XlsxError};
 
 use crate::cli::{ExportArgs, FilterArgs, FormatArg, ViewSortArg};
@@ -362,24 +362,21 @@ fn export_into<'o>(store: &Store, scope: &Scope, args: &ExportArgs, mut sink: Si
     if let Some(kind) = args.view {
         let mut q = view_query(kind, args.user.as_ref(), &args.filter, ViewSortArg::Updated, false)?;
         q.per_page = 1000;
+        // A cursor walk: not bounded by the view window of numbered pages.
+        let mut cursor = None;
         loop {
-            let page = store.view(scope, &q).context("reading the view")?;
+            let page = store
+                .view_after(scope, &q, cursor.as_ref())
+                .context("reading the view")?;
             for case in &page.cases {
                 if let Some((case, thread)) = case_and_thread(store, scope, &sink, case.id)? {
                     emit(&case, &thread, &mut sink)?;
                 }
             }
-            let reached = u64::from(q.page) * u64::from(q.per_page);
-            if page.cases.is_empty() || reached >= page.total {
-                break;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
-            if reached >= MAX_VIEW_WINDOW {
-                bail!(
-                    "the view holds {} cases; an export of a view stops at {MAX_VIEW_WINDOW} — export a search or the whole scope instead",
-                    page.total
-                );
-            }
-            q.page += 1;
         }
     } else if query.trim().is_empty() {
         let snapshot = store.snapshot().context("opening a snapshot of the store")?;

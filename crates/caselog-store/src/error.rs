@@ -277,10 +277,10 @@ pub enum StoreError {
         /// Cases to index.
         total: u64,
     },
-    /// A search cursor is malformed or was made for another scope, query or
-    /// order ([`crate::Store::search_after`]).
-    #[error("invalid search cursor: {0}")]
-    BadCursor(crate::index::CursorError),
+    /// A cursor is malformed or was made for another scope, query or order
+    /// ([`crate::Store::search_after`], [`crate::Store::view_after`]).
+    #[error("invalid cursor: {0}")]
+    BadCursor(crate::paging::CursorError),
 }
 
 impl From<ValidationError> for StoreError {

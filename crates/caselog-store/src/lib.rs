@@ -48,6 +48,7 @@ pub mod interchange;
 mod metrics;
 mod model;
 mod options;
+mod paging;
 mod read;
 mod records;
 mod salvage;
@@ -58,8 +59,8 @@ mod writer;
 
 pub use error::{Result, StoreError};
 pub use index::{
-    CursorError, Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport,
-    SearchCursor, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
+    Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits,
+    SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
 };
 pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use model::{
@@ -67,6 +68,7 @@ pub use model::{
     NewMessage, Scope, StatusChange, ThreadEntry, Written,
 };
 pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
+pub use paging::{Cursor, CursorError};
 pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,
     MAX_PER_PAGE, MAX_VIEW_WINDOW,

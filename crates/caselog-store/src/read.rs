@@ -10,6 +10,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 
 use crate::error::{Result, StoreError};
 use crate::model::{Case, CaseRef, Scope, ThreadEntry};
+use crate::paging::{Binding, Cursor};
 use crate::records::{self, category_from_byte, marketplace_bytes, ViewSummary};
 use crate::store::Store;
 use crate::tables::{self, order_bits, ALL_SCOPE};
@@ -132,6 +133,9 @@ pub struct ViewPage {
     pub per_page: u32,
     /// The cases of this page.
     pub cases: Vec<Case>,
+    /// The cursor of the next page ([`Store::view_after`]); `None` on the
+    /// last page.
+    pub next: Option<Cursor>,
 }
 
 /// A page of a thread.
@@ -216,29 +220,54 @@ fn check_page(page: u32, per_page: u32) -> Result<()> {
     Ok(())
 }
 
-/// Keeps the total and the ids of one page while a scan runs.
-struct PageWindow {
+/// A result's place in a view's order: (time or deadline, case id).
+type ViewKey = (u64, u64);
+
+/// Keeps the total and the items of one page while a scan visits a view's
+/// results in its order: either a numbered page (skip, take) or the page
+/// after a cursor's key.
+struct PageWindow<T> {
     skip: u64,
     take: usize,
+    /// The key of the last result of the previous page, when walking with
+    /// a cursor, and whether the scan runs down (keys decreasing).
+    after: Option<ViewKey>,
+    descending: bool,
     total: u64,
-    ids: Vec<u64>,
+    items: Vec<(ViewKey, T)>,
+    /// Whether a result follows the page.
+    more: bool,
 }
 
-impl PageWindow {
-    fn new(page: u32, per_page: u32) -> Self {
+impl<T> PageWindow<T> {
+    fn new(q: &ViewQuery, after: Option<ViewKey>, descending: bool) -> Self {
         PageWindow {
-            skip: u64::from(page.saturating_sub(1)) * u64::from(per_page),
-            take: per_page as usize,
+            skip: u64::from(q.page.saturating_sub(1)) * u64::from(q.per_page),
+            take: q.per_page as usize,
+            after,
+            descending,
             total: 0,
-            ids: Vec::new(),
+            items: Vec::new(),
+            more: false,
         }
     }
 
-    fn push(&mut self, id: u64) {
-        if self.total >= self.skip && self.ids.len() < self.take {
-            self.ids.push(id);
-        }
+    fn push(&mut self, key: ViewKey, item: T) {
+        let position = self.total;
         self.total += 1;
+        let on_or_past = match self.after {
+            Some(after) if self.descending => key < after,
+            Some(after) => key > after,
+            None => position >= self.skip,
+        };
+        if !on_or_past {
+            return;
+        }
+        if self.items.len() < self.take {
+            self.items.push((key, item));
+        } else {
+            self.more = true;
+        }
     }
 }
 
@@ -335,14 +364,66 @@ impl Store {
     /// A page of a case-log tab, with the total count. A page past the
     /// view window ([`MAX_VIEW_WINDOW`]) or of size 0 or above
     /// [`MAX_PER_PAGE`] is [`StoreError::PageOutOfRange`] or
-    /// [`StoreError::PerPageOutOfRange`], as for a search.
+    /// [`StoreError::PerPageOutOfRange`], as for a search. To walk a whole
+    /// view, follow [`ViewPage::next`] with [`Store::view_after`].
     pub fn view(&self, scope: &Scope, q: &ViewQuery) -> Result<ViewPage> {
-        self.damage.guard("reading a view", || {
-            check_page(q.page, q.per_page)?;
+        check_page(q.page, q.per_page)?;
+        self.damage.guard("reading a view", || self.view_page(scope, q, None))
+    }
+
+    /// The page of a view that follows `cursor` (the first page when it is
+    /// `None`); `q.page` is not used. The walk is not bounded by the view
+    /// window, and every case that stays put is returned exactly once. A
+    /// cursor made for another scope, view, filter or order is
+    /// [`StoreError::BadCursor`].
+    ///
+    /// ```
+    /// # use caselog_core::*;
+    /// # use caselog_store::*;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = Store::open(dir.path(), Options::default())?;
+    /// # let tenant = TenantId::parse("seller-0042")?;
+    /// # for i in 0..5 {
+    /// #     store.create_case(NewCase::new(tenant.clone(), UserId::parse("ops@example.com")?,
+    /// #         Marketplace::parse("US")?, LanguageTag::parse("en")?, Category::Orders,
+    /// #         format!("Order {i} missing"), "It did not arrive."))?;
+    /// # }
+    /// let scope = Scope::Tenant(tenant);
+    /// let mut q = ViewQuery::new(ViewKind::All);
+    /// q.per_page = 2;
+    /// let (mut seen, mut cursor) = (Vec::new(), None);
+    /// loop {
+    ///     let page = store.view_after(&scope, &q, cursor.as_ref())?;
+    ///     seen.extend(page.cases.iter().map(|c| c.number.clone()));
+    ///     match page.next {
+    ///         Some(next) => cursor = Some(next),
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(seen.len(), 5);
+    /// # store.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn view_after(&self, scope: &Scope, q: &ViewQuery, cursor: Option<&Cursor>) -> Result<ViewPage> {
+        check_page(1, q.per_page)?;
+        let after = match cursor {
+            Some(c) => {
+                let (_, t, id) = c.decode(&view_binding(scope, q))?;
+                Some((t, id))
+            }
+            None => None,
+        };
+        // A walk's first page is the view's first page, whatever `q.page` says.
+        let q = &ViewQuery { page: 1, ..q.clone() };
+        self.damage.guard("reading a view", || self.view_page(scope, q, after))
+    }
+
+    fn view_page(&self, scope: &Scope, q: &ViewQuery, after: Option<ViewKey>) -> Result<ViewPage> {
+        {
             let txn = self.read_txn()?;
             let cases = open(&txn, tables::CASES)?;
             let scope_key = scope.key();
-            let mut window = PageWindow::new(q.page, q.per_page);
+            let mut window = PageWindow::new(q, after, q.descending);
             match &q.kind {
                 ViewKind::All => {
                     let one_status = (q.filter.statuses.len() == 1 && q.sort == ViewSort::Updated)
@@ -361,6 +442,7 @@ impl Store {
                         let by_updated = open(&txn, tables::BY_UPDATED)?;
                         let mut visit = |k: (&str, u8, u64, u64)| -> Result<()> {
                             let (_, _, updated, id) = k;
+                            let key = (updated, id);
                             if needs_summary {
                                 let Some(v) = by_updated
                                     .get((scope_key, updated, id))
@@ -372,7 +454,7 @@ impl Store {
                                     return Ok(());
                                 }
                             }
-                            window.push(id);
+                            window.push(key, id);
                             Ok(())
                         };
                         if q.descending {
@@ -396,7 +478,8 @@ impl Store {
                         let mut visit = |item: ViewItem<'_>| -> Result<()> {
                             let (k, v) = item.map_err(st("scanning a view"))?;
                             if q.filter.matches(&ViewSummary::decode(v.value(), "view")?) {
-                                window.push(k.value().2);
+                                let (_, t, id) = k.value();
+                                window.push((t, id), id);
                             }
                             Ok(())
                         };
@@ -425,48 +508,58 @@ impl Store {
                             }
                         }
                     }
-                    found.sort_by_key(|c| {
+                    let key = |c: &Case| {
                         let t = match q.sort {
                             ViewSort::Updated => c.state.updated_at,
                             ViewSort::Created => c.state.created_at,
                         };
-                        (t, c.id)
-                    });
+                        (order_bits(t.as_millis()), c.id.0)
+                    };
+                    found.sort_by_key(key);
                     if q.descending {
                         found.reverse();
                     }
-                    return Ok(page_of(found, q));
+                    let mut window = PageWindow::new(q, after, q.descending);
+                    for c in found {
+                        window.push(key(&c), c);
+                    }
+                    return Ok(view_page(scope, q, window));
                 }
                 ViewKind::NeedsAttention => {
                     let t = open(&txn, tables::ATTENTION)?;
                     let range = t
                         .range((scope_key, 0, 0)..=(scope_key, u64::MAX, u64::MAX))
                         .map_err(st("scanning a view"))?;
-                    let mut found = Vec::new();
+                    // By deadline, soonest first, whatever the order asked.
+                    let mut window = PageWindow::new(q, after, false);
                     for item in range {
-                        let id = item.map_err(st("scanning a view"))?.0.value().2;
+                        let (_, deadline, id) = item.map_err(st("scanning a view"))?.0.value();
                         if let Some(c) = load_case(&cases, id)? {
                             if q.filter.matches(&ViewSummary::of(&c)) {
-                                found.push(c);
+                                window.push((deadline, id), c);
                             }
                         }
                     }
-                    return Ok(page_of(found, q));
+                    return Ok(view_page(scope, q, window));
                 }
             }
-            let mut out = Vec::with_capacity(window.ids.len());
-            for id in window.ids {
+            let mut items = Vec::with_capacity(window.items.len());
+            for (key, id) in std::mem::take(&mut window.items) {
                 if let Some(c) = load_case(&cases, id)? {
-                    out.push(c);
+                    items.push((key, c));
                 }
             }
-            Ok(ViewPage {
+            let loaded = PageWindow {
+                skip: window.skip,
+                take: window.take,
+                after: window.after,
+                descending: window.descending,
                 total: window.total,
-                page: q.page,
-                per_page: q.per_page,
-                cases: out,
-            })
-        })
+                items,
+                more: window.more,
+            };
+            Ok(view_page(scope, q, loaded))
+        }
     }
 
     /// The support queue, in the core comparator's order. With a tenant
@@ -600,15 +693,26 @@ type ViewItem<'a> = std::result::Result<
     redb::StorageError,
 >;
 
-fn page_of(found: Vec<Case>, q: &ViewQuery) -> ViewPage {
-    let total = found.len() as u64;
-    let skip = (q.page.saturating_sub(1) as usize).saturating_mul(q.per_page as usize);
+/// The page a window holds, with the cursor of the page after it.
+fn view_page(scope: &Scope, q: &ViewQuery, window: PageWindow<Case>) -> ViewPage {
+    let next = match window.items.last() {
+        Some(&((t, id), _)) if window.more => Some(Cursor::encode(&view_binding(scope, q), (0, t, id))),
+        _ => None,
+    };
     ViewPage {
-        total,
+        total: window.total,
         page: q.page,
         per_page: q.per_page,
-        cases: found.into_iter().skip(skip).take(q.per_page as usize).collect(),
+        cases: window.items.into_iter().map(|(_, c)| c).collect(),
+        next,
     }
+}
+
+/// What a view's cursors are bound to: the scope, the tab, its filters and
+/// its order (not the page or its size).
+fn view_binding(scope: &Scope, q: &ViewQuery) -> Binding {
+    let shape = format!("{:?} {:?} {:?} {}", q.kind, q.filter, q.sort, q.descending);
+    Binding::new(scope, &[b"view", shape.as_bytes()])
 }
 
 fn open<K: redb::Key + 'static, V: redb::Value + 'static>(

@@ -108,7 +108,7 @@ proptest! {
             prop_assert_eq!(paged.len() as u64, first.total, "paging {:?} missed hits", text);
             // By cursor.
             let mut walked = Vec::new();
-            let mut cursor: Option<SearchCursor> = None;
+            let mut cursor: Option<Cursor> = None;
             loop {
                 let r = store.search_after(&scope, text, &opts, cursor.as_ref()).unwrap();
                 prop_assert_eq!(r.total, first.total);
@@ -156,7 +156,7 @@ fn cursors_are_bound_to_their_scope_and_query() {
             .len(),
         1
     );
-    let bad = |scope: &Scope, text: &str, opts: &SearchOptions, cursor: &SearchCursor| match store.search_after(
+    let bad = |scope: &Scope, text: &str, opts: &SearchOptions, cursor: &Cursor| match store.search_after(
         scope,
         text,
         opts,
@@ -190,7 +190,7 @@ fn cursors_are_bound_to_their_scope_and_query() {
         "é".repeat(text.len() / 2),
     ] {
         assert_eq!(
-            bad(&t1, "refund", &opts, &SearchCursor::from_text(garbage)),
+            bad(&t1, "refund", &opts, &Cursor::from_text(garbage)),
             CursorError::Malformed
         );
     }

@@ -625,3 +625,48 @@ fn timers_resolve_expired_requests_and_close_after_the_reopen_window() {
     }
     store.shutdown().unwrap();
 }
+
+#[test]
+fn a_view_cursor_is_bound_to_its_scope_view_and_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    for i in 0..4 {
+        store
+            .create_case(new_case(
+                "seller-1",
+                "ann",
+                Category::Orders,
+                &format!("Case {i}"),
+                None,
+            ))
+            .unwrap();
+    }
+    let scope = Scope::Tenant(tenant("seller-1"));
+    let mut q = ViewQuery::new(ViewKind::All);
+    q.per_page = 1;
+    let first = store.view_after(&scope, &q, None).unwrap();
+    let next = first.next.clone().expect("more pages");
+    let other_scope = Scope::Tenant(tenant("seller-2"));
+    assert!(matches!(
+        store.view_after(&other_scope, &q, Some(&next)),
+        Err(StoreError::BadCursor(CursorError::OtherScope))
+    ));
+    let mut other_order = q.clone();
+    other_order.descending = !q.descending;
+    assert!(matches!(
+        store.view_after(&scope, &other_order, Some(&next)),
+        Err(StoreError::BadCursor(CursorError::OtherQuery))
+    ));
+    let mangled = Cursor::from_text(format!("{}0", &next.as_str()[1..]));
+    assert!(matches!(
+        store.view_after(&scope, &q, Some(&mangled)),
+        Err(StoreError::BadCursor(CursorError::Malformed))
+    ));
+    // A different page size is the same walk.
+    let mut wider = q.clone();
+    wider.per_page = 10;
+    let rest = store.view_after(&scope, &wider, Some(&next)).unwrap();
+    assert_eq!(rest.cases.len(), 3);
+    assert!(rest.next.is_none());
+    store.shutdown().unwrap();
+}

@@ -156,6 +156,16 @@ proptest! {
                         prop_assert_eq!(&c.state, &m.state);
                         prop_assert_eq!(c.entries, m.entries);
                     }
+                    // A cursor walk returns the whole view, in its order, each case once.
+                    let (mut walked, mut cursor) = (Vec::new(), None);
+                    loop {
+                        let p = store.view_after(&scope, &q, cursor.as_ref()).unwrap();
+                        prop_assert_eq!(p.total as usize, want.len());
+                        walked.extend(p.cases.iter().map(|c| c.id));
+                        prop_assert!(walked.len() <= want.len(), "the walk repeats cases");
+                        match p.next { Some(next) => cursor = Some(next), None => break }
+                    }
+                    prop_assert_eq!(walked, want.iter().map(|m| m.id).collect::<Vec<_>>());
                 }
                 Op::Mine { tenant: t, user: u } => {
                     let mut q = ViewQuery::new(ViewKind::Mine(user(USERS[u])));

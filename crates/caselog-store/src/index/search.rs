@@ -18,7 +18,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::fmt;
+
 use std::ops::{Bound, Range};
 use std::sync::{Arc, Mutex};
 
@@ -27,7 +27,7 @@ use caselog_core::{
     Status, TenantId, Timestamp,
 };
 use redb::ReadTransaction;
-use sha2::{Digest, Sha256};
+
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
@@ -43,6 +43,7 @@ use super::indexer::read_thread;
 use super::schema::{floor_char_boundary, names, sku_key, Fields};
 use crate::error::{ix, Result, StoreError};
 use crate::model::Scope;
+use crate::paging::{Binding, Cursor, SortKey};
 use crate::records::{self, category_from_byte, status_from_byte};
 use crate::store::Store;
 use crate::tables;
@@ -152,7 +153,7 @@ pub struct SearchResults {
     pub indexed_change: u64,
     /// Where the next page starts, for [`Store::search_after`]; `None` when
     /// this page holds the last hit.
-    pub next: Option<SearchCursor>,
+    pub next: Option<Cursor>,
 }
 
 /// Counts per status and per category over a whole result set, for the
@@ -680,7 +681,6 @@ impl SearcherColumns {
 /// first: (score, time, id) with the score's bits made monotonic, and time
 /// and id inverted for an ascending sort. Case ids are unique, so no two
 /// hits share a key: "after a key" is exact, with ties included.
-type SortKey = (u32, u64, u64);
 
 /// Maps a score onto a `u32` that orders as the score does.
 fn score_bits(score: Score) -> u32 {
@@ -1099,34 +1099,11 @@ fn decorate(txn: &ReadTransaction, highlighter: &Highlighter, hits: &mut [Search
     Ok(())
 }
 
-/// What a search binds its cursors to: the scope and the query with its
-/// order. A cursor carries digests of both.
-struct Binding {
-    scope: u32,
-    query: u32,
-}
-
-impl Binding {
-    fn new(scope: &Scope, query: &str, opts: &SearchOptions) -> Binding {
-        let digest = |parts: &[&[u8]]| {
-            let mut h = Sha256::new();
-            for p in parts {
-                h.update((p.len() as u64).to_le_bytes());
-                h.update(p);
-            }
-            let d = h.finalize();
-            u32::from_le_bytes([d[0], d[1], d[2], d[3]])
-        };
-        let scope = match scope {
-            Scope::Tenant(t) => digest(&[b"tenant", t.as_str().as_bytes()]),
-            Scope::AllTenants => digest(&[b"all"]),
-        };
-        let order = [sort_code(opts.sort), u8::from(opts.descending)];
-        Binding {
-            scope,
-            query: digest(&[query.as_bytes(), &order]),
-        }
-    }
+/// What a search binds its cursors to: the scope, and the query with its
+/// order.
+fn binding(scope: &Scope, query: &str, opts: &SearchOptions) -> Binding {
+    let order = [sort_code(opts.sort), u8::from(opts.descending)];
+    Binding::new(scope, &[b"search", query.as_bytes(), &order])
 }
 
 fn sort_code(sort: SearchSort) -> u8 {
@@ -1135,102 +1112,6 @@ fn sort_code(sort: SearchSort) -> u8 {
         SearchSort::Created => 1,
         SearchSort::Updated => 2,
     }
-}
-
-/// Version byte of the cursor encoding.
-const CURSOR_VERSION: u8 = 1;
-/// Bytes of an encoded cursor: version, two bindings, the key, a check.
-const CURSOR_BYTES: usize = 1 + 4 + 4 + 4 + 8 + 8 + 4;
-
-/// Where a walk through a search's results stands: the sort key of the last
-/// hit returned. Opaque text, safe in a URL; it only means something to the
-/// same query and order in the same scope ([`Store::search_after`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SearchCursor(String);
-
-impl SearchCursor {
-    /// A cursor received as text (from an API caller). It is checked when
-    /// used: a malformed or foreign one is [`StoreError::BadCursor`].
-    pub fn from_text(text: impl Into<String>) -> SearchCursor {
-        SearchCursor(text.into())
-    }
-
-    /// The cursor as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn encode(binding: &Binding, key: SortKey) -> SearchCursor {
-        let mut bytes = Vec::with_capacity(CURSOR_BYTES);
-        bytes.push(CURSOR_VERSION);
-        bytes.extend_from_slice(&binding.scope.to_le_bytes());
-        bytes.extend_from_slice(&binding.query.to_le_bytes());
-        bytes.extend_from_slice(&key.0.to_le_bytes());
-        bytes.extend_from_slice(&key.1.to_le_bytes());
-        bytes.extend_from_slice(&key.2.to_le_bytes());
-        let check = cursor_check(&bytes);
-        bytes.extend_from_slice(&check);
-        SearchCursor(bytes.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    fn decode(&self, binding: &Binding) -> Result<SortKey> {
-        let malformed = StoreError::BadCursor(CursorError::Malformed);
-        let text = self.0.as_bytes();
-        if text.len() != CURSOR_BYTES * 2 {
-            return Err(malformed);
-        }
-        let mut bytes = [0u8; CURSOR_BYTES];
-        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            let hex = std::str::from_utf8(pair)
-                .ok()
-                .and_then(|p| u8::from_str_radix(p, 16).ok());
-            *byte = hex.ok_or(StoreError::BadCursor(CursorError::Malformed))?;
-        }
-        let (body, check) = bytes.split_at(CURSOR_BYTES - 4);
-        if body.first() != Some(&CURSOR_VERSION) || cursor_check(body) != check {
-            return Err(malformed);
-        }
-        let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-        let u64_at = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_le_bytes(b)
-        };
-        if u32_at(1) != binding.scope {
-            return Err(StoreError::BadCursor(CursorError::OtherScope));
-        }
-        if u32_at(5) != binding.query {
-            return Err(StoreError::BadCursor(CursorError::OtherQuery));
-        }
-        Ok((u32_at(9), u64_at(13), u64_at(21)))
-    }
-}
-
-impl fmt::Display for SearchCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A digest of a cursor's content, so that a mangled cursor is told apart
-/// from a real one.
-fn cursor_check(body: &[u8]) -> [u8; 4] {
-    let d = Sha256::digest(body);
-    [d[0], d[1], d[2], d[3]]
-}
-
-/// Why a search cursor was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CursorError {
-    /// The text is not a cursor this store makes (or it was altered).
-    #[error("not a search cursor")]
-    Malformed,
-    /// The cursor was made in another scope (another tenant).
-    #[error("the cursor belongs to another scope")]
-    OtherScope,
-    /// The cursor was made for another query or order.
-    #[error("the cursor belongs to another query or order")]
-    OtherQuery,
 }
 
 impl Store {
@@ -1319,14 +1200,14 @@ impl Store {
         scope: &Scope,
         text: &str,
         opts: &SearchOptions,
-        cursor: Option<&SearchCursor>,
+        cursor: Option<&Cursor>,
     ) -> Result<SearchResults> {
         // The parser checks the limits on the text: the tree needs no
         // second check.
         let parsed = parse(text, &self.opts.search_limits.query)?;
         // The binding (two digests) is computed only for a page that reads
         // or makes a cursor: most pages do neither.
-        let binding = || Binding::new(scope, text, opts);
+        let binding = || binding(scope, text, opts);
         self.damage.guard("searching", || {
             self.run_search(
                 scope,
@@ -1351,10 +1232,10 @@ impl Store {
         scope: &Scope,
         query: &Query,
         opts: &SearchOptions,
-        cursor: Option<&SearchCursor>,
+        cursor: Option<&Cursor>,
     ) -> Result<SearchResults> {
         check_tree(query, &self.opts.search_limits.query)?;
-        let binding = || Binding::new(scope, &format!("{query:?}"), opts);
+        let binding = || binding(scope, &format!("{query:?}"), opts);
         self.damage.guard("searching", || {
             self.run_search(scope, query, None, opts, &binding, cursor)
         })
@@ -1367,7 +1248,7 @@ impl Store {
         bare: Option<&BareReference>,
         opts: &SearchOptions,
         binding: &dyn Fn() -> Binding,
-        cursor: Option<&SearchCursor>,
+        cursor: Option<&Cursor>,
     ) -> Result<SearchResults> {
         let limits = self.opts.search_limits;
         if opts.per_page == 0 || opts.per_page > limits.max_per_page {
@@ -1448,7 +1329,7 @@ impl Store {
         }
         let more = fruit.remaining > (offset + hits.len()) as u64;
         let next = match page.last() {
-            Some(&(key, _)) if more => Some(SearchCursor::encode(&binding(), key)),
+            Some(&(key, _)) if more => Some(Cursor::encode(&binding(), key)),
             _ => None,
         };
         Ok(SearchResults {
