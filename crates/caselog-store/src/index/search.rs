@@ -677,10 +677,10 @@ impl SearcherColumns {
     }
 }
 
-/// A hit's position in the sort order, as one tuple where greater comes
-/// first: (score, time, id) with the score's bits made monotonic, and time
-/// and id inverted for an ascending sort. Case ids are unique, so no two
-/// hits share a key: "after a key" is exact, with ties included.
+// A hit's position in the sort order is a `SortKey` where greater comes
+// first: (score, time, id) with the score's bits made monotonic, and time
+// and id inverted for an ascending sort. Case ids are unique, so no two
+// hits share a key: "after a key" is exact, with ties included.
 
 /// Maps a score onto a `u32` that orders as the score does.
 fn score_bits(score: Score) -> u32 {
