@@ -4,12 +4,162 @@
 //! postcard encoding of that version's struct. A reader matches on the tag,
 //! so a later release can still read version 1 records (and converts them),
 //! and an unknown tag is a typed error rather than a garbled decode.
+//!
+//! The stored shapes are private types of this module (`CaseV1`,
+//! `EntryV1`), converted to and from the public [`Case`] and
+//! [`ThreadEntry`] explicitly: a public field can change without changing
+//! the format, and a new format version without changing the API.
 
-use caselog_core::{Category, Marketplace, PerformanceTier, Status, Timestamp};
+use caselog_core::{
+    Actor, AttachmentMeta, CaseEvent, CaseId, CaseNumber, CaseState, Category, LanguageTag, Marketplace,
+    PerformanceTier, References, Status, TenantId, Timestamp, UserId,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
-use crate::model::{Case, ThreadEntry};
+use crate::model::{Case, CaseLinks, StatusChange, ThreadEntry};
+
+/// Version 1 of the case record. Fields are encoded in this order
+/// (postcard is positional): never reorder or retype them; a change is a
+/// new version. `CaseV1Ref` is the same shape, borrowed, for writing.
+#[derive(Deserialize)]
+struct CaseV1 {
+    id: CaseId,
+    number: CaseNumber,
+    tenant: TenantId,
+    created_by: UserId,
+    assignee: Option<UserId>,
+    marketplace: Marketplace,
+    language: LanguageTag,
+    category: Category,
+    title: String,
+    refs: References,
+    state: CaseState,
+    complex: bool,
+    tier: PerformanceTier,
+    duplicate_of: Option<CaseNumber>,
+    follow_up_of: Option<CaseNumber>,
+    follow_ups: Vec<CaseNumber>,
+    entries: u32,
+    imported: bool,
+}
+
+#[derive(Serialize)]
+struct CaseV1Ref<'a> {
+    id: CaseId,
+    number: &'a CaseNumber,
+    tenant: &'a TenantId,
+    created_by: &'a UserId,
+    assignee: &'a Option<UserId>,
+    marketplace: &'a Marketplace,
+    language: &'a LanguageTag,
+    category: Category,
+    title: &'a str,
+    refs: &'a References,
+    state: &'a CaseState,
+    complex: bool,
+    tier: PerformanceTier,
+    duplicate_of: &'a Option<CaseNumber>,
+    follow_up_of: &'a Option<CaseNumber>,
+    follow_ups: &'a [CaseNumber],
+    entries: u32,
+    imported: bool,
+}
+
+impl<'a> From<&'a Case> for CaseV1Ref<'a> {
+    fn from(c: &'a Case) -> Self {
+        CaseV1Ref {
+            id: c.id,
+            number: &c.number,
+            tenant: &c.tenant,
+            created_by: &c.created_by,
+            assignee: &c.assignee,
+            marketplace: &c.marketplace,
+            language: &c.language,
+            category: c.category,
+            title: &c.title,
+            refs: &c.refs,
+            state: &c.state,
+            complex: c.complex,
+            tier: c.tier,
+            duplicate_of: &c.links.duplicate_of,
+            follow_up_of: &c.links.follow_up_of,
+            follow_ups: &c.links.follow_ups,
+            entries: c.entries,
+            imported: c.imported,
+        }
+    }
+}
+
+impl From<CaseV1> for Case {
+    fn from(r: CaseV1) -> Case {
+        Case {
+            id: r.id,
+            number: r.number,
+            tenant: r.tenant,
+            created_by: r.created_by,
+            assignee: r.assignee,
+            marketplace: r.marketplace,
+            language: r.language,
+            category: r.category,
+            title: r.title,
+            refs: r.refs,
+            state: r.state,
+            complex: r.complex,
+            tier: r.tier,
+            links: CaseLinks {
+                duplicate_of: r.duplicate_of,
+                follow_up_of: r.follow_up_of,
+                follow_ups: r.follow_ups,
+            },
+            entries: r.entries,
+            imported: r.imported,
+        }
+    }
+}
+
+/// Version 1 of a thread entry (a status change's fields inline).
+#[derive(Deserialize)]
+struct EntryV1 {
+    at: Timestamp,
+    actor: Actor,
+    change: Option<(CaseEvent, Option<Status>, Status)>,
+    body: String,
+    attachments: Vec<AttachmentMeta>,
+}
+
+#[derive(Serialize)]
+struct EntryV1Ref<'a> {
+    at: Timestamp,
+    actor: &'a Actor,
+    change: Option<(&'a CaseEvent, Option<Status>, Status)>,
+    body: &'a str,
+    attachments: &'a [AttachmentMeta],
+}
+
+impl<'a> From<&'a ThreadEntry> for EntryV1Ref<'a> {
+    fn from(e: &'a ThreadEntry) -> Self {
+        EntryV1Ref {
+            at: e.at,
+            actor: &e.actor,
+            change: e.change.as_ref().map(|c| (&c.event, c.from, c.to)),
+            body: &e.body,
+            attachments: &e.attachments,
+        }
+    }
+}
+
+impl From<EntryV1> for ThreadEntry {
+    fn from(r: EntryV1) -> ThreadEntry {
+        ThreadEntry {
+            at: r.at,
+            actor: r.actor,
+            change: r.change.map(|(event, from, to)| StatusChange { event, from, to }),
+            body: r.body,
+            attachments: r.attachments,
+        }
+    }
+}
 
 /// Version tag of the records this release writes.
 pub const RECORD_V1: u8 = 1;
@@ -47,22 +197,22 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], table: &'static str, key: &dyn std:
 
 /// Encodes a case record.
 pub fn encode_case(case: &Case) -> Result<Vec<u8>> {
-    encode(case, "cases")
+    encode(&CaseV1Ref::from(case), "cases")
 }
 
 /// Decodes a case record.
 pub fn decode_case(bytes: &[u8], id: u64) -> Result<Case> {
-    decode(bytes, "cases", &id)
+    decode::<CaseV1>(bytes, "cases", &id).map(Case::from)
 }
 
 /// Encodes a thread entry.
 pub fn encode_entry(entry: &ThreadEntry) -> Result<Vec<u8>> {
-    encode(entry, "thread")
+    encode(&EntryV1Ref::from(entry), "thread")
 }
 
 /// Decodes a thread entry.
 pub fn decode_entry(bytes: &[u8], case: u64, seq: u32) -> Result<ThreadEntry> {
-    decode(bytes, "thread", &format_args!("({case}, {seq})"))
+    decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(ThreadEntry::from)
 }
 
 /// What the store keeps about a tenant.
@@ -169,4 +319,84 @@ pub fn category_from_byte(b: u8) -> Option<Category> {
 pub fn encode_queue_value(case: &Case) -> [u8; 3] {
     let m = marketplace_bytes(&case.marketplace);
     [case.category.index() as u8, m[0], m[1]]
+}
+
+#[cfg(test)]
+mod tests {
+    use caselog_core::{AttachmentKind, ContentHash, OrderId, Span};
+
+    use super::*;
+
+    fn sample() -> (Case, ThreadEntry) {
+        let at = Timestamp::from_millis(1_767_225_600_000).unwrap();
+        let number = |n: u64| CaseNumber::generated(n).unwrap();
+        let mut state = CaseState::new(at);
+        state.status = Status::InProgress;
+        state.updated_at = at.saturating_add(Span::hours(3));
+        let case = Case {
+            id: CaseId(42),
+            number: number(1_000_042),
+            tenant: TenantId::parse("seller-0042").unwrap(),
+            created_by: UserId::parse("ops@example.com").unwrap(),
+            assignee: Some(UserId::parse("agent-7").unwrap()),
+            marketplace: Marketplace::parse("DE").unwrap(),
+            language: LanguageTag::parse("de").unwrap(),
+            category: Category::Payments,
+            title: "Auszahlung fehlt 付款".into(),
+            refs: References {
+                orders: vec![OrderId::parse("112-1234567-1234567").unwrap()],
+                cases: vec![number(1_000_001)],
+                ..References::default()
+            },
+            state,
+            complex: true,
+            tier: PerformanceTier::Standard,
+            links: CaseLinks {
+                duplicate_of: Some(number(1_000_002)),
+                follow_up_of: Some(number(1_000_003)),
+                follow_ups: vec![number(1_000_050), number(1_000_051)],
+            },
+            entries: 3,
+            imported: true,
+        };
+        let entry = ThreadEntry {
+            at,
+            actor: Actor::Support(UserId::parse("agent-7").unwrap()),
+            change: Some(StatusChange {
+                event: CaseEvent::MergeInto {
+                    target: number(1_000_009),
+                },
+                from: Some(Status::Open),
+                to: Status::Merged,
+            }),
+            body: "merged".into(),
+            attachments: vec![AttachmentMeta {
+                name: "invoice.pdf".into(),
+                kind: AttachmentKind::Pdf,
+                size: 5,
+                sha256: ContentHash([7; 32]),
+            }],
+        };
+        (case, entry)
+    }
+
+    /// The private record types write exactly the bytes version 1 always
+    /// had (the postcard encoding of the public structs, behind the tag),
+    /// and read back what was written.
+    #[test]
+    fn version_1_records_keep_their_bytes_and_round_trip() {
+        let (case, entry) = sample();
+        let bytes = encode_case(&case).unwrap();
+        assert_eq!(bytes[0], RECORD_V1);
+        assert_eq!(&bytes[1..], postcard::to_stdvec(&case).unwrap().as_slice());
+        assert_eq!(decode_case(&bytes, 42).unwrap(), case);
+        let bytes = encode_entry(&entry).unwrap();
+        assert_eq!(&bytes[1..], postcard::to_stdvec(&entry).unwrap().as_slice());
+        assert_eq!(decode_entry(&bytes, 42, 2).unwrap(), entry);
+        let mut bare = entry;
+        bare.change = None;
+        let bytes = encode_entry(&bare).unwrap();
+        assert_eq!(&bytes[1..], postcard::to_stdvec(&bare).unwrap().as_slice());
+        assert_eq!(decode_entry(&bytes, 42, 3).unwrap(), bare);
+    }
 }
