@@ -15,19 +15,15 @@
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::open(dir.path(), Options::default())?;
 //! let tenant = TenantId::parse("seller-0042")?;
-//! let created = store.create_case(NewCase {
-//!     tenant: tenant.clone(),
-//!     created_by: UserId::parse("ops@example.com")?,
-//!     marketplace: Marketplace::parse("US")?,
-//!     language: LanguageTag::parse("en")?,
-//!     category: Category::Listing,
-//!     title: "ASIN B08XYZ1234 suppressed".into(),
-//!     description: "I am unable to remove a suppressed ASIN.".into(),
-//!     attachments: vec![],
-//!     refs: References::default(),
-//!     complex: false,
-//!     at: None,
-//! })?;
+//! let created = store.create_case(NewCase::new(
+//!     tenant.clone(),
+//!     UserId::parse("ops@example.com")?,
+//!     Marketplace::parse("US")?,
+//!     LanguageTag::parse("en")?,
+//!     Category::Listing,
+//!     "ASIN B08XYZ1234 suppressed",
+//!     "I am unable to remove a suppressed ASIN.",
+//! ))?;
 //! let scope = Scope::Tenant(tenant);
 //! let case = store.case(&scope, &CaseRef::Number(created.number.clone()))?.unwrap();
 //! assert_eq!(case.status(), Status::Open);
@@ -75,3 +71,8 @@ pub use read::{
 };
 pub use salvage::{SalvageLoss, SalvageReport};
 pub use store::{Store, STORE_FILE};
+
+/// The repository README's examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1131,19 +1131,15 @@ impl Store {
     /// let dir = tempfile::tempdir()?;
     /// let store = Store::open(dir.path(), Options::default())?;
     /// let seller = TenantId::parse("seller-0042")?;
-    /// let created = store.create_case(NewCase {
-    ///     tenant: seller.clone(),
-    ///     created_by: UserId::parse("ops@example.com")?,
-    ///     marketplace: Marketplace::parse("CN")?,
-    ///     language: LanguageTag::parse("zh")?,
-    ///     category: Category::AccountHealth,
-    ///     title: "账户问题".into(),
-    ///     description: "我的账户被停用了".into(),
-    ///     attachments: vec![],
-    ///     refs: References::default(),
-    ///     complex: false,
-    ///     at: None,
-    /// })?;
+    /// let created = store.create_case(NewCase::new(
+    ///     seller.clone(),
+    ///     UserId::parse("ops@example.com")?,
+    ///     Marketplace::parse("CN")?,
+    ///     LanguageTag::parse("zh")?,
+    ///     Category::AccountHealth,
+    ///     "账户问题",
+    ///     "我的账户被停用了",
+    /// ))?;
     /// assert!(store.wait_indexed(created.change, Duration::from_secs(10))?);
     ///
     /// let scope = Scope::Tenant(seller);
