@@ -72,7 +72,6 @@
 //! table, into a new store file: a consistent backup taken while the store
 //! is in use.
 
-use crate::error::{io, st};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +85,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::error::{Result, StoreError};
+use crate::error::{io, st, Result, StoreError};
 use crate::guard::Damage;
 use crate::model::{Case, CaseLinks, ImportCase, Scope, StatusChange, ThreadEntry};
 use crate::records;
@@ -866,7 +865,7 @@ impl Snapshot {
     /// A snapshot of `db` as of now (unguarded: callers guard).
     pub(crate) fn open(db: &crate::store::ReadDb, damage: &Damage, source: &Path) -> Result<Snapshot> {
         let txn = db.begin_read().map_err(|e| StoreError::storage("starting a read", e))?;
-        let o = |e: redb::TableError| StoreError::storage("opening a snapshot", e);
+        let o = &st::<redb::TableError>("opening a snapshot");
         let cases = txn.open_table(tables::CASES).map_err(o)?;
         let thread = txn.open_table(tables::THREAD).map_err(o)?;
         Ok(Snapshot {
@@ -881,7 +880,7 @@ impl Snapshot {
     /// The case with internal id `id` and its checked thread, if there is
     /// one (unguarded: callers guard).
     pub(crate) fn case_by_id(&self, id: u64) -> Result<Option<(Case, Vec<ThreadEntry>)>> {
-        let Some(case) = crate::write::load_case(&self.cases, id)? else {
+        let Some(case) = crate::stored::load_case(&self.cases, id)? else {
             return Ok(None);
         };
         let thread = self.thread_unguarded(&case)?;
@@ -997,19 +996,12 @@ impl Snapshot {
             .begin_write()
             .map_err(|e| StoreError::storage("writing the backup", e))?;
         let mut rows = 0u64;
-        rows += copy_table(&self.txn, &txn, tables::META)?;
-        rows += copy_table(&self.txn, &txn, tables::CASES)?;
-        rows += copy_table(&self.txn, &txn, tables::NUMBERS)?;
-        rows += copy_table(&self.txn, &txn, tables::THREAD)?;
-        rows += copy_table(&self.txn, &txn, tables::BLOBS)?;
-        rows += copy_table(&self.txn, &txn, tables::TENANTS)?;
-        rows += copy_table(&self.txn, &txn, tables::BY_UPDATED)?;
-        rows += copy_table(&self.txn, &txn, tables::BY_CREATED)?;
-        rows += copy_table(&self.txn, &txn, tables::BY_STATUS)?;
-        rows += copy_table(&self.txn, &txn, tables::BY_USER)?;
-        rows += copy_table(&self.txn, &txn, tables::ATTENTION)?;
-        rows += copy_table(&self.txn, &txn, tables::QUEUE)?;
-        rows += copy_table(&self.txn, &txn, tables::CHANGES)?;
+        macro_rules! copy {
+            ($t:ident) => {
+                rows += copy_table(&self.txn, &txn, tables::$t)?;
+            };
+        }
+        tables::for_each_table!(copy);
         // redb's default durability is immediate: commit returns after fsync.
         txn.commit()
             .map_err(|e| StoreError::storage("committing the backup", e))?;
@@ -1030,29 +1022,13 @@ impl Snapshot {
     /// The tables [`Snapshot::copy_to`] copies; any other table in the
     /// source is an error.
     fn check_known_tables(&self) -> Result<()> {
-        let known: BTreeSet<&str> = [
-            tables::META.name(),
-            tables::CASES.name(),
-            tables::NUMBERS.name(),
-            tables::THREAD.name(),
-            tables::BLOBS.name(),
-            tables::TENANTS.name(),
-            tables::BY_UPDATED.name(),
-            tables::BY_CREATED.name(),
-            tables::BY_STATUS.name(),
-            tables::BY_USER.name(),
-            tables::ATTENTION.name(),
-            tables::QUEUE.name(),
-            tables::CHANGES.name(),
-        ]
-        .into_iter()
-        .collect();
+        let known: BTreeSet<&str> = tables::table_names().into_iter().collect();
         let unknown = |name: String| StoreError::Corrupt {
             table: "(table list)",
             key: name,
             detail: "the backup does not know how to copy this table".into(),
         };
-        let s = |e: redb::StorageError| StoreError::storage("listing tables", e);
+        let s = &st::<redb::StorageError>("listing tables");
         for t in self.txn.list_tables().map_err(s)? {
             if !known.contains(t.name()) {
                 return Err(unknown(t.name().to_owned()));

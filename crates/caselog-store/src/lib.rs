@@ -49,6 +49,7 @@ mod read;
 mod records;
 mod salvage;
 mod store;
+mod stored;
 mod tables;
 mod write;
 mod writer;

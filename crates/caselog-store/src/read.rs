@@ -6,15 +6,15 @@ use crate::error::st;
 use std::collections::BTreeMap;
 
 use caselog_core::{AttachmentMeta, Category, ContentHash, Marketplace, QueueKey, Status, Timestamp, UserId};
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 
 use crate::error::{Result, StoreError};
 use crate::model::{Case, CaseRef, Scope, ThreadEntry};
 use crate::paging::{Binding, Cursor};
 use crate::records::{self, category_from_byte, marketplace_bytes, ViewSummary};
 use crate::store::Store;
+use crate::stored::{changes_after, full_thread, load_case, open, read_thread, resolve};
 use crate::tables::{self, order_bits, ALL_SCOPE};
-use crate::write::{load_case, resolve};
 
 /// Largest page a view or thread read returns.
 pub const MAX_PER_PAGE: u32 = 1_000;
@@ -184,23 +184,6 @@ pub struct Stats {
     pub store_bytes: u64,
 }
 
-/// Entries `from..from + limit` of case `id`'s thread, with their sequences.
-pub(crate) fn read_thread(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
-    id: u64,
-    from: u32,
-    limit: u32,
-) -> Result<Vec<(u32, ThreadEntry)>> {
-    let end = from.saturating_add(limit);
-    let mut entries = Vec::new();
-    for item in thread.range((id, from)..(id, end)).map_err(st("reading a thread"))? {
-        let (k, v) = item.map_err(st("reading a thread"))?;
-        let (id, seq) = k.value();
-        entries.push((seq, records::decode_entry(v.value(), id, seq)?));
-    }
-    Ok(entries)
-}
-
 fn check_page(page: u32, per_page: u32) -> Result<()> {
     // The same typed errors as a search's, so a caller handles paging once.
     if per_page == 0 || per_page > MAX_PER_PAGE {
@@ -307,10 +290,7 @@ impl Store {
                 Err(e) => return Err(e),
             };
             let thread = open(&txn, tables::THREAD)?;
-            let entries = read_thread(&thread, c.id.0, 0, u32::MAX)?
-                .into_iter()
-                .map(|(_, e)| e)
-                .collect();
+            let entries = full_thread(&thread, c.id.0)?;
             Ok(Some((c, entries)))
         })
     }
@@ -655,18 +635,7 @@ impl Store {
         self.damage.guard("reading the change log", || {
             let txn = self.read_txn()?;
             let changes = open(&txn, tables::CHANGES)?;
-            let mut out = Vec::new();
-            for item in changes
-                .range(after.saturating_add(1)..)
-                .map_err(st("reading the change log"))?
-            {
-                if out.len() >= limit {
-                    break;
-                }
-                let (k, v) = item.map_err(st("reading the change log"))?;
-                out.push((k.value(), v.value()));
-            }
-            Ok(out)
+            changes_after(&changes, after, limit)
         })
     }
 
@@ -713,12 +682,4 @@ fn view_page(scope: &Scope, q: &ViewQuery, window: PageWindow<Case>) -> ViewPage
 fn view_binding(scope: &Scope, q: &ViewQuery) -> Binding {
     let shape = format!("{:?} {:?} {:?} {}", q.kind, q.filter, q.sort, q.descending);
     Binding::new(scope, &[b"view", shape.as_bytes()])
-}
-
-fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
-    txn: &ReadTransaction,
-    def: redb::TableDefinition<K, V>,
-) -> Result<ReadOnlyTable<K, V>> {
-    txn.open_table(def)
-        .map_err(|e| StoreError::storage("opening a table", e))
 }

@@ -1,7 +1,7 @@
 //! [`Store`]: opening, the write API (through the writer thread) and
 //! shutdown. Reads are in `read.rs`.
 
-use crate::error::io;
+use crate::error::{io, st};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -621,7 +621,7 @@ fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
 /// Writes the format marker and schema version into a new file, or checks
 /// them in an existing one; creates every table so readers find them.
 fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
-    let s = |e: redb::Error| StoreError::storage("checking the store header", e);
+    let s = &st::<redb::Error>("checking the store header");
     if existed {
         let txn = db.begin_read().map_err(|e| s(e.into()))?;
         if check_header(&txn, path)? == Header::Empty {
@@ -660,7 +660,7 @@ enum Header {
 /// Checks the format marker and schema version. Anything without our
 /// marker belongs to someone else.
 fn check_header(txn: &redb::ReadTransaction, path: &Path) -> Result<Header> {
-    let s = |e: redb::Error| StoreError::storage("checking the store header", e);
+    let s = &st::<redb::Error>("checking the store header");
     let meta = match txn.open_table(tables::META) {
         Ok(m) => m,
         Err(redb::TableError::TableDoesNotExist(_)) => {
@@ -769,5 +769,5 @@ pub(crate) fn meta_counter(db: &ReadDb, key: &str) -> Result<u64> {
     let meta = txn
         .open_table(tables::META)
         .map_err(|e| StoreError::storage("reading counters", e))?;
-    crate::write::read_counter(&meta, key)
+    crate::stored::read_counter(&meta, key)
 }

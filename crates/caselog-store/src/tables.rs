@@ -10,7 +10,7 @@
 //! Times in keys are `order_bits(ms)`: milliseconds with the sign bit
 //! flipped, so that the unsigned key order is the time order.
 
-use redb::TableDefinition;
+use redb::{TableDefinition, TableHandle};
 
 /// The scope under which every view entry is written a second time.
 pub const ALL_SCOPE: &str = "*";
@@ -46,6 +46,41 @@ pub const QUEUE: TableDefinition<&[u8; 25], &[u8]> = TableDefinition::new("queue
 /// change; the indexer follows it.
 pub const CHANGES: TableDefinition<u64, u64> = TableDefinition::new("changes");
 
+/// Calls `$m!(TABLE)` for every table above: the one list of the store's
+/// tables (the backup copies exactly these and refuses a file with any
+/// other; `write::Tables` opens each for the writer, which a test checks
+/// against this list).
+macro_rules! for_each_table {
+    ($m:ident) => {
+        $m!(META);
+        $m!(CASES);
+        $m!(NUMBERS);
+        $m!(THREAD);
+        $m!(BLOBS);
+        $m!(TENANTS);
+        $m!(BY_UPDATED);
+        $m!(BY_CREATED);
+        $m!(BY_STATUS);
+        $m!(BY_USER);
+        $m!(ATTENTION);
+        $m!(QUEUE);
+        $m!(CHANGES);
+    };
+}
+pub(crate) use for_each_table;
+
+/// The names of every table, from [`for_each_table`].
+pub(crate) fn table_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    macro_rules! name {
+        ($t:ident) => {
+            names.push($t.name());
+        };
+    }
+    for_each_table!(name);
+    names
+}
+
 /// Key of the format marker in [`META`].
 pub const META_FORMAT: &str = "format";
 /// Value of the format marker.
@@ -67,4 +102,33 @@ pub const META_STORE_ID: &str = "store_id";
 /// Maps a signed time onto an unsigned key that sorts the same way.
 pub fn order_bits(ms: i64) -> u64 {
     (ms as u64) ^ (1u64 << 63)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use redb::backends::InMemoryBackend;
+    use redb::{Database, ReadableDatabase};
+
+    use super::*;
+
+    /// The writer's `Tables` creates exactly the tables of the one list.
+    #[test]
+    fn the_writer_opens_exactly_the_listed_tables() {
+        let db = Database::builder().create_with_backend(InMemoryBackend::new()).unwrap();
+        let txn = db.begin_write().unwrap();
+        drop(crate::write::Tables::open(&txn).unwrap());
+        txn.commit().unwrap();
+        let created: BTreeSet<String> = db
+            .begin_read()
+            .unwrap()
+            .list_tables()
+            .unwrap()
+            .map(|t| t.name().to_owned())
+            .collect();
+        let listed: BTreeSet<String> = table_names().into_iter().map(str::to_owned).collect();
+        assert_eq!(created, listed);
+        assert_eq!(listed.len(), table_names().len(), "a table is listed twice");
+    }
 }

@@ -4,7 +4,7 @@
 //! refused command leaves the shared transaction untouched and the other
 //! commands of its batch commit normally.
 
-use crate::error::st;
+use crate::stored::{full_thread, load_case, read_counter, resolve};
 use caselog_core::{
     create, find_duplicate, transition, validate_body, validate_title, Actor, AttachmentMeta, AttachmentPolicy,
     CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp,
@@ -13,7 +13,7 @@ use caselog_core::{
 use redb::{ReadableTable, Table, WriteTransaction};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Result, StoreError};
+use crate::error::{st, Result, StoreError};
 use crate::model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewFollowUp,
     Scope, StatusChange, ThreadEntry, Written,
@@ -44,7 +44,7 @@ pub(crate) struct Tables<'t> {
 
 impl<'t> Tables<'t> {
     pub fn open(txn: &'t WriteTransaction) -> Result<Self> {
-        let o = |e: redb::TableError| StoreError::storage("opening tables", e);
+        let o = &st::<redb::TableError>("opening tables");
         Ok(Tables {
             meta: txn.open_table(tables::META).map_err(o)?,
             cases: txn.open_table(tables::CASES).map_err(o)?,
@@ -61,19 +61,6 @@ impl<'t> Tables<'t> {
             changes: txn.open_table(tables::CHANGES).map_err(o)?,
         })
     }
-}
-
-/// Reads a u64 counter from the meta table (0 when absent).
-pub(crate) fn read_counter(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64> {
-    let Some(v) = meta.get(key).map_err(st("reading a counter"))? else {
-        return Ok(0);
-    };
-    let bytes: [u8; 8] = v.value().try_into().map_err(|_| StoreError::Corrupt {
-        table: "meta",
-        key: key.to_owned(),
-        detail: "counter is not 8 bytes".into(),
-    })?;
-    Ok(u64::from_le_bytes(bytes))
 }
 
 /// The writer's per-batch context: counters and policies.
@@ -113,39 +100,6 @@ impl Ctx<'_> {
         t.changes.insert(seq, case.0).map_err(st("writing the change log"))?;
         self.next_change += 1;
         Ok(seq)
-    }
-}
-
-/// Loads a case by id (no scope check).
-pub(crate) fn load_case(cases: &impl ReadableTable<u64, &'static [u8]>, id: u64) -> Result<Option<Case>> {
-    match cases.get(id).map_err(st("reading a case"))? {
-        Some(v) => records::decode_case(v.value(), id).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Resolves a case reference within a scope; another tenant's case is
-/// reported exactly like a missing one.
-pub(crate) fn resolve(
-    cases: &impl ReadableTable<u64, &'static [u8]>,
-    numbers: &impl ReadableTable<&'static str, u64>,
-    scope: &Scope,
-    case: &CaseRef,
-) -> Result<Case> {
-    let id = match case {
-        CaseRef::Id(id) => Some(id.0),
-        CaseRef::Number(n) => numbers
-            .get(n.as_str())
-            .map_err(st("reading a number"))?
-            .map(|v| v.value()),
-    };
-    let found = match id {
-        Some(id) => load_case(cases, id)?,
-        None => None,
-    };
-    match found {
-        Some(c) if scope.allows(&c.tenant) => Ok(c),
-        _ => Err(StoreError::CaseNotFound(case.to_string())),
     }
 }
 
@@ -664,7 +618,7 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
         let conflict = match load_case(&t.cases, existing.0)? {
             Some(old) if old.tenant != case.tenant => Some(ImportConflict::OtherTenant),
             Some(old) => {
-                let old_thread = load_thread(&t.thread, existing.0)?;
+                let old_thread = full_thread(&t.thread, existing.0)?;
                 first_difference(&old, &old_thread, &case, &thread).map(|field| ImportConflict::OtherContent { field })
             }
             // A number pointing at no case: the store is damaged; refuse
@@ -705,16 +659,6 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
     insert_views(t, ctx.opts, &case)?;
     let change = ctx.log_change(t, id)?;
     Ok(ImportOutcome::Imported { id, change })
-}
-
-/// A case's whole thread, oldest first.
-fn load_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
-    let mut out = Vec::new();
-    for item in thread.range((id, 0)..=(id, u32::MAX)).map_err(st("reading a thread"))? {
-        let (k, v) = item.map_err(st("reading a thread"))?;
-        out.push(records::decode_entry(v.value(), id, k.value().1)?);
-    }
-    Ok(out)
 }
 
 /// The first field in which an archived case differs from the stored case

@@ -56,11 +56,10 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 use super::analysis;
 use super::schema::{schema_fingerprint, Fields};
 use crate::error::{io, ix, st, Result, StoreError};
-use crate::model::ThreadEntry;
 use crate::options::{IndexDirectoryHook, Options};
 use crate::records;
+use crate::stored::{changes_after, full_thread, load_case, read_counter};
 use crate::tables;
-use crate::write::{load_case, read_counter};
 use crate::writer::{Command, CommitWatch};
 
 /// Name of the index directory inside the store directory.
@@ -789,19 +788,6 @@ fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
         .map_err(ix("starting the index writer"))
 }
 
-pub(crate) fn read_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
-    let mut entries = Vec::new();
-    for item in thread
-        .range((id, 0)..=(id, u32::MAX))
-        .map_err(st("reading a thread to index"))?
-    {
-        let (k, v) = item.map_err(st("reading a thread to index"))?;
-        let (case, seq) = k.value();
-        entries.push(records::decode_entry(v.value(), case, seq)?);
-    }
-    Ok(entries)
-}
-
 fn commit(writer: &mut IndexWriter, payload: &Payload) -> Result<()> {
     let payload = serde_json::to_string(payload)
         .map_err(|e| StoreError::index_detail("writing the commit payload", e.to_string()))?;
@@ -848,7 +834,7 @@ fn rebuild(
         let id = k.value();
         max_id = max_id.max(id);
         let case = records::decode_case(v.value(), id)?;
-        let entries = read_thread(&thread, id)?;
+        let entries = full_thread(&thread, id)?;
         writer
             .add_document(place.fields.document(&case, &entries))
             .map_err(ix("adding a document"))?;
@@ -1413,15 +1399,7 @@ impl Indexer {
     fn apply_next(&mut self) -> Result<()> {
         let txn = self.db.begin_read().map_err(st("reading the change log"))?;
         let changes = txn.open_table(tables::CHANGES).map_err(st("reading the change log"))?;
-        let mut batch: Vec<(u64, u64)> = Vec::with_capacity(CHANGE_BATCH);
-        for item in changes
-            .range(self.applied.saturating_add(1)..)
-            .map_err(st("reading the change log"))?
-            .take(CHANGE_BATCH)
-        {
-            let (k, v) = item.map_err(st("reading the change log"))?;
-            batch.push((k.value(), v.value()));
-        }
+        let batch = changes_after(&changes, self.applied, CHANGE_BATCH)?;
         let Some(&(first, _)) = batch.first() else {
             // The watch said there was more, but the log has nothing after
             // our change: it was pruned past us. Only a rebuild recovers.
@@ -1456,7 +1434,7 @@ impl Indexer {
                 self.writer_mut()?.delete_term(fields.id_term(id));
             }
             if let Some(case) = load_case(&cases, id)? {
-                let entries = read_thread(&thread, id)?;
+                let entries = full_thread(&thread, id)?;
                 let doc: TantivyDocument = fields.document(&case, &entries);
                 self.writer_mut()?.add_document(doc).map_err(ix("adding a document"))?;
                 self.max_id = self.max_id.max(id);
@@ -1480,7 +1458,7 @@ impl Indexer {
         for &id in ids {
             self.writer_mut()?.delete_term(fields.id_term(id));
             if let Some(case) = load_case(&cases, id)? {
-                let entries = read_thread(&thread, id)?;
+                let entries = full_thread(&thread, id)?;
                 self.writer_mut()?
                     .add_document(fields.document(&case, &entries))
                     .map_err(ix("adding a document"))?;

@@ -39,13 +39,13 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SeekDangerResult, SegmentOrdinal, SegmentReader, Term};
 
 use super::analysis::{analyze, query_plan, Analyzer, DEFAULT_WORDS_BOOST};
-use super::indexer::read_thread;
 use super::schema::{floor_char_boundary, names, sku_key, Fields};
 use crate::error::{ix, Result, StoreError};
 use crate::model::Scope;
 use crate::paging::{Binding, Cursor, SortKey};
 use crate::records::{self, category_from_byte, status_from_byte};
 use crate::store::Store;
+use crate::stored::full_thread;
 use crate::tables;
 
 /// Extra weight of a word found in the title, over the same word in a message.
@@ -1087,7 +1087,7 @@ fn decorate(txn: &ReadTransaction, highlighter: &Highlighter, hits: &mut [Search
         .open_table(tables::THREAD)
         .map_err(|e| StoreError::storage("reading threads for snippets", e))?;
     for hit in hits {
-        let thread = read_thread(&table, hit.id.0)?;
+        let thread = full_thread(&table, hit.id.0)?;
         let entries: Vec<(u32, &str)> = thread
             .iter()
             .enumerate()

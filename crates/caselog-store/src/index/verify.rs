@@ -14,14 +14,13 @@ use redb::ReadableTable;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, TantivyDocument};
 
-use super::indexer::read_thread;
 use super::schema::{fingerprint, indexed_texts, names, sku_key, Fields};
-use crate::error::{ix, Result, StoreError};
+use crate::error::{ix, st, Result, StoreError};
 use crate::model::Case;
 use crate::records;
 use crate::store::Store;
+use crate::stored::{changes_after, full_thread, read_counter};
 use crate::tables;
-use crate::write::read_counter;
 
 /// Most entries each list of a [`VerifyReport`] keeps; the counts are exact.
 pub const MAX_REPORTED: usize = 100;
@@ -145,7 +144,7 @@ impl Store {
             .db
             .begin_read()
             .map_err(|e| StoreError::storage("verifying the index", e))?;
-        let st = |e: redb::StorageError| StoreError::storage("verifying the index", e);
+        let st = &st::<redb::StorageError>("verifying the index");
         let meta = txn
             .open_table(tables::META)
             .map_err(|e| StoreError::storage("verifying the index", e))?;
@@ -153,10 +152,10 @@ impl Store {
         let changes = txn
             .open_table(tables::CHANGES)
             .map_err(|e| StoreError::storage("verifying the index", e))?;
-        let mut in_flight: HashSet<u64> = HashSet::new();
-        for item in changes.range(index_change.saturating_add(1)..).map_err(st)? {
-            in_flight.insert(item.map_err(st)?.1.value());
-        }
+        let in_flight: HashSet<u64> = changes_after(&changes, index_change, usize::MAX)?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
         let cases = txn
             .open_table(tables::CASES)
             .map_err(|e| StoreError::storage("verifying the index", e))?;
@@ -181,7 +180,7 @@ impl Store {
                 continue;
             }
             let case = records::decode_case(v.value(), id)?;
-            let entries = read_thread(&thread, id)?;
+            let entries = full_thread(&thread, id)?;
             let expected = fingerprint(&case, &indexed_texts(&case, &entries));
             if doc.fingerprint == Some(expected) {
                 report.verified += 1;
