@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod files;
 #[cfg(feature = "internals")]
 pub mod fuzzing;
 mod guard;
@@ -48,6 +49,7 @@ mod paging;
 mod read;
 mod records;
 mod salvage;
+mod snapshot;
 mod store;
 mod stored;
 mod tables;
@@ -71,6 +73,7 @@ pub use read::{
     MAX_PER_PAGE, MAX_VIEW_WINDOW,
 };
 pub use salvage::{SalvageLoss, SalvageReport};
+pub use snapshot::{check_backup_destination, CopySummary, Snapshot, SnapshotCases};
 pub use store::{Store, STORE_FILE};
 
 /// The repository README's examples, compiled and run as doctests.

@@ -17,9 +17,9 @@ use redb::{Database, ReadableTable};
 
 use crate::error::{Result, StoreError};
 use crate::guard::{quietly, Damage};
-use crate::interchange::Snapshot;
 use crate::model::{Case, ThreadEntry};
 use crate::options::{Options, StorageHooks};
+use crate::snapshot::Snapshot;
 use crate::store::{open_error, open_read_only_db, BoxedBackend, ReadDb, Store, STORE_FILE};
 use crate::tables;
 

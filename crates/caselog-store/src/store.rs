@@ -606,16 +606,7 @@ fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
         .map_err(|e| open_error("creating the database", &tmp, e))?;
     init_or_check(&db, &tmp, false)?;
     drop(db);
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io("syncing the new store file", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io("moving the new store file into place", path))?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(io("syncing the store directory", parent))?;
-    }
-    Ok(())
+    crate::files::install(&tmp, path)
 }
 
 /// Writes the format marker and schema version into a new file, or checks

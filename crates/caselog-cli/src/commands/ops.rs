@@ -17,7 +17,7 @@ use crate::{progress, Outcome};
 /// `backup DEST`.
 ///
 /// Consistency: the copy is made from one redb read transaction
-/// ([`caselog_store::interchange::Snapshot::copy_to`]). A read transaction
+/// ([`caselog_store::Snapshot::copy_to`]). A read transaction
 /// sees exactly one committed version of the file and redb never
 /// overwrites pages a live reader can see, so writers may go on
 /// committing while the copy runs and none of their changes, whole or
@@ -31,7 +31,7 @@ use crate::{progress, Outcome};
 pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<Outcome> {
     // Checked before the store is opened (the copy checks again): a new or
     // empty directory outside the store's own.
-    caselog_store::interchange::check_backup_destination(db, &args.dest)?;
+    caselog_store::check_backup_destination(db, &args.dest)?;
     let store = open_for_reading(db)?;
     let copied = {
         let snapshot = store.snapshot().context("opening a snapshot of the store")?;

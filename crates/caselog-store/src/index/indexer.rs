@@ -56,6 +56,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 use super::analysis;
 use super::schema::{schema_fingerprint, Fields};
 use crate::error::{io, ix, st, Result, StoreError};
+use crate::files::sync_dir;
 use crate::options::{IndexDirectoryHook, Options};
 use crate::records;
 use crate::stored::{changes_after, full_thread, load_case, read_counter};
@@ -542,13 +543,6 @@ impl Place {
         }
         Ok(())
     }
-}
-
-/// Makes renames and removals in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io("syncing the store directory", dir))
 }
 
 /// How `open` found the index.
