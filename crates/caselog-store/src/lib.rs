@@ -39,7 +39,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod erase;
 mod error;
+mod feed;
 pub mod fuzzing;
 mod guard;
 pub mod index;
@@ -49,13 +51,20 @@ mod model;
 mod options;
 mod read;
 mod records;
+mod retention;
 mod salvage;
 mod store;
 mod tables;
+mod unread;
 mod write;
 mod writer;
 
+pub use erase::{Erased, ScrubReport};
 pub use error::{Result, StoreError};
+pub use feed::{
+    check_consumer_name, ChangeKind, ConsumerInfo, FeedChange, FeedError, FeedPage, FeedStart, FEED_SCAN_LIMIT,
+    MAX_CONSUMER_NAME,
+};
 pub use index::{
     CursorError, Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport,
     SearchCursor, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
@@ -70,8 +79,10 @@ pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,
     MAX_PER_PAGE, MAX_VIEW_WINDOW,
 };
+pub use retention::{RetentionPolicy, RetentionReport};
 pub use salvage::{SalvageLoss, SalvageReport};
 pub use store::{Store, STORE_FILE};
+pub use unread::UnreadCount;
 
 /// The redb release the store is built on, for implementing
 /// [`redb::StorageBackend`] in [`StorageHooks::backend`].

@@ -319,7 +319,7 @@ impl Store {
         Ok(answer)
     }
 
-    fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+    pub(crate) fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
         let start = Instant::now();
         let answer = self.send(make)?.recv().map_err(|_| unanswered())?;
         self.watch.counters.ack(start.elapsed());
