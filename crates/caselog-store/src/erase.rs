@@ -237,15 +237,51 @@ fn merge_index(dir: &Path) -> Result<(usize, usize, u64)> {
         writer.merge(&ids).wait().map_err(ix("merging the index segments"))?;
     }
     writer
+        .wait_merging_threads()
+        .map_err(ix("finishing the index merge"))?;
+    // The merging writer still protects the files of the segments it merged;
+    // a fresh writer's collection removes them.
+    let writer: tantivy::IndexWriter<tantivy::TantivyDocument> =
+        index.writer_with_num_threads(1, 20_000_000).map_err(ix("opening the index writer to scrub"))?;
+    writer
         .garbage_collect_files()
         .wait()
         .map_err(ix("removing unreferenced index files"))?;
     writer
         .wait_merging_threads()
         .map_err(ix("finishing the index merge"))?;
-    let after = index
-        .searchable_segment_metas()
+    let live: Vec<String> = index
+        .searchable_segment_ids()
         .map_err(ix("reading the index segments"))?
-        .len();
-    Ok((before, after, deleted))
+        .iter()
+        .map(|id| id.uuid_string())
+        .collect();
+    remove_dead_segment_files(dir, &live)?;
+    Ok((before, live.len(), deleted))
+}
+
+/// Removes every segment file (`<32 hex digits>.<ext>`) of a segment that
+/// is not live. tantivy's collection only removes the files its
+/// `.managed.json` lists, and files written by an earlier process that died
+/// or by a swapped-in rebuild may not be listed; the store is closed, so no
+/// reader can still need them.
+fn remove_dead_segment_files(dir: &Path, live: &[String]) -> Result<()> {
+    let io = |action: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { action, path, source }
+    };
+    for entry in std::fs::read_dir(dir).map_err(io("listing", dir))? {
+        let entry = entry.map_err(io("listing", dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((stem, _)) = name.split_once('.') else { continue };
+        let is_segment = stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_segment && !live.iter().any(|l| l == stem) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io("removing a dead index segment file", &path))?;
+        }
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("syncing", dir))
 }
