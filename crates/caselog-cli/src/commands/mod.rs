@@ -2,6 +2,7 @@
 //! and the JSON shape of a case summary.
 
 mod case;
+mod feed;
 mod ops;
 pub mod read;
 mod salvage;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
         Command::Reindex => ops::reindex(db, out),
         Command::Stats(a) => read::stats(db, &a, out),
         Command::Salvage(a) => salvage::run(db, &a, out),
+        Command::Feed(a) => feed::run(db, &a, out),
     }
 }
 
