@@ -410,7 +410,7 @@ impl Store {
             let acked = match start {
                 FeedStart::Beginning => first - 1,
                 FeedStart::Now => last,
-                FeedStart::After(p) if p + 1 >= first && p <= last => p,
+                FeedStart::After(p) if p.saturating_add(1) >= first && p <= last => p,
                 FeedStart::After(p) => {
                     return Err(StoreError::Feed(FeedError::PositionOutOfRange {
                         name,
@@ -453,7 +453,7 @@ impl Store {
             };
             let first = feed_first(&t.meta)?;
             let last = ctx.next_change.saturating_sub(1);
-            if position + 1 < first || position > last {
+            if position.saturating_add(1) < first || position > last {
                 return Err(StoreError::Feed(FeedError::PositionOutOfRange {
                     name,
                     position,
@@ -563,9 +563,12 @@ impl Store {
                 changes: Vec::new(),
                 position: from,
             };
+            if from >= last {
+                return Ok(page);
+            }
             let mut scanned = 0;
             for item in feed
-                .range(from.saturating_add(1)..=last.max(from))
+                .range(from.saturating_add(1)..=last)
                 .map_err(st("reading the feed"))?
             {
                 if page.changes.len() >= limit || scanned >= FEED_SCAN_LIMIT {

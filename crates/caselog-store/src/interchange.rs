@@ -1017,6 +1017,12 @@ impl Snapshot {
         rows += copy_table(&self.txn, &txn, tables::ATTENTION)?;
         rows += copy_table(&self.txn, &txn, tables::QUEUE)?;
         rows += copy_table(&self.txn, &txn, tables::CHANGES)?;
+        // The host's feed, its consumers and read markers: a restored
+        // backup continues the feed where the copy was taken.
+        rows += copy_table(&self.txn, &txn, tables::FEED)?;
+        rows += copy_table(&self.txn, &txn, tables::FEED_SEEN)?;
+        rows += copy_table(&self.txn, &txn, tables::FEED_CONSUMERS)?;
+        rows += copy_table(&self.txn, &txn, tables::READ_MARKERS)?;
         // redb's default durability is immediate: commit returns after fsync.
         txn.commit()
             .map_err(|e| StoreError::storage("committing the backup", e))?;
@@ -1051,6 +1057,10 @@ impl Snapshot {
             tables::ATTENTION.name(),
             tables::QUEUE.name(),
             tables::CHANGES.name(),
+            tables::FEED.name(),
+            tables::FEED_SEEN.name(),
+            tables::FEED_CONSUMERS.name(),
+            tables::READ_MARKERS.name(),
         ]
         .into_iter()
         .collect();
