@@ -84,7 +84,11 @@ pub fn consume_step(store: &Store, log: &Path, wait: Duration) -> caselog_store:
     let from = handled.map_or(acked, |h| h.max(acked));
     let page = store.feed_wait(&scope, CONSUMER, Some(from), 50, wait)?;
     if !page.changes.is_empty() {
-        let mut f = OpenOptions::new().create(true).append(true).open(log).expect("the consumer's log");
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("the consumer's log");
         let mut text = String::new();
         for c in &page.changes {
             text.push_str(&format!("{} {} {}\n", c.seq, c.case.0, c.kind.as_str()));

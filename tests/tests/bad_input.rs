@@ -26,8 +26,8 @@ use caselog_core::{
 use caselog_store::fuzzing::{decode_case, decode_entry, encode_case};
 use caselog_store::interchange::{parse_line, to_line, InterchangeError};
 use caselog_store::{
-    CaseRef, FeedError, FeedStart, ImportConflict, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions, Store, StoreError,
-    ViewKind, ViewQuery, STORE_FILE,
+    CaseRef, FeedError, FeedStart, ImportConflict, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions,
+    Store, StoreError, ViewKind, ViewQuery, STORE_FILE,
 };
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
@@ -1045,7 +1045,11 @@ fn catalogue() -> Vec<Row> {
         // The change feed, read markers and erasure.
         row(
             "a feed consumer name with a space",
-            write(|f| f.store.feed_register(&f.tenant_scope(), "has space", FeedStart::Now).map(|_| ())),
+            write(|f| {
+                f.store
+                    .feed_register(&f.tenant_scope(), "has space", FeedStart::Now)
+                    .map(|_| ())
+            }),
             E::FeedBadName,
         ),
         row(
@@ -1066,7 +1070,8 @@ fn catalogue() -> Vec<Row> {
         row(
             "reading another scope's feed consumer",
             write(|f| {
-                f.store.feed_register(&Scope::AllTenants, "support-only", FeedStart::Now)?;
+                f.store
+                    .feed_register(&Scope::AllTenants, "support-only", FeedStart::Now)?;
                 f.store.feed(&f.tenant_scope(), "support-only", None, 10).map(|_| ())
             }),
             E::FeedUnknownConsumer,

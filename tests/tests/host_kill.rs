@@ -24,7 +24,10 @@ use caselog_store::{CaseRef, FeedStart, Scope, SearchOptions, Store, ViewKind, V
 use caselog_tests::host::{consume_step, options, read_log, CONSUMER, ERASE_MARK};
 
 fn kills() -> u64 {
-    std::env::var("CASELOG_HOST_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(8)
+    std::env::var("CASELOG_HOST_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8)
 }
 
 /// A seeded splitmix64, so a failing run's kill plan replays.
@@ -96,12 +99,7 @@ fn a_feed_consumer_killed_at_random_points_misses_and_repeats_nothing() {
     for round in 0..kills() {
         let lines = if round % 4 == 3 { 0 } else { 5 + rng.below(60) };
         let got = run_and_kill(
-            &[
-                "feed",
-                db.to_str().unwrap(),
-                log.to_str().unwrap(),
-                &round.to_string(),
-            ],
+            &["feed", db.to_str().unwrap(), log.to_str().unwrap(), &round.to_string()],
             lines,
         );
         written.extend(numbers(&got, "W "));
@@ -114,20 +112,36 @@ fn a_feed_consumer_killed_at_random_points_misses_and_repeats_nothing() {
             .into_iter()
             .find(|c| c.name == CONSUMER)
             .map_or(0, |c| c.acked);
-        assert!(acked >= last_ack, "round {round}: acknowledged {last_ack}, store says {acked}");
+        assert!(
+            acked >= last_ack,
+            "round {round}: acknowledged {last_ack}, store says {acked}"
+        );
         store.shutdown().unwrap();
     }
     // Catch up here with the same loop.
     let store = Store::open(&db, options()).unwrap();
-    store.feed_register(&Scope::AllTenants, CONSUMER, FeedStart::Beginning).unwrap();
+    store
+        .feed_register(&Scope::AllTenants, CONSUMER, FeedStart::Beginning)
+        .unwrap();
     while consume_step(&store, &log, Duration::from_millis(50)).unwrap().is_some() {}
     let handled = read_log(&log);
-    assert!(handled.windows(2).all(|w| w[0] < w[1]), "a change handled twice or out of order");
+    assert!(
+        handled.windows(2).all(|w| w[0] < w[1]),
+        "a change handled twice or out of order"
+    );
     let handled: BTreeSet<u64> = handled.into_iter().collect();
     let missed: Vec<&u64> = written.difference(&handled).collect();
     assert!(missed.is_empty(), "acknowledged writes never handled: {missed:?}");
-    assert_eq!(handled.last().copied(), Some(store.last_change()), "the consumer is caught up");
-    assert!(written.len() > 10, "the workload wrote too little to prove anything ({})", written.len());
+    assert_eq!(
+        handled.last().copied(),
+        Some(store.last_change()),
+        "the consumer is caught up"
+    );
+    assert!(
+        written.len() > 10,
+        "the workload wrote too little to prove anything ({})",
+        written.len()
+    );
     store.shutdown().unwrap();
 }
 
@@ -160,12 +174,21 @@ fn a_case_killed_mid_erasure_is_whole_or_gone() {
                     let by_number = store.case(&all, &CaseRef::Number(c.number.clone())).unwrap();
                     assert_eq!(by_number.map(|b| b.id), Some(c.id));
                     let thread = store.thread(&all, &CaseRef::Id(c.id), 0, 100).unwrap();
-                    assert_eq!(thread.entries.len() as u32, c.entries, "round {round}: case {id} thread");
+                    assert_eq!(
+                        thread.entries.len() as u32,
+                        c.entries,
+                        "round {round}: case {id} thread"
+                    );
                 }
-                None => assert!(!view.contains(&id), "round {round}: case {id} half erased (still in the view)"),
+                None => assert!(
+                    !view.contains(&id),
+                    "round {round}: case {id} half erased (still in the view)"
+                ),
             }
         }
-        assert!(store.wait_indexed(store.last_change(), Duration::from_secs(60)).unwrap());
+        assert!(store
+            .wait_indexed(store.last_change(), Duration::from_secs(60))
+            .unwrap());
         let hits = store.search(&all, ERASE_MARK, &SearchOptions::default()).unwrap().total;
         assert_eq!(hits, view.len() as u64, "round {round}: the index holds erased cases");
         assert!(store.verify().unwrap().is_consistent(), "round {round}");
@@ -173,4 +196,3 @@ fn a_case_killed_mid_erasure_is_whole_or_gone() {
     }
     assert!(!erased.is_empty(), "no erasure was acknowledged");
 }
-

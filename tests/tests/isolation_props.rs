@@ -487,7 +487,9 @@ fn check_feed_and_markers(store: &Store, cases: &[(Case, TenantId)], t: &TenantI
     let all = read_all(&Scope::AllTenants, "iso")?;
     let expected: Vec<&FeedChange> = all.iter().filter(|c| owner.get(&c.case) == Some(t)).collect();
     if mine.iter().collect::<Vec<_>>() != expected {
-        return Err(format!("{t}'s feed differs from the all-tenants feed restricted to {t}"));
+        return Err(format!(
+            "{t}'s feed differs from the all-tenants feed restricted to {t}"
+        ));
     }
     let covered: BTreeSet<CaseId> = mine.iter().map(|c| c.case).collect();
     let owned: BTreeSet<CaseId> = owner.iter().filter(|(_, o)| *o == t).map(|(id, _)| *id).collect();

@@ -26,12 +26,17 @@ fn lines(cmd: &mut Command) -> Vec<Value> {
 fn feed_prints_json_lines_once_per_consumer_and_scope() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path();
-    caselog(db).args(["demo", "--no-tour", "--cases", "40"]).assert().success();
+    caselog(db)
+        .args(["demo", "--no-tour", "--cases", "40"])
+        .assert()
+        .success();
     let all = lines(caselog(db).args(["feed", "--consumer", "ops", "--all-tenants", "--json"]));
     assert!(all.len() >= 40, "{} changes", all.len());
     let seqs: Vec<u64> = all.iter().map(|v| v["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
-    assert!(all.iter().all(|v| v["number"].is_string() && v["kind"].is_string() && v["at"].is_string()));
+    assert!(all
+        .iter()
+        .all(|v| v["number"].is_string() && v["kind"].is_string() && v["at"].is_string()));
     // Acknowledged: a second run prints nothing new.
     assert!(lines(caselog(db).args(["feed", "--consumer", "ops", "--all-tenants", "--json"])).is_empty());
     // A tenant's consumer sees exactly that tenant's changes.
@@ -40,7 +45,10 @@ fn feed_prints_json_lines_once_per_consumer_and_scope() {
     let expected: Vec<&Value> = all.iter().filter(|v| v["tenant"] == tenant.as_str()).collect();
     assert_eq!(mine.iter().collect::<Vec<_>>(), expected);
     // A bad name is refused with its reason.
-    let out = caselog(db).args(["feed", "--consumer", "no spaces", "--all-tenants"]).output().unwrap();
+    let out = caselog(db)
+        .args(["feed", "--consumer", "no spaces", "--all-tenants"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid feed consumer name"));
 }

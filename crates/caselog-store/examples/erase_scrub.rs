@@ -37,7 +37,10 @@ pub fn run(dir: &Path) -> Result<(bool, bool), Box<dyn std::error::Error>> {
     })?;
     store.sync()?;
     let erased = store.erase(&Scope::Tenant(tenant), &CaseRef::Number(created.number))?;
-    println!("erased case {} ({} thread entries) at change {}", erased.number, erased.entries, erased.change);
+    println!(
+        "erased case {} ({} thread entries) at change {}",
+        erased.number, erased.entries, erased.change
+    );
     store.shutdown()?;
     let before = contains(dir, secret.as_bytes())?;
     let report = Store::scrub(dir)?;

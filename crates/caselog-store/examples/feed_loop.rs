@@ -75,7 +75,12 @@ fn notify(store: &Store, scope: &Scope, sent: &mut Vec<String>) -> Result<(), St
             return Ok(());
         }
         for change in &page.changes {
-            sent.push(format!("case {} {} (change {})", change.number, change.kind.as_str(), change.seq));
+            sent.push(format!(
+                "case {} {} (change {})",
+                change.number,
+                change.kind.as_str(),
+                change.seq
+            ));
         }
         store.feed_ack(scope, "mailer", page.position)?;
     }

@@ -56,6 +56,9 @@ pub fn run(dir: &Path) -> Result<Vec<u64>, Box<dyn std::error::Error>> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let badges = run(dir.path())?;
-    println!("My cases badge: opened {}, after support's reply {}, after reading {}", badges[0], badges[1], badges[2]);
+    println!(
+        "My cases badge: opened {}, after support's reply {}, after reading {}",
+        badges[0], badges[1], badges[2]
+    );
     Ok(())
 }

@@ -60,7 +60,13 @@ pub struct ScrubReport {
 }
 
 /// Erases one case inside the writer's transaction.
-pub(crate) fn erase_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, scope: &Scope, case: &CaseRef, now: Timestamp) -> Result<Erased> {
+pub(crate) fn erase_case(
+    t: &mut Tables<'_>,
+    ctx: &mut Ctx<'_>,
+    scope: &Scope,
+    case: &CaseRef,
+    now: Timestamp,
+) -> Result<Erased> {
     let c = resolve(&t.cases, &t.numbers, scope, case)?;
     let id = c.id.0;
     // Everything is read; from here on the command only removes.
@@ -228,28 +234,26 @@ fn merge_index(dir: &Path) -> Result<(usize, usize, u64)> {
         .map_err(ix("reading the index segments"))?;
     let before = segments.len();
     let deleted: u64 = segments.iter().map(|s| u64::from(s.num_deleted_docs())).sum();
-    let mut writer: tantivy::IndexWriter<tantivy::TantivyDocument> =
-        index.writer_with_num_threads(1, 20_000_000).map_err(ix("opening the index writer to scrub"))?;
+    let mut writer: tantivy::IndexWriter<tantivy::TantivyDocument> = index
+        .writer_with_num_threads(1, 20_000_000)
+        .map_err(ix("opening the index writer to scrub"))?;
     let ids = index
         .searchable_segment_ids()
         .map_err(ix("reading the index segments"))?;
     if !ids.is_empty() && (ids.len() > 1 || deleted > 0) {
         writer.merge(&ids).wait().map_err(ix("merging the index segments"))?;
     }
-    writer
-        .wait_merging_threads()
-        .map_err(ix("finishing the index merge"))?;
+    writer.wait_merging_threads().map_err(ix("finishing the index merge"))?;
     // The merging writer still protects the files of the segments it merged;
     // a fresh writer's collection removes them.
-    let writer: tantivy::IndexWriter<tantivy::TantivyDocument> =
-        index.writer_with_num_threads(1, 20_000_000).map_err(ix("opening the index writer to scrub"))?;
+    let writer: tantivy::IndexWriter<tantivy::TantivyDocument> = index
+        .writer_with_num_threads(1, 20_000_000)
+        .map_err(ix("opening the index writer to scrub"))?;
     writer
         .garbage_collect_files()
         .wait()
         .map_err(ix("removing unreferenced index files"))?;
-    writer
-        .wait_merging_threads()
-        .map_err(ix("finishing the index merge"))?;
+    writer.wait_merging_threads().map_err(ix("finishing the index merge"))?;
     let live: Vec<String> = index
         .searchable_segment_ids()
         .map_err(ix("reading the index segments"))?
@@ -274,7 +278,9 @@ fn remove_dead_segment_files(dir: &Path, live: &[String]) -> Result<()> {
         let entry = entry.map_err(io("listing", dir))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some((stem, _)) = name.split_once('.') else { continue };
+        let Some((stem, _)) = name.split_once('.') else {
+            continue;
+        };
         let is_segment = stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit());
         if is_segment && !live.iter().any(|l| l == stem) {
             let path = entry.path();

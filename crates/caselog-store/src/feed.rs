@@ -280,17 +280,13 @@ pub(crate) fn record(t: &mut Tables<'_>, seq: u64, case: CaseId) -> Result<()> {
         kind,
     };
     put_record(t, seq, &rec)?;
-    t.feed_seen
-        .insert(case.0, c.entries)
-        .map_err(st("writing the feed"))?;
+    t.feed_seen.insert(case.0, c.entries).map_err(st("writing the feed"))?;
     Ok(())
 }
 
 fn put_record(t: &mut Tables<'_>, seq: u64, rec: &FeedRecord) -> Result<()> {
     let bytes = records::encode(rec, "feed")?;
-    t.feed
-        .insert(seq, bytes.as_slice())
-        .map_err(st("writing the feed"))?;
+    t.feed.insert(seq, bytes.as_slice()).map_err(st("writing the feed"))?;
     Ok(())
 }
 
@@ -502,10 +498,7 @@ impl Store {
             };
             let key = scope.key();
             let mut out = Vec::new();
-            for item in table
-                .range((key, "")..)
-                .map_err(st("reading feed consumers"))?
-            {
+            for item in table.range((key, "")..).map_err(st("reading feed consumers"))? {
                 let (k, v) = item.map_err(st("reading feed consumers"))?;
                 let (s, name) = k.value();
                 if s != key {

@@ -18,8 +18,14 @@ fn sha(bytes: &[u8]) -> ContentHash {
 
 fn attachment(name: &str, bytes: &[u8]) -> NewAttachment {
     NewAttachment {
-        meta: AttachmentMeta::new(name, "text/plain", bytes.len() as u64, sha(bytes), &AttachmentPolicy::default())
-            .unwrap(),
+        meta: AttachmentMeta::new(
+            name,
+            "text/plain",
+            bytes.len() as u64,
+            sha(bytes),
+            &AttachmentPolicy::default(),
+        )
+        .unwrap(),
         bytes: Some(bytes.to_vec()),
     }
 }
@@ -56,37 +62,79 @@ fn an_erased_case_leaves_no_byte_of_its_text_after_the_scrub() {
     let shared_file = b"shared invoice bytes kept by the other case";
     let mut n = new_case("seller-a", "ann", Category::Orders, secret_title, None);
     n.description = secret_body.into();
-    n.attachments = vec![attachment("private.txt", secret_file), attachment("invoice.txt", shared_file)];
+    n.attachments = vec![
+        attachment("private.txt", secret_file),
+        attachment("invoice.txt", shared_file),
+    ];
     let doomed = store.create_case(n).unwrap();
     store
-        .reply(&all, &CaseRef::Id(doomed.id), NewMessage {
-            actor: agent("bob"),
-            body: "reply mentioning jabberwockyvorpal again".into(),
-            attachments: vec![],
-            at: None,
-        })
+        .reply(
+            &all,
+            &CaseRef::Id(doomed.id),
+            NewMessage {
+                actor: agent("bob"),
+                body: "reply mentioning jabberwockyvorpal again".into(),
+                attachments: vec![],
+                at: None,
+            },
+        )
         .unwrap();
     let mut keep = new_case("seller-a", "ann", Category::Orders, "kept case", None);
     keep.attachments = vec![attachment("invoice.txt", shared_file)];
     let kept = store.create_case(keep).unwrap();
     for i in 0..30 {
-        store.create_case(new_case("seller-b", "cy", Category::Tax, &format!("filler {i}"), None)).unwrap();
+        store
+            .create_case(new_case("seller-b", "cy", Category::Tax, &format!("filler {i}"), None))
+            .unwrap();
     }
-    store.mark_read(&s, &user("ann"), &CaseRef::Id(doomed.id), None).unwrap();
-    assert!(store.wait_indexed(store.last_change(), Duration::from_secs(30)).unwrap());
-    assert_eq!(store.search(&s, "jabberwockyvorpal", &SearchOptions::default()).unwrap().total, 1);
+    store
+        .mark_read(&s, &user("ann"), &CaseRef::Id(doomed.id), None)
+        .unwrap();
+    assert!(store
+        .wait_indexed(store.last_change(), Duration::from_secs(30))
+        .unwrap());
+    assert_eq!(
+        store
+            .search(&s, "jabberwockyvorpal", &SearchOptions::default())
+            .unwrap()
+            .total,
+        1
+    );
 
     // Another tenant cannot erase it.
     let other = Scope::Tenant(tenant("seller-b"));
-    assert!(matches!(store.erase(&other, &CaseRef::Id(doomed.id)), Err(StoreError::CaseNotFound(_))));
+    assert!(matches!(
+        store.erase(&other, &CaseRef::Id(doomed.id)),
+        Err(StoreError::CaseNotFound(_))
+    ));
     let erased = store.erase(&s, &CaseRef::Number(doomed.number.clone())).unwrap();
-    assert_eq!((erased.id, erased.entries, erased.blobs, erased.feed_records), (doomed.id, 2, 1, 2));
+    assert_eq!(
+        (erased.id, erased.entries, erased.blobs, erased.feed_records),
+        (doomed.id, 2, 1, 2)
+    );
     assert!(store.case(&all, &CaseRef::Id(doomed.id)).unwrap().is_none());
-    assert!(store.case(&all, &CaseRef::Number(doomed.number.clone())).unwrap().is_none());
-    assert!(matches!(store.erase(&s, &CaseRef::Id(doomed.id)), Err(StoreError::CaseNotFound(_))));
+    assert!(store
+        .case(&all, &CaseRef::Number(doomed.number.clone()))
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.erase(&s, &CaseRef::Id(doomed.id)),
+        Err(StoreError::CaseNotFound(_))
+    ));
     let view = store.view(&s, &ViewQuery::new(ViewKind::All)).unwrap();
     assert_eq!(view.cases.iter().map(|c| c.id).collect::<Vec<_>>(), vec![kept.id]);
-    assert!(store.queue(&all, &QueueQuery { limit: 1000, category: None, marketplace: None }).unwrap().iter().all(|e| e.case.id != doomed.id));
+    assert!(store
+        .queue(
+            &all,
+            &QueueQuery {
+                limit: 1000,
+                category: None,
+                marketplace: None
+            }
+        )
+        .unwrap()
+        .iter()
+        .all(|e| e.case.id != doomed.id));
     assert_eq!(store.read_marker_count().unwrap(), 0);
     // The shared attachment is still there for the other case.
     assert_eq!(
@@ -97,9 +145,18 @@ fn an_erased_case_leaves_no_byte_of_its_text_after_the_scrub() {
     let page = store.feed(&all, "host", None, 100).unwrap();
     let of_doomed: Vec<&FeedChange> = page.changes.iter().filter(|c| c.case == doomed.id).collect();
     assert_eq!(of_doomed.len(), 1);
-    assert_eq!((of_doomed[0].kind.clone(), of_doomed[0].seq), (ChangeKind::Erased, erased.change));
+    assert_eq!(
+        (of_doomed[0].kind.clone(), of_doomed[0].seq),
+        (ChangeKind::Erased, erased.change)
+    );
     assert!(store.wait_indexed(erased.change, Duration::from_secs(30)).unwrap());
-    assert_eq!(store.search(&s, "jabberwockyvorpal", &SearchOptions::default()).unwrap().total, 0);
+    assert_eq!(
+        store
+            .search(&s, "jabberwockyvorpal", &SearchOptions::default())
+            .unwrap()
+            .total,
+        0
+    );
     assert!(store.verify().unwrap().is_consistent());
     store.shutdown().unwrap();
 
@@ -122,7 +179,13 @@ fn an_erased_case_leaves_no_byte_of_its_text_after_the_scrub() {
     let store = Store::open(dir.path(), opts).unwrap();
     assert!(store.verify().unwrap().is_consistent());
     assert_eq!(store.search(&s, "kept", &SearchOptions::default()).unwrap().total, 1);
-    assert_eq!(store.search(&s, "jabberwockyvorpal", &SearchOptions::default()).unwrap().total, 0);
+    assert_eq!(
+        store
+            .search(&s, "jabberwockyvorpal", &SearchOptions::default())
+            .unwrap()
+            .total,
+        0
+    );
     store.shutdown().unwrap();
 }
 
@@ -140,25 +203,36 @@ fn retention_erases_final_cases_past_their_time_and_dry_run_only_reports() {
     let mut opts = fast_options();
     opts.retention.final_older_than = Some(Span::days(365));
     opts.retention.per_tenant.insert(tenant("seller-keep"), None);
-    opts.retention.per_tenant.insert(tenant("seller-short"), Some(Span::days(30)));
+    opts.retention
+        .per_tenant
+        .insert(tenant("seller-short"), Some(Span::days(30)));
     let store = Store::open(dir.path(), opts).unwrap();
     let t0 = ts("2024-01-10T10:00:00Z");
     let all = Scope::AllTenants;
     // (tenant, closed?, days after t0 it was closed)
     let plan = [
-        ("seller-a", true, 0),     // closed 2024-01: due in 2026
-        ("seller-a", false, 0),    // open: never due
-        ("seller-a", true, 700),   // closed late 2025: not yet due
-        ("seller-keep", true, 0),  // tenant keeps forever
+        ("seller-a", true, 0),       // closed 2024-01: due in 2026
+        ("seller-a", false, 0),      // open: never due
+        ("seller-a", true, 700),     // closed late 2025: not yet due
+        ("seller-keep", true, 0),    // tenant keeps forever
         ("seller-short", true, 650), // 30-day rule: due
     ];
     let mut ids = Vec::new();
     for (i, (t, close, days)) in plan.iter().enumerate() {
-        let c = store.create_case(new_case(t, "ann", Category::Orders, &format!("case {i}"), Some(t0))).unwrap();
+        let c = store
+            .create_case(new_case(t, "ann", Category::Orders, &format!("case {i}"), Some(t0)))
+            .unwrap();
         if *close {
             let at = t0.saturating_add(Span::days(*days));
             store
-                .apply_event(&Scope::Tenant(tenant(t)), &CaseRef::Id(c.id), seller("ann"), CaseEvent::Close, "", Some(at))
+                .apply_event(
+                    &Scope::Tenant(tenant(t)),
+                    &CaseRef::Id(c.id),
+                    seller("ann"),
+                    CaseEvent::Close,
+                    "",
+                    Some(at),
+                )
                 .unwrap();
         }
         ids.push(c.id);

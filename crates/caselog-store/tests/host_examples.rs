@@ -2,12 +2,12 @@
 //! `unread_badge.rs`, `erase_scrub.rs`) and checks what they show, so the
 //! examples stay true.
 
+#[path = "../examples/erase_scrub.rs"]
+mod erase_scrub;
 #[path = "../examples/feed_loop.rs"]
 mod feed_loop;
 #[path = "../examples/unread_badge.rs"]
 mod unread_badge;
-#[path = "../examples/erase_scrub.rs"]
-mod erase_scrub;
 
 #[test]
 fn the_feed_loop_example_misses_nothing_across_a_restart() {

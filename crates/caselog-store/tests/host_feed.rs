@@ -77,23 +77,58 @@ fn run_feed_model(seed: u64) {
                         None,
                     ))
                     .unwrap();
-                model.insert(c.change, Expected { case: c.id, tenant: tenants[t].clone(), kind: "created" });
+                model.insert(
+                    c.change,
+                    Expected {
+                        case: c.id,
+                        tenant: tenants[t].clone(),
+                        kind: "created",
+                    },
+                );
                 live.push((c.id, tenants[t].clone()));
             } else if roll < 70 {
                 let (id, t) = live[rng.below(live.len() as u64) as usize].clone();
                 if let Ok(w) = store.reply(&Scope::Tenant(t.clone()), &CaseRef::Id(id), msg(seller("ann"), "more")) {
-                    model.insert(w.change, Expected { case: id, tenant: t, kind: "message" });
+                    model.insert(
+                        w.change,
+                        Expected {
+                            case: id,
+                            tenant: t,
+                            kind: "message",
+                        },
+                    );
                 }
             } else if roll < 85 {
                 let (id, t) = live[rng.below(live.len() as u64) as usize].clone();
-                if let Ok(w) = store.apply_event(&Scope::AllTenants, &CaseRef::Id(id), agent("bob"), CaseEvent::PickUp, "", None) {
-                    model.insert(w.change, Expected { case: id, tenant: t, kind: "status_changed" });
+                if let Ok(w) = store.apply_event(
+                    &Scope::AllTenants,
+                    &CaseRef::Id(id),
+                    agent("bob"),
+                    CaseEvent::PickUp,
+                    "",
+                    None,
+                ) {
+                    model.insert(
+                        w.change,
+                        Expected {
+                            case: id,
+                            tenant: t,
+                            kind: "status_changed",
+                        },
+                    );
                 }
             } else {
                 let i = rng.below(live.len() as u64) as usize;
                 let (id, t) = live.swap_remove(i);
                 let e = store.erase(&Scope::Tenant(t.clone()), &CaseRef::Id(id)).unwrap();
-                model.insert(e.change, Expected { case: id, tenant: t, kind: "erased" });
+                model.insert(
+                    e.change,
+                    Expected {
+                        case: id,
+                        tenant: t,
+                        kind: "erased",
+                    },
+                );
                 erased.insert(id, e.change);
             }
         }
@@ -130,11 +165,23 @@ fn run_feed_model(seed: u64) {
         }
         let got = &seen[i];
         let seqs: Vec<u64> = got.iter().map(|c| c.seq).collect();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seed {seed} {name}: out of order or repeated: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "seed {seed} {name}: out of order or repeated: {seqs:?}"
+        );
         for c in got {
-            assert!(scope.allows(&c.tenant), "seed {seed}: {name} saw another tenant's change {c:?}");
-            let want = model.get(&c.seq).unwrap_or_else(|| panic!("seed {seed}: unknown change {c:?}"));
-            assert_eq!((c.case, &c.tenant, c.kind.as_str()), (want.case, &want.tenant, want.kind), "seed {seed} {name}");
+            assert!(
+                scope.allows(&c.tenant),
+                "seed {seed}: {name} saw another tenant's change {c:?}"
+            );
+            let want = model
+                .get(&c.seq)
+                .unwrap_or_else(|| panic!("seed {seed}: unknown change {c:?}"));
+            assert_eq!(
+                (c.case, &c.tenant, c.kind.as_str()),
+                (want.case, &want.tenant, want.kind),
+                "seed {seed} {name}"
+            );
         }
         // Every change of the scope is there unless its case was erased
         // before the consumer got to it (then the tombstone is there).
@@ -148,7 +195,10 @@ fn run_feed_model(seed: u64) {
                 Some(&tomb) if *seq < tomb => {
                     // Either delivered before the erasure, or replaced.
                     if !delivered {
-                        assert!(got_seqs.contains(&tomb), "seed {seed} {name}: lost change {seq} and tombstone {tomb}");
+                        assert!(
+                            got_seqs.contains(&tomb),
+                            "seed {seed} {name}: lost change {seq} and tombstone {tomb}"
+                        );
                     }
                 }
                 _ => assert!(delivered, "seed {seed} {name}: change {seq} ({want:?}) missed"),
@@ -181,18 +231,29 @@ fn a_consumer_behind_the_cap_gets_feed_truncated_with_the_first_position() {
     store.prune_changes(store.last_change() + 1).unwrap();
     assert_eq!(store.feed_len().unwrap(), 10, "the cap keeps the last 10 changes");
     match store.feed(&all, "slow", None, 100) {
-        Err(StoreError::FeedTruncated { consumer, requested, first_available }) => {
+        Err(StoreError::FeedTruncated {
+            consumer,
+            requested,
+            first_available,
+        }) => {
             assert_eq!((consumer.as_str(), requested, first_available), ("slow", 1, 21));
         }
         other => panic!("expected FeedTruncated, got {other:?}"),
     }
     // It resumes explicitly at the first available change.
     let page = store.feed(&all, "slow", Some(20), 100).unwrap();
-    assert_eq!(page.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), (21..=30).collect::<Vec<_>>());
+    assert_eq!(
+        page.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        (21..=30).collect::<Vec<_>>()
+    );
     // Acknowledging a pruned position is refused and says the range.
     assert!(matches!(
         store.feed_ack(&all, "slow", 3),
-        Err(StoreError::Feed(FeedError::PositionOutOfRange { first: 20, last: 30, .. }))
+        Err(StoreError::Feed(FeedError::PositionOutOfRange {
+            first: 20,
+            last: 30,
+            ..
+        }))
     ));
     store.shutdown().unwrap();
 }
@@ -214,7 +275,11 @@ fn without_a_cap_the_slowest_consumer_holds_the_feed() {
     }
     store.feed_ack(&all, "slow", 5).unwrap();
     store.prune_changes(store.last_change() + 1).unwrap();
-    assert_eq!(store.feed_len().unwrap(), 15, "changes 6..=20 are kept for the slow consumer");
+    assert_eq!(
+        store.feed_len().unwrap(),
+        15,
+        "changes 6..=20 are kept for the slow consumer"
+    );
     let page = store.feed(&all, "slow", None, 100).unwrap();
     assert_eq!(page.changes.first().map(|c| c.seq), Some(6));
     // Once it is gone, nothing holds the feed back.
@@ -235,12 +300,18 @@ fn feed_wait_wakes_on_a_commit_and_times_out_empty() {
         .create_case(new_case("seller-b", "bob", Category::Orders, "not mine", None))
         .unwrap();
     let t0 = Instant::now();
-    let page = store.feed_wait(&a, "notify", None, 10, Duration::from_millis(150)).unwrap();
+    let page = store
+        .feed_wait(&a, "notify", None, 10, Duration::from_millis(150))
+        .unwrap();
     assert!(page.changes.is_empty());
     assert!(t0.elapsed() >= Duration::from_millis(150));
     assert_eq!(page.position, store.last_change(), "other tenants' changes are skipped");
     std::thread::scope(|s| {
-        let waiter = s.spawn(|| store.feed_wait(&a, "notify", None, 10, Duration::from_secs(60)).unwrap());
+        let waiter = s.spawn(|| {
+            store
+                .feed_wait(&a, "notify", None, 10, Duration::from_secs(60))
+                .unwrap()
+        });
         std::thread::sleep(Duration::from_millis(100));
         let c = store
             .create_case(new_case("seller-a", "ann", Category::Orders, "mine", None))
@@ -261,19 +332,30 @@ fn consumers_are_scoped_and_names_are_checked() {
     let b = Scope::Tenant(tenant("seller-b"));
     store.feed_register(&a, "portal", FeedStart::Beginning).unwrap();
     // Seller B cannot read, acknowledge or remove seller A's consumer.
-    assert!(matches!(store.feed(&b, "portal", None, 10), Err(StoreError::Feed(FeedError::UnknownConsumer { .. }))));
-    assert!(matches!(store.feed_ack(&b, "portal", 0), Err(StoreError::Feed(FeedError::UnknownConsumer { .. }))));
+    assert!(matches!(
+        store.feed(&b, "portal", None, 10),
+        Err(StoreError::Feed(FeedError::UnknownConsumer { .. }))
+    ));
+    assert!(matches!(
+        store.feed_ack(&b, "portal", 0),
+        Err(StoreError::Feed(FeedError::UnknownConsumer { .. }))
+    ));
     assert!(!store.feed_unregister(&b, "portal").unwrap());
     assert!(store.feed_consumers(&b).unwrap().is_empty());
     assert_eq!(store.feed_consumers(&a).unwrap().len(), 1);
     for bad in ["", "has space", "slash/name", "é", &"x".repeat(65)] {
         assert!(
-            matches!(store.feed_register(&a, bad, FeedStart::Now), Err(StoreError::Feed(FeedError::BadName { .. }))),
+            matches!(
+                store.feed_register(&a, bad, FeedStart::Now),
+                Err(StoreError::Feed(FeedError::BadName { .. }))
+            ),
             "{bad:?} accepted"
         );
     }
     // Registering again is idempotent and keeps the position.
-    store.create_case(new_case("seller-a", "ann", Category::Orders, "one", None)).unwrap();
+    store
+        .create_case(new_case("seller-a", "ann", Category::Orders, "one", None))
+        .unwrap();
     store.feed_ack(&a, "portal", 1).unwrap();
     assert_eq!(store.feed_register(&a, "portal", FeedStart::Now).unwrap(), 1);
     // A position past the end is refused.
@@ -291,21 +373,42 @@ fn change_kinds_name_what_happened() {
     let all = Scope::AllTenants;
     store.feed_register(&all, "k", FeedStart::Beginning).unwrap();
     let s = Scope::Tenant(tenant("seller-a"));
-    let a = store.create_case(new_case("seller-a", "ann", Category::Orders, "first", None)).unwrap();
-    let b = store.create_case(new_case("seller-a", "ann", Category::Payments, "second", None)).unwrap();
-    store.reply(&s, &CaseRef::Id(a.id), msg(seller("ann"), "hello")).unwrap();
-    store.apply_event(&all, &CaseRef::Id(a.id), agent("bob"), CaseEvent::PickUp, "", None).unwrap();
+    let a = store
+        .create_case(new_case("seller-a", "ann", Category::Orders, "first", None))
+        .unwrap();
+    let b = store
+        .create_case(new_case("seller-a", "ann", Category::Payments, "second", None))
+        .unwrap();
+    store
+        .reply(&s, &CaseRef::Id(a.id), msg(seller("ann"), "hello"))
+        .unwrap();
+    store
+        .apply_event(&all, &CaseRef::Id(a.id), agent("bob"), CaseEvent::PickUp, "", None)
+        .unwrap();
     store.merge(&CaseRef::Id(b.id), &a.number, user("bob"), "same").unwrap();
     store.set_complex(&CaseRef::Id(a.id), true).unwrap();
-    let kinds: Vec<ChangeKind> = store.feed(&all, "k", None, 100).unwrap().changes.into_iter().map(|c| c.kind).collect();
+    let kinds: Vec<ChangeKind> = store
+        .feed(&all, "k", None, 100)
+        .unwrap()
+        .changes
+        .into_iter()
+        .map(|c| c.kind)
+        .collect();
     assert_eq!(
         kinds,
         vec![
             ChangeKind::Created,
             ChangeKind::Created,
             ChangeKind::Message { entry: 1 },
-            ChangeKind::StatusChanged { entry: 2, from: Some(Status::Open), to: Status::InProgress },
-            ChangeKind::Merged { entry: 1, into: a.number.clone() },
+            ChangeKind::StatusChanged {
+                entry: 2,
+                from: Some(Status::Open),
+                to: Status::InProgress
+            },
+            ChangeKind::Merged {
+                entry: 1,
+                into: a.number.clone()
+            },
             ChangeKind::Message { entry: 3 },
             ChangeKind::Updated,
         ]
@@ -322,8 +425,12 @@ fn unread_markers_follow_the_rule() {
     let ann = user("ann");
     let cy = user("cy");
     let mine = ViewQuery::new(ViewKind::Mine(ann.clone()));
-    let a = store.create_case(new_case("seller-a", "ann", Category::Orders, "first", None)).unwrap();
-    let b = store.create_case(new_case("seller-a", "ann", Category::Payments, "second", None)).unwrap();
+    let a = store
+        .create_case(new_case("seller-a", "ann", Category::Orders, "first", None))
+        .unwrap();
+    let b = store
+        .create_case(new_case("seller-a", "ann", Category::Payments, "second", None))
+        .unwrap();
     let (ra, rb) = (CaseRef::Id(a.id), CaseRef::Id(b.id));
     // Her own cases start read for her (she wrote the last entry), unread for a colleague.
     assert_eq!(store.unread_count(&s, &ann, &mine).unwrap().unread, 0);
@@ -333,7 +440,16 @@ fn unread_markers_follow_the_rule() {
     assert_eq!(store.unread_entries(&s, &ann, &ra).unwrap(), Some(2));
     let badge = store.unread_count(&s, &ann, &mine).unwrap();
     assert_eq!((badge.unread, badge.total, badge.capped), (1, 2, false));
-    assert_eq!(store.unread_view(&s, &ann, &mine).unwrap().cases.iter().map(|c| c.id).collect::<Vec<_>>(), vec![a.id]);
+    assert_eq!(
+        store
+            .unread_view(&s, &ann, &mine)
+            .unwrap()
+            .cases
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        vec![a.id]
+    );
     assert_eq!(store.mark_read(&s, &ann, &ra, None).unwrap(), 2);
     assert_eq!(store.unread_count(&s, &ann, &mine).unwrap().unread, 0);
     // Marking fewer entries makes the rest unread again; more is capped.
@@ -350,7 +466,10 @@ fn unread_markers_follow_the_rule() {
     assert_eq!(store.unread_entries(&s, &ann, &ra).unwrap(), Some(1));
     // Another tenant cannot mark or read markers of this case.
     let other = Scope::Tenant(tenant("seller-b"));
-    assert!(matches!(store.mark_read(&other, &ann, &ra, None), Err(StoreError::CaseNotFound(_))));
+    assert!(matches!(
+        store.mark_read(&other, &ann, &ra, None),
+        Err(StoreError::CaseNotFound(_))
+    ));
     assert_eq!(store.unread_entries(&other, &ann, &ra).unwrap(), None);
     store.shutdown().unwrap();
 }

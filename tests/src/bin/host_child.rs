@@ -36,7 +36,9 @@ fn main() {
                 s.spawn(|| {
                     for i in 0u64.. {
                         let tenant = if (i + seed) % 3 == 0 { "seller-b" } else { "seller-a" };
-                        let c = store.create_case(new_case(tenant, &format!("{seed}-{i}"))).expect("create");
+                        let c = store
+                            .create_case(new_case(tenant, &format!("{seed}-{i}")))
+                            .expect("create");
                         say(&out, format!("W {}", c.change));
                         if i % 2 == 0 {
                             let w = store
@@ -44,7 +46,9 @@ fn main() {
                                     &Scope::AllTenants,
                                     &CaseRef::Id(c.id),
                                     NewMessage {
-                                        actor: caselog_core::Actor::Support(caselog_core::UserId::parse("bob").unwrap()),
+                                        actor: caselog_core::Actor::Support(
+                                            caselog_core::UserId::parse("bob").unwrap(),
+                                        ),
                                         body: "noted".into(),
                                         attachments: vec![],
                                         at: None,
@@ -65,7 +69,9 @@ fn main() {
         "erase" => {
             let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
             for i in 0u64.. {
-                let c = store.create_case(new_case("seller-a", &format!("{seed}-{i}"))).expect("create");
+                let c = store
+                    .create_case(new_case("seller-a", &format!("{seed}-{i}")))
+                    .expect("create");
                 say(&out, format!("C {}", c.id.0));
                 let mut q = ViewQuery::new(ViewKind::All);
                 q.descending = false;
