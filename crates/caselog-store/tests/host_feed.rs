@@ -208,22 +208,32 @@ fn run_feed_model(seed: u64) {
     store.shutdown().unwrap();
 }
 
-#[test]
-fn a_consumer_behind_the_cap_gets_feed_truncated_with_the_first_position() {
+/// A store with the feed cap `cap`, consumers `slow` and `quick` registered
+/// at the beginning, and `cases` cases created after them.
+fn store_with_consumers(cap: u64, cases: usize) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {
-        feed_retain_max: 10,
+        feed_retain_max: cap,
         ..fast_options()
     };
     let store = Store::open(dir.path(), opts).unwrap();
-    let all = Scope::AllTenants;
-    store.feed_register(&all, "slow", FeedStart::Beginning).unwrap();
-    store.feed_register(&all, "quick", FeedStart::Beginning).unwrap();
-    for i in 0..30 {
+    for name in ["slow", "quick"] {
+        store
+            .feed_register(&Scope::AllTenants, name, FeedStart::Beginning)
+            .unwrap();
+    }
+    for i in 0..cases {
         store
             .create_case(new_case("seller-1", "ann", Category::Orders, &format!("t {i}"), None))
             .unwrap();
     }
+    (dir, store)
+}
+
+#[test]
+fn a_consumer_behind_the_cap_gets_feed_truncated_with_the_first_position() {
+    let (_dir, store) = store_with_consumers(10, 30);
+    let all = Scope::AllTenants;
     // The quick consumer keeps up; the slow one never acknowledges.
     let page = store.feed(&all, "quick", None, 100).unwrap();
     assert_eq!(page.changes.len(), 30);
@@ -260,19 +270,9 @@ fn a_consumer_behind_the_cap_gets_feed_truncated_with_the_first_position() {
 
 #[test]
 fn without_a_cap_the_slowest_consumer_holds_the_feed() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        feed_retain_max: 0,
-        ..fast_options()
-    };
-    let store = Store::open(dir.path(), opts).unwrap();
+    let (_dir, store) = store_with_consumers(0, 20);
     let all = Scope::AllTenants;
-    store.feed_register(&all, "slow", FeedStart::Beginning).unwrap();
-    for i in 0..20 {
-        store
-            .create_case(new_case("seller-1", "ann", Category::Orders, &format!("t {i}"), None))
-            .unwrap();
-    }
+    assert!(store.feed_unregister(&all, "quick").unwrap());
     store.feed_ack(&all, "slow", 5).unwrap();
     store.prune_changes(store.last_change() + 1).unwrap();
     assert_eq!(
