@@ -191,6 +191,25 @@ continues where this one stopped. One JSON object per line:
 interrupted. A consumer left behind the feed's cap exits with an error naming
 the first change still available (resume with --from).")]
     Feed(FeedArgs),
+
+    /// Erase a case permanently (thread, attachments only it used, views, queue, index).
+    #[command(after_help = "\
+Example:
+  caselog erase 17281736451 --tenant seller-0042 && caselog scrub
+
+The erasure is one durable transaction; feed consumers get an \"erased\" change
+in place of the case's earlier changes. Its bytes leave the files at the next
+`caselog scrub`.")]
+    Erase(EraseArgs),
+
+    /// Compact the store file and merge the index so no erased text remains in any file.
+    #[command(after_help = "\
+Example:
+  caselog scrub --json
+
+The store must not be open in another process. Prints the store file's size
+before and after and the index segments merged.")]
+    Scrub(ScrubArgs),
 }
 
 fn v<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
@@ -799,6 +818,27 @@ pub struct FeedArgs {
     #[arg(long)]
     pub no_ack: bool,
     /// Print JSON Lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The case number.
+    #[arg(value_parser = parse::number)]
+    pub number: CaseNumber,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print what was erased as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `scrub`.
+#[derive(Debug, Args)]
+pub struct ScrubArgs {
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

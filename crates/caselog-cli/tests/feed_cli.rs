@@ -52,3 +52,36 @@ fn feed_prints_json_lines_once_per_consumer_and_scope() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid feed consumer name"));
 }
+
+#[test]
+fn erase_then_scrub_reports_the_erasure_and_verify_stays_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path();
+    caselog(db)
+        .args(["demo", "--no-tour", "--cases", "30"])
+        .assert()
+        .success();
+    let feed = lines(caselog(db).args(["feed", "--consumer", "ops", "--all-tenants", "--json"]));
+    let first = &feed[0];
+    let number = first["number"].as_str().unwrap();
+    let tenant = first["tenant"].as_str().unwrap();
+    // Another tenant cannot erase it.
+    let out = caselog(db)
+        .args(["erase", number, "--tenant", "seller-none"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let erased = lines(caselog(db).args(["erase", number, "--tenant", tenant, "--json"]));
+    assert_eq!(erased[0]["number"], number);
+    let after = lines(caselog(db).args(["feed", "--consumer", "ops", "--all-tenants", "--json"]));
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        (after[0]["kind"].as_str(), after[0]["number"].as_str()),
+        (Some("erased"), Some(number))
+    );
+    let scrub = lines(caselog(db).args(["scrub", "--json"]));
+    assert!(scrub[0]["segments_after"].as_u64().unwrap() <= 1);
+    caselog(db).args(["verify"]).assert().success();
+    let out = caselog(db).args(["show", number, "--all-tenants"]).output().unwrap();
+    assert!(!out.status.success(), "the erased case is still shown");
+}
