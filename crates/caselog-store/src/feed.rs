@@ -35,7 +35,8 @@ pub const MAX_CONSUMER_NAME: usize = 64;
 /// skips other tenants' changes; this bounds the work of one call).
 pub const FEED_SCAN_LIMIT: usize = 10_000;
 
-/// What a change did to its case.
+/// What a change did to its case. Stored in feed records by variant index:
+/// a new kind goes at the end, and none is ever removed or reordered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChangeKind {
     /// The case was opened (including a follow-up).

@@ -178,7 +178,11 @@ fn an_erased_case_leaves_no_byte_of_its_text_after_the_scrub() {
 
     let store = Store::open(dir.path(), opts).unwrap();
     // The merge kept the index's commit (store id and change): no rebuild.
-    assert!(store.index_rebuilt_on_open().is_none(), "{:?}", store.index_rebuilt_on_open());
+    assert!(
+        store.index_rebuilt_on_open().is_none(),
+        "{:?}",
+        store.index_rebuilt_on_open()
+    );
     assert!(store.verify().unwrap().is_consistent());
     assert_eq!(store.search(&s, "kept", &SearchOptions::default()).unwrap().total, 1);
     assert_eq!(
