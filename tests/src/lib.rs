@@ -3,3 +3,4 @@
 //! bad-input tests.
 
 pub mod crash;
+pub mod host;

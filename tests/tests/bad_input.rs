@@ -26,8 +26,8 @@ use caselog_core::{
 use caselog_store::fuzzing::{decode_case, decode_entry, encode_case};
 use caselog_store::interchange::{parse_line, to_line, InterchangeError};
 use caselog_store::{
-    CaseRef, ImportConflict, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions, Store, StoreError,
-    ViewKind, ViewQuery, STORE_FILE,
+    CaseRef, FeedError, FeedStart, ImportConflict, NewAttachment, NewCase, NewMessage, Options, Scope, SearchOptions,
+    Store, StoreError, ViewKind, ViewQuery, STORE_FILE,
 };
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
@@ -155,6 +155,12 @@ enum Expect {
     UnknownRecordVersion(&'static str, u8),
     /// `StoreError::Corrupt` in this table.
     Corrupt(&'static str),
+    /// `StoreError::Feed(FeedError::BadName)`.
+    FeedBadName,
+    /// `StoreError::Feed(FeedError::UnknownConsumer)`.
+    FeedUnknownConsumer,
+    /// `StoreError::Feed(FeedError::PositionOutOfRange)` for this position.
+    FeedPositionOutOfRange(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +229,12 @@ fn is_expected(expect: &Expect, got: &Failure) -> bool {
             table == t && version == v
         }
         (E::Corrupt(t), Failure::Store(StoreError::Corrupt { table, .. })) => table == t,
+        (E::FeedBadName, Failure::Store(StoreError::Feed(FeedError::BadName { .. }))) => true,
+        (E::FeedUnknownConsumer, Failure::Store(StoreError::Feed(FeedError::UnknownConsumer { .. }))) => true,
+        (
+            E::FeedPositionOutOfRange(p),
+            Failure::Store(StoreError::Feed(FeedError::PositionOutOfRange { position, .. })),
+        ) => position == p,
         _ => false,
     }
 }
@@ -1013,6 +1025,71 @@ fn catalogue() -> Vec<Row> {
                 b
             }),
             E::Corrupt("cases"),
+        ),
+        // The change feed, read markers and erasure.
+        row(
+            "a feed consumer name with a space",
+            write(|f| {
+                f.store
+                    .feed_register(&f.tenant_scope(), "has space", FeedStart::Now)
+                    .map(|_| ())
+            }),
+            E::FeedBadName,
+        ),
+        row(
+            "an empty feed consumer name",
+            write(|f| f.store.feed_ack(&f.tenant_scope(), "", 0)),
+            E::FeedBadName,
+        ),
+        row(
+            "a feed consumer name of 65 bytes",
+            write(|f| f.store.feed(&f.tenant_scope(), &"c".repeat(65), None, 10).map(|_| ())),
+            E::FeedBadName,
+        ),
+        row(
+            "reading a feed consumer never registered",
+            write(|f| f.store.feed(&f.tenant_scope(), "nobody", None, 10).map(|_| ())),
+            E::FeedUnknownConsumer,
+        ),
+        row(
+            "reading another scope's feed consumer",
+            write(|f| {
+                f.store
+                    .feed_register(&Scope::AllTenants, "support-only", FeedStart::Now)?;
+                f.store.feed(&f.tenant_scope(), "support-only", None, 10).map(|_| ())
+            }),
+            E::FeedUnknownConsumer,
+        ),
+        row(
+            "acknowledging a feed position past the last change",
+            write(|f| {
+                f.store.feed_register(&f.tenant_scope(), "ahead", FeedStart::Now)?;
+                f.store.feed_ack(&f.tenant_scope(), "ahead", u64::MAX)
+            }),
+            E::FeedPositionOutOfRange(u64::MAX),
+        ),
+        row(
+            "registering a feed consumer to start after change 2^64-1",
+            write(|f| {
+                f.store
+                    .feed_register(&f.tenant_scope(), "far", FeedStart::After(u64::MAX))
+                    .map(|_| ())
+            }),
+            E::FeedPositionOutOfRange(u64::MAX),
+        ),
+        row(
+            "erasing another tenant's case",
+            write(|f| f.store.erase(&f.tenant_scope(), &f.other_tenant_case()).map(|_| ())),
+            E::CaseNotFound,
+        ),
+        row(
+            "marking another tenant's case read",
+            write(|f| {
+                f.store
+                    .mark_read(&f.tenant_scope(), &user("ann"), &f.other_tenant_case(), None)
+                    .map(|_| ())
+            }),
+            E::CaseNotFound,
         ),
     ]
 }

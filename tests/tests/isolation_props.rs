@@ -452,6 +452,68 @@ fn check_direct(store: &Store, cases: &[(Case, TenantId)], t: &TenantId) -> Resu
     Ok(())
 }
 
+/// The change feed, read markers and erasure are scoped too: a tenant's
+/// feed consumer gets exactly the all-tenants feed restricted to that
+/// tenant's cases (by the archive's owners), a consumer name is found only
+/// in its own scope, and marking, reading markers of or erasing another
+/// tenant's case is refused as if it did not exist, changing nothing.
+fn check_feed_and_markers(store: &Store, cases: &[(Case, TenantId)], t: &TenantId) -> Result<(), String> {
+    let e = |e: StoreError| e.to_string();
+    let scope = Scope::Tenant(t.clone());
+    let owner: BTreeMap<CaseId, TenantId> = cases.iter().map(|(c, o)| (c.id, o.clone())).collect();
+    let read_all = |scope: &Scope, name: &str| -> Result<Vec<FeedChange>, String> {
+        store.feed_register(scope, name, FeedStart::Beginning).map_err(e)?;
+        let mut out = Vec::new();
+        let mut from = None;
+        loop {
+            let page = store.feed(scope, name, from, 7).map_err(e)?;
+            if page.changes.is_empty() && from == Some(page.position) {
+                return Ok(out);
+            }
+            from = Some(page.position);
+            out.extend(page.changes);
+        }
+    };
+    let mine = read_all(&scope, "iso")?;
+    let all = read_all(&Scope::AllTenants, "iso")?;
+    let expected: Vec<&FeedChange> = all.iter().filter(|c| owner.get(&c.case) == Some(t)).collect();
+    if mine.iter().collect::<Vec<_>>() != expected {
+        return Err(format!(
+            "{t}'s feed differs from the all-tenants feed restricted to {t}"
+        ));
+    }
+    let covered: BTreeSet<CaseId> = mine.iter().map(|c| c.case).collect();
+    let owned: BTreeSet<CaseId> = owner.iter().filter(|(_, o)| *o == t).map(|(id, _)| *id).collect();
+    if covered != owned {
+        return Err(format!("{t}'s feed covers {covered:?}, it owns {owned:?}"));
+    }
+    let me = UserId::parse("ann@example.com").unwrap();
+    let mine_view = ViewQuery::new(ViewKind::Mine(me.clone()));
+    for c in store.unread_view(&scope, &me, &mine_view).map_err(e)?.cases {
+        if owner.get(&c.id) != Some(t) {
+            return Err(format!("{t}'s unread view shows {} of another tenant", c.number));
+        }
+    }
+    for (case, o) in cases.iter().filter(|(_, o)| o != t) {
+        let r = CaseRef::Id(case.id);
+        let before = store.case(&Scope::AllTenants, &r).map_err(e)?;
+        let marked = store.mark_read(&scope, &me, &r, None).err();
+        let erased = store.erase(&scope, &r).err();
+        for (what, refused) in [("mark_read", marked), ("erase", erased)] {
+            if !matches!(refused, Some(StoreError::CaseNotFound(_))) {
+                return Err(format!("{what} on {o}'s {} from {t}: {refused:?}", case.number));
+            }
+        }
+        if store.unread_entries(&scope, &me, &r).map_err(e)?.is_some() {
+            return Err(format!("{t} reads the markers of {o}'s {}", case.number));
+        }
+        if store.case(&Scope::AllTenants, &r).map_err(e)? != before {
+            return Err(format!("a refused cross-tenant erase changed {}", case.number));
+        }
+    }
+    Ok(())
+}
+
 fn view_query() -> impl Strategy<Value = ViewQuery> {
     (
         prop_oneof![
@@ -519,6 +581,7 @@ proptest! {
             check_export(&store, &cases, &tenant(*t)).map_err(TestCaseError::fail)?;
         }
         check_direct(&store, &cases, &tenant(specs[0].tenant)).map_err(TestCaseError::fail)?;
+        check_feed_and_markers(&store, &cases, &tenant(specs[0].tenant)).map_err(TestCaseError::fail)?;
         store.shutdown().unwrap();
     }
 }

@@ -176,6 +176,40 @@ recovery is recovered in a temporary copy). Cases are written as interchange
 JSON Lines, so the output imports into a new store. Exit status 3 when some
 cases could not be read; they are listed with their id, number and reason.")]
     Salvage(SalvageArgs),
+
+    /// Print the change feed of a named consumer, acknowledging what was printed.
+    #[command(after_help = "\
+Examples:
+  caselog feed --consumer mailer --all-tenants --json
+  caselog feed --consumer portal --tenant seller-0042 --follow --json
+
+The consumer is registered on first use (from the oldest change kept) and its
+position is acknowledged durably after each page is written, so the next run
+continues where this one stopped. One JSON object per line:
+{\"seq\",\"case\",\"number\",\"tenant\",\"kind\",\"at\"} (plus \"entry\", \"from\",
+\"to\", \"into\" where the kind has them). --follow waits for new changes until
+interrupted. A consumer left behind the feed's cap exits with an error naming
+the first change still available (resume with --from).")]
+    Feed(FeedArgs),
+
+    /// Erase a case permanently (thread, attachments only it used, views, queue, index).
+    #[command(after_help = "\
+Example:
+  caselog erase 17281736451 --tenant seller-0042 && caselog scrub
+
+The erasure is one durable transaction; feed consumers get an \"erased\" change
+in place of the case's earlier changes. Its bytes leave the files at the next
+`caselog scrub`.")]
+    Erase(EraseArgs),
+
+    /// Compact the store file and merge the index so no erased text remains in any file.
+    #[command(after_help = "\
+Example:
+  caselog scrub --json
+
+The store must not be open in another process. Prints the store file's size
+before and after and the index segments merged.")]
+    Scrub(ScrubArgs),
 }
 
 fn v<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
@@ -754,6 +788,50 @@ pub struct SalvageArgs {
     /// The JSON Lines file to write (must not exist yet), or - for standard output.
     #[arg(long)]
     pub out: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `feed`.
+#[derive(Debug, Args)]
+pub struct FeedArgs {
+    /// The consumer's name (ASCII letters, digits, '.', '_', '-').
+    #[arg(long)]
+    pub consumer: String,
+    /// Whose changes: a tenant's consumer sees only that tenant's changes.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Start after this change instead of the consumer's acknowledged position.
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// Keep waiting for new changes (until interrupted).
+    #[arg(long)]
+    pub follow: bool,
+    /// Print without acknowledging (the next run prints the same changes).
+    #[arg(long)]
+    pub no_ack: bool,
+    /// Print JSON Lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The case number.
+    #[arg(value_parser = parse::number)]
+    pub number: CaseNumber,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print what was erased as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `scrub`.
+#[derive(Debug, Args)]
+pub struct ScrubArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -281,6 +281,23 @@ pub enum StoreError {
     /// ([`crate::Store::search_after`], [`crate::Store::view_after`]).
     #[error("invalid cursor: {0}")]
     BadCursor(crate::paging::CursorError),
+    /// A feed consumer asked for changes that were pruned (it lagged more
+    /// than [`crate::Options::feed_retain_max`] changes behind, or asked
+    /// below the first change kept). It can resume at `first_available`
+    /// (after handling the gap, e.g. by a full resync).
+    #[error("feed consumer {consumer:?} asked for change {requested}, but the feed starts at {first_available}")]
+    FeedTruncated {
+        /// The consumer.
+        consumer: String,
+        /// The first change it asked for.
+        requested: u64,
+        /// The first change the feed still holds.
+        first_available: u64,
+    },
+    /// A refused feed request (bad consumer name, unknown consumer,
+    /// position out of range).
+    #[error(transparent)]
+    Feed(#[from] crate::feed::FeedError),
 }
 
 impl From<ValidationError> for StoreError {

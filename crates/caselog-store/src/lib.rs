@@ -35,7 +35,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod erase;
 mod error;
+mod feed;
 mod files;
 #[cfg(feature = "internals")]
 pub mod fuzzing;
@@ -48,15 +50,22 @@ mod options;
 mod paging;
 mod read;
 mod records;
+mod retention;
 mod salvage;
 mod snapshot;
 mod store;
 mod stored;
 mod tables;
+mod unread;
 mod write;
 mod writer;
 
+pub use erase::{Erased, ScrubReport};
 pub use error::{Result, StoreError};
+pub use feed::{
+    check_consumer_name, ChangeKind, ConsumerInfo, FeedChange, FeedError, FeedPage, FeedStart, FEED_SCAN_LIMIT,
+    MAX_CONSUMER_NAME,
+};
 pub use index::{
     Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits,
     SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
@@ -72,9 +81,11 @@ pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,
     MAX_PER_PAGE, MAX_VIEW_WINDOW,
 };
+pub use retention::{RetentionPolicy, RetentionReport};
 pub use salvage::{SalvageLoss, SalvageReport};
 pub use snapshot::{check_backup_destination, CopySummary, Snapshot, SnapshotCases};
 pub use store::{Store, STORE_FILE};
+pub use unread::UnreadCount;
 
 /// The repository README's examples, compiled and run as doctests.
 #[doc = include_str!("../../../README.md")]

@@ -73,6 +73,14 @@ pub struct Options {
     /// tests that want to see whether such a duplicate arises at all; the
     /// document-count check after every index commit runs regardless.
     pub index_open_duplicate_check: bool,
+    /// Most changes the host's change feed keeps for a registered consumer
+    /// that has not acknowledged them; beyond it the oldest are pruned and
+    /// that consumer gets [`crate::StoreError::FeedTruncated`]. 0 keeps
+    /// them until every consumer has acknowledged. Default: 1,000,000.
+    pub feed_retain_max: u64,
+    /// Which closed cases [`crate::Store::run_retention`] erases. Default:
+    /// none (every case is kept).
+    pub retention: crate::retention::RetentionPolicy,
 }
 
 impl Default for Options {
@@ -93,6 +101,8 @@ impl Default for Options {
             lifecycle: LifecyclePolicy::default(),
             attachments: AttachmentPolicy::default(),
             index_open_duplicate_check: true,
+            feed_retain_max: 1_000_000,
+            retention: crate::retention::RetentionPolicy::default(),
         }
     }
 }

@@ -164,7 +164,7 @@ impl From<EntryV1> for ThreadEntry {
 /// Version tag of the records this release writes.
 pub const RECORD_V1: u8 = 1;
 
-fn encode<T: Serialize>(value: &T, table: &'static str) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(value: &T, table: &'static str) -> Result<Vec<u8>> {
     let mut out = vec![RECORD_V1];
     let body = postcard::to_stdvec(value).map_err(|e| StoreError::Corrupt {
         table,
@@ -175,7 +175,7 @@ fn encode<T: Serialize>(value: &T, table: &'static str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8], table: &'static str, key: &dyn std::fmt::Display) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], table: &'static str, key: &dyn std::fmt::Display) -> Result<T> {
     match bytes.split_first() {
         Some((&RECORD_V1, body)) => postcard::from_bytes(body).map_err(|e| StoreError::Corrupt {
             table,

@@ -307,7 +307,7 @@ impl Store {
         Ok(answer)
     }
 
-    fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+    pub(crate) fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
         let start = Instant::now();
         let answer = self.send(make)?.recv().map_err(|_| unanswered())?;
         self.watch.counters.ack(start.elapsed());
@@ -485,6 +485,15 @@ impl Store {
     /// [`crate::Durability::Deferred`]).
     pub fn sync(&self) -> Result<()> {
         self.submit(|reply| Command::Sync { reply })
+    }
+
+    /// Prunes the change log below `upto`, as the indexer does after its
+    /// commits (the feed keeps what its consumers still need). For tests
+    /// that need pruning at a chosen moment: unstable, behind `internals`.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn prune_changes(&self, upto: u64) -> Result<u64> {
+        self.submit(|reply| Command::PruneChanges { upto, reply })
     }
 
     /// Stops accepting writes, lets the writer drain and commit what was

@@ -65,6 +65,10 @@ macro_rules! for_each_table {
         $m!(ATTENTION);
         $m!(QUEUE);
         $m!(CHANGES);
+        $m!(FEED);
+        $m!(FEED_SEEN);
+        $m!(FEED_CONSUMERS);
+        $m!(READ_MARKERS);
     };
 }
 pub(crate) use for_each_table;
@@ -103,6 +107,25 @@ pub const META_STORE_ID: &str = "store_id";
 pub fn order_bits(ms: i64) -> u64 {
     (ms as u64) ^ (1u64 << 63)
 }
+
+/// Change sequence → versioned [`crate::feed`] record (case, number,
+/// tenant, kind of change, time): the host's change feed. Written in the
+/// same transaction as [`CHANGES`] and with the same sequences, but pruned
+/// only below the slowest registered consumer (and the index, and a cap):
+/// `CHANGES` stays the index's own log.
+pub const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
+/// Case id → thread length when its last feed record was written: tells a
+/// change that appended a thread entry from one that did not.
+pub const FEED_SEEN: TableDefinition<u64, u32> = TableDefinition::new("feed_seen");
+/// (scope, consumer name) → versioned consumer record (acknowledged
+/// position). Tenant consumers are keyed by their tenant, support-side ones
+/// by [`ALL_SCOPE`].
+pub const FEED_CONSUMERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("feed_consumers");
+/// (user, case id) → thread entries the user has seen (read markers).
+pub const READ_MARKERS: TableDefinition<(&str, u64), u32> = TableDefinition::new("read_markers");
+/// Key in [`META`] of the lowest feed sequence not pruned (u64 LE); a
+/// consumer asking for anything below it gets `FeedTruncated`.
+pub const META_FEED_FIRST: &str = "feed_first";
 
 #[cfg(test)]
 mod tests {

@@ -40,6 +40,10 @@ pub(crate) struct Tables<'t> {
     pub attention: Table<'t, (&'static str, u64, u64), ()>,
     pub queue: Table<'t, &'static [u8; 25], &'static [u8]>,
     pub changes: Table<'t, u64, u64>,
+    pub feed: Table<'t, u64, &'static [u8]>,
+    pub feed_seen: Table<'t, u64, u32>,
+    pub feed_consumers: Table<'t, (&'static str, &'static str), &'static [u8]>,
+    pub read_markers: Table<'t, (&'static str, u64), u32>,
 }
 
 impl<'t> Tables<'t> {
@@ -59,6 +63,10 @@ impl<'t> Tables<'t> {
             attention: txn.open_table(tables::ATTENTION).map_err(o)?,
             queue: txn.open_table(tables::QUEUE).map_err(o)?,
             changes: txn.open_table(tables::CHANGES).map_err(o)?,
+            feed: txn.open_table(tables::FEED).map_err(o)?,
+            feed_seen: txn.open_table(tables::FEED_SEEN).map_err(o)?,
+            feed_consumers: txn.open_table(tables::FEED_CONSUMERS).map_err(o)?,
+            read_markers: txn.open_table(tables::READ_MARKERS).map_err(o)?,
         })
     }
 }
@@ -98,6 +106,7 @@ impl Ctx<'_> {
     fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
         let seq = self.next_change;
         t.changes.insert(seq, case.0).map_err(st("writing the change log"))?;
+        crate::feed::record(t, seq, case)?;
         self.next_change += 1;
         Ok(seq)
     }
@@ -211,7 +220,7 @@ fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
 }
 
 /// Removes what [`insert_views`] wrote for this version of the case.
-fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
+pub(crate) fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
     let s = ViewSummary::of(case);
     let (id, created, updated) = (
         case.id.0,

@@ -73,6 +73,9 @@ pub(crate) enum Command {
     Sync {
         reply: Reply<()>,
     },
+    /// A command whose logic lives in its own module (feed consumers, read
+    /// markers, erasure), run in the batch's transaction like any other.
+    Ext(Box<dyn ExtCommand>),
 }
 
 impl Command {
@@ -381,15 +384,6 @@ fn apply(
     cmd: Command,
     now: Timestamp,
 ) -> Result<Pending, (Pending, StoreError)> {
-    fn split<T: Send + 'static>(reply: Reply<T>, r: Result<T>) -> Result<Pending, (Pending, StoreError)> {
-        match r {
-            Err(e) if is_fatal(&e) => {
-                let copy = e.commit_failed();
-                Err((hold(reply, Err(e)), copy))
-            }
-            r => Ok(hold(reply, r)),
-        }
-    }
     match cmd {
         Command::Create { new, reply } => split(reply, write::create_case(t, ctx, new, None, now)),
         Command::Event { cmd, reply } => split(reply, write::apply_event(t, ctx, cmd, now)),
@@ -409,8 +403,23 @@ fn apply(
             split(reply, results)
         }
         Command::Timers { now: at, reply } => split(reply, write::run_timers(t, ctx, at)),
-        Command::PruneChanges { upto, reply } => split(reply, write::prune_changes(t, upto)),
+        Command::PruneChanges { upto, reply } => split(
+            reply,
+            write::prune_changes(t, upto).and_then(|n| crate::feed::prune(t, ctx, upto).map(|_| n)),
+        ),
         Command::Sync { reply } => Ok(hold(reply, Ok(()))),
+        Command::Ext(cmd) => cmd.apply(t, ctx, now),
+    }
+}
+
+/// Holds a command's answer; a storage failure also aborts the batch.
+fn split<T: Send + 'static>(reply: Reply<T>, r: Result<T>) -> Result<Pending, (Pending, StoreError)> {
+    match r {
+        Err(e) if is_fatal(&e) => {
+            let copy = e.commit_failed();
+            Err((hold(reply, Err(e)), copy))
+        }
+        r => Ok(hold(reply, r)),
     }
 }
 
@@ -427,5 +436,54 @@ fn answer_all(cmd: Command, err: &StoreError) {
         Command::SetComplex { reply, .. } | Command::PruneChanges { reply, .. } => send(reply, err),
         Command::Import { reply, .. } => send(reply, err),
         Command::Timers { reply, .. } => send(reply, err),
+        Command::Ext(cmd) => cmd.refuse(err),
     }
+}
+
+/// A write command defined outside this file: a closure run inside the
+/// batch's transaction, and its caller's reply channel.
+pub(crate) trait ExtCommand: Send {
+    fn apply(
+        self: Box<Self>,
+        t: &mut Tables<'_>,
+        ctx: &mut Ctx<'_>,
+        now: Timestamp,
+    ) -> Result<Pending, (Pending, StoreError)>;
+    fn refuse(self: Box<Self>, err: &StoreError);
+}
+
+struct Ext<T, F> {
+    run: F,
+    reply: Reply<T>,
+}
+
+impl<T, F> ExtCommand for Ext<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Tables<'_>, &mut Ctx<'_>, Timestamp) -> Result<T> + Send,
+{
+    fn apply(
+        self: Box<Self>,
+        t: &mut Tables<'_>,
+        ctx: &mut Ctx<'_>,
+        now: Timestamp,
+    ) -> Result<Pending, (Pending, StoreError)> {
+        let Ext { run, reply } = *self;
+        split(reply, run(t, ctx, now))
+    }
+
+    fn refuse(self: Box<Self>, err: &StoreError) {
+        // A caller that stopped waiting is not an error here.
+        let _ = self.reply.send(Err(err.clone()));
+    }
+}
+
+/// Makes a command of `run` for [`crate::Store::submit`]: `run` reads and
+/// validates first and writes only then, like every command.
+pub(crate) fn ext<T, F>(run: F) -> impl FnOnce(Reply<T>) -> Command
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Tables<'_>, &mut Ctx<'_>, Timestamp) -> Result<T> + Send + 'static,
+{
+    move |reply| Command::Ext(Box::new(Ext { run, reply }))
 }

@@ -2,6 +2,8 @@
 //! and the JSON shape of a case summary.
 
 mod case;
+mod erase;
+mod feed;
 mod ops;
 pub mod read;
 mod salvage;
@@ -35,6 +37,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
         Command::Reindex => ops::reindex(db, out),
         Command::Stats(a) => read::stats(db, &a, out),
         Command::Salvage(a) => salvage::run(db, &a, out),
+        Command::Feed(a) => feed::run(db, &a, out),
+        Command::Erase(a) => erase::erase(db, &a, out),
+        Command::Scrub(a) => erase::scrub(db, &a, out),
     }
 }
 
