@@ -57,6 +57,7 @@
 mod ident_enum;
 
 pub mod attachment;
+pub mod calendar;
 pub mod category;
 pub mod duplicate;
 pub mod error;
@@ -69,6 +70,7 @@ pub mod text;
 pub mod timestamp;
 
 pub use attachment::{AttachmentKind, AttachmentMeta, AttachmentPolicy, ContentHash, MIB};
+pub use calendar::{BusinessCalendar, BusinessHours};
 pub use category::Category;
 pub use duplicate::{find_duplicate, normalise_title, DuplicateFacts};
 pub use error::ValidationError;
