@@ -135,7 +135,7 @@ fn write_entry(out: &mut dyn Write, e: &ThreadEntry) -> std::io::Result<()> {
             visible(&a.name),
             a.content_type(),
             a.size,
-            a.sha256
+            a.content_hash().map_or_else(|| "unknown, no content".to_owned(), |h| h.to_hex())
         )?;
     }
     Ok(())
