@@ -80,7 +80,7 @@ pub use lifecycle::{
     Role, Status, Transition, TransitionError,
 };
 pub use query::{
-    parse, DateRange, FieldFilter, FieldName, Matchable, ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind,
+    attachment_name_keys, parse, DateRange, FieldFilter, FieldName, HasWhat, Matchable, ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind,
     QueryLimits,
 };
 pub use queue::{PerformanceTier, PriorityClass, QueueInputs, QueueKey, QueuePolicy, QUEUE_KEY_LEN};

@@ -14,6 +14,8 @@ use crate::store::Store;
 use crate::tables::{self, order_bits, ALL_SCOPE};
 use crate::write::{load_case, resolve};
 
+mod view_sort;
+
 /// Largest page a view or thread read returns.
 pub const MAX_PER_PAGE: u32 = 1_000;
 /// Deepest position a view page may start at (page × per page).
@@ -62,6 +64,12 @@ pub enum ViewSort {
     Updated,
     /// By creation.
     Created,
+    /// By status in lifecycle order, then last update (see `read/view_sort.rs`).
+    Status,
+    /// By category identifier, then last update.
+    Category,
+    /// By case number: shorter first, then by bytes.
+    Number,
 }
 
 /// Filters of a view; empty lists mean "any".
@@ -329,6 +337,9 @@ impl Store {
             let txn = self.read_txn()?;
             let cases = open(&txn, tables::CASES)?;
             let scope_key = scope.key();
+            if view_sort::is_field_sort(q.sort) {
+                return view_sort::view_by_field(&txn, &cases, scope_key, q);
+            }
             let mut window = PageWindow::new(q.page, q.per_page);
             match &q.kind {
                 ViewKind::All => {
@@ -375,6 +386,10 @@ impl Store {
                         let (def, bounds) = match q.sort {
                             ViewSort::Updated => (tables::BY_UPDATED, q.filter.updated.key_bounds()),
                             ViewSort::Created => (tables::BY_CREATED, q.filter.created.key_bounds()),
+                            // Made by `view_sort` above.
+                            ViewSort::Status | ViewSort::Category | ViewSort::Number => {
+                                (tables::BY_UPDATED, q.filter.updated.key_bounds())
+                            }
                         };
                         let table = open(&txn, def)?;
                         let range = table
@@ -414,8 +429,8 @@ impl Store {
                     }
                     found.sort_by_key(|c| {
                         let t = match q.sort {
-                            ViewSort::Updated => c.state.updated_at,
                             ViewSort::Created => c.state.created_at,
+                            _ => c.state.updated_at,
                         };
                         (t, c.id)
                     });

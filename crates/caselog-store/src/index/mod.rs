@@ -7,8 +7,11 @@
 //! - `search`: the query language mapped onto the index, results, facets
 //!   and snippets.
 //! - `verify`: proving the index and the store agree.
+//! - `bare`: a case number typed alone, recognised by the parser or by a
+//!   lookup in the store's numbers table.
 
 pub mod analysis;
+mod bare;
 mod indexer;
 mod read_only;
 mod schema;
