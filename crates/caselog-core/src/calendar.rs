@@ -33,12 +33,18 @@ pub struct BusinessHours {
 
 impl BusinessHours {
     /// The whole day.
-    pub const ALL_DAY: BusinessHours = BusinessHours { start: 0, end: DAY_MINUTES };
+    pub const ALL_DAY: BusinessHours = BusinessHours {
+        start: 0,
+        end: DAY_MINUTES,
+    };
 
     /// A range in minutes after local midnight; `start < end <= 1440`.
     pub fn new(start_minute: u16, end_minute: u16) -> Result<Self, ValidationError> {
         if start_minute < end_minute && end_minute <= DAY_MINUTES {
-            Ok(BusinessHours { start: start_minute, end: end_minute })
+            Ok(BusinessHours {
+                start: start_minute,
+                end: end_minute,
+            })
         } else {
             Err(ValidationError::OutOfRange {
                 field: "business hours",
@@ -116,7 +122,10 @@ impl TryFrom<CalendarSpec> for BusinessCalendar {
 
 impl From<BusinessCalendar> for CalendarSpec {
     fn from(c: BusinessCalendar) -> Self {
-        CalendarSpec { zone: c.zone_name, week: c.week }
+        CalendarSpec {
+            zone: c.zone_name,
+            week: c.week,
+        }
     }
 }
 
@@ -165,9 +174,15 @@ impl BusinessCalendar {
             }
         }
         if week.iter().all(Vec::is_empty) {
-            return Err(ValidationError::Empty { field: "business calendar week" });
+            return Err(ValidationError::Empty {
+                field: "business calendar week",
+            });
         }
-        Ok(BusinessCalendar { zone_name: zone.into(), zone: tz, week })
+        Ok(BusinessCalendar {
+            zone_name: zone.into(),
+            zone: tz,
+            week,
+        })
     }
 
     /// The same `hours` Monday to Friday, nothing at the weekend.
@@ -224,7 +239,9 @@ impl BusinessCalendar {
         // costs about one step per holiday, per transition and per day of
         // the last week.
         while t < end {
-            let Ok(jt) = jiff::Timestamp::from_millisecond(t) else { break };
+            let Ok(jt) = jiff::Timestamp::from_millisecond(t) else {
+                break;
+            };
             let offset = i64::from(self.zone.to_offset(jt).seconds()) * 1_000;
             let segment_end = self
                 .zone

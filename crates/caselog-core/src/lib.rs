@@ -80,8 +80,8 @@ pub use lifecycle::{
     Role, Status, Transition, TransitionError,
 };
 pub use query::{
-    attachment_name_keys, parse, DateRange, FieldFilter, FieldName, HasWhat, Matchable, ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind,
-    QueryLimits,
+    attachment_name_keys, parse, DateRange, FieldFilter, FieldName, HasWhat, Matchable, ParsedQuery, Query,
+    QueryBuilder, QueryError, QueryErrorKind, QueryLimits,
 };
 pub use queue::{PerformanceTier, PriorityClass, QueueInputs, QueueKey, QueuePolicy, QUEUE_KEY_LEN};
 pub use refs::{Asin, BareReference, OrderId, References, Sku};

@@ -1016,7 +1016,9 @@ fn field_filter(field: FieldName, value: &str, pos: usize, quoted: bool) -> Resu
         FieldName::Attachment => {
             let key = value.trim().to_lowercase();
             if key.is_empty() {
-                Err(invalid(ValidationError::Empty { field: "attachment name" }))
+                Err(invalid(ValidationError::Empty {
+                    field: "attachment name",
+                }))
             } else {
                 Ok(FieldFilter::Attachment(key))
             }

@@ -1,9 +1,10 @@
 //! The search query language: a table of inputs and their exact results,
 //! and properties over arbitrary text and generated trees.
 
-use caselog_core::{FieldName, HasWhat, 
-    parse, Asin, BareReference, CaseNumber, Category, DateRange, FieldFilter, Marketplace, Matchable, OrderId,
-    ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind, QueryLimits, Sku, Status, Timestamp, UserId, DAY_MS,
+use caselog_core::{
+    parse, Asin, BareReference, CaseNumber, Category, DateRange, FieldFilter, FieldName, HasWhat, Marketplace,
+    Matchable, OrderId, ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind, QueryLimits, Sku, Status,
+    Timestamp, UserId, DAY_MS,
 };
 use proptest::prelude::*;
 
@@ -665,11 +666,22 @@ fn evaluator_field_semantics() {
     for text in no {
         assert!(!p(text).unwrap().root.matches(&doc), "{text:?} should not match");
     }
-    let bare = Doc { attachments: vec![], related: vec![], ..doc };
+    let bare = Doc {
+        attachments: vec![],
+        related: vec![],
+        ..doc
+    };
     for text in ["has:attachment", "attachment:invoice", "case:CS-2019-0042"] {
-        assert!(!p(text).unwrap().root.matches(&bare), "{text:?} should not match a case without them");
+        assert!(
+            !p(text).unwrap().root.matches(&bare),
+            "{text:?} should not match a case without them"
+        );
     }
-    for (text, field) in [("has:photos", FieldName::Has), ("attachment:\" \"", FieldName::Attachment), ("case:a/b", FieldName::Case)] {
+    for (text, field) in [
+        ("has:photos", FieldName::Has),
+        ("attachment:\" \"", FieldName::Attachment),
+        ("case:a/b", FieldName::Case),
+    ] {
         assert!(
             matches!(p(text).unwrap_err().kind, QueryErrorKind::InvalidValue { field: f, .. } if f == field),
             "{text:?}"

@@ -706,7 +706,11 @@ fn start_near_transition(zone: &str, year: i16, pick: usize, shift_min: i64) -> 
     let tz = jiff::tz::TimeZone::get(zone).expect("bundled zone");
     let from = jiff::civil::date(year, 1, 1).to_datetime(jiff::civil::Time::midnight());
     let from = tz.to_timestamp(from).expect("in range");
-    let transitions: Vec<i64> = tz.following(from).take(2).map(|t| t.timestamp().as_millisecond()).collect();
+    let transitions: Vec<i64> = tz
+        .following(from)
+        .take(2)
+        .map(|t| t.timestamp().as_millisecond())
+        .collect();
     let base = transitions
         .get(pick % transitions.len().max(1))
         .copied()
@@ -814,21 +818,36 @@ fn business_hours_examples() {
     let t = |s| Timestamp::parse_rfc3339(s).expect("valid time");
     let nine_to_five = BusinessHours::hours(9, 17).expect("valid");
     let new_york = BusinessCalendar::weekdays("America/New_York", &[nine_to_five]).expect("valid");
-    let policy = QueuePolicy { calendar: new_york, ..QueuePolicy::default() };
+    let policy = QueuePolicy {
+        calendar: new_york,
+        ..QueuePolicy::default()
+    };
     // Friday 2026-03-06 16:00 EST (21:00Z): 1 h Friday; the clocks go
     // forward on Sunday; Monday 09:00 EDT is 13:00Z; 11 h more ends
     // Tuesday 12:00 EDT (16:00Z).
-    assert_eq!(policy.due_after(t("2026-03-06T21:00:00Z"), Span::hours(12)), t("2026-03-10T16:00:00Z"));
+    assert_eq!(
+        policy.due_after(t("2026-03-06T21:00:00Z"), Span::hours(12)),
+        t("2026-03-10T16:00:00Z")
+    );
     // Submitted on Saturday: the clock starts Monday 09:00.
-    assert_eq!(policy.due_after(t("2026-03-07T15:00:00Z"), Span::hours(1)), t("2026-03-09T14:00:00Z"));
+    assert_eq!(
+        policy.due_after(t("2026-03-07T15:00:00Z"), Span::hours(1)),
+        t("2026-03-09T14:00:00Z")
+    );
     // A holiday on Monday (a local date) moves it to Tuesday.
     let mut with_holiday = policy.clone();
     with_holiday.add_holiday(t("2026-03-09T13:00:00Z"));
-    assert_eq!(with_holiday.due_after(t("2026-03-07T15:00:00Z"), Span::hours(1)), t("2026-03-10T14:00:00Z"));
+    assert_eq!(
+        with_holiday.due_after(t("2026-03-07T15:00:00Z"), Span::hours(1)),
+        t("2026-03-10T14:00:00Z")
+    );
     // The default stays SPEC's: every hour of every day, UTC.
     let default = QueuePolicy::default();
     assert_eq!(default.calendar, BusinessCalendar::always_open());
-    assert_eq!(default.due_after(t("2026-03-07T15:00:00Z"), Span::hours(12)), t("2026-03-08T03:00:00Z"));
+    assert_eq!(
+        default.due_after(t("2026-03-07T15:00:00Z"), Span::hours(12)),
+        t("2026-03-08T03:00:00Z")
+    );
 }
 
 #[test]
@@ -837,10 +856,28 @@ fn bad_calendars_are_typed_errors() {
         BusinessCalendar::weekdays("Mars/Olympus_Mons", &[BusinessHours::ALL_DAY]),
         Err(ValidationError::Unknown { .. })
     ));
-    assert!(matches!(BusinessHours::new(600, 600), Err(ValidationError::OutOfRange { .. })));
-    assert!(matches!(BusinessHours::new(0, 1441), Err(ValidationError::OutOfRange { .. })));
-    let (a, b) = (BusinessHours::hours(9, 13).expect("valid"), BusinessHours::hours(12, 17).expect("valid"));
-    assert!(matches!(BusinessCalendar::weekdays("UTC", &[a, b]), Err(ValidationError::Malformed { .. })));
-    assert!(matches!(BusinessCalendar::weekdays("UTC", &[b, a]), Err(ValidationError::Malformed { .. })));
-    assert!(matches!(BusinessCalendar::new("UTC", Default::default()), Err(ValidationError::Empty { .. })));
+    assert!(matches!(
+        BusinessHours::new(600, 600),
+        Err(ValidationError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        BusinessHours::new(0, 1441),
+        Err(ValidationError::OutOfRange { .. })
+    ));
+    let (a, b) = (
+        BusinessHours::hours(9, 13).expect("valid"),
+        BusinessHours::hours(12, 17).expect("valid"),
+    );
+    assert!(matches!(
+        BusinessCalendar::weekdays("UTC", &[a, b]),
+        Err(ValidationError::Malformed { .. })
+    ));
+    assert!(matches!(
+        BusinessCalendar::weekdays("UTC", &[b, a]),
+        Err(ValidationError::Malformed { .. })
+    ));
+    assert!(matches!(
+        BusinessCalendar::new("UTC", Default::default()),
+        Err(ValidationError::Empty { .. })
+    ));
 }

@@ -104,9 +104,11 @@ pub struct ViewQuery {
     pub kind: ViewKind,
     /// Filters.
     pub filter: ViewFilter,
-    /// Sort field (ignored by *needing attention*, which is by deadline).
+    /// Sort field. *Needing attention* is by deadline under `Updated` and
+    /// `Created`; status, category and number sort every tab.
     pub sort: ViewSort,
-    /// Newest first (the default) or oldest first.
+    /// Newest first (the default) or oldest first; for status, category
+    /// and number, the reverse of their order (`true`) or that order.
     pub descending: bool,
     /// Page number, from 1.
     pub page: u32,

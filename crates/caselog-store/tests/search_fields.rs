@@ -38,7 +38,10 @@ fn imported_numbers_are_found_bare_with_their_follow_ups_next() {
     settle(&store);
     let one = Scope::Tenant(tenant("seller-1"));
     // The parser alone does not recognise this numbering ...
-    assert_eq!(parse("CS-2021-0042", &QueryLimits::default()).unwrap().bare_reference, None);
+    assert_eq!(
+        parse("CS-2021-0042", &QueryLimits::default()).unwrap().bare_reference,
+        None
+    );
     // ... the numbers table does: the case first, its follow-up next.
     assert_eq!(numbers(&store, &one, "CS-2021-0042"), ["CS-2021-0042", "CS-2021-0043"]);
     assert_eq!(number_set(&store, &one, "case:CS-2021-0042"), ["CS-2021-0043"]);
@@ -49,11 +52,20 @@ fn imported_numbers_are_found_bare_with_their_follow_ups_next() {
     // Attachment names and has:attachment, with or without a content hash.
     assert_eq!(number_set(&store, &one, "attachment:invoice"), ["CS-2021-0042"]);
     assert_eq!(number_set(&store, &one, "attachment:MARCH"), ["CS-2021-0042"]);
-    assert_eq!(number_set(&store, &one, "attachment:invoice_march.pdf"), ["CS-2021-0042"]);
+    assert_eq!(
+        number_set(&store, &one, "attachment:invoice_march.pdf"),
+        ["CS-2021-0042"]
+    );
     assert_eq!(number_set(&store, &one, "attachment:statement"), Vec::<String>::new());
     assert_eq!(number_set(&store, &one, "has:attachment"), ["CS-2021-0042"]);
-    assert_eq!(number_set(&store, &one, "-has:attachment"), ["CS-2021-0043", "CS-2021-0044"]);
-    assert_eq!(number_set(&store, &Scope::AllTenants, "has:attachment"), ["CS-2021-0042", "CS-2021-0099"]);
+    assert_eq!(
+        number_set(&store, &one, "-has:attachment"),
+        ["CS-2021-0043", "CS-2021-0044"]
+    );
+    assert_eq!(
+        number_set(&store, &Scope::AllTenants, "has:attachment"),
+        ["CS-2021-0042", "CS-2021-0099"]
+    );
     // verify agrees with the new fields (they are in the fingerprint).
     let report = store.verify().unwrap();
     assert!(report.is_consistent(), "{report:?}");
@@ -65,17 +77,32 @@ fn a_follow_up_is_found_by_its_predecessors_number() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let scope = Scope::Tenant(tenant("seller-1"));
-    let first = store.create_case(new_case("seller-1", "Payout held", "Why is my payout held?")).unwrap();
+    let first = store
+        .create_case(new_case("seller-1", "Payout held", "Why is my payout held?"))
+        .unwrap();
     store
-        .apply_event(&scope, &CaseRef::Id(first.id), Actor::Seller(user("ops@example.com")), CaseEvent::Close, "", None)
+        .apply_event(
+            &scope,
+            &CaseRef::Id(first.id),
+            Actor::Seller(user("ops@example.com")),
+            CaseEvent::Close,
+            "",
+            None,
+        )
         .unwrap();
     let next = store
-        .follow_up(&scope, &CaseRef::Id(first.id), new_case("seller-1", "Payout still held", "It is held again."))
+        .follow_up(
+            &scope,
+            &CaseRef::Id(first.id),
+            new_case("seller-1", "Payout still held", "It is held again."),
+        )
         .unwrap();
-    let _other = store.create_case(new_case("seller-1", "Unrelated", "Listing question.")).unwrap();
+    let _other = store
+        .create_case(new_case("seller-1", "Unrelated", "Listing question."))
+        .unwrap();
     settle(&store);
     let (a, b) = (first.number.to_string(), next.number.to_string());
     assert_eq!(numbers(&store, &scope, &a), [a.clone(), b.clone()]);
-    assert_eq!(number_set(&store, &scope, &format!("case:{a}")), [b.clone()]);
+    assert_eq!(number_set(&store, &scope, &format!("case:{a}")), [b]);
     store.shutdown().unwrap();
 }

@@ -23,8 +23,24 @@ const MARKETS: &[&str] = &["US", "DE", "JP"];
 const ORDERS: &[&str] = &["112-1234567-1234567", "113-7654321-7654321", "114-0000000-0000001"];
 const ASINS: &[&str] = &["B08XYZ1234", "B000000001", "0306406152"];
 const SKUS: &[&str] = &["MUG-Red-01", "mug-red-01", "Shirt_XL"];
-const ATTACHMENTS: &[&str] = &["invoice.pdf", "Invoice_2026-01.PDF", "photo 1.jpg", "发票.png", "notes.txt"];
-const ATTACHMENT_WORDS: &[&str] = &["invoice", "pdf", "photo", "1", "发票", "invoice.pdf", "photo 1.jpg", "txt", "jpg"];
+const ATTACHMENTS: &[&str] = &[
+    "invoice.pdf",
+    "Invoice_2026-01.PDF",
+    "photo 1.jpg",
+    "发票.png",
+    "notes.txt",
+];
+const ATTACHMENT_WORDS: &[&str] = &[
+    "invoice",
+    "pdf",
+    "photo",
+    "1",
+    "发票",
+    "invoice.pdf",
+    "photo 1.jpg",
+    "txt",
+    "jpg",
+];
 /// Query placeholders `@00` … `@15` stand for the number of the case with
 /// that index (modulo the archive size), known only once it is written.
 const PLACEHOLDERS: usize = 16;
@@ -375,7 +391,15 @@ fn category_rank(c: Category) -> usize {
 /// update, then id; numbers shorter first, then by bytes.
 type OrderKey = (usize, String, Timestamp, CaseId);
 
-fn order_key(sort: SearchSort, status: Status, category: Category, number: &str, created: Timestamp, updated: Timestamp, id: CaseId) -> OrderKey {
+fn order_key(
+    sort: SearchSort,
+    status: Status,
+    category: Category,
+    number: &str,
+    created: Timestamp,
+    updated: Timestamp,
+    id: CaseId,
+) -> OrderKey {
     match sort {
         SearchSort::Created => (0, String::new(), created, id),
         SearchSort::Status => (status.index(), String::new(), updated, id),
@@ -386,11 +410,27 @@ fn order_key(sort: SearchSort, status: Status, category: Category, number: &str,
 }
 
 fn hit_key(sort: SearchSort, h: &SearchHit) -> OrderKey {
-    order_key(sort, h.status, h.category, h.number.as_str(), h.created_at, h.updated_at, h.id)
+    order_key(
+        sort,
+        h.status,
+        h.category,
+        h.number.as_str(),
+        h.created_at,
+        h.updated_at,
+        h.id,
+    )
 }
 
 fn case_key(sort: SearchSort, c: &Case) -> OrderKey {
-    order_key(sort, c.state.status, c.category, c.number.as_str(), c.state.created_at, c.state.updated_at, c.id)
+    order_key(
+        sort,
+        c.state.status,
+        c.category,
+        c.number.as_str(),
+        c.state.created_at,
+        c.state.updated_at,
+        c.id,
+    )
 }
 
 fn facets_of(cases: &[OracleCase], numbers: &[String]) -> Facets {

@@ -499,7 +499,10 @@ impl<'f> Planner<'f> {
         let related = self.field(&FieldFilter::Case(n.clone()));
         Box::new(BooleanQuery::new(vec![
             (Occur::Should, named),
-            (Occur::Should, Box::new(ConstScoreQuery::new(related, BARE_REFERENCE_SCORE / 2.0))),
+            (
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(related, BARE_REFERENCE_SCORE / 2.0)),
+            ),
         ]))
     }
 }
@@ -1392,14 +1395,7 @@ impl Store {
         let binding = || Binding::new(scope, text, opts);
         self.damage.guard("searching", || {
             let bare = self.recognise_bare(&parsed)?;
-            self.run_search(
-                scope,
-                &parsed.root,
-                bare.as_ref(),
-                opts,
-                &binding,
-                cursor,
-            )
+            self.run_search(scope, &parsed.root, bare.as_ref(), opts, &binding, cursor)
         })
     }
 

@@ -113,7 +113,11 @@ impl OracleCase {
             .flat_map(|e| e.attachments.iter().map(|a| a.name.clone()))
             .collect();
         texts.extend(thread.into_iter().map(|e| e.body).filter(|b| !b.is_empty()));
-        OracleCase { case, texts, attachments }
+        OracleCase {
+            case,
+            texts,
+            attachments,
+        }
     }
 }
 
