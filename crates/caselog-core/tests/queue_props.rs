@@ -822,32 +822,45 @@ fn business_hours_examples() {
         calendar: new_york,
         ..QueuePolicy::default()
     };
-    // Friday 2026-03-06 16:00 EST (21:00Z): 1 h Friday; the clocks go
-    // forward on Sunday; Monday 09:00 EDT is 13:00Z; 11 h more ends
-    // Tuesday 12:00 EDT (16:00Z).
-    assert_eq!(
-        policy.due_after(t("2026-03-06T21:00:00Z"), Span::hours(12)),
-        t("2026-03-10T16:00:00Z")
-    );
-    // Submitted on Saturday: the clock starts Monday 09:00.
-    assert_eq!(
-        policy.due_after(t("2026-03-07T15:00:00Z"), Span::hours(1)),
-        t("2026-03-09T14:00:00Z")
-    );
-    // A holiday on Monday (a local date) moves it to Tuesday.
     let mut with_holiday = policy.clone();
     with_holiday.add_holiday(t("2026-03-09T13:00:00Z"));
-    assert_eq!(
-        with_holiday.due_after(t("2026-03-07T15:00:00Z"), Span::hours(1)),
-        t("2026-03-10T14:00:00Z")
-    );
     // The default stays SPEC's: every hour of every day, UTC.
     let default = QueuePolicy::default();
     assert_eq!(default.calendar, BusinessCalendar::always_open());
-    assert_eq!(
-        default.due_after(t("2026-03-07T15:00:00Z"), Span::hours(12)),
-        t("2026-03-08T03:00:00Z")
-    );
+    // (policy, submitted, target hours, due, why)
+    let cases = [
+        (
+            &policy,
+            "2026-03-06T21:00:00Z",
+            12,
+            "2026-03-10T16:00:00Z",
+            "Friday 16:00 EST: 1 h Friday, clocks forward on Sunday, 11 h from Monday 09:00 EDT",
+        ),
+        (
+            &policy,
+            "2026-03-07T15:00:00Z",
+            1,
+            "2026-03-09T14:00:00Z",
+            "Saturday: the clock starts Monday 09:00 EDT",
+        ),
+        (
+            &with_holiday,
+            "2026-03-07T15:00:00Z",
+            1,
+            "2026-03-10T14:00:00Z",
+            "a holiday on Monday (a local date)",
+        ),
+        (
+            &default,
+            "2026-03-07T15:00:00Z",
+            12,
+            "2026-03-08T03:00:00Z",
+            "the default counts every hour",
+        ),
+    ];
+    for (p, start, hours, due, why) in cases {
+        assert_eq!(p.due_after(t(start), Span::hours(hours)), t(due), "{why}");
+    }
 }
 
 #[test]
