@@ -729,6 +729,11 @@ fn catalogue() -> Vec<Row> {
             line_with("/messages/0/attachments/0/sha256", json!(&HASH[1..])),
             E::LineInvalid("messages[0].attachments[0].sha256", V::Malformed),
         ),
+        row(
+            "attachment hash empty (absent or null is metadata without content; empty is malformed)",
+            line_with("/messages/0/attachments/0/sha256", json!("")),
+            E::LineInvalid("messages[0].attachments[0].sha256", V::Malformed),
+        ),
         // --- store writes
         row(
             "create: 10 MB title",

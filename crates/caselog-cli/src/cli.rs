@@ -359,6 +359,12 @@ pub enum SortArg {
     Created,
     /// Most recently updated first.
     Updated,
+    /// By status, open first (then most recently updated).
+    Status,
+    /// By category, A to Z (then most recently updated).
+    Category,
+    /// By case number, lowest first.
+    Number,
 }
 
 /// Options of `search`.
@@ -414,6 +420,12 @@ pub enum ViewSortArg {
     Updated,
     /// Creation.
     Created,
+    /// Status, open first (then most recently updated).
+    Status,
+    /// Category, A to Z (then most recently updated).
+    Category,
+    /// Case number, lowest first.
+    Number,
 }
 
 /// Filters shared by `view` and `export --view`.
@@ -452,7 +464,8 @@ pub struct ViewArgs {
     /// Sort field ("attention" is always by reply deadline).
     #[arg(long, value_enum, default_value_t = ViewSortArg::Updated)]
     pub sort: ViewSortArg,
-    /// Oldest first instead of newest first.
+    /// Oldest first instead of newest first (with --sort status, category
+    /// or number: the reverse of that order).
     #[arg(long)]
     pub oldest_first: bool,
     /// Page number, from 1.

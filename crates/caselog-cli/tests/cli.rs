@@ -311,6 +311,19 @@ fn search_json_has_the_documented_shape_and_respects_the_scope() {
     assert_eq!(r["hits"].as_array().unwrap().len(), 1);
     assert!(r["hits"][0]["score"].is_null());
 
+    // Sorted by case number, lowest first; an imported number typed alone
+    // is found through the store's numbers.
+    let r = json_of(caselog(db).args(["search", "--all-tenants", "--json", "--sort", "number", "*"]));
+    let order: Vec<&str> = r["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["A-1", "A-2", "B-1"]);
+    let r = json_of(caselog(db).args(["search", "--tenant", "seller-0042", "--json", "A-2"]));
+    assert_eq!(r["hits"][0]["number"], "A-2", "{r}");
+
     // Neither --tenant nor --all-tenants is a usage error.
     caselog(db).args(["search", "refund"]).assert().code(2);
     // A malformed query is an error that points at the problem.

@@ -98,6 +98,18 @@ impl AttachmentPolicy {
 pub struct ContentHash(pub [u8; 32]);
 
 impl ContentHash {
+    /// The hash of an attachment whose content is unknown: archives from
+    /// other systems rarely carry one, and such an attachment is kept as
+    /// metadata without content. All zeros is no real SHA-256 digest (no
+    /// bytes are ever stored under it: stored bytes must match their hash),
+    /// and it keeps the stored record's shape unchanged.
+    pub const ABSENT: ContentHash = ContentHash([0; 32]);
+
+    /// Whether this is [`ContentHash::ABSENT`].
+    pub fn is_absent(&self) -> bool {
+        *self == ContentHash::ABSENT
+    }
+
     /// Parses 64 hexadecimal digits (either case).
     pub fn parse_hex(text: &str) -> Result<Self, ValidationError> {
         let t = text.trim();
@@ -142,7 +154,8 @@ pub struct AttachmentMeta {
     pub kind: AttachmentKind,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 of the content.
+    /// SHA-256 of the content; [`ContentHash::ABSENT`] when unknown
+    /// (metadata without content, see [`AttachmentMeta::content_hash`]).
     pub sha256: ContentHash,
 }
 
@@ -186,6 +199,11 @@ impl AttachmentMeta {
             size,
             sha256,
         })
+    }
+
+    /// The content hash, or `None` for metadata without content.
+    pub fn content_hash(&self) -> Option<ContentHash> {
+        (!self.sha256.is_absent()).then_some(self.sha256)
     }
 
     /// The canonical content type.

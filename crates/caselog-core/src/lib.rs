@@ -57,6 +57,7 @@
 mod ident_enum;
 
 pub mod attachment;
+pub mod calendar;
 pub mod category;
 pub mod duplicate;
 pub mod error;
@@ -69,6 +70,7 @@ pub mod text;
 pub mod timestamp;
 
 pub use attachment::{AttachmentKind, AttachmentMeta, AttachmentPolicy, ContentHash, MIB};
+pub use calendar::{BusinessCalendar, BusinessHours};
 pub use category::Category;
 pub use duplicate::{find_duplicate, normalise_title, DuplicateFacts};
 pub use error::ValidationError;
@@ -78,8 +80,8 @@ pub use lifecycle::{
     Role, Status, Transition, TransitionError,
 };
 pub use query::{
-    parse, DateRange, FieldFilter, FieldName, Matchable, ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind,
-    QueryLimits,
+    attachment_name_keys, parse, DateRange, FieldFilter, FieldName, HasWhat, Matchable, ParsedQuery, Query,
+    QueryBuilder, QueryError, QueryErrorKind, QueryLimits,
 };
 pub use queue::{PerformanceTier, PriorityClass, QueueInputs, QueueKey, QueuePolicy, QUEUE_KEY_LEN};
 pub use refs::{Asin, BareReference, OrderId, References, Sku};

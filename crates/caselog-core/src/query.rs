@@ -85,7 +85,43 @@ ident_enum! {
         Created = "created",
         /// `updated:` — the day or days of the last change (see [`DateRange`]).
         Updated = "updated",
+        /// `case:` — a related case number the case references (a
+        /// follow-up names the case it continues), exact.
+        Case = "case",
+        /// `attachment:` — a word of an attachment's name, or the whole
+        /// name, ignoring case (see [`attachment_name_keys`]).
+        Attachment = "attachment",
+        /// `has:` — the case has something; see [`HasWhat`].
+        Has = "has",
     }
+}
+
+ident_enum! {
+    /// What `has:` asks a case to have.
+    HasWhat, "has: value" {
+        /// At least one attachment (with or without stored content).
+        Attachment = "attachment",
+    }
+}
+
+/// The forms of an attachment name that `attachment:` matches: the whole
+/// name and each run of letters and digits in it, lower-cased
+/// (`Invoice_2026.pdf` gives `invoice_2026.pdf`, `invoice`, `2026`, `pdf`).
+/// The index stores these and the query value is lower-cased, so the
+/// brute-force oracle and the index agree by construction of one function.
+pub fn attachment_name_keys(name: &str) -> Vec<String> {
+    let whole = name.trim().to_lowercase();
+    let mut keys: Vec<String> = whole
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !whole.is_empty() {
+        keys.push(whole);
+    }
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// The limits a query must stay within. Exceeding one is a typed error.
@@ -260,6 +296,13 @@ pub enum FieldFilter {
     Created(DateRange),
     /// `updated:` — the case last changed in this range.
     Updated(DateRange),
+    /// `case:` — the case references this case number (`refs.cases`).
+    Case(CaseNumber),
+    /// `attachment:` — one of the case's attachments has this name key
+    /// (compared trimmed and lower-cased; see [`attachment_name_keys`]).
+    Attachment(String),
+    /// `has:` — the case has this.
+    Has(HasWhat),
 }
 
 impl FieldFilter {
@@ -276,6 +319,9 @@ impl FieldFilter {
             FieldFilter::By(_) => FieldName::By,
             FieldFilter::Created(_) => FieldName::Created,
             FieldFilter::Updated(_) => FieldName::Updated,
+            FieldFilter::Case(_) => FieldName::Case,
+            FieldFilter::Attachment(_) => FieldName::Attachment,
+            FieldFilter::Has(_) => FieldName::Has,
         }
     }
 
@@ -295,6 +341,15 @@ impl FieldFilter {
             FieldFilter::By(u) => doc.created_by() == u,
             FieldFilter::Created(r) => r.contains(doc.created_at()),
             FieldFilter::Updated(r) => r.contains(doc.updated_at()),
+            FieldFilter::Case(n) => doc.related_cases().contains(n),
+            FieldFilter::Attachment(key) => {
+                // A hand-built filter may not be in normal form.
+                let key = key.trim().to_lowercase();
+                doc.attachment_names()
+                    .iter()
+                    .any(|name| attachment_name_keys(name).contains(&key))
+            }
+            FieldFilter::Has(HasWhat::Attachment) => !doc.attachment_names().is_empty(),
         }
     }
 }
@@ -312,6 +367,9 @@ impl fmt::Display for FieldFilter {
             FieldFilter::Category(v) => write_value(f, v.as_str()),
             FieldFilter::Marketplace(v) => write_value(f, v.as_str()),
             FieldFilter::By(v) => write_value(f, v.as_str()),
+            FieldFilter::Case(v) => write_value(f, v.as_str()),
+            FieldFilter::Attachment(v) => write_value(f, v),
+            FieldFilter::Has(v) => write_value(f, v.as_str()),
             FieldFilter::Created(r) | FieldFilter::Updated(r) => write!(f, "{r}"),
         }
     }
@@ -390,6 +448,16 @@ impl Query {
             Query::Not(inner) => Query::Not(Box::new(inner.normalised())),
             Query::Word(w) if is_plain_word(&w) => Query::Word(w),
             Query::Word(text) | Query::Phrase(text) => phrase_query(&text).unwrap_or(Query::All),
+            // `attachment:` keys are trimmed and lower-cased; an empty one
+            // matches nothing.
+            Query::Field(FieldFilter::Attachment(key)) => {
+                let key = key.trim().to_lowercase();
+                if key.is_empty() {
+                    Query::Not(Box::new(Query::All))
+                } else {
+                    Query::Field(FieldFilter::Attachment(key))
+                }
+            }
             other @ (Query::Field(_) | Query::All) => other,
         }
     }
@@ -579,6 +647,10 @@ pub trait Matchable {
     fn created_at(&self) -> Timestamp;
     /// When the case last changed.
     fn updated_at(&self) -> Timestamp;
+    /// The related case numbers the case references (`refs.cases`).
+    fn related_cases(&self) -> &[CaseNumber];
+    /// The names of every attachment in the case's thread.
+    fn attachment_names(&self) -> &[String];
 }
 
 /// The result of [`parse`].
@@ -643,7 +715,7 @@ pub enum QueryErrorKind {
     /// `name:` with a name that is not a search field. Position: the name.
     #[error(
         "unknown field {name:?}: search fields are number, order, asin, sku, status, category, marketplace, by, \
-         created and updated (put text in quotes to search for it as written)"
+         created, updated, case, attachment and has (put text in quotes to search for it as written)"
     )]
     UnknownField {
         /// The name as written (an excerpt if long).
@@ -938,6 +1010,20 @@ fn field_filter(field: FieldName, value: &str, pos: usize, quoted: bool) -> Resu
         FieldName::Category => Category::parse(value).map(FieldFilter::Category).map_err(invalid),
         FieldName::Marketplace => Marketplace::parse(value).map(FieldFilter::Marketplace).map_err(invalid),
         FieldName::By => UserId::parse(value).map(FieldFilter::By).map_err(invalid),
+        FieldName::Case => CaseNumber::parse_imported(value)
+            .map(FieldFilter::Case)
+            .map_err(invalid),
+        FieldName::Attachment => {
+            let key = value.trim().to_lowercase();
+            if key.is_empty() {
+                Err(invalid(ValidationError::Empty {
+                    field: "attachment name",
+                }))
+            } else {
+                Ok(FieldFilter::Attachment(key))
+            }
+        }
+        FieldName::Has => HasWhat::parse(value).map(FieldFilter::Has).map_err(invalid),
         FieldName::Created | FieldName::Updated => {
             let range = parse_date_value(value).map_err(|e| match e {
                 DateError::Invalid { offset, source } => QueryError::new(

@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::BusinessCalendar;
 use crate::category::Category;
 use crate::error::ValidationError;
 use crate::ident_enum::ident_enum;
 use crate::ids::CaseId;
-use crate::timestamp::{Span, Timestamp, DAY_MS};
+use crate::timestamp::{Span, Timestamp};
 
 ident_enum! {
     /// Priority classes, most urgent first (this is also their order).
@@ -51,8 +52,14 @@ pub struct QueuePolicy {
     /// Target as a percentage of the base, per tier, indexed by
     /// [`PerformanceTier::index`]; must not increase for better tiers.
     pub tier_percent: [u32; 3],
-    /// UTC days on which the first-response clock does not run.
+    /// Days on which the first-response clock does not run: local dates
+    /// in the calendar's zone, as days since 1970-01-01 (UTC days with the
+    /// default calendar).
     pub holidays: BTreeSet<i64>,
+    /// The weekly working hours that targets are counted in (default:
+    /// every hour of every day, UTC).
+    #[serde(default)]
+    pub calendar: BusinessCalendar,
     /// Window in which a repeat of a non-final case is a duplicate.
     pub duplicate_cooldown: Span,
 }
@@ -73,6 +80,7 @@ impl Default for QueuePolicy {
             complex_target: Span::hours(72),
             tier_percent: [100, 85, 70],
             holidays: BTreeSet::new(),
+            calendar: BusinessCalendar::always_open(),
             duplicate_cooldown: Span::hours(2),
         }
     }
@@ -215,31 +223,10 @@ impl QueuePolicy {
         Span(base.0.saturating_mul(percent) / 100)
     }
 
-    /// When a response is due: `start` plus `target` of clock time, where
-    /// the clock does not run on holidays.
+    /// When a response is due: `start` plus `target` of business time,
+    /// counted in the calendar's working hours and skipping holidays.
     pub fn due_after(&self, start: Timestamp, target: Span) -> Timestamp {
-        let end = Timestamp::MAX.as_millis();
-        let mut t = start.as_millis();
-        let mut remaining = target.0.max(0);
-        // `t` only grows and stays below `end` (past it the answer is
-        // `Timestamp::MAX`); each holiday is visited at most once, so this
-        // loop is bounded by the size of the calendar.
-        while t < end {
-            let day = t.div_euclid(DAY_MS);
-            if self.holidays.contains(&day) {
-                t = (day + 1).saturating_mul(DAY_MS);
-                continue;
-            }
-            let next_holiday = self.holidays.range(day + 1..).next().copied();
-            let free_until = next_holiday.map_or(end, |h| h.saturating_mul(DAY_MS)).min(end);
-            let available = free_until - t;
-            if remaining <= available {
-                return Timestamp::from_millis(t + remaining).unwrap_or(Timestamp::MAX);
-            }
-            remaining -= available;
-            t = free_until;
-        }
-        Timestamp::MAX
+        self.calendar.add_business(start, target, &self.holidays)
     }
 
     /// The queue key of a case.
@@ -261,8 +248,8 @@ impl QueuePolicy {
         }
     }
 
-    /// Adds a holiday (a UTC day).
+    /// Adds a holiday: the local date of `day` in the calendar's zone.
     pub fn add_holiday(&mut self, day: Timestamp) {
-        self.holidays.insert(day.as_millis().div_euclid(DAY_MS));
+        self.holidays.insert(self.calendar.local_day(day));
     }
 }

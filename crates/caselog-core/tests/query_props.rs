@@ -2,8 +2,9 @@
 //! and properties over arbitrary text and generated trees.
 
 use caselog_core::{
-    parse, Asin, BareReference, CaseNumber, Category, DateRange, FieldFilter, Marketplace, Matchable, OrderId,
-    ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind, QueryLimits, Sku, Status, Timestamp, UserId, DAY_MS,
+    parse, Asin, BareReference, CaseNumber, Category, DateRange, FieldFilter, FieldName, HasWhat, Marketplace,
+    Matchable, OrderId, ParsedQuery, Query, QueryBuilder, QueryError, QueryErrorKind, QueryLimits, Sku, Status,
+    Timestamp, UserId, DAY_MS,
 };
 use proptest::prelude::*;
 
@@ -534,6 +535,8 @@ struct Doc {
     created_by: UserId,
     created_at: Timestamp,
     updated_at: Timestamp,
+    related: Vec<CaseNumber>,
+    attachments: Vec<String>,
 }
 
 impl Matchable for Doc {
@@ -576,6 +579,12 @@ impl Matchable for Doc {
     fn updated_at(&self) -> Timestamp {
         self.updated_at
     }
+    fn related_cases(&self) -> &[CaseNumber] {
+        &self.related
+    }
+    fn attachment_names(&self) -> &[String] {
+        &self.attachments
+    }
 }
 
 fn sample_doc() -> Doc {
@@ -591,6 +600,8 @@ fn sample_doc() -> Doc {
         created_by: UserId::parse("ops@example.com").unwrap(),
         created_at: Timestamp::parse_rfc3339("2026-01-31T23:59:59.999Z").unwrap(),
         updated_at: Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap(),
+        related: vec![CaseNumber::parse_imported("CS-2019-0042").unwrap()],
+        attachments: vec!["Invoice_2026-01.pdf".into(), "发票 照片.JPG".into()],
     }
 }
 
@@ -618,6 +629,15 @@ fn evaluator_field_semantics() {
         "created:<2026-02-01",
         "updated:>=2026-03-01",
         "updated:2026-03-01..",
+        "case:CS-2019-0042",
+        "attachment:invoice",
+        "attachment:PDF",
+        "attachment:2026",
+        "attachment:invoice_2026-01.pdf",
+        "attachment:\"发票 照片.jpg\"",
+        "attachment:发票",
+        "has:attachment",
+        "has:ATTACHMENT",
         "*",
         "",
     ];
@@ -633,6 +653,11 @@ fn evaluator_field_semantics() {
         "created:2026-02-01..",
         "created:<2026-01-31",
         "updated:<2026-03-01",
+        "case:17281736451",
+        "case:cs-2019-0042",
+        "attachment:voice",
+        "attachment:invoice_2026",
+        "-has:attachment",
         "-*",
     ];
     for text in yes {
@@ -640,6 +665,27 @@ fn evaluator_field_semantics() {
     }
     for text in no {
         assert!(!p(text).unwrap().root.matches(&doc), "{text:?} should not match");
+    }
+    let bare = Doc {
+        attachments: vec![],
+        related: vec![],
+        ..doc
+    };
+    for text in ["has:attachment", "attachment:invoice", "case:CS-2019-0042"] {
+        assert!(
+            !p(text).unwrap().root.matches(&bare),
+            "{text:?} should not match a case without them"
+        );
+    }
+    for (text, field) in [
+        ("has:photos", FieldName::Has),
+        ("attachment:\" \"", FieldName::Attachment),
+        ("case:a/b", FieldName::Case),
+    ] {
+        assert!(
+            matches!(p(text).unwrap_err().kind, QueryErrorKind::InvalidValue { field: f, .. } if f == field),
+            "{text:?}"
+        );
     }
 }
 
@@ -722,6 +768,9 @@ fn field_filter() -> impl Strategy<Value = FieldFilter> {
         "[!-~]{1,30}".prop_map(|s| FieldFilter::By(UserId::parse(&s).unwrap())),
         date_range().prop_map(FieldFilter::Created),
         date_range().prop_map(FieldFilter::Updated),
+        "[A-Za-z0-9][A-Za-z0-9_-]{0,31}".prop_map(|s| FieldFilter::Case(CaseNumber::parse_imported(&s).unwrap())),
+        "[a-z0-9 ._\"账-]{0,12}[a-z0-9]".prop_map(FieldFilter::Attachment),
+        prop::sample::select(HasWhat::ALL).prop_map(FieldFilter::Has),
     ]
 }
 
@@ -767,6 +816,8 @@ fn small_tree() -> impl Strategy<Value = Query> {
             let at = |d: i64| Timestamp::from_millis(d * DAY_MS).unwrap();
             Query::Field(FieldFilter::Created(DateRange::days(at(a.min(b)), at(a.max(b))).unwrap()))
         }),
+        1 => "[a-d]".prop_map(|w| Query::Field(FieldFilter::Attachment(w))),
+        1 => Just(Query::Field(FieldFilter::Has(HasWhat::Attachment))),
         1 => Just(Query::All),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
@@ -783,10 +834,12 @@ fn small_doc() -> impl Strategy<Value = Doc> {
         prop::collection::vec("[a-d]", 0..6),
         prop::sample::select(&[Status::Open, Status::Closed][..]),
         0..4 * DAY_MS,
+        prop::collection::vec("[a-d]{1,2}(\\.[a-d])?", 0..3),
     )
-        .prop_map(|(words, status, at)| Doc {
+        .prop_map(|(words, status, at, attachments)| Doc {
             words,
             status,
+            attachments,
             created_at: Timestamp::from_millis(at).unwrap(),
             ..sample_doc()
         })
@@ -994,6 +1047,32 @@ proptest! {
                 prop_assert_eq!(e.kind, QueryErrorKind::TooLong { len, max });
                 prop_assert_eq!(e.position, max);
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// `attachment:` finds an attachment by its whole name or by any run of
+    /// letters and digits in it, ignoring case, and by nothing else: the
+    /// keys are checked against a character-by-character split.
+    #[test]
+    fn attachment_keys_are_the_whole_name_and_its_words(name in "[A-Za-z0-9 ._账户-]{1,16}", probe in "[a-zA-Z0-9._-]{1,6}") {
+        let lower = name.trim().to_lowercase();
+        let mut words = Vec::new();
+        let mut current = String::new();
+        for c in lower.chars() {
+            if c.is_alphanumeric() { current.push(c) } else if !current.is_empty() { words.push(std::mem::take(&mut current)) }
+        }
+        if !current.is_empty() { words.push(current) }
+        let doc = Doc { attachments: vec![name.clone()], ..sample_doc() };
+        let expected = !lower.is_empty() && (probe.to_lowercase() == lower || words.contains(&probe.to_lowercase()));
+        let q = p(&format!("attachment:\"{probe}\"")).unwrap().root;
+        prop_assert_eq!(q.matches(&doc), expected, "{:?} in {:?}", probe, name);
+        for w in &words {
+            let text = format!("attachment:\"{w}\"");
+            prop_assert!(p(&text).unwrap().root.matches(&doc));
         }
     }
 }

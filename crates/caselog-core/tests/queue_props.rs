@@ -647,3 +647,250 @@ fn duplicate_cooldown_is_inclusive_and_two_hours_by_default() {
     ];
     assert_eq!(run_find(&new, &both, now, &policy), Some(CaseId(5)));
 }
+
+// ---------------------------------------------------------------------------
+// Business calendars: weekly working hours in a time zone
+// ---------------------------------------------------------------------------
+
+/// Zones with daylight-saving changes in both hemispheres, a half-hour
+/// offset without one, a 30-minute DST shift (Lord Howe), and UTC.
+const ZONES: [&str; 6] = [
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "UTC",
+];
+
+/// One weekday's working hours: up to two ranges on a half-hour grid
+/// (half-hours so that ranges often start or end inside a DST gap or fold).
+fn day_hours() -> impl Strategy<Value = Vec<BusinessHours>> {
+    prop::collection::btree_set(0u16..=48, 0..=4).prop_map(|cuts| {
+        let cuts: Vec<u16> = cuts.into_iter().collect();
+        cuts.chunks_exact(2)
+            .filter_map(|pair| match pair {
+                [a, b] => BusinessHours::new(a * 30, b * 30).ok(),
+                _ => None,
+            })
+            // Two ranges that touch are refused; keep the first.
+            .fold(Vec::new(), |mut acc: Vec<BusinessHours>, h| {
+                if acc.last().is_none_or(|l| l.end_minute() < h.start_minute()) {
+                    acc.push(h);
+                }
+                acc
+            })
+    })
+}
+
+fn calendar_strategy() -> impl Strategy<Value = BusinessCalendar> {
+    (
+        prop::sample::select(ZONES.to_vec()),
+        prop::array::uniform7(day_hours()),
+        prop::sample::select(vec![0usize, 1, 2, 3, 4, 5, 6]),
+    )
+        .prop_map(|(zone, mut week, open_day)| {
+            // The week must have working time somewhere.
+            if week.iter().all(Vec::is_empty) {
+                if let Some(day) = week.get_mut(open_day) {
+                    day.push(BusinessHours::hours(9, 17).expect("valid hours"));
+                }
+            }
+            BusinessCalendar::new(zone, week).expect("generated calendars are valid")
+        })
+}
+
+/// A start near one of the zone's offset transitions (or anywhere in
+/// 2000-2100 for a zone without them), as whole minutes.
+fn start_near_transition(zone: &str, year: i16, pick: usize, shift_min: i64) -> i64 {
+    let tz = jiff::tz::TimeZone::get(zone).expect("bundled zone");
+    let from = jiff::civil::date(year, 1, 1).to_datetime(jiff::civil::Time::midnight());
+    let from = tz.to_timestamp(from).expect("in range");
+    let transitions: Vec<i64> = tz
+        .following(from)
+        .take(2)
+        .map(|t| t.timestamp().as_millisecond())
+        .collect();
+    let base = transitions
+        .get(pick % transitions.len().max(1))
+        .copied()
+        .unwrap_or_else(|| from.as_millisecond() + 150 * DAY_MS);
+    (base.div_euclid(MINUTE_MS) + shift_min) * MINUTE_MS
+}
+
+/// The oracle: walks minute by minute from `start` (a whole minute),
+/// converting each minute to local time with jiff, and counts it when its
+/// local weekday's ranges hold its local time and its local date is not a
+/// holiday. Returns the end of the minute that completes `minutes`.
+fn business_minute_walk(
+    calendar: &BusinessCalendar,
+    start: i64,
+    minutes: i64,
+    holidays: &BTreeSet<jiff::civil::Date>,
+) -> i64 {
+    let tz = jiff::tz::TimeZone::get(calendar.zone_name()).expect("bundled zone");
+    let mut t = start;
+    let mut left = minutes;
+    while left > 0 {
+        let local = tz.to_datetime(jiff::Timestamp::from_millisecond(t).expect("in range"));
+        let weekday = usize::try_from(local.weekday().to_monday_zero_offset()).expect("0..7");
+        let minute = u16::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute())).expect("0..1440");
+        let working = !holidays.contains(&local.date())
+            && calendar
+                .hours(weekday)
+                .iter()
+                .any(|h| (h.start_minute()..h.end_minute()).contains(&minute));
+        if working {
+            left -= 1;
+        }
+        t += MINUTE_MS;
+    }
+    t
+}
+
+/// Holidays as local dates near `start`, and the same as day numbers.
+fn holidays_as_dates(days: &BTreeSet<i64>) -> BTreeSet<jiff::civil::Date> {
+    days.iter()
+        .map(|d| {
+            jiff::tz::TimeZone::UTC
+                .to_datetime(jiff::Timestamp::from_millisecond(d * DAY_MS).expect("in range"))
+                .date()
+        })
+        .collect()
+}
+
+fn week_minutes(calendar: &BusinessCalendar) -> i64 {
+    (0..7)
+        .flat_map(|d| calendar.hours(d).to_vec())
+        .map(|h| i64::from(h.end_minute() - h.start_minute()))
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Business due times land where a minute walk with jiff's local time
+    /// lands, for random weekly calendars in zones with DST changes (starts
+    /// placed around a transition, so weekends and the change both fall in
+    /// the walk) and random holidays.
+    #[test]
+    fn business_due_matches_a_minute_walk(
+        calendar in calendar_strategy(),
+        year in 2001i16..2060,
+        pick in 0usize..2,
+        shift_min in -5 * 24 * 60i64..=2 * 24 * 60,
+        holiday_offsets in prop::collection::btree_set(-2i64..14, 0..4),
+        target_fraction in 1i64..=200,
+    ) {
+        let start = start_near_transition(calendar.zone_name(), year, pick, shift_min);
+        let holidays: BTreeSet<i64> = holiday_offsets.iter().map(|o| day_of(start) + o).collect();
+        // Up to twice a week's working time, so the walk stays short.
+        let minutes = (week_minutes(&calendar) * target_fraction / 100).max(1);
+        let policy = QueuePolicy { calendar: calendar.clone(), holidays: holidays.clone(), ..QueuePolicy::default() };
+        let due = policy.due_after(ts(start), Span(minutes * MINUTE_MS));
+        let walked = business_minute_walk(&calendar, start, minutes, &holidays_as_dates(&holidays));
+        prop_assert_eq!(due.as_millis(), walked, "{:?} from {} for {} min", calendar, ts(start), minutes);
+    }
+
+    /// With any calendar and holidays, the due time is monotone in the
+    /// submission time and never before it.
+    #[test]
+    fn business_due_is_monotone_in_submission_time(
+        calendar in calendar_strategy(),
+        start in Y2000_MS..Y2100_MS,
+        later in prop_oneof![0..=MINUTE_MS, 0..=10 * DAY_MS],
+        holiday_offsets in prop::collection::btree_set(-2i64..30, 0..8),
+        target in prop_oneof![Just(0i64), 1..=MINUTE_MS, 0..=6 * DAY_MS],
+    ) {
+        let holidays = holiday_offsets.iter().map(|o| day_of(start) + o).collect();
+        let policy = QueuePolicy { calendar, holidays, ..QueuePolicy::default() };
+        let first = policy.due_after(ts(start), Span(target));
+        let second = policy.due_after(ts(start + later), Span(target));
+        prop_assert!(first >= ts(start));
+        prop_assert!(first <= second, "submitted {} ms later, due {} -> {}", later, first, second);
+        // More target is never sooner.
+        prop_assert!(policy.due_after(ts(start), Span(target + later)) >= first);
+    }
+}
+
+#[test]
+fn business_hours_examples() {
+    let t = |s| Timestamp::parse_rfc3339(s).expect("valid time");
+    let nine_to_five = BusinessHours::hours(9, 17).expect("valid");
+    let new_york = BusinessCalendar::weekdays("America/New_York", &[nine_to_five]).expect("valid");
+    let policy = QueuePolicy {
+        calendar: new_york,
+        ..QueuePolicy::default()
+    };
+    let mut with_holiday = policy.clone();
+    with_holiday.add_holiday(t("2026-03-09T13:00:00Z"));
+    // The default stays SPEC's: every hour of every day, UTC.
+    let default = QueuePolicy::default();
+    assert_eq!(default.calendar, BusinessCalendar::always_open());
+    // (policy, submitted, target hours, due, why)
+    let cases = [
+        (
+            &policy,
+            "2026-03-06T21:00:00Z",
+            12,
+            "2026-03-10T16:00:00Z",
+            "Friday 16:00 EST: 1 h Friday, clocks forward on Sunday, 11 h from Monday 09:00 EDT",
+        ),
+        (
+            &policy,
+            "2026-03-07T15:00:00Z",
+            1,
+            "2026-03-09T14:00:00Z",
+            "Saturday: the clock starts Monday 09:00 EDT",
+        ),
+        (
+            &with_holiday,
+            "2026-03-07T15:00:00Z",
+            1,
+            "2026-03-10T14:00:00Z",
+            "a holiday on Monday (a local date)",
+        ),
+        (
+            &default,
+            "2026-03-07T15:00:00Z",
+            12,
+            "2026-03-08T03:00:00Z",
+            "the default counts every hour",
+        ),
+    ];
+    for (p, start, hours, due, why) in cases {
+        assert_eq!(p.due_after(t(start), Span::hours(hours)), t(due), "{why}");
+    }
+}
+
+#[test]
+fn bad_calendars_are_typed_errors() {
+    assert!(matches!(
+        BusinessCalendar::weekdays("Mars/Olympus_Mons", &[BusinessHours::ALL_DAY]),
+        Err(ValidationError::Unknown { .. })
+    ));
+    assert!(matches!(
+        BusinessHours::new(600, 600),
+        Err(ValidationError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        BusinessHours::new(0, 1441),
+        Err(ValidationError::OutOfRange { .. })
+    ));
+    let (a, b) = (
+        BusinessHours::hours(9, 13).expect("valid"),
+        BusinessHours::hours(12, 17).expect("valid"),
+    );
+    assert!(matches!(
+        BusinessCalendar::weekdays("UTC", &[a, b]),
+        Err(ValidationError::Malformed { .. })
+    ));
+    assert!(matches!(
+        BusinessCalendar::weekdays("UTC", &[b, a]),
+        Err(ValidationError::Malformed { .. })
+    ));
+    assert!(matches!(
+        BusinessCalendar::new("UTC", Default::default()),
+        Err(ValidationError::Empty { .. })
+    ));
+}

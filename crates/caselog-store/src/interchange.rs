@@ -25,7 +25,10 @@
 //!
 //! Each message: `author` (`seller`, `support` or `system`), `author_id`
 //! (required for seller and support, ignored for system), `at`, `body`, and
-//! optional `attachments` (`name`, `content_type`, `size`, `sha256`).
+//! optional `attachments` (`name`, `content_type`, `size`, `sha256`). An
+//! attachment without `sha256` (or with `null`) is kept as metadata without
+//! content ([`ContentHash::ABSENT`]) and exported without it; a `sha256`
+//! that is given must be 64 hexadecimal digits.
 //!
 //! Fields beyond SPEC.md's example, which [`to_line`] writes so that a
 //! re-imported case equals the exported one (SPEC.md says unknown fields are
@@ -589,7 +592,8 @@ fn parse_message(m: &Fields<'_>, policy: &AttachmentPolicy) -> Parsed<ThreadEntr
         let name = a.req_str("name")?;
         let content_type = a.req_str("content_type")?;
         let size = a.req_u64("size")?;
-        let sha256 = a.req("sha256", ContentHash::parse_hex)?;
+        // Archives from other systems rarely carry hashes (SPEC.md).
+        let sha256 = a.opt("sha256", ContentHash::parse_hex)?.unwrap_or(ContentHash::ABSENT);
         let meta = AttachmentMeta::new(name, content_type, size, sha256, policy).map_err(|source| {
             InterchangeError::Invalid {
                 field: a.path.clone(),
@@ -707,7 +711,8 @@ struct AttachmentOut<'a> {
     name: &'a str,
     content_type: &'static str,
     size: u64,
-    sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -791,7 +796,7 @@ fn message_out(e: &ThreadEntry) -> MessageOut<'_> {
                 name: &a.name,
                 content_type: a.content_type(),
                 size: a.size,
-                sha256: a.sha256.to_hex(),
+                sha256: a.content_hash().map(|h| h.to_hex()),
             })
             .collect(),
         change: e.change.as_ref().map(|c| ChangeOut {
@@ -979,7 +984,7 @@ mod tests {
             "[a-zA-Z0-9 ._-]{0,20}[a-z]",
             proptest::sample::select(caselog_core::AttachmentKind::ALL),
             0u64..=10 * caselog_core::MIB,
-            proptest::array::uniform32(any::<u8>()),
+            prop_oneof![3 => proptest::array::uniform32(any::<u8>()), 1 => Just([0u8; 32])],
         )
             .prop_map(|(name, kind, size, hash)| AttachmentMeta {
                 name,

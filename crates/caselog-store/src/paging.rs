@@ -143,4 +143,8 @@ pub enum CursorError {
     /// The cursor was made for another query or order.
     #[error("the cursor belongs to another query or order")]
     OtherQuery,
+    /// The case a status-, category- or number-sorted view's cursor names
+    /// has left the view: start the walk again.
+    #[error("the case this cursor continues after has left the view; start again")]
+    Stale,
 }

@@ -16,6 +16,8 @@ use crate::store::Store;
 use crate::stored::{changes_after, full_thread, load_case, open, read_thread, resolve};
 use crate::tables::{self, order_bits, ALL_SCOPE};
 
+mod view_sort;
+
 /// Largest page a view or thread read returns.
 pub const MAX_PER_PAGE: u32 = 1_000;
 /// Deepest position a view page may start at (page × per page).
@@ -64,6 +66,12 @@ pub enum ViewSort {
     Updated,
     /// By creation.
     Created,
+    /// By status in lifecycle order, then last update (see `read/view_sort.rs`).
+    Status,
+    /// By category identifier, then last update.
+    Category,
+    /// By case number: shorter first, then by bytes.
+    Number,
 }
 
 /// Filters of a view; empty lists mean "any".
@@ -98,9 +106,11 @@ pub struct ViewQuery {
     pub kind: ViewKind,
     /// Filters.
     pub filter: ViewFilter,
-    /// Sort field (ignored by *needing attention*, which is by deadline).
+    /// Sort field. *Needing attention* is by deadline under `Updated` and
+    /// `Created`; status, category and number sort every tab.
     pub sort: ViewSort,
-    /// Newest first (the default) or oldest first.
+    /// Newest first (the default) or oldest first; for status, category
+    /// and number, the reverse of their order (`true`) or that order.
     pub descending: bool,
     /// Page number, from 1.
     pub page: u32,
@@ -403,6 +413,9 @@ impl Store {
             let txn = self.read_txn()?;
             let cases = open(&txn, tables::CASES)?;
             let scope_key = scope.key();
+            if view_sort::is_field_sort(q.sort) {
+                return view_sort::view_by_field(&txn, &cases, scope, q, after.map(|(_, id)| id));
+            }
             let mut window = PageWindow::new(q, after, q.descending);
             match &q.kind {
                 ViewKind::All => {
@@ -450,6 +463,10 @@ impl Store {
                         let (def, bounds) = match q.sort {
                             ViewSort::Updated => (tables::BY_UPDATED, q.filter.updated.key_bounds()),
                             ViewSort::Created => (tables::BY_CREATED, q.filter.created.key_bounds()),
+                            // Made by `view_sort` above.
+                            ViewSort::Status | ViewSort::Category | ViewSort::Number => {
+                                (tables::BY_UPDATED, q.filter.updated.key_bounds())
+                            }
                         };
                         let table = open(&txn, def)?;
                         let range = table
@@ -490,8 +507,8 @@ impl Store {
                     }
                     let key = |c: &Case| {
                         let t = match q.sort {
-                            ViewSort::Updated => c.state.updated_at,
                             ViewSort::Created => c.state.created_at,
+                            _ => c.state.updated_at,
                         };
                         (order_bits(t.as_millis()), c.id.0)
                     };

@@ -2,8 +2,9 @@
 //! tenants, English and Chinese text, random dates, statuses and
 //! references), written through the public store API, and random queries
 //! (words, phrases, exclusions, OR, fields, date ranges, bare references,
-//! tenant scope). The hit set, total and facets must equal what
-//! `Query::matches` says over the same data, and every sort order must hold.
+//! tenant scope, related case numbers, attachment names). The hit set,
+//! total and facets must equal what `Query::matches` says over the same
+//! data, and every sort order must hold, in search and in views.
 
 mod search_common;
 
@@ -22,6 +23,27 @@ const MARKETS: &[&str] = &["US", "DE", "JP"];
 const ORDERS: &[&str] = &["112-1234567-1234567", "113-7654321-7654321", "114-0000000-0000001"];
 const ASINS: &[&str] = &["B08XYZ1234", "B000000001", "0306406152"];
 const SKUS: &[&str] = &["MUG-Red-01", "mug-red-01", "Shirt_XL"];
+const ATTACHMENTS: &[&str] = &[
+    "invoice.pdf",
+    "Invoice_2026-01.PDF",
+    "photo 1.jpg",
+    "发票.png",
+    "notes.txt",
+];
+const ATTACHMENT_WORDS: &[&str] = &[
+    "invoice",
+    "pdf",
+    "photo",
+    "1",
+    "发票",
+    "invoice.pdf",
+    "photo 1.jpg",
+    "txt",
+    "jpg",
+];
+/// Query placeholders `@00` … `@15` stand for the number of the case with
+/// that index (modulo the archive size), known only once it is written.
+const PLACEHOLDERS: usize = 16;
 
 /// Pieces of text. Chinese pieces are often glued together, so words span
 /// jieba's segment boundaries.
@@ -117,6 +139,9 @@ struct CaseSpec {
     action: u8,
     action_days: i64,
     reply: Vec<usize>,
+    /// The earlier case (index, modulo those written before) it follows.
+    follows: Option<usize>,
+    attachments: Vec<usize>,
 }
 
 fn text(pieces: &[usize], glue: bool) -> String {
@@ -149,6 +174,10 @@ fn case_spec() -> impl Strategy<Value = CaseSpec> {
             proptest::collection::vec(0..SKUS.len(), 0..2),
         ),
         (0u8..4, 0i64..40, proptest::collection::vec(piece, 1..6)),
+        (
+            proptest::option::weighted(0.3, 0..PLACEHOLDERS),
+            proptest::collection::vec(0..ATTACHMENTS.len(), 0..3),
+        ),
     )
         .prop_map(
             |(
@@ -156,6 +185,7 @@ fn case_spec() -> impl Strategy<Value = CaseSpec> {
                 (title, body, glue, day),
                 (orders, asins, skus),
                 (action, action_days, reply),
+                (follows, attachments),
             )| {
                 CaseSpec {
                     tenant,
@@ -172,6 +202,8 @@ fn case_spec() -> impl Strategy<Value = CaseSpec> {
                     action,
                     action_days,
                     reply,
+                    follows,
+                    attachments,
                 }
             },
         )
@@ -205,6 +237,9 @@ fn term() -> impl Strategy<Value = String> {
         2 => date_value().prop_map(|v| format!("created:{v}")),
         1 => date_value().prop_map(|v| format!("updated:{v}")),
         1 => Just("*".to_owned()),
+        1 => (0..PLACEHOLDERS).prop_map(|i| format!("case:@{i:02}")),
+        1 => select(ATTACHMENT_WORDS).prop_map(|w| format!("attachment:\"{w}\"")),
+        1 => Just("has:attachment".to_owned()),
     ]
 }
 
@@ -222,7 +257,18 @@ fn query_text() -> impl Strategy<Value = String> {
         8 => expr,
         1 => select(ORDERS).prop_map(str::to_owned),
         1 => select(ASINS).prop_map(str::to_owned),
+        1 => (0..PLACEHOLDERS).prop_map(|i| format!("@{i:02}")),
     ]
+}
+
+/// Replaces the `@NN` placeholders with case numbers.
+fn fill(text: &str, cases: &[OracleCase]) -> String {
+    let mut out = text.to_owned();
+    for i in (0..PLACEHOLDERS).rev() {
+        let number = cases[i % cases.len()].case.number.to_string();
+        out = out.replace(&format!("@{i:02}"), &number);
+    }
+    out
 }
 
 fn scope_strategy() -> impl Strategy<Value = Option<usize>> {
@@ -231,6 +277,7 @@ fn scope_strategy() -> impl Strategy<Value = Option<usize>> {
 
 /// Writes the archive through the public API and returns the oracle's view.
 fn build(store: &Store, specs: &[CaseSpec]) -> Vec<OracleCase> {
+    let mut written: Vec<CaseNumber> = Vec::new();
     for spec in specs {
         let at = day("2026-01-01").saturating_add(Span::hours(spec.day * 24 + 9));
         let refs = References {
@@ -241,8 +288,26 @@ fn build(store: &Store, specs: &[CaseSpec]) -> Vec<OracleCase> {
                 .collect(),
             asins: spec.asins.iter().map(|&i| Asin::parse(ASINS[i]).unwrap()).collect(),
             skus: spec.skus.iter().map(|&i| Sku::parse(SKUS[i]).unwrap()).collect(),
-            cases: vec![],
+            cases: match spec.follows {
+                Some(i) if !written.is_empty() => vec![written[i % written.len()].clone()],
+                _ => vec![],
+            },
         };
+        let attachments = spec
+            .attachments
+            .iter()
+            .map(|&i| NewAttachment {
+                meta: AttachmentMeta::new(
+                    ATTACHMENTS[i],
+                    AttachmentKind::ALL[i % 3].as_str(),
+                    1,
+                    ContentHash::ABSENT,
+                    &AttachmentPolicy::default(),
+                )
+                .unwrap(),
+                bytes: None,
+            })
+            .collect();
         let new = NewCase::new(
             tenant(TENANTS[spec.tenant]),
             user(USERS[spec.user]),
@@ -252,9 +317,11 @@ fn build(store: &Store, specs: &[CaseSpec]) -> Vec<OracleCase> {
             text(&spec.title, spec.glue),
             text(&spec.body, spec.glue),
         )
+        .with_attachments(attachments)
         .with_refs(refs)
         .with_time(at);
         let created = store.create_case(new).unwrap();
+        written.push(created.number.clone());
         let later = at.saturating_add(Span::days(spec.action_days));
         let case = CaseRef::Id(created.id);
         let agent = || Actor::Support(user("agent-1"));
@@ -300,6 +367,67 @@ fn build(store: &Store, specs: &[CaseSpec]) -> Vec<OracleCase> {
     all.into_iter().map(|c| OracleCase::load(store, c)).collect()
 }
 
+const SORTS: [SearchSort; 6] = [
+    SearchSort::Relevance,
+    SearchSort::Created,
+    SearchSort::Updated,
+    SearchSort::Status,
+    SearchSort::Category,
+    SearchSort::Number,
+];
+
+/// A category's place in alphabetical order of identifiers.
+fn category_rank(c: Category) -> usize {
+    Category::ALL.iter().filter(|o| o.as_str() < c.as_str()).count()
+}
+
+/// The order a sort promises, as a key that grows along the natural order
+/// (a descending result is strictly decreasing in it): the field, then last
+/// update, then id; numbers shorter first, then by bytes.
+type OrderKey = (usize, String, Timestamp, CaseId);
+
+fn order_key(
+    sort: SearchSort,
+    status: Status,
+    category: Category,
+    number: &str,
+    created: Timestamp,
+    updated: Timestamp,
+    id: CaseId,
+) -> OrderKey {
+    match sort {
+        SearchSort::Created => (0, String::new(), created, id),
+        SearchSort::Status => (status.index(), String::new(), updated, id),
+        SearchSort::Category => (category_rank(category), String::new(), updated, id),
+        SearchSort::Number => (number.len(), number.to_owned(), Timestamp::EPOCH, CaseId(0)),
+        _ => (0, String::new(), updated, id),
+    }
+}
+
+fn hit_key(sort: SearchSort, h: &SearchHit) -> OrderKey {
+    order_key(
+        sort,
+        h.status,
+        h.category,
+        h.number.as_str(),
+        h.created_at,
+        h.updated_at,
+        h.id,
+    )
+}
+
+fn case_key(sort: SearchSort, c: &Case) -> OrderKey {
+    order_key(
+        sort,
+        c.state.status,
+        c.category,
+        c.number.as_str(),
+        c.state.created_at,
+        c.state.updated_at,
+        c.id,
+    )
+}
+
 fn facets_of(cases: &[OracleCase], numbers: &[String]) -> Facets {
     let mut by_status = BTreeMap::new();
     let mut by_category = BTreeMap::new();
@@ -324,13 +452,14 @@ proptest! {
     #[test]
     fn search_equals_brute_force(
         specs in proptest::collection::vec(case_spec(), 1..16),
-        queries in proptest::collection::vec((query_text(), scope_strategy(), 0u8..3), 8),
+        queries in proptest::collection::vec((query_text(), scope_strategy(), 0u8..6), 8),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Options { durability: Durability::Deferred, ..Options::default() }).unwrap();
         let cases = build(&store, &specs);
         settle(&store);
         for (text, scope, sort) in &queries {
+            let text = &fill(text, &cases);
             let scope = match scope {
                 Some(t) => Scope::Tenant(tenant(TENANTS[*t])),
                 None => Scope::AllTenants,
@@ -344,7 +473,7 @@ proptest! {
                     continue;
                 }
             };
-            let sort = [SearchSort::Relevance, SearchSort::Created, SearchSort::Updated][*sort as usize];
+            let sort = SORTS[*sort as usize];
             let opts = SearchOptions { sort, per_page: 1000, snippets: false, ..SearchOptions::default() };
             let result = store.search(&scope, text, &opts).unwrap();
             let mut got: Vec<String> = result.hits.iter().map(|h| h.number.to_string()).collect();
@@ -352,11 +481,8 @@ proptest! {
             prop_assert_eq!(result.total, expected.len() as u64, "total of {:?} in {:?}", text, scope);
             prop_assert_eq!(&result.facets, &facets_of(&cases, &expected), "facets of {:?}", text);
             // Sort order holds (ties broken by id, newest first).
-            let key = |h: &SearchHit| match sort {
-                SearchSort::Created => (h.created_at, h.id),
-                _ => (h.updated_at, h.id),
-            };
             if sort != SearchSort::Relevance {
+                let key = |h: &SearchHit| hit_key(sort, h);
                 prop_assert!(result.hits.windows(2).all(|w| key(&w[0]) > key(&w[1])), "order of {:?}", text);
             } else {
                 prop_assert!(result.hits.windows(2).all(|w| w[0].score >= w[1].score), "ranking of {:?}", text);
@@ -371,6 +497,57 @@ proptest! {
             }
             got.sort();
             prop_assert_eq!(got, expected, "hits of {:?} in {:?}", text, scope);
+        }
+        store.shutdown().unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..config() })]
+
+    /// Views sorted by status, category and number list exactly the
+    /// brute-force order (both directions, *All* and *Mine*, any scope),
+    /// and a later page is the matching slice of it.
+    #[test]
+    fn views_sort_by_status_category_and_number(
+        specs in proptest::collection::vec(case_spec(), 1..16),
+        scope in scope_strategy(),
+        mine in proptest::option::of(0..USERS.len()),
+        per_page in 1u32..5,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Options { durability: Durability::Deferred, ..Options::default() }).unwrap();
+        let cases = build(&store, &specs);
+        let scope = match scope {
+            Some(t) => Scope::Tenant(tenant(TENANTS[t])),
+            None => Scope::AllTenants,
+        };
+        for (view_sort, sort) in [(ViewSort::Status, SearchSort::Status), (ViewSort::Category, SearchSort::Category), (ViewSort::Number, SearchSort::Number)] {
+            for descending in [true, false] {
+                let kind = match mine {
+                    Some(u) => ViewKind::Mine(user(USERS[u])),
+                    None => ViewKind::All,
+                };
+                let mut expected: Vec<&Case> = cases
+                    .iter()
+                    .map(|c| &c.case)
+                    .filter(|c| scope.allows(&c.tenant))
+                    .filter(|c| mine.is_none_or(|u| c.created_by.as_str() == USERS[u]))
+                    .collect();
+                expected.sort_by_key(|c| case_key(sort, c));
+                if descending {
+                    expected.reverse();
+                }
+                let expected: Vec<CaseId> = expected.iter().map(|c| c.id).collect();
+                let q = ViewQuery { sort: view_sort, descending, per_page: MAX_PER_PAGE, ..ViewQuery::new(kind.clone()) };
+                let page = store.view(&scope, &q).unwrap();
+                let got: Vec<CaseId> = page.cases.iter().map(|c| c.id).collect();
+                prop_assert_eq!(page.total, expected.len() as u64);
+                prop_assert_eq!(&got, &expected, "{:?} descending {}", view_sort, descending);
+                let second = store.view(&scope, &ViewQuery { page: 2, per_page, ..q }).unwrap();
+                let slice: Vec<CaseId> = expected.iter().skip(per_page as usize).take(per_page as usize).copied().collect();
+                prop_assert_eq!(second.cases.iter().map(|c| c.id).collect::<Vec<_>>(), slice);
+            }
         }
         store.shutdown().unwrap();
     }

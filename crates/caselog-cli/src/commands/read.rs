@@ -124,7 +124,8 @@ fn write_entry(out: &mut dyn Write, e: &ThreadEntry) -> std::io::Result<()> {
             visible(&a.name),
             a.content_type(),
             a.size,
-            a.sha256
+            a.content_hash()
+                .map_or_else(|| "unknown, no content".to_owned(), |h| h.to_hex())
         )?;
     }
     Ok(())
@@ -164,8 +165,15 @@ pub fn view_query(
     q.sort = match sort {
         ViewSortArg::Updated => ViewSort::Updated,
         ViewSortArg::Created => ViewSort::Created,
+        ViewSortArg::Status => ViewSort::Status,
+        ViewSortArg::Category => ViewSort::Category,
+        ViewSortArg::Number => ViewSort::Number,
     };
-    q.descending = !oldest_first;
+    // Times newest first; status, category and number in their order.
+    q.descending = match sort {
+        ViewSortArg::Updated | ViewSortArg::Created => !oldest_first,
+        _ => oldest_first,
+    };
     Ok(q)
 }
 

@@ -68,6 +68,9 @@ pub fn sort(arg: SortArg) -> SearchSort {
         SortArg::Relevance => SearchSort::Relevance,
         SortArg::Created => SearchSort::Created,
         SortArg::Updated => SearchSort::Updated,
+        SortArg::Status => SearchSort::Status,
+        SortArg::Category => SearchSort::Category,
+        SortArg::Number => SearchSort::Number,
     }
 }
 
@@ -77,7 +80,8 @@ pub fn run(db: &Path, args: &SearchArgs, out: &mut dyn Write) -> Result<Outcome>
     let store = open_for_reading(db)?;
     let opts = SearchOptions {
         sort: sort(args.sort),
-        descending: true,
+        // Times newest first; status, category and number in their order.
+        descending: matches!(args.sort, SortArg::Relevance | SortArg::Created | SortArg::Updated),
         page: args.page,
         per_page: args.per_page,
         snippets: true,

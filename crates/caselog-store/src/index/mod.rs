@@ -7,12 +7,15 @@
 //! - `search`: the query language mapped onto the index, results, facets
 //!   and snippets.
 //! - `verify`: proving the index and the store agree.
+//! - `bare`: a case number typed alone, recognised by the parser or by a
+//!   lookup in the store's numbers table.
 
 #[cfg(feature = "internals")]
 pub mod analysis;
 #[cfg(not(feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(dead_code))] // parts serve only the benchmarks and tests
 pub(crate) mod analysis;
+mod bare;
 mod indexer;
 mod read_only;
 mod schema;

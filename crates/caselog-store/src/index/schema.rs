@@ -51,6 +51,11 @@ pub(crate) mod names {
     pub const TEXT_CHARS: &str = "text_chars";
     pub const TITLE_WORDS: &str = "title_words";
     pub const FINGERPRINT: &str = "fingerprint";
+    pub const CASE: &str = "case";
+    pub const ATTACHMENT: &str = "attachment";
+    pub const HAS: &str = "has";
+    pub const NUMBER_SORT_HI: &str = "number_sort_hi";
+    pub const NUMBER_SORT_LO: &str = "number_sort_lo";
 }
 
 /// The fields of the case index.
@@ -95,6 +100,59 @@ pub(crate) struct Fields {
     pub title_words: Field,
     /// Digest of every indexed input of the document (see [`fingerprint`]).
     pub fingerprint: Field,
+    /// Related case numbers (`refs.cases`), exact: `case:` and a bare
+    /// number find a follow-up by the case it continues.
+    pub case: Field,
+    /// Attachment name keys ([`caselog_core::attachment_name_keys`]), exact.
+    pub attachment: Field,
+    /// What the case has (`has:`): [`HAS_ATTACHMENT`] when it has one.
+    pub has: Field,
+    /// The case number's sort key ([`number_sort_key`]), high part: fast.
+    pub number_sort_hi: Field,
+    /// The case number's sort key, low part: fast.
+    pub number_sort_lo: Field,
+}
+
+/// Symbols of a case number in byte order (`-`, digits, upper case, `_`,
+/// lower case): 64 of them, 6 bits each.
+const NUMBER_SYMBOLS: &[u8; 64] = b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+/// The order of case numbers in sorts: shorter first, then byte order
+/// (numeric order for numbers of digits without leading zeros, and
+/// `CS-99` before `CS-100`). Packed into two integers for the index's fast
+/// fields: the length and the first 4 symbols in `hi`, the next 10 in
+/// `lo`. Exact for numbers of up to 14 characters; longer (imported)
+/// numbers that share their first 14 characters and length tie, and the
+/// case id decides.
+pub(crate) fn number_sort_key(number: &str) -> (u64, u64) {
+    let rank = |b: u8| NUMBER_SYMBOLS.iter().position(|&s| s == b).unwrap_or(0) as u64;
+    let bytes = number.as_bytes();
+    let mut hi = (bytes.len().min(63) as u64) << 24;
+    let mut lo = 0u64;
+    for i in 0..14 {
+        let r = bytes.get(i).map_or(0, |&b| rank(b));
+        if i < 4 {
+            hi |= r << (6 * (3 - i));
+        } else {
+            lo |= r << (6 * (13 - i));
+        }
+    }
+    (hi, lo)
+}
+
+/// The `has` field's term for a case with at least one attachment.
+pub(crate) const HAS_ATTACHMENT: &str = "attachment";
+
+/// The attachment name keys of a thread, sorted and without repeats.
+pub(crate) fn attachment_keys(thread: &[ThreadEntry]) -> Vec<String> {
+    let mut keys: Vec<String> = thread
+        .iter()
+        .flat_map(|e| e.attachments.iter())
+        .flat_map(|a| caselog_core::attachment_name_keys(&a.name))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 fn exact() -> TextOptions {
@@ -125,6 +183,11 @@ impl Fields {
             text_chars: b.add_text_field(names::TEXT_CHARS, Analyzer::Chars.text_options()),
             title_words: b.add_text_field(names::TITLE_WORDS, Analyzer::Words.text_options()),
             fingerprint: b.add_u64_field(names::FINGERPRINT, FAST | STORED),
+            case: b.add_text_field(names::CASE, STRING),
+            attachment: b.add_text_field(names::ATTACHMENT, STRING),
+            has: b.add_text_field(names::HAS, STRING),
+            number_sort_hi: b.add_u64_field(names::NUMBER_SORT_HI, FAST),
+            number_sort_lo: b.add_u64_field(names::NUMBER_SORT_LO, FAST),
         };
         (b.build(), fields)
     }
@@ -164,7 +227,19 @@ impl Fields {
             doc.add_text(self.text_words, text);
             doc.add_text(self.text_chars, text);
         }
-        doc.add_u64(self.fingerprint, fingerprint(case, &texts));
+        for n in &case.refs.cases {
+            doc.add_text(self.case, n.as_str());
+        }
+        for key in attachment_keys(thread) {
+            doc.add_text(self.attachment, &key);
+        }
+        if thread.iter().any(|e| !e.attachments.is_empty()) {
+            doc.add_text(self.has, HAS_ATTACHMENT);
+        }
+        let (hi, lo) = number_sort_key(case.number.as_str());
+        doc.add_u64(self.number_sort_hi, hi);
+        doc.add_u64(self.number_sort_lo, lo);
+        doc.add_u64(self.fingerprint, fingerprint(case, thread, &texts));
         doc
     }
 }
@@ -209,7 +284,7 @@ pub(crate) fn floor_char_boundary(text: &str, max: usize) -> usize {
 /// prove a document is current without comparing token streams: if any
 /// indexed input differs (a field, a reference, one character of text), the
 /// fingerprint differs.
-pub(crate) fn fingerprint(case: &Case, texts: &[&str]) -> u64 {
+pub(crate) fn fingerprint(case: &Case, thread: &[ThreadEntry], texts: &[&str]) -> u64 {
     let mut h = Sha256::new();
     // Every value is length-prefixed so that no two different inputs encode
     // the same byte string.
@@ -237,6 +312,9 @@ pub(crate) fn fingerprint(case: &Case, texts: &[&str]) -> u64 {
         ),
         (b'a', case.refs.asins.iter().map(|v| v.as_str().to_owned()).collect()),
         (b's', case.refs.skus.iter().map(|v| sku_key(v.as_str())).collect()),
+        (b'c', case.refs.cases.iter().map(|v| v.as_str().to_owned()).collect()),
+        // The keys decide `attachment:` and whether there are any `has:`.
+        (b'f', attachment_keys(thread)),
     ] {
         put(&[tag]);
         put(&(list.len() as u64).to_le_bytes());

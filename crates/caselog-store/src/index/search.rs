@@ -103,6 +103,26 @@ pub enum SearchSort {
     Created,
     /// By last update, then case id.
     Updated,
+    /// By status in lifecycle order (`open` … `merged`), then last update,
+    /// then case id.
+    Status,
+    /// By category identifier, alphabetically, then last update, then case
+    /// id.
+    Category,
+    /// By case number: shorter first, then byte order (numeric order for
+    /// the store's own numbers), then case id.
+    Number,
+}
+
+/// The alphabetical position of each category, by [`Category::index`].
+fn category_rank(code: u64) -> u64 {
+    let Some(c) = u8::try_from(code).ok().and_then(category_from_byte) else {
+        return u64::MAX;
+    };
+    caselog_core::Category::ALL
+        .iter()
+        .filter(|o| o.as_str() < c.as_str())
+        .count() as u64
 }
 
 /// How to run a search: order, page and whether to make snippets.
@@ -111,7 +131,9 @@ pub struct SearchOptions {
     /// Order of the hits. Default: relevance.
     pub sort: SearchSort,
     /// For [`SearchSort::Created`] and [`SearchSort::Updated`]: newest first
-    /// (the default) or oldest first. Relevance is always best first.
+    /// (the default) or oldest first. For status, category and number: the
+    /// reverse of their order (the default) or that order. Relevance is
+    /// always best first.
     pub descending: bool,
     /// Page number, from 1.
     pub page: u32,
@@ -449,18 +471,33 @@ impl<'f> Planner<'f> {
             FieldFilter::By(u) => text(f.by, u.as_str()),
             FieldFilter::Created(r) => range(f.created, r),
             FieldFilter::Updated(r) => range(f.updated, r),
+            FieldFilter::Case(n) => text(f.case, n.as_str()),
+            FieldFilter::Attachment(key) => text(f.attachment, &key.trim().to_lowercase()),
+            FieldFilter::Has(caselog_core::HasWhat::Attachment) => text(f.has, super::schema::HAS_ATTACHMENT),
         };
         Box::new(ConstScoreQuery::new(q, 0.0))
     }
 
-    /// The clause finding the case a bare reference names.
+    /// The clause finding the case a bare reference names (and, for a case
+    /// number, the cases that reference it, such as its follow-up, next).
     fn bare(&self, reference: &BareReference) -> Box<dyn TQuery> {
         let filter = match reference {
             BareReference::CaseNumber(n) => FieldFilter::Number(n.clone()),
             BareReference::Order(o) => FieldFilter::Order(o.clone()),
             BareReference::Asin(a) => FieldFilter::Asin(a.clone()),
         };
-        Box::new(ConstScoreQuery::new(self.field(&filter), BARE_REFERENCE_SCORE))
+        let named: Box<dyn TQuery> = Box::new(ConstScoreQuery::new(self.field(&filter), BARE_REFERENCE_SCORE));
+        let BareReference::CaseNumber(n) = reference else {
+            return named;
+        };
+        let related = self.field(&FieldFilter::Case(n.clone()));
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Should, named),
+            (
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(related, BARE_REFERENCE_SCORE / 2.0)),
+            ),
+        ]))
     }
 }
 
@@ -589,6 +626,8 @@ struct SegmentColumns {
     category: Column<u64>,
     created: Column<i64>,
     updated: Column<i64>,
+    number_hi: Column<u64>,
+    number_lo: Column<u64>,
 }
 
 impl SegmentColumns {
@@ -602,6 +641,8 @@ impl SegmentColumns {
             category: fast.u64(names::CATEGORY).map_err(&open)?,
             created: fast.i64(names::CREATED).map_err(&open)?,
             updated: fast.i64(names::UPDATED).map_err(&open)?,
+            number_hi: fast.u64(names::NUMBER_SORT_HI).map_err(&open)?,
+            number_lo: fast.u64(names::NUMBER_SORT_LO).map_err(&open)?,
         })
     }
 }
@@ -719,10 +760,17 @@ struct Ask {
 
 impl Ask {
     fn key(&self, score: Score, time: i64, id: u64) -> SortKey {
+        self.key_by(score, 0, time_bits(time), id)
+    }
+
+    /// The key with a leading field (`lead`, the status, category or number
+    /// high part) and a second one (`second`: a time's bits or the number's
+    /// low part).
+    fn key_by(&self, score: Score, lead: u32, second: u64, id: u64) -> SortKey {
         match self.sort {
-            SearchSort::Relevance => (score_bits(score), time_bits(time), id),
-            _ if self.descending => (0, time_bits(time), id),
-            _ => (0, !time_bits(time), !id),
+            SearchSort::Relevance => (score_bits(score), second, id),
+            _ if self.descending => (lead, second, id),
+            _ => (!lead, !second, !id),
         }
     }
 }
@@ -826,12 +874,21 @@ impl SegmentCollector for PageSegment {
                 return;
             }
         }
-        let time = match ask.sort {
-            SearchSort::Created => c.created.first(doc),
-            _ => c.updated.first(doc),
-        }
-        .unwrap_or_default();
-        let key = ask.key(score, time, c.id.first(doc).unwrap_or_default());
+        let id = c.id.first(doc).unwrap_or_default();
+        let updated = || time_bits(c.updated.first(doc).unwrap_or_default());
+        let lead = |v: Option<u64>| u32::try_from(v.unwrap_or(u64::MAX)).unwrap_or(u32::MAX);
+        let key = match ask.sort {
+            SearchSort::Created => ask.key(score, c.created.first(doc).unwrap_or_default(), id),
+            SearchSort::Status => ask.key_by(score, lead(c.status.first(doc)), updated(), id),
+            SearchSort::Category => ask.key_by(score, lead(c.category.first(doc).map(category_rank)), updated(), id),
+            SearchSort::Number => ask.key_by(
+                score,
+                lead(c.number_hi.first(doc)),
+                c.number_lo.first(doc).unwrap_or_default(),
+                id,
+            ),
+            SearchSort::Relevance | SearchSort::Updated => ask.key(score, c.updated.first(doc).unwrap_or_default(), id),
+        };
         if ask.after.is_some_and(|a| key >= a) {
             return;
         }
@@ -1111,6 +1168,9 @@ fn sort_code(sort: SearchSort) -> u8 {
         SearchSort::Relevance => 0,
         SearchSort::Created => 1,
         SearchSort::Updated => 2,
+        SearchSort::Status => 3,
+        SearchSort::Category => 4,
+        SearchSort::Number => 5,
     }
 }
 
@@ -1205,14 +1265,8 @@ impl Store {
         // or makes a cursor: most pages do neither.
         let binding = || binding(scope, text, opts);
         self.damage.guard("searching", || {
-            self.run_search(
-                scope,
-                &parsed.root,
-                parsed.bare_reference.as_ref(),
-                opts,
-                &binding,
-                cursor,
-            )
+            let bare = self.recognise_bare(&parsed)?;
+            self.run_search(scope, &parsed.root, bare.as_ref(), opts, &binding, cursor)
         })
     }
 

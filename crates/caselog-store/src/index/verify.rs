@@ -181,7 +181,7 @@ impl Store {
             }
             let case = records::decode_case(v.value(), id)?;
             let entries = full_thread(&thread, id)?;
-            let expected = fingerprint(&case, &indexed_texts(&case, &entries));
+            let expected = fingerprint(&case, &entries, &indexed_texts(&case, &entries));
             if doc.fingerprint == Some(expected) {
                 report.verified += 1;
             } else {

@@ -96,14 +96,24 @@ pub fn text_contains(text: &str, query: &str) -> bool {
 pub struct OracleCase {
     pub case: Case,
     pub texts: Vec<String>,
+    /// Names of every attachment in the thread.
+    pub attachments: Vec<String>,
 }
 
 impl OracleCase {
     pub fn load(store: &Store, case: Case) -> OracleCase {
         let thread = store.full_thread(&Scope::AllTenants, &CaseRef::Id(case.id)).unwrap();
         let mut texts = vec![case.title.clone()];
+        let attachments = thread
+            .iter()
+            .flat_map(|e| e.attachments.iter().map(|a| a.name.clone()))
+            .collect();
         texts.extend(thread.into_iter().map(|e| e.body).filter(|b| !b.is_empty()));
-        OracleCase { case, texts }
+        OracleCase {
+            case,
+            texts,
+            attachments,
+        }
     }
 }
 
@@ -144,18 +154,41 @@ impl Matchable for OracleCase {
     fn updated_at(&self) -> Timestamp {
         self.case.state.updated_at
     }
+    fn related_cases(&self) -> &[CaseNumber] {
+        &self.case.refs.cases
+    }
+    fn attachment_names(&self) -> &[String] {
+        &self.attachments
+    }
+}
+
+/// The bare reference the store acts on: the parser's, or a single word
+/// that is the number of some case in the archive (any tenant).
+pub fn store_bare_reference(cases: &[OracleCase], parsed: &ParsedQuery) -> Option<BareReference> {
+    if parsed.bare_reference.is_some() {
+        return parsed.bare_reference.clone();
+    }
+    match &parsed.root {
+        Query::Word(w) => cases
+            .iter()
+            .find(|c| c.case.number.as_str() == w)
+            .map(|c| BareReference::CaseNumber(c.case.number.clone())),
+        _ => None,
+    }
 }
 
 /// The brute-force answer: numbers of the cases in `scope` the parsed query
-/// matches (a bare reference also matches the case it names), sorted.
+/// matches (a bare reference also matches the case it names and, for a case
+/// number, the cases that reference it), sorted.
 pub fn oracle(cases: &[OracleCase], scope: &Scope, parsed: &ParsedQuery) -> Vec<String> {
+    let bare = store_bare_reference(cases, parsed);
     let mut out: Vec<String> = cases
         .iter()
         .filter(|c| scope.allows(&c.case.tenant))
         .filter(|c| {
             parsed.root.matches(*c)
-                || match &parsed.bare_reference {
-                    Some(BareReference::CaseNumber(n)) => &c.case.number == n,
+                || match &bare {
+                    Some(BareReference::CaseNumber(n)) => &c.case.number == n || c.case.refs.cases.contains(n),
                     Some(BareReference::Order(o)) => c.case.refs.orders.contains(o),
                     Some(BareReference::Asin(a)) => c.case.refs.asins.contains(a),
                     None => false,
