@@ -420,7 +420,8 @@ impl ThreadModel {
             description: body_text(&mut rng, &desc_token),
             attachments: vec![],
             refs,
-            complex: rng.random_bool(0.1),
+            // Only support marks a case complex (SPEC), never its creator.
+            complex: false,
             at: None,
         }
     }
@@ -622,7 +623,17 @@ impl ThreadModel {
                 }
                 self.cases.push(case);
             }
-            Op::SetComplex { case, complex } => self.cases[case].complex = complex,
+            Op::SetComplex { case, complex } => {
+                // Recorded in the thread with the agent, no status change.
+                let actor = self.actor(false);
+                let c = &mut self.cases[case];
+                c.complex = complex;
+                c.entries.push(ExpEntry {
+                    actor,
+                    body: String::new(),
+                    change: Some((CaseEvent::SetComplex { complex }, Some(c.status), c.status)),
+                });
+            }
             Op::Import { count } => {
                 let cases = self.import_cases(seq, count);
                 self.imports.push(ModelImport { seq, cases });

@@ -48,9 +48,11 @@
 //! and on a message, `change` records the status change the entry made:
 //! `{"event":…,"from":…,"to":…,"deadline":…,"target":…}`, with `event` an
 //! event identifier (`create`, `reply`, `pick_up`, `request_info`, `resolve`,
-//! `close`, `merge`, `auto_close`, `deadline_expired`), `from` absent for
-//! creation, `deadline` only for `request_info` and `target` only for
-//! `merge`.
+//! `close`, `merge`, `auto_close`, `deadline_expired`, `transfer`, `assign`,
+//! `release`, `set_complex`), `from` absent for creation, `deadline` only
+//! for `request_info`, `target` only for `merge`, `category` and (if it
+//! changed) `marketplace` only for `transfer`, `assignee` only for `assign`
+//! and `complex` only for `set_complex`.
 //!
 //! The "when absent" column matters only for lines in SPEC.md's minimal
 //! form: [`to_line`] always writes the lifecycle times, as `null` when a
@@ -643,6 +645,17 @@ fn parse_change(c: &Fields<'_>) -> Parsed<StatusChange> {
         },
         EventKind::AutoClose => CaseEvent::AutoClose,
         EventKind::DeadlineExpired => CaseEvent::DeadlineExpired,
+        EventKind::Transfer => CaseEvent::Transfer {
+            category: c.req("category", Category::parse)?,
+            marketplace: c.opt("marketplace", Marketplace::parse)?,
+        },
+        EventKind::Assign => CaseEvent::Assign {
+            to: c.req("assignee", UserId::parse)?,
+        },
+        EventKind::Release => CaseEvent::Release,
+        EventKind::SetComplex => CaseEvent::SetComplex {
+            complex: c.opt_bool("complex")?.unwrap_or(false),
+        },
     };
     Ok(StatusChange {
         event,
@@ -739,6 +752,14 @@ struct ChangeOut<'a> {
     deadline: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<Category>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marketplace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assignee: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    complex: Option<bool>,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -823,6 +844,22 @@ fn message_out(e: &ThreadEntry) -> MessageOut<'_> {
             },
             target: match &c.event {
                 CaseEvent::MergeInto { target } => Some(target.as_str()),
+                _ => None,
+            },
+            category: match &c.event {
+                CaseEvent::Transfer { category, .. } => Some(*category),
+                _ => None,
+            },
+            marketplace: match &c.event {
+                CaseEvent::Transfer { marketplace, .. } => marketplace.as_ref().map(Marketplace::as_str),
+                _ => None,
+            },
+            assignee: match &c.event {
+                CaseEvent::Assign { to } => Some(to.as_str()),
+                _ => None,
+            },
+            complex: match &c.event {
+                CaseEvent::SetComplex { complex } => Some(*complex),
                 _ => None,
             },
         }),

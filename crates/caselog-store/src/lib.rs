@@ -52,6 +52,8 @@ mod records;
 mod salvage;
 mod store;
 mod tables;
+mod timer;
+mod workflow;
 mod write;
 mod writer;
 
@@ -65,7 +67,7 @@ pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewMessage,
     Scope, StatusChange, ThreadEntry, Written,
 };
-pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
+pub use options::{Clock, Durability, IndexDirectoryHook, Options, StorageHooks};
 pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,
     MAX_PER_PAGE, MAX_VIEW_WINDOW,

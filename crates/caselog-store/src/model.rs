@@ -61,7 +61,8 @@ pub struct Case {
     pub tenant: TenantId,
     /// The user who opened it.
     pub created_by: UserId,
-    /// The support agent who picked it up, if any.
+    /// The support agent the case is assigned to (picked up, or assigned
+    /// by support), if any. Support's *My cases*.
     pub assignee: Option<UserId>,
     /// Marketplace.
     pub marketplace: Marketplace,
@@ -77,7 +78,8 @@ pub struct Case {
     pub state: CaseState,
     /// Whether support marked it complex (longer first-response target).
     pub complex: bool,
-    /// The tenant's performance tier when the case was opened.
+    /// The tenant's performance tier (kept up to date while the case is
+    /// not final: a tier change re-keys the tenant's open cases).
     pub tier: PerformanceTier,
     /// Links to other cases.
     pub links: CaseLinks,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use caselog_core::{Actor, CaseEvent, CaseNumber, PerformanceTier, TenantId, Timestamp, UserId};
+use caselog_core::{Actor, CaseEvent, CaseNumber, Timestamp, UserId};
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender, TrySendError};
 use redb::{Database, DatabaseError, ReadableDatabase};
 
@@ -43,6 +43,8 @@ pub struct Store {
     tx: Option<Sender<Command>>,
     writer: Option<JoinHandle<Result<()>>>,
     pub(crate) index: IndexHandle,
+    /// The lifecycle timers' thread (`Options::timer_interval`).
+    timer: Option<crate::timer::TimerThread>,
 }
 
 impl std::fmt::Debug for Store {
@@ -159,7 +161,14 @@ impl Store {
                 return Err(e);
             }
         };
-        Ok(Store {
+        let timer = match opts.timer_interval {
+            Some(every) => Some(
+                crate::timer::TimerThread::spawn(tx.clone(), every, opts.clock.clone(), damage.clone())
+                    .map_err(io("starting the timer thread", &dir))?,
+            ),
+            None => None,
+        };
+        let store = Store {
             db,
             dir,
             opts,
@@ -169,7 +178,11 @@ impl Store {
             tx: Some(tx),
             writer: Some(writer),
             index,
-        })
+            timer,
+        };
+        // A tier change a crash interrupted re-keys the rest of its cases.
+        store.finish_rekeys()?;
+        Ok(store)
     }
 
     /// Opens the store in directory `dir` for reading only: nothing in the
@@ -252,6 +265,7 @@ impl Store {
             tx: None,
             writer: None,
             index,
+            timer: None,
         })
     }
 
@@ -319,7 +333,7 @@ impl Store {
         Ok(answer)
     }
 
-    fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+    pub(crate) fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
         let start = Instant::now();
         let answer = self.send(make)?.recv().map_err(|_| unanswered())?;
         self.watch.counters.ack(start.elapsed());
@@ -404,25 +418,6 @@ impl Store {
             new,
             reply,
         })
-    }
-
-    /// Sets a tenant's performance tier; cases opened afterwards use it.
-    pub fn set_tenant_tier(&self, tenant: &TenantId, tier: PerformanceTier) -> Result<()> {
-        self.submit(|reply| Command::SetTier {
-            tenant: tenant.clone(),
-            tier,
-            reply,
-        })
-    }
-
-    /// Marks a case complex (or not); its queue position follows.
-    pub fn set_complex(&self, case: &CaseRef, complex: bool) -> Result<()> {
-        self.submit(|reply| Command::SetComplex {
-            case: case.clone(),
-            complex,
-            reply,
-        })
-        .map(|_| ())
     }
 
     /// Imports archived cases with their status as recorded. Cases are
@@ -530,6 +525,10 @@ impl Store {
     }
 
     fn stop(&mut self) -> Result<()> {
+        // The timer sends to the writer: it ends before the channel closes.
+        if let Some(mut timer) = self.timer.take() {
+            timer.stop();
+        }
         // Dropping the senders lets the writer finish the queue and exit;
         // the indexer lends one for pruning and gives it back here.
         self.index.release_writer();

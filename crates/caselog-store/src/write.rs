@@ -41,7 +41,7 @@ pub(crate) struct Tables<'t> {
     pub changes: Table<'t, u64, u64>,
 }
 
-fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
+pub(crate) fn st(action: &'static str) -> impl Fn(redb::StorageError) -> StoreError {
     move |e| StoreError::storage(action, e)
 }
 
@@ -111,7 +111,7 @@ impl Ctx<'_> {
     }
 
     /// Appends `case` to the change log and returns the change's sequence.
-    fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
+    pub(crate) fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
         let seq = self.next_change;
         t.changes.insert(seq, case.0).map_err(st("writing the change log"))?;
         self.next_change += 1;
@@ -192,14 +192,14 @@ fn store_blobs(t: &mut Tables<'_>, atts: &[NewAttachment]) -> Result<()> {
     Ok(())
 }
 
-fn tenant_tier(t: &Tables<'_>, tenant: &TenantId) -> Result<PerformanceTier> {
+pub(crate) fn tenant_tier(t: &Tables<'_>, tenant: &TenantId) -> Result<PerformanceTier> {
     match t.tenants.get(tenant.as_str()).map_err(st("reading a tenant"))? {
         Some(v) => Ok(records::decode_tenant(v.value(), tenant.as_str())?.tier),
         None => Ok(PerformanceTier::Standard),
     }
 }
 
-fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
+pub(crate) fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
     let inputs = QueueInputs {
         category: case.category,
         complex: case.complex,
@@ -211,19 +211,28 @@ fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
     opts.queue.key(&inputs, case.id).encode()
 }
 
-/// The users under whom *My cases* lists a case.
-fn users_of(case: &Case) -> Vec<&UserId> {
-    let mut users = vec![&case.created_by];
-    if let Some(a) = &case.assignee {
-        if a != &case.created_by {
-            users.push(a);
-        }
+/// The users under whom *My cases* lists a case in `scope`: on the seller
+/// side (the tenant's scope) its creator; on the support side (`*`) the
+/// agent it is assigned to.
+fn users_of<'c>(case: &'c Case, scope: &str) -> Vec<&'c UserId> {
+    if scope == ALL_SCOPE {
+        case.assignee.iter().collect()
+    } else {
+        vec![&case.created_by]
     }
+}
+
+/// Every user an older release may have listed the case under, in either
+/// scope (creator and assignee in both), so a removal also clears entries
+/// written before *My cases* was split by side.
+fn users_ever(case: &Case) -> Vec<&UserId> {
+    let mut users = vec![&case.created_by];
+    users.extend(case.assignee.iter());
     users
 }
 
 /// Writes a case's entries in every view table and the queue.
-fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
+pub(crate) fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
     let s = ViewSummary::of(case);
     let bytes = s.encode();
     let (id, created, updated) = (
@@ -242,7 +251,7 @@ fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
         t.by_status
             .insert((scope, s.status.index() as u8, updated, id), ())
             .map_err(&w)?;
-        for user in users_of(case) {
+        for user in users_of(case, scope) {
             t.by_user.insert((scope, user.as_str(), created, id), ()).map_err(&w)?;
         }
         if let (Status::NeedsAttention, Some(d)) = (s.status, case.state.reply_deadline) {
@@ -260,7 +269,7 @@ fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
 }
 
 /// Removes what [`insert_views`] wrote for this version of the case.
-fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
+pub(crate) fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
     let s = ViewSummary::of(case);
     let (id, created, updated) = (
         case.id.0,
@@ -274,7 +283,7 @@ fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
         t.by_status
             .remove((scope, s.status.index() as u8, updated, id))
             .map_err(&w)?;
-        for user in users_of(case) {
+        for user in users_ever(case) {
             t.by_user.remove((scope, user.as_str(), created, id)).map_err(&w)?;
         }
         if let Some(d) = case.state.reply_deadline {
@@ -287,7 +296,7 @@ fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
     Ok(())
 }
 
-fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
+pub(crate) fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
     let bytes = records::encode_case(case)?;
     t.cases
         .insert(case.id.0, bytes.as_slice())
@@ -295,7 +304,7 @@ fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
     Ok(())
 }
 
-fn put_entry(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &ThreadEntry) -> Result<()> {
+pub(crate) fn put_entry(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &ThreadEntry) -> Result<()> {
     let bytes = records::encode_entry(entry)?;
     t.thread
         .insert((case.0, seq), bytes.as_slice())
@@ -363,6 +372,18 @@ pub(crate) fn create_case(
     follow_up_of: Option<CaseNumber>,
     now: Timestamp,
 ) -> Result<Created> {
+    if new.complex {
+        // SPEC gives the complex flag to support: a seller cannot open a
+        // case as complex (refused, not silently dropped).
+        return Err(StoreError::Transition {
+            case: "(new case)".into(),
+            source: caselog_core::TransitionError::NotAllowed {
+                status: Status::Open,
+                event: caselog_core::EventKind::SetComplex,
+                actor: Role::Seller,
+            },
+        });
+    }
     let title = validate_title(&new.title)?;
     validate_body(&new.description)?;
     let refs = new.refs.normalised()?;
@@ -455,6 +476,10 @@ pub(crate) struct EventCommand {
 
 /// Applies an event through the core transition function and records it.
 pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventCommand, now: Timestamp) -> Result<Written> {
+    if cmd.event.is_routing() {
+        // Transfer, assignment and complexity have their own effects.
+        return crate::workflow::route_event(t, ctx, cmd, now);
+    }
     validate_body(&cmd.body)?;
     check_attachments(&cmd.attachments, &ctx.opts.attachments)?;
     let case = resolve(&t.cases, &t.numbers, &cmd.scope, &cmd.case)?;
@@ -601,34 +626,14 @@ pub(crate) fn follow_up(
     Ok(created)
 }
 
-/// Sets a tenant's performance tier (applies to cases opened afterwards).
+/// Writes a tenant's performance tier record (`workflow::set_tier` re-keys
+/// its cases).
 pub(crate) fn set_tier(t: &mut Tables<'_>, tenant: &TenantId, tier: PerformanceTier) -> Result<()> {
     let bytes = records::encode_tenant(&TenantRecord { tier })?;
     t.tenants
         .insert(tenant.as_str(), bytes.as_slice())
         .map_err(st("writing a tenant"))?;
     Ok(())
-}
-
-/// Marks a case complex or not (support only); moves it in the queue.
-pub(crate) fn set_complex(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, case: &CaseRef, complex: bool) -> Result<u64> {
-    let old = resolve(&t.cases, &t.numbers, &Scope::AllTenants, case)?;
-    if old.state.status.is_final() {
-        return Err(StoreError::Transition {
-            case: old.number.to_string(),
-            source: caselog_core::TransitionError::Final {
-                status: old.state.status,
-                event: caselog_core::EventKind::Reply,
-                actor: Role::Support,
-            },
-        });
-    }
-    let mut next = old.clone();
-    next.complex = complex;
-    remove_views(t, ctx.opts, &old)?;
-    put_case(t, &next)?;
-    insert_views(t, ctx.opts, &next)?;
-    ctx.log_change(t, next.id)
 }
 
 /// Imports one archived case with its status as recorded.

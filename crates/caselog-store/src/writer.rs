@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use caselog_core::{Actor, CaseEvent, PerformanceTier, TenantId, Timestamp};
+use caselog_core::{Actor, CaseEvent, Timestamp};
 use crossbeam_channel::{Receiver, Sender};
 use redb::Database;
 
@@ -51,16 +51,6 @@ pub(crate) enum Command {
         new: NewCase,
         reply: Reply<Created>,
     },
-    SetTier {
-        tenant: TenantId,
-        tier: PerformanceTier,
-        reply: Reply<()>,
-    },
-    SetComplex {
-        case: CaseRef,
-        complex: bool,
-        reply: Reply<u64>,
-    },
     Import {
         cases: Vec<ImportCase>,
         durable: bool,
@@ -78,6 +68,9 @@ pub(crate) enum Command {
     Sync {
         reply: Reply<()>,
     },
+    /// A command whose work lives in its own module (the workflow actions
+    /// and the timer passes of `workflow.rs` and `timer.rs`).
+    Job(Box<dyn crate::workflow::Job>),
 }
 
 impl Command {
@@ -87,6 +80,7 @@ impl Command {
         match self {
             Command::Sync { .. } => true,
             Command::Import { durable, .. } => *durable,
+            Command::Job(job) => job.durable() || mode == Durability::Immediate,
             _ => mode == Durability::Immediate,
         }
     }
@@ -178,9 +172,9 @@ impl CommitWatch {
 }
 
 /// An answer held back until the batch's commit succeeded.
-type Pending = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+pub(crate) type Pending = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
-fn hold<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
+pub(crate) fn hold<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
     Box::new(move |commit_error| {
         let answer = match (commit_error, result) {
             (Some(e), Ok(_)) => Err(e.duplicate()),
@@ -371,7 +365,7 @@ impl Writer {
 
 /// Whether an error means the transaction itself is broken (as opposed to
 /// a refused command that wrote nothing).
-fn is_fatal(e: &StoreError) -> bool {
+pub(crate) fn is_fatal(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::Storage { .. } | StoreError::Corrupt { .. } | StoreError::UnknownRecordVersion { .. }
@@ -419,8 +413,6 @@ fn apply(
             split(reply, write::apply_event(t, ctx, cmd, now))
         }
         Command::FollowUp { scope, of, new, reply } => split(reply, write::follow_up(t, ctx, &scope, &of, new, now)),
-        Command::SetTier { tenant, tier, reply } => split(reply, write::set_tier(t, &tenant, tier)),
-        Command::SetComplex { case, complex, reply } => split(reply, write::set_complex(t, ctx, &case, complex)),
         Command::Import { cases, reply, .. } => {
             // A refused case is its own outcome; the first fatal error stops
             // the chunk and goes through `split` like any command's.
@@ -436,6 +428,7 @@ fn apply(
         Command::Timers { now: at, reply } => split(reply, write::run_timers(t, ctx, at)),
         Command::PruneChanges { upto, reply } => split(reply, write::prune_changes(t, upto)),
         Command::Sync { reply } => Ok(hold(reply, Ok(()))),
+        Command::Job(job) => job.run(t, ctx, now),
     }
 }
 
@@ -448,9 +441,10 @@ fn answer_all(cmd: Command, err: &StoreError) {
     match cmd {
         Command::Create { reply, .. } | Command::FollowUp { reply, .. } => send(reply, err),
         Command::Event { reply, .. } => send(reply, err),
-        Command::SetTier { reply, .. } | Command::Sync { reply } => send(reply, err),
-        Command::SetComplex { reply, .. } | Command::PruneChanges { reply, .. } => send(reply, err),
+        Command::Sync { reply } => send(reply, err),
+        Command::PruneChanges { reply, .. } => send(reply, err),
         Command::Import { reply, .. } => send(reply, err),
         Command::Timers { reply, .. } => send(reply, err),
+        Command::Job(job) => job.refuse(err),
     }
 }

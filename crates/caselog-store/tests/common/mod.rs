@@ -47,6 +47,9 @@ pub fn fast_options() -> Options {
         durability: Durability::Deferred,
         cache_bytes: 8 * 1024 * 1024,
         index_heap_bytes: 15_000_000,
+        // The tests' cases carry fixed past times; a timer pass by the
+        // real clock would move them behind the test's back.
+        timer_interval: None,
         ..Options::default()
     }
 }
