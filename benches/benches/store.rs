@@ -101,6 +101,7 @@ fn reads(c: &mut Criterion) {
                     tenant: nc.tenant,
                     created_by: nc.created_by.clone(),
                     assignee: None,
+                    handler: None,
                     marketplace: nc.marketplace,
                     language: nc.language,
                     category: nc.category,

@@ -484,6 +484,7 @@ impl ThreadModel {
                 tenant: TenantId::parse(TENANTS[rng.random_range(0..TENANTS.len())]).expect("valid tenant"),
                 created_by: seller,
                 assignee: None,
+                handler: None,
                 marketplace: Marketplace::parse("UK").expect("valid marketplace"),
                 language: LanguageTag::parse("en").expect("valid language"),
                 category: Category::ALL[rng.random_range(0..Category::ALL.len())],

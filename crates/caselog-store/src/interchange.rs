@@ -42,6 +42,7 @@
 //! | `clock_paused_since` | RFC 3339 or null | if `needs_attention`/`resolved`: when it entered that status, else `updated_at` |
 //! | `clock_paused_ms` | integer | 0 (first-response clock time paused before `clock_paused_since`) |
 //! | `assignee` | string | none |
+//! | `handler` | string | none (the user of the tenant the case is handed to) |
 //! | `complex` | boolean | false |
 //! | `links` | object | none: `duplicate_of`, `follow_up_of` (strings), `follow_ups` (list) |
 //!
@@ -552,6 +553,7 @@ pub fn parse_line_with(line: &str, policy: &AttachmentPolicy) -> std::result::Re
         });
     }
     let assignee = f.opt("assignee", UserId::parse)?;
+    let handler = f.opt("handler", UserId::parse)?;
     let complex = f.opt_bool("complex")?.unwrap_or(false);
     let links = match f.opt_object("links")? {
         None => CaseLinks::default(),
@@ -568,6 +570,7 @@ pub fn parse_line_with(line: &str, policy: &AttachmentPolicy) -> std::result::Re
         tenant,
         created_by,
         assignee,
+        handler,
         marketplace,
         language,
         category,
@@ -690,6 +693,8 @@ struct LineOut<'a> {
     clock_paused_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     assignee: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handler: Option<&'a str>,
     #[serde(skip_serializing_if = "is_false")]
     complex: bool,
     #[serde(skip_serializing_if = "LinksOut::is_empty")]
@@ -804,6 +809,7 @@ pub fn to_line(case: &Case, thread: &[ThreadEntry]) -> String {
         clock_paused_since: time(s.paused_since),
         clock_paused_ms: s.paused_total.as_millis(),
         assignee: case.assignee.as_ref().map(UserId::as_str),
+        handler: case.handler.as_ref().map(UserId::as_str),
         complex: case.complex,
         links: LinksOut {
             duplicate_of: case.links.duplicate_of.as_ref().map(CaseNumber::as_str),
@@ -1760,6 +1766,7 @@ mod tests {
                 number,
                 tenant: TenantId::parse(&tenant).unwrap(),
                 created_by: UserId::parse(&created_by).unwrap(),
+                handler: assignee.is_some().then(|| UserId::parse(&created_by).unwrap()),
                 assignee: assignee.map(|a| UserId::parse(&a).unwrap()),
                 marketplace: Marketplace::parse(&market).unwrap(),
                 language: LanguageTag::parse(&language).unwrap(),

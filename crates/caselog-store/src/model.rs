@@ -49,7 +49,7 @@ pub struct CaseLinks {
 
 /// A case as stored (without its thread).
 ///
-/// This struct is also the body of the version-1 case record: a change to
+/// This struct is also the body of the version-2 case record: a change to
 /// its fields needs a new record version (see `records.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
@@ -64,6 +64,10 @@ pub struct Case {
     /// The support agent the case is assigned to (picked up, or assigned
     /// by support), if any. Support's *My cases*.
     pub assignee: Option<UserId>,
+    /// The user of the tenant the case is handed to (a seller's
+    /// assignment to a colleague), if any: the tenant's *My cases* lists
+    /// the case under its creator and this user.
+    pub handler: Option<UserId>,
     /// Marketplace.
     pub marketplace: Marketplace,
     /// Language tag of the case.

@@ -49,7 +49,8 @@ pub enum ViewKind {
     /// *All cases*.
     All,
     /// *My cases*. In a tenant's scope (the seller side): the cases this
-    /// user of the tenant created. In the all-tenants scope (the support
+    /// user of the tenant created or was handed
+    /// ([`crate::Store::hand_over`]). In the all-tenants scope (the support
     /// side): the cases assigned to this agent.
     Mine(UserId),
     /// *Cases needing attention*, soonest reply deadline first.

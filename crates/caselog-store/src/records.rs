@@ -11,8 +11,12 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 use crate::model::{Case, ThreadEntry};
 
-/// Version tag of the records this release writes.
+/// Version tag of the thread and tenant records this release writes, and
+/// of the first case records.
 pub const RECORD_V1: u8 = 1;
+/// Version tag of the case records this release writes (version 1 lacked
+/// [`Case::handler`]; it is still read).
+pub const RECORD_CASE_V2: u8 = 2;
 
 fn encode<T: Serialize>(value: &T, table: &'static str) -> Result<Vec<u8>> {
     let mut out = vec![RECORD_V1];
@@ -45,14 +49,71 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], table: &'static str, key: &dyn std:
     }
 }
 
-/// Encodes a case record.
+/// Encodes a case record (version 2).
 pub fn encode_case(case: &Case) -> Result<Vec<u8>> {
-    encode(case, "cases")
+    let mut out = encode(case, "cases")?;
+    if let Some(tag) = out.first_mut() {
+        *tag = RECORD_CASE_V2;
+    }
+    Ok(out)
 }
 
-/// Decodes a case record.
+/// Decodes a case record of version 1 or 2.
 pub fn decode_case(bytes: &[u8], id: u64) -> Result<Case> {
-    decode(bytes, "cases", &id)
+    match bytes.split_first() {
+        Some((&RECORD_CASE_V2, body)) => postcard::from_bytes(body).map_err(|e| StoreError::Corrupt {
+            table: "cases",
+            key: id.to_string(),
+            detail: e.to_string(),
+        }),
+        _ => decode::<CaseV1>(bytes, "cases", &id).map(Case::from),
+    }
+}
+
+/// The version-1 case record, frozen: [`Case`] before the seller-side
+/// handler.
+#[derive(Deserialize)]
+struct CaseV1 {
+    id: caselog_core::CaseId,
+    number: caselog_core::CaseNumber,
+    tenant: caselog_core::TenantId,
+    created_by: caselog_core::UserId,
+    assignee: Option<caselog_core::UserId>,
+    marketplace: Marketplace,
+    language: caselog_core::LanguageTag,
+    category: Category,
+    title: String,
+    refs: caselog_core::References,
+    state: caselog_core::CaseState,
+    complex: bool,
+    tier: PerformanceTier,
+    links: crate::model::CaseLinks,
+    entries: u32,
+    imported: bool,
+}
+
+impl From<CaseV1> for Case {
+    fn from(v: CaseV1) -> Case {
+        Case {
+            id: v.id,
+            number: v.number,
+            tenant: v.tenant,
+            created_by: v.created_by,
+            assignee: v.assignee,
+            handler: None,
+            marketplace: v.marketplace,
+            language: v.language,
+            category: v.category,
+            title: v.title,
+            refs: v.refs,
+            state: v.state,
+            complex: v.complex,
+            tier: v.tier,
+            links: v.links,
+            entries: v.entries,
+            imported: v.imported,
+        }
+    }
 }
 
 /// Encodes a thread entry.

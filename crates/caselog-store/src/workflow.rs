@@ -162,9 +162,11 @@ pub(crate) fn route(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: Routing, now: Ti
         }
         (CaseEvent::Assign { to }, Actor::Support(_)) => next.assignee = Some(to.clone()),
         (CaseEvent::Release, Actor::Support(_)) => next.assignee = None,
+        (CaseEvent::Assign { to }, Actor::Seller(_)) => next.handler = Some(to.clone()),
+        (CaseEvent::Release, Actor::Seller(_)) => next.handler = None,
         (CaseEvent::SetComplex { complex }, _) => next.complex = *complex,
-        // The rules accept nothing else here; a seller's hand-over has no
-        // stored field yet and is refused before anything is written.
+        // The rules accept nothing else; kept as a typed refusal rather
+        // than a panic should they ever grow.
         (event, actor) => {
             return Err(StoreError::Transition {
                 case: case.number.to_string(),
@@ -361,6 +363,32 @@ impl Store {
             case,
             Actor::Support(agent),
             CaseEvent::Release,
+            note.into(),
+        )
+    }
+
+    /// Hands a case to a colleague: `by`, a user of `tenant`, assigns it to
+    /// `to`, another user of the tenant (`None` takes a hand-over back).
+    /// The case is then in `to`'s *My cases* on the seller side, besides
+    /// its creator's. Any non-final status; the status stays. The store
+    /// keeps no list of a tenant's users, so any valid user id is accepted.
+    pub fn hand_over(
+        &self,
+        tenant: &TenantId,
+        case: &CaseRef,
+        by: UserId,
+        to: Option<UserId>,
+        note: impl Into<String>,
+    ) -> Result<Written> {
+        let event = match to {
+            Some(to) => CaseEvent::Assign { to },
+            None => CaseEvent::Release,
+        };
+        self.route(
+            Scope::Tenant(tenant.clone()),
+            case,
+            Actor::Seller(by),
+            event,
             note.into(),
         )
     }

@@ -212,13 +212,15 @@ pub(crate) fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
 }
 
 /// The users under whom *My cases* lists a case in `scope`: on the seller
-/// side (the tenant's scope) its creator; on the support side (`*`) the
-/// agent it is assigned to.
+/// side (the tenant's scope) its creator and the colleague it is handed
+/// to; on the support side (`*`) the agent it is assigned to.
 fn users_of<'c>(case: &'c Case, scope: &str) -> Vec<&'c UserId> {
     if scope == ALL_SCOPE {
         case.assignee.iter().collect()
     } else {
-        vec![&case.created_by]
+        let mut users = vec![&case.created_by];
+        users.extend(case.handler.iter().filter(|h| **h != case.created_by));
+        users
     }
 }
 
@@ -228,6 +230,7 @@ fn users_of<'c>(case: &'c Case, scope: &str) -> Vec<&'c UserId> {
 fn users_ever(case: &Case) -> Vec<&UserId> {
     let mut users = vec![&case.created_by];
     users.extend(case.assignee.iter());
+    users.extend(case.handler.iter());
     users
 }
 
@@ -420,6 +423,7 @@ pub(crate) fn create_case(
         tenant: new.tenant,
         created_by: new.created_by,
         assignee: None,
+        handler: None,
         marketplace: new.marketplace,
         language: new.language,
         category: new.category,
@@ -726,7 +730,7 @@ fn first_difference(
     new: &Case,
     new_thread: &[ThreadEntry],
 ) -> Option<&'static str> {
-    let fields: [(&'static str, bool); 12] = [
+    let fields: [(&'static str, bool); 13] = [
         ("title", old.title == new.title),
         ("category", old.category == new.category),
         ("status", old.state.status == new.state.status),
@@ -736,6 +740,7 @@ fn first_difference(
         ("language", old.language == new.language),
         ("refs", old.refs == new.refs),
         ("assignee", old.assignee == new.assignee),
+        ("handler", old.handler == new.handler),
         ("complex", old.complex == new.complex),
         ("links", old.links == new.links),
         ("messages", old_thread == new_thread),

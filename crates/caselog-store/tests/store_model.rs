@@ -68,6 +68,10 @@ enum Op {
     AgentMine {
         agent: usize,
     },
+    HandOver {
+        case: usize,
+        to: Option<usize>,
+    },
     Timers {
         days: i64,
     },
@@ -90,6 +94,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..64usize, any::<bool>()).prop_map(|(case, complex)| Op::Complex { case, complex }),
         1 => (0..3usize, 0..3usize).prop_map(|(tenant, tier)| Op::Tier { tenant, tier }),
         1 => (0..2usize).prop_map(|agent| Op::AgentMine { agent }),
+        1 => (0..64usize, proptest::option::of(0..2usize)).prop_map(|(case, to)| Op::HandOver { case, to }),
         1 => (0..10i64).prop_map(|days| Op::Timers { days }),
     ]
 }
@@ -100,6 +105,7 @@ struct ModelCase {
     tenant: String,
     created_by: String,
     assignee: Option<String>,
+    handler: Option<String>,
     category: Category,
     title: String,
     state: CaseState,
@@ -113,12 +119,13 @@ struct ModelCase {
 /// agree on acceptance, refusal and the resulting status.
 fn routed(
     m: &mut ModelCase,
+    actor: &Actor,
     event: CaseEvent,
     clock: Timestamp,
     opts: &Options,
     got: Result<Written, StoreError>,
 ) -> Result<bool, TestCaseError> {
-    let expected = transition(&m.state, &agent("agent-1"), &event, clock, &opts.lifecycle);
+    let expected = transition(&m.state, actor, &event, clock, &opts.lifecycle);
     match (expected, got) {
         (Ok(t), Ok(w)) => {
             prop_assert_eq!(w.status, t.state.status);
@@ -172,7 +179,7 @@ proptest! {
                     let dup = find_duplicate(&facts, &recent, &opts.queue);
                     prop_assert_eq!(created.duplicate_of.is_some(), dup.is_some());
                     model.push(ModelCase {
-                        id: created.id, tenant: TENANTS[t].into(), created_by: USERS[u].into(), assignee: None,
+                        id: created.id, tenant: TENANTS[t].into(), created_by: USERS[u].into(), assignee: None, handler: None,
                         category, title: TITLES[title].into(), state: CaseState::new(clock), duplicate: dup.is_some(), entries: 1,
                         complex: false, tier: tiers[t],
                     });
@@ -231,9 +238,10 @@ proptest! {
                     let mut q = ViewQuery::new(ViewKind::Mine(user(USERS[u])));
                     q.per_page = 1000;
                     let got = store.view(&scope_of(Some(t)), &q).unwrap();
-                    // The seller side's *My cases*: the cases the user created.
+                    // The seller side's *My cases*: the cases the user
+                    // created or was handed.
                     let mut want: Vec<CaseId> = model.iter()
-                        .filter(|m| m.tenant == TENANTS[t] && m.created_by == USERS[u])
+                        .filter(|m| m.tenant == TENANTS[t] && (m.created_by == USERS[u] || m.handler.as_deref() == Some(USERS[u])))
                         .map(|m| m.id).collect();
                     want.sort();
                     let mut got_ids: Vec<CaseId> = got.cases.iter().map(|c| c.id).collect();
@@ -271,7 +279,7 @@ proptest! {
                     let category = Category::ALL[category];
                     let event = CaseEvent::Transfer { category, marketplace: None };
                     let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), event, "misfiled", Some(clock));
-                    if routed(&mut model[i], CaseEvent::Transfer { category, marketplace: None }, clock, &opts, got)? {
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::Transfer { category, marketplace: None }, clock, &opts, got)? {
                         model[i].category = category;
                     }
                 }
@@ -281,7 +289,7 @@ proptest! {
                     let to = user(AGENTS[a]);
                     let event = CaseEvent::Assign { to: to.clone() };
                     let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), event, "", Some(clock));
-                    if routed(&mut model[i], CaseEvent::Assign { to }, clock, &opts, got)? {
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::Assign { to }, clock, &opts, got)? {
                         model[i].assignee = Some(AGENTS[a].into());
                     }
                 }
@@ -289,7 +297,7 @@ proptest! {
                     if model.is_empty() { continue; }
                     let i = case % model.len();
                     let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), CaseEvent::Release, "", Some(clock));
-                    if routed(&mut model[i], CaseEvent::Release, clock, &opts, got)? {
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::Release, clock, &opts, got)? {
                         model[i].assignee = None;
                     }
                 }
@@ -298,7 +306,7 @@ proptest! {
                     let i = case % model.len();
                     let event = CaseEvent::SetComplex { complex };
                     let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), event, "", Some(clock));
-                    if routed(&mut model[i], CaseEvent::SetComplex { complex }, clock, &opts, got)? {
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::SetComplex { complex }, clock, &opts, got)? {
                         model[i].complex = complex;
                     }
                 }
@@ -309,6 +317,21 @@ proptest! {
                     // Every non-final case of the tenant takes the new tier.
                     for m in model.iter_mut().filter(|m| m.tenant == TENANTS[t] && !m.state.status.is_final()) {
                         m.tier = tier;
+                    }
+                }
+                Op::HandOver { case, to } => {
+                    if model.is_empty() { continue; }
+                    let i = case % model.len();
+                    // The creator hands the case to a colleague (or takes it back).
+                    let by = seller(&model[i].created_by);
+                    let event = match to {
+                        Some(u) => CaseEvent::Assign { to: user(USERS[u]) },
+                        None => CaseEvent::Release,
+                    };
+                    let scope = Scope::Tenant(tenant(&model[i].tenant));
+                    let got = store.apply_event(&scope, &CaseRef::Id(model[i].id), by.clone(), event.clone(), "", Some(clock));
+                    if routed(&mut model[i], &by, event, clock, &opts, got)? {
+                        model[i].handler = to.map(|u| USERS[u].to_string());
                     }
                 }
                 Op::AgentMine { agent: a } => {
