@@ -1431,7 +1431,7 @@ mod tests {
                     description: format!("Case {i}\nsecond line"),
                     attachments: vec![],
                     refs: References::default(),
-                    complex: i == 1,
+                    complex: false,
                     at: Some(ts("2026-01-16T08:30:00Z").saturating_add(Span::hours(i as i64 * 5))),
                 })
                 .unwrap();
@@ -1483,6 +1483,49 @@ mod tests {
                 at(3),
             )
             .unwrap();
+        // Routing events, and the fields they set, go through the format too.
+        let routing = [
+            (
+                1,
+                Actor::Support(agent.clone()),
+                CaseEvent::SetComplex { complex: true },
+                4,
+            ),
+            (
+                0,
+                Actor::Support(agent.clone()),
+                CaseEvent::Transfer {
+                    category: Category::Payments,
+                    marketplace: Some(Marketplace::parse("DE").unwrap()),
+                },
+                6,
+            ),
+            (
+                0,
+                Actor::Support(agent.clone()),
+                CaseEvent::Assign {
+                    to: UserId::parse("agent-9").unwrap(),
+                },
+                7,
+            ),
+            (
+                0,
+                Actor::Seller(UserId::parse("ops@example.com").unwrap()),
+                CaseEvent::Assign {
+                    to: UserId::parse("finance@example.com").unwrap(),
+                },
+                8,
+            ),
+        ];
+        for (i, actor, event, h) in routing {
+            let scope = match actor {
+                Actor::Seller(_) => scope.clone(),
+                _ => Scope::AllTenants,
+            };
+            store
+                .apply_event(&scope, &r(&numbers[i]), actor, event, "routed", at(h))
+                .unwrap();
+        }
         store.merge(&r(&numbers[2]), &numbers[0], agent, "same issue").unwrap();
         store
     }
@@ -1695,6 +1738,19 @@ mod tests {
             number().prop_map(|target| CaseEvent::MergeInto { target }),
             Just(CaseEvent::AutoClose),
             Just(CaseEvent::DeadlineExpired),
+            (
+                proptest::sample::select(Category::ALL),
+                proptest::option::of(proptest::sample::select(vec!["US", "DE", "JP"]))
+            )
+                .prop_map(|(category, m)| CaseEvent::Transfer {
+                    category,
+                    marketplace: m.map(|m| Marketplace::parse(m).unwrap()),
+                }),
+            name().prop_map(|n| CaseEvent::Assign {
+                to: UserId::parse(&n).unwrap()
+            }),
+            Just(CaseEvent::Release),
+            any::<bool>().prop_map(|complex| CaseEvent::SetComplex { complex }),
         ]
     }
 
