@@ -662,10 +662,13 @@ pub fn open_check_disabled() -> bool {
 }
 
 /// The options the child opens the store with: the defaults (durable,
-/// `Immediate`), except the import chunking in bulk mode.
+/// `Immediate`), except no timer thread and the import chunking in bulk
+/// mode.
 pub fn child_options(mode: Mode) -> caselog_store::Options {
     let defaults = caselog_store::Options {
         index_open_duplicate_check: !open_check_disabled(),
+        // The workload's model has no timers: none run behind its back.
+        timer_interval: None,
         ..caselog_store::Options::default()
     };
     match mode {

@@ -416,6 +416,21 @@ fn backup_is_a_store_that_verifies() {
     caselog(&dest).arg("verify").assert().success();
 }
 
+/// Opens a case of seller-0042 by ops@example.com; returns its number.
+fn new_case(db: &Path, args: &[&str]) -> String {
+    let base = [
+        "case",
+        "new",
+        "--tenant",
+        "seller-0042",
+        "--user",
+        "ops@example.com",
+        "--json",
+    ];
+    let created = json_of(caselog(db).args(base).args(args));
+    created["number"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn refused_transitions_exit_non_zero_with_the_typed_error() {
     let dir = TempDir::new().unwrap();
@@ -425,24 +440,19 @@ fn refused_transitions_exit_non_zero_with_the_typed_error() {
         .write_stdin(good("A-1", "seller-0042", "x"))
         .assert()
         .success();
-    let created = json_of(caselog(db).args([
-        "case",
-        "new",
-        "--tenant",
-        "seller-0042",
-        "--user",
-        "ops@example.com",
-        "--category",
-        "orders",
-        "--title",
-        "Order 112-1234567-1234567 not received",
-        "--body",
-        "The buyer says it never arrived.",
-        "--order",
-        "112-1234567-1234567",
-        "--json",
-    ]));
-    let number = created["number"].as_str().unwrap().to_owned();
+    let number = new_case(
+        db,
+        &[
+            "--category",
+            "orders",
+            "--title",
+            "Order 112-1234567-1234567 not received",
+            "--body",
+            "The buyer says it never arrived.",
+            "--order",
+            "112-1234567-1234567",
+        ],
+    );
     assert_eq!(number.len(), 11);
 
     // A seller cannot pick a case up.
@@ -640,22 +650,17 @@ fn support_routes_a_case_and_timers_run_by_hand() {
         .write_stdin(good("A-1", "seller-0042", "x"))
         .assert()
         .success();
-    let created = json_of(caselog(db).args([
-        "case",
-        "new",
-        "--tenant",
-        "seller-0042",
-        "--user",
-        "ops@example.com",
-        "--category",
-        "advertising",
-        "--title",
-        "My account was deactivated",
-        "--body",
-        "Filed under ads by mistake.",
-        "--json",
-    ]));
-    let number = created["number"].as_str().unwrap().to_owned();
+    let number = new_case(
+        db,
+        &[
+            "--category",
+            "advertising",
+            "--title",
+            "My account was deactivated",
+            "--body",
+            "Filed under ads by mistake.",
+        ],
+    );
     let show = |db: &Path| json_of(caselog(db).args(["show", &number, "--all-tenants", "--json"]));
 
     let ok = json_of(caselog(db).args([

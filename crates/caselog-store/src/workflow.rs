@@ -13,8 +13,8 @@
 //! an open finishes any re-key a crash interrupted.
 
 use caselog_core::{
-    transition, validate_body, Actor, CaseEvent, Category, Marketplace, PerformanceTier, Status, TenantId, Timestamp,
-    UserId, ValidationError,
+    validate_body, Actor, CaseEvent, Category, Marketplace, PerformanceTier, Status, TenantId, Timestamp, UserId,
+    ValidationError,
 };
 use redb::ReadableTable;
 
@@ -23,8 +23,8 @@ use crate::model::{CaseRef, Scope, StatusChange, ThreadEntry, Written};
 use crate::records::encode_queue_value;
 use crate::store::Store;
 use crate::write::{
-    insert_views, load_case, put_case, put_entry, queue_key, remove_views, resolve, st, Ctx, EventCommand, Tables,
-    MAX_THREAD_ENTRIES,
+    case_for_event, insert_views, load_case, put_case, put_entry, queue_key, remove_views, rules, st, Ctx,
+    EventCommand, Tables,
 };
 use crate::writer::{hold, is_fatal, Command, Pending, Reply};
 
@@ -128,29 +128,11 @@ pub(crate) fn route(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: Routing, now: Ti
         // SPEC: a transfer is recorded "with the reason".
         return Err(StoreError::Invalid(ValidationError::Empty { field: "reason" }));
     }
-    let case = resolve(&t.cases, &t.numbers, &cmd.scope, &cmd.case)?;
-    if let Actor::Seller(_) = cmd.actor {
-        // A seller acts only within their own tenant's scope.
-        if !matches!(&cmd.scope, Scope::Tenant(tn) if *tn == case.tenant) {
-            return Err(StoreError::CaseNotFound(cmd.case.to_string()));
-        }
-    }
-    if case.entries >= MAX_THREAD_ENTRIES {
-        return Err(StoreError::Invalid(ValidationError::TooMany {
-            field: "thread entries",
-            len: case.entries as usize,
-            max: MAX_THREAD_ENTRIES as usize,
-        }));
-    }
+    let case = case_for_event(t, &cmd.scope, &cmd.case, &cmd.actor)?;
     // As for every event: the store's clock never stamps an event before
     // the case's last change; an explicit time is taken as given.
     let at = cmd.at.unwrap_or_else(|| now.max(case.state.updated_at));
-    let tr = transition(&case.state, &cmd.actor, &cmd.event, at, &ctx.opts.lifecycle).map_err(|source| {
-        StoreError::Transition {
-            case: case.number.to_string(),
-            source,
-        }
-    })?;
+    let tr = rules(&case, &cmd.actor, &cmd.event, at, ctx)?;
     let mut next = case.clone();
     next.state = tr.state;
     match (&cmd.event, &cmd.actor) {

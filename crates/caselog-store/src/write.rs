@@ -478,6 +478,40 @@ pub(crate) struct EventCommand {
     pub at: Option<Timestamp>,
 }
 
+/// The case an event is for, checked: visible in the scope, a seller's
+/// only in their own tenant's scope, and with room in its thread.
+pub(crate) fn case_for_event(t: &Tables<'_>, scope: &Scope, case: &CaseRef, actor: &Actor) -> Result<Case> {
+    let found = resolve(&t.cases, &t.numbers, scope, case)?;
+    if let Actor::Seller(_) = actor {
+        // A seller acts only within their own tenant's scope.
+        if !matches!(scope, Scope::Tenant(tn) if *tn == found.tenant) {
+            return Err(StoreError::CaseNotFound(case.to_string()));
+        }
+    }
+    if found.entries >= MAX_THREAD_ENTRIES {
+        return Err(StoreError::Invalid(caselog_core::ValidationError::TooMany {
+            field: "thread entries",
+            len: found.entries as usize,
+            max: MAX_THREAD_ENTRIES as usize,
+        }));
+    }
+    Ok(found)
+}
+
+/// The lifecycle rules' answer to `event` on `case`, a refusal naming the case.
+pub(crate) fn rules(
+    case: &Case,
+    actor: &Actor,
+    event: &CaseEvent,
+    at: Timestamp,
+    ctx: &Ctx<'_>,
+) -> Result<caselog_core::Transition> {
+    transition(&case.state, actor, event, at, &ctx.opts.lifecycle).map_err(|source| StoreError::Transition {
+        case: case.number.to_string(),
+        source,
+    })
+}
+
 /// Applies an event through the core transition function and records it.
 pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventCommand, now: Timestamp) -> Result<Written> {
     if cmd.event.is_routing() {
@@ -486,20 +520,7 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
     }
     validate_body(&cmd.body)?;
     check_attachments(&cmd.attachments, &ctx.opts.attachments)?;
-    let case = resolve(&t.cases, &t.numbers, &cmd.scope, &cmd.case)?;
-    if let Actor::Seller(_) = cmd.actor {
-        // A seller acts only within their own tenant's scope.
-        if !matches!(&cmd.scope, Scope::Tenant(tn) if *tn == case.tenant) {
-            return Err(StoreError::CaseNotFound(cmd.case.to_string()));
-        }
-    }
-    if case.entries >= MAX_THREAD_ENTRIES {
-        return Err(StoreError::Invalid(caselog_core::ValidationError::TooMany {
-            field: "thread entries",
-            len: case.entries as usize,
-            max: MAX_THREAD_ENTRIES as usize,
-        }));
-    }
+    let case = case_for_event(t, &cmd.scope, &cmd.case, &cmd.actor)?;
     // With the store's clock, an event is never stamped before the case's
     // last change (the wall clock may step back); an explicit time is
     // taken as given and refused by the rules if it is behind.
@@ -547,12 +568,7 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
         }
         target = Some(into);
     }
-    let tr = transition(&case.state, &cmd.actor, &cmd.event, at, &ctx.opts.lifecycle).map_err(|source| {
-        StoreError::Transition {
-            case: case.number.to_string(),
-            source,
-        }
-    })?;
+    let tr = rules(&case, &cmd.actor, &cmd.event, at, ctx)?;
 
     let mut next = case.clone();
     next.state = tr.state;

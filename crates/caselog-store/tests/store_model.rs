@@ -266,11 +266,7 @@ proptest! {
                     prop_assert_eq!(got_keys, want);
                     // Each stored key is its case's key under the policy.
                     for e in &got {
-                        prop_assert_eq!(e.key, opts.queue.key(&QueueInputs {
-                            category: e.case.category, complex: e.case.complex, tier: e.case.tier,
-                            created_at: e.case.state.created_at, paused: e.case.state.paused_total,
-                            duplicate: e.case.links.duplicate_of.is_some(),
-                        }, e.case.id));
+                        prop_assert_eq!(e.key, queue_key_of(&opts, &e.case));
                     }
                 }
                 Op::Transfer { case, category } => {

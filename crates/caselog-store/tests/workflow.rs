@@ -22,6 +22,16 @@ fn by_id(id: CaseId) -> CaseRef {
     CaseRef::Id(id)
 }
 
+/// The whole support queue.
+fn whole_queue(store: &Store) -> Vec<QueueEntry> {
+    let q = QueueQuery {
+        limit: usize::MAX,
+        category: None,
+        marketplace: None,
+    };
+    store.queue(&Scope::AllTenants, &q).unwrap()
+}
+
 fn hits(store: &Store, scope: &Scope, query: &str) -> Vec<CaseId> {
     let mut ids: Vec<CaseId> = store
         .search(scope, query, &SearchOptions::default())
@@ -48,16 +58,7 @@ fn a_transfer_moves_the_case_and_is_recorded() {
             Some(t0),
         ))
         .unwrap();
-    let before = store
-        .queue(
-            &Scope::AllTenants,
-            &QueueQuery {
-                limit: 10,
-                category: None,
-                marketplace: None,
-            },
-        )
-        .unwrap();
+    let before = whole_queue(&store);
     assert_eq!(before[0].key.class, PriorityClass::Low);
 
     // A transfer needs a reason.
@@ -94,16 +95,7 @@ fn a_transfer_moves_the_case_and_is_recorded() {
     assert_eq!((change.from, change.to), (Some(Status::Open), Status::Open));
 
     // The queue follows: now critical, keyed as the comparator says.
-    let after = store
-        .queue(
-            &Scope::AllTenants,
-            &QueueQuery {
-                limit: 10,
-                category: None,
-                marketplace: None,
-            },
-        )
-        .unwrap();
+    let after = whole_queue(&store);
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].key.class, PriorityClass::Critical);
     let opts = store.options();
@@ -422,16 +414,7 @@ fn an_interrupted_re_key_finishes_at_open() {
     }
 
     let store = Store::open(dir.path(), opts.clone()).unwrap();
-    let queue = store
-        .queue(
-            &Scope::AllTenants,
-            &QueueQuery {
-                limit: 100,
-                category: None,
-                marketplace: None,
-            },
-        )
-        .unwrap();
+    let queue = whole_queue(&store);
     assert_eq!(queue.len(), 8);
     for e in &queue {
         let want = if e.case.tenant.as_str() == "seller-a" {
@@ -440,18 +423,7 @@ fn an_interrupted_re_key_finishes_at_open() {
             PerformanceTier::Standard
         };
         assert_eq!(e.case.tier, want, "case {}", e.case.id);
-        let key = opts.queue.key(
-            &QueueInputs {
-                category: e.case.category,
-                complex: e.case.complex,
-                tier: e.case.tier,
-                created_at: e.case.state.created_at,
-                paused: e.case.state.paused_total,
-                duplicate: e.case.links.duplicate_of.is_some(),
-            },
-            e.case.id,
-        );
-        assert_eq!(e.key, key);
+        assert_eq!(e.key, queue_key_of(&opts, &e.case));
     }
     let keys: Vec<QueueKey> = queue.iter().map(|e| e.key).collect();
     let mut sorted = keys.clone();

@@ -86,3 +86,16 @@ impl Rng {
 pub fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
+
+/// A stored case's queue key as the policy computes it from the case.
+pub fn queue_key_of(opts: &Options, case: &Case) -> QueueKey {
+    let inputs = QueueInputs {
+        category: case.category,
+        complex: case.complex,
+        tier: case.tier,
+        created_at: case.state.created_at,
+        paused: case.state.paused_total,
+        duplicate: case.links.duplicate_of.is_some(),
+    };
+    opts.queue.key(&inputs, case.id)
+}
