@@ -162,8 +162,8 @@ impl Store {
             }
         };
         let timer = match opts.timer_interval {
-            Some(every) => Some(
-                crate::timer::TimerThread::spawn(tx.clone(), every, opts.clock.clone(), damage.clone())
+            Some(_) => Some(
+                crate::timer::TimerThread::spawn(tx.clone(), db.clone(), &opts, damage.clone())
                     .map_err(io("starting the timer thread", &dir))?,
             ),
             None => None,

@@ -768,39 +768,46 @@ fn first_difference(
     (old.state != new.state).then_some("lifecycle times")
 }
 
+/// What the timers would do as of `now`: (case id, event), the expired
+/// reply deadlines first, every one chosen before any is applied. Also
+/// read by the timer thread to skip a pass (and its commit) with nothing due.
+pub(crate) fn due_timers(
+    attention: &impl ReadableTable<(&'static str, u64, u64), ()>,
+    by_status: &impl ReadableTable<(&'static str, u8, u64, u64), ()>,
+    cases: &impl ReadableTable<u64, &'static [u8]>,
+    lifecycle: &caselog_core::LifecyclePolicy,
+    now: Timestamp,
+) -> Result<Vec<(u64, CaseEvent)>> {
+    let mut due: Vec<(u64, CaseEvent)> = Vec::new();
+    let range = attention
+        .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, order_bits(now.as_millis()), u64::MAX))
+        .map_err(st("scanning deadlines"))?;
+    for item in range {
+        let (k, _) = item.map_err(st("scanning deadlines"))?;
+        due.push((k.value().2, CaseEvent::DeadlineExpired));
+    }
+    let resolved = Status::Resolved.index() as u8;
+    let range = by_status
+        .range((ALL_SCOPE, resolved, 0, 0)..=(ALL_SCOPE, resolved, u64::MAX, u64::MAX))
+        .map_err(st("scanning resolved cases"))?;
+    for item in range {
+        let (k, _) = item.map_err(st("scanning resolved cases"))?;
+        let id = k.value().3;
+        if let Some(c) = load_case(cases, id)? {
+            let window_end = c.state.resolved_at.map(|r| r.saturating_add(lifecycle.reopen_window));
+            if window_end.is_some_and(|w| w < now) {
+                due.push((id, CaseEvent::AutoClose));
+            }
+        }
+    }
+    Ok(due)
+}
+
 /// Applies the system's timers as of `now`: needs-attention cases past
 /// their reply deadline are resolved, resolved cases past the reopen
 /// window are closed. Returns how many cases changed.
 pub(crate) fn run_timers(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, now: Timestamp) -> Result<usize> {
-    let mut due: Vec<(u64, CaseEvent)> = Vec::new();
-    {
-        let range = t
-            .attention
-            .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, order_bits(now.as_millis()), u64::MAX))
-            .map_err(st("scanning deadlines"))?;
-        for item in range {
-            let (k, _) = item.map_err(st("scanning deadlines"))?;
-            due.push((k.value().2, CaseEvent::DeadlineExpired));
-        }
-        let resolved = Status::Resolved.index() as u8;
-        let range = t
-            .by_status
-            .range((ALL_SCOPE, resolved, 0, 0)..=(ALL_SCOPE, resolved, u64::MAX, u64::MAX))
-            .map_err(st("scanning resolved cases"))?;
-        for item in range {
-            let (k, _) = item.map_err(st("scanning resolved cases"))?;
-            let id = k.value().3;
-            if let Some(c) = load_case(&t.cases, id)? {
-                let window_end = c
-                    .state
-                    .resolved_at
-                    .map(|r| r.saturating_add(ctx.opts.lifecycle.reopen_window));
-                if window_end.is_some_and(|w| w < now) {
-                    due.push((id, CaseEvent::AutoClose));
-                }
-            }
-        }
-    }
+    let due = due_timers(&t.attention, &t.by_status, &t.cases, &ctx.opts.lifecycle, now)?;
     let mut changed = 0;
     for (id, event) in due {
         let cmd = EventCommand {

@@ -317,9 +317,12 @@ fn the_timer_thread_expires_deadlines_by_itself_and_stops_with_the_store() {
         .unwrap();
     let scope = Scope::Tenant(tenant("seller-a"));
     let status = |store: &Store| store.case(&scope, &by_id(c.id)).unwrap().unwrap().status();
-    // Before the deadline passes by the store's clock, nothing happens.
+    // Before the deadline passes by the store's clock, nothing happens,
+    // and the idle passes commit nothing (no fsync every interval).
+    let commits = store.metrics().commits;
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(status(&store), Status::NeedsAttention);
+    assert_eq!(store.metrics().commits, commits);
 
     clock.store(deadline.as_millis() + 1, Ordering::SeqCst);
     let start = Instant::now();
