@@ -20,7 +20,7 @@ use redb::ReadableTable;
 
 use crate::error::{Result, StoreError};
 use crate::model::{CaseRef, Scope, StatusChange, ThreadEntry, Written};
-use crate::records::encode_queue_value;
+use crate::records::{self, encode_queue_value};
 use crate::store::Store;
 use crate::write::{
     case_for_event, insert_views, load_case, put_case, put_entry, queue_key, remove_views, rules, st, Ctx,
@@ -258,6 +258,71 @@ pub(crate) fn rekey_step(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, tenant: &TenantI
     Ok(!more)
 }
 
+/// The `meta` key of the fingerprint of the queue policy (and key rule)
+/// the stored queue keys were computed under.
+const QUEUE_FINGERPRINT: &str = "queue_fingerprint";
+
+/// Version of the rule that turns a case into its queue key; bumped when
+/// `QueuePolicy::key` changes (2: a duplicate takes the low class's target).
+const QUEUE_KEY_RULE: u8 = 2;
+
+fn queue_fingerprint(opts: &crate::Options) -> Result<Vec<u8>> {
+    use sha2::{Digest, Sha256};
+    let policy = serde_json::to_vec(&opts.queue).map_err(|e| StoreError::Corrupt {
+        table: "meta",
+        key: QUEUE_FINGERPRINT.into(),
+        detail: format!("cannot encode the queue policy: {e}"),
+    })?;
+    let mut h = Sha256::new();
+    h.update([QUEUE_KEY_RULE]);
+    h.update(policy);
+    Ok(h.finalize().to_vec())
+}
+
+/// Rebuilds the queue table from the cases when the stored keys were
+/// computed under another policy or key rule (the host changed
+/// `Options::queue`, or an older release wrote them): a removal must find
+/// the key an insertion wrote. Returns whether it rebuilt.
+pub(crate) fn rekey_queue_if_policy_changed(t: &mut Tables<'_>, ctx: &mut Ctx<'_>) -> Result<bool> {
+    let want = queue_fingerprint(ctx.opts)?;
+    let have = t
+        .meta
+        .get(QUEUE_FINGERPRINT)
+        .map_err(st("reading the queue fingerprint"))?
+        .map(|v| v.value().to_vec());
+    if have.as_deref() == Some(want.as_slice()) {
+        return Ok(false);
+    }
+    let w = st("rebuilding the queue");
+    let old: Vec<[u8; 25]> = t
+        .queue
+        .iter()
+        .map_err(&w)?
+        .map(|item| item.map(|(k, _)| *k.value()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(&w)?;
+    for k in &old {
+        t.queue.remove(k).map_err(&w)?;
+    }
+    let mut waiting = Vec::new();
+    for item in t.cases.iter().map_err(&w)? {
+        let (k, v) = item.map_err(&w)?;
+        let case = records::decode_case(v.value(), k.value())?;
+        if case.state.status.waits_on_support() {
+            waiting.push(case);
+        }
+    }
+    for case in &waiting {
+        t.queue
+            .insert(&queue_key(ctx.opts, case), encode_queue_value(case).as_slice())
+            .map_err(&w)?;
+    }
+    t.meta
+        .insert(QUEUE_FINGERPRINT, want.as_slice())
+        .map_err(st("writing the queue fingerprint"))?;
+    Ok(true)
+}
+
 /// Tenants whose re-key a crash interrupted.
 fn unfinished_rekeys(store: &Store) -> Result<Vec<TenantId>> {
     let txn = store.read_txn()?;
@@ -405,8 +470,12 @@ impl Store {
         Ok(())
     }
 
-    /// Finishes every re-key a crash interrupted (called by open).
+    /// Brings the queue up to date at open: rebuilt under a changed policy
+    /// or key rule, then every re-key a crash interrupted finished.
     pub(crate) fn finish_rekeys(&self) -> Result<()> {
+        if self.run_job(|t, ctx, _| rekey_queue_if_policy_changed(t, ctx))? {
+            tracing::info!("the queue policy or key rule changed: queue rebuilt from the cases");
+        }
         for tenant in unfinished_rekeys(self)? {
             loop {
                 let name = tenant.clone();

@@ -441,3 +441,54 @@ fn an_interrupted_re_key_finishes_at_open() {
     assert!(meta.get("rekey:seller-a").unwrap().is_none());
     assert_eq!(ids.len(), 7);
 }
+
+#[test]
+fn a_changed_queue_policy_rebuilds_the_queue_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = ts("2026-03-02T09:00:00Z");
+    let store = Store::open(dir.path(), fast_options()).unwrap();
+    let mut ids = Vec::new();
+    for (i, category) in [Category::Orders, Category::Pricing, Category::Orders]
+        .into_iter()
+        .enumerate()
+    {
+        let c = store
+            .create_case(new_case(
+                "seller-a",
+                "ann",
+                category,
+                &format!("Case {i}"),
+                Some(t0.saturating_add(Span::hours(i as i64))),
+            ))
+            .unwrap();
+        ids.push(c.id);
+    }
+    store.shutdown().unwrap();
+
+    // The host now routes orders as critical with a 2-hour target.
+    let mut opts = fast_options();
+    opts.queue.class_of[Category::Orders.index()] = PriorityClass::Critical;
+    opts.queue.targets[PriorityClass::Critical.index()] = Span::hours(2);
+    let store = Store::open(dir.path(), opts.clone()).unwrap();
+    let queue = whole_queue(&store);
+    assert_eq!(queue.len(), 3);
+    for e in &queue {
+        assert_eq!(e.key, queue_key_of(&opts, &e.case));
+    }
+    assert_eq!(queue[0].key.class, PriorityClass::Critical);
+    // Later writes find the keys they remove: nothing stale is left.
+    for id in &ids {
+        store
+            .apply_event(
+                &Scope::AllTenants,
+                &by_id(*id),
+                agent("agent-1"),
+                CaseEvent::Resolve,
+                "",
+                None,
+            )
+            .unwrap();
+    }
+    assert!(whole_queue(&store).is_empty());
+    store.shutdown().unwrap();
+}
