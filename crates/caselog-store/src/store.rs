@@ -115,7 +115,7 @@ impl Store {
         let (db, existed) = match backend {
             None => {
                 if !path.exists() {
-                    create_store_file(&builder, &path)?;
+                    create_store_file(&builder, &path, &opts)?;
                 }
                 (
                     damage.guard("opening the store", || {
@@ -139,7 +139,9 @@ impl Store {
             }
         };
         let db = db.map_err(|e| open_error("opening the database", &path, e))?;
-        damage.guard("checking the store header", || init_or_check(&db, &path, existed))?;
+        damage.guard("checking the store header", || {
+            init_or_check(&db, &path, existed, &opts)
+        })?;
         // The index is opened before the writer starts; a rebuild it needs
         // runs on the indexer thread from one store snapshot.
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
@@ -625,7 +627,7 @@ impl redb::StorageBackend for BoxedBackend {
 /// Exactly one process creates: creators take an exclusive lock on the
 /// store directory (a lock on the directory itself, so nothing is written
 /// for it), and one that finds the file made meanwhile opens it instead.
-fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
+fn create_store_file(builder: &redb::Builder, path: &Path, opts: &Options) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let _creating = lock_for_creation(dir, path)?;
     if path.exists() {
@@ -639,7 +641,7 @@ fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
     let db = builder
         .create(&tmp)
         .map_err(|e| open_error("creating the database", &tmp, e))?;
-    init_or_check(&db, &tmp, false)?;
+    init_or_check(&db, &tmp, false, opts)?;
     drop(db);
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
@@ -654,8 +656,10 @@ fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
 }
 
 /// Writes the format marker and schema version into a new file, or checks
-/// them in an existing one; creates every table so readers find them.
-fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
+/// them in an existing one; creates every table so readers find them, and
+/// rebuilds the queue if it was keyed under another policy (before the
+/// writer starts, in the transaction every open commits anyway).
+fn init_or_check(db: &Database, path: &Path, existed: bool, opts: &Options) -> Result<()> {
     let s = |e: redb::Error| StoreError::storage("checking the store header", e);
     if existed {
         let txn = db.begin_read().map_err(|e| s(e.into()))?;
@@ -663,7 +667,7 @@ fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
             // A file with no tables at all was created by a process that
             // died before its first commit: initialise it.
             drop(txn);
-            return init_or_check(db, path, false);
+            return init_or_check(db, path, false, opts);
         }
     }
     let txn = db.begin_write().map_err(|e| s(e.into()))?;
@@ -677,6 +681,9 @@ fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
             t.meta
                 .insert(tables::META_SCHEMA, tables::SCHEMA_VERSION.to_le_bytes().as_slice())
                 .map_err(|e| s(e.into()))?;
+        }
+        if crate::workflow::rekey_queue_if_policy_changed(&mut t, opts)? {
+            tracing::info!("the queue policy or key rule changed: queue rebuilt from the cases");
         }
     }
     txn.commit().map_err(|e| s(e.into()))?;

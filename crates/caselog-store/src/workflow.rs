@@ -283,8 +283,8 @@ fn queue_fingerprint(opts: &crate::Options) -> Result<Vec<u8>> {
 /// computed under another policy or key rule (the host changed
 /// `Options::queue`, or an older release wrote them): a removal must find
 /// the key an insertion wrote. Returns whether it rebuilt.
-pub(crate) fn rekey_queue_if_policy_changed(t: &mut Tables<'_>, ctx: &mut Ctx<'_>) -> Result<bool> {
-    let want = queue_fingerprint(ctx.opts)?;
+pub(crate) fn rekey_queue_if_policy_changed(t: &mut Tables<'_>, opts: &crate::Options) -> Result<bool> {
+    let want = queue_fingerprint(opts)?;
     let have = t
         .meta
         .get(QUEUE_FINGERPRINT)
@@ -314,7 +314,7 @@ pub(crate) fn rekey_queue_if_policy_changed(t: &mut Tables<'_>, ctx: &mut Ctx<'_
     }
     for case in &waiting {
         t.queue
-            .insert(&queue_key(ctx.opts, case), encode_queue_value(case).as_slice())
+            .insert(&queue_key(opts, case), encode_queue_value(case).as_slice())
             .map_err(&w)?;
     }
     t.meta
@@ -470,12 +470,8 @@ impl Store {
         Ok(())
     }
 
-    /// Brings the queue up to date at open: rebuilt under a changed policy
-    /// or key rule, then every re-key a crash interrupted finished.
+    /// Finishes every re-key a crash interrupted (called by open).
     pub(crate) fn finish_rekeys(&self) -> Result<()> {
-        if self.run_job(|t, ctx, _| rekey_queue_if_policy_changed(t, ctx))? {
-            tracing::info!("the queue policy or key rule changed: queue rebuilt from the cases");
-        }
         for tenant in unfinished_rekeys(self)? {
             loop {
                 let name = tenant.clone();
