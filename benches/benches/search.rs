@@ -159,6 +159,7 @@ fn import_case(i: usize, rng: &mut Rng) -> ImportCase {
         tenant: TenantId::parse(&format!("seller-{:04}", i % TENANTS)).unwrap(),
         created_by: UserId::parse(&format!("user{}@example.com", i % 7)).unwrap(),
         assignee: None,
+        handler: None,
         marketplace: Marketplace::parse(["US", "UK", "DE", "JP"][i % 4]).unwrap(),
         language: LanguageTag::parse(if chinese { "zh" } else { "en" }).unwrap(),
         category: Category::ALL[rng.below(Category::ALL.len())],

@@ -96,6 +96,7 @@ fn reads(c: &mut Criterion) {
                     tenant: nc.tenant.clone(),
                     created_by: nc.created_by.clone(),
                     assignee: None,
+                    handler: None,
                     marketplace: nc.marketplace.clone(),
                     language: nc.language.clone(),
                     category: nc.category,

@@ -884,6 +884,7 @@ pub fn case(i: u64) -> ImportCase {
         tenant: TenantId::parse(&tenant_name(h.tenant)).expect("valid tenant"),
         created_by: seller,
         assignee: None,
+        handler: None,
         marketplace: Marketplace::parse(["US", "UK", "DE", "JP"][(i % 4) as usize]).expect("valid marketplace"),
         language: LanguageTag::parse(if h.chinese { "zh" } else { "en" }).expect("valid language"),
         category: Category::ALL[rng.below(Category::ALL.len())],

@@ -482,6 +482,7 @@ impl ThreadModel {
                 tenant: TenantId::parse(TENANTS[rng.random_range(0..TENANTS.len())]).expect("valid tenant"),
                 created_by: seller,
                 assignee: None,
+                handler: None,
                 marketplace: Marketplace::parse("UK").expect("valid marketplace"),
                 language: LanguageTag::parse("en").expect("valid language"),
                 category: Category::ALL[rng.random_range(0..Category::ALL.len())],
@@ -630,7 +631,17 @@ impl ThreadModel {
                 }
                 self.cases.push(case);
             }
-            Op::SetComplex { case, complex } => self.cases[case].complex = complex,
+            Op::SetComplex { case, complex } => {
+                // Recorded in the thread with the agent, no status change.
+                let actor = self.actor(false);
+                let c = &mut self.cases[case];
+                c.complex = complex;
+                c.entries.push(ExpEntry {
+                    actor,
+                    body: String::new(),
+                    change: Some((CaseEvent::SetComplex { complex }, Some(c.status), c.status)),
+                });
+            }
             Op::Import { count } => {
                 let cases = self.import_cases(seq, count);
                 self.imports.push(ModelImport { seq, cases });
@@ -658,10 +669,13 @@ pub fn open_check_disabled() -> bool {
 }
 
 /// The options the child opens the store with: the defaults (durable,
-/// `Immediate`), except the import chunking in bulk mode.
+/// `Immediate`), except no timer thread and the import chunking in bulk
+/// mode.
 pub fn child_options(mode: Mode) -> caselog_store::Options {
     let defaults = caselog_store::Options {
         index_open_duplicate_check: !open_check_disabled(),
+        // The workload's model has no timers: none run behind its back.
+        timer_interval: None,
         ..caselog_store::Options::default()
     };
     match mode {

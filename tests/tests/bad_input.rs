@@ -1001,9 +1001,9 @@ fn catalogue() -> Vec<Row> {
         row("garbage bytes as the store file", Op::Open(Damage::Garbage), E::Storage),
         row("a zeroed redb header", Op::Open(Damage::ZeroedHeader), E::Storage),
         row(
-            "a stored case of record version 2",
-            Op::ReadDamaged(with_version(good_record.clone(), 2)),
-            E::UnknownRecordVersion("cases", 2),
+            "a stored case of record version 3 (from a newer release)",
+            Op::ReadDamaged(with_version(good_record.clone(), 3)),
+            E::UnknownRecordVersion("cases", 3),
         ),
         row(
             "a stored case cut to 5 bytes",

@@ -780,7 +780,7 @@ fn check_views(store: &Store, stored: &BTreeMap<String, Stored>) {
         assert_eq!(total, attention, "needing attention in {scope:?}");
         for thread in 0..THREADS {
             for user in [seller_user(thread), agent_user(thread)] {
-                let want = mine.iter().filter(|c| involves(c, &user)).count() as u64;
+                let want = mine.iter().filter(|c| involves(c, &user, scope)).count() as u64;
                 let total = page(
                     store,
                     scope,
@@ -823,8 +823,13 @@ fn check_views(store: &Store, stored: &BTreeMap<String, Stored>) {
     }
 }
 
-fn involves(c: &Case, user: &UserId) -> bool {
-    &c.created_by == user || c.assignee.as_ref() == Some(user)
+/// *My cases*: on the seller side (a tenant's scope) the cases the user
+/// created or was handed; on the support side the cases assigned to them.
+fn involves(c: &Case, user: &UserId, scope: &Scope) -> bool {
+    match scope {
+        Scope::Tenant(_) => &c.created_by == user || c.handler.as_ref() == Some(user),
+        Scope::AllTenants => c.assignee.as_ref() == Some(user),
+    }
 }
 
 /// After reopening, the index catches up by itself and agrees with the

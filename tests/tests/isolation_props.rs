@@ -325,11 +325,19 @@ fn check_search(store: &Store, owner: &BTreeMap<CaseId, TenantId>, t: &TenantId,
 }
 
 fn check_views(store: &Store, owner: &BTreeMap<CaseId, TenantId>, t: &TenantId, vq: &ViewQuery) -> Result<(), String> {
+    // *My cases* means the seller's cases on the tenant side and the
+    // agent's on the support side, so the tenant's is checked against the
+    // support side's *All* narrowed to the user's cases.
+    let (all_kind, user_of) = match &vq.kind {
+        ViewKind::Mine(u) => (ViewKind::All, Some(u.clone())),
+        other => (other.clone(), None),
+    };
     let all = store
         .view(
             &Scope::AllTenants,
             &ViewQuery {
                 per_page: MAX_PER_PAGE,
+                kind: all_kind,
                 ..vq.clone()
             },
         )
@@ -347,6 +355,11 @@ fn check_views(store: &Store, owner: &BTreeMap<CaseId, TenantId>, t: &TenantId, 
         .cases
         .iter()
         .filter(|c| owner.get(&c.id) == Some(t))
+        .filter(|c| {
+            user_of
+                .as_ref()
+                .is_none_or(|u| &c.created_by == u || c.handler.as_ref() == Some(u))
+        })
         .map(|c| c.id)
         .collect();
     let got: Vec<CaseId> = mine.cases.iter().map(|c| c.id).collect();

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use caselog_core::{
-    Asin, CaseNumber, Category, LanguageTag, Marketplace, OrderId, Sku, Status, TenantId, Timestamp, UserId,
+    Asin, CaseNumber, Category, LanguageTag, Marketplace, OrderId, PerformanceTier, Sku, Status, TenantId, Timestamp,
+    UserId,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -210,6 +211,24 @@ Example:
 The store must not be open in another process. Prints the store file's size
 before and after and the index segments merged.")]
     Scrub(ScrubArgs),
+
+    /// Apply the lifecycle timers once: expired reply deadlines, auto-close.
+    #[command(after_help = "\
+Example:
+  caselog timers
+  caselog timers --at 2026-04-01T00:00:00Z
+
+A store a host keeps open applies them by itself (a timer thread); this runs one
+pass by hand, as of now or --at.")]
+    Timers(TimersArgs),
+
+    /// Tenant settings: the performance tier the queue policy uses.
+    #[command(after_help = "\
+Example:
+  caselog tenant tier seller-0042 high
+
+The tenant's open cases move in the queue at once.")]
+    Tenant(TenantArgs),
 }
 
 fn v<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
@@ -243,6 +262,10 @@ pub mod parse {
     /// A marketplace code.
     pub fn marketplace(s: &str) -> Result<Marketplace, String> {
         v(Marketplace::parse(s))
+    }
+    /// A performance tier.
+    pub fn tier(s: &str) -> Result<PerformanceTier, String> {
+        v(PerformanceTier::parse(s))
     }
     /// A language tag.
     pub fn language(s: &str) -> Result<LanguageTag, String> {
@@ -581,6 +604,142 @@ Example:
   caselog case follow-up 10000000000 --tenant seller-0042 --user ops@example.com \\
       --title 'Listing suppressed again' --body 'The same ASIN was suppressed again today.'")]
     FollowUp(FollowUpArgs),
+    /// Transfer a misfiled case to another category (support).
+    #[command(after_help = "\
+Example:
+  caselog case transfer 10000000000 --user agent-7 --category account_health --reason 'A deactivation, not an ads question.'
+  caselog case transfer 10000000000 --user agent-7 --category listing --marketplace DE --reason 'German listing.'")]
+    Transfer(TransferArgs),
+    /// Assign a case to an agent (support), or hand it to a colleague (--as seller).
+    #[command(after_help = "\
+Example:
+  caselog case assign 10000000000 --user lead-1 --to agent-7
+  caselog case assign 10000000000 --as seller --tenant seller-0042 --user ops@example.com --to finance@example.com")]
+    Assign(AssignArgs),
+    /// Release a case back to the queue (support), or take a hand-over back (--as seller).
+    #[command(after_help = "\
+Example:
+  caselog case release 10000000000 --user agent-7 --note 'Out until Monday.'")]
+    Release(ReleaseArgs),
+    /// Mark a case complex, or not (support): a longer first-response target.
+    #[command(after_help = "\
+Example:
+  caselog case complex 10000000000 --user agent-7
+  caselog case complex 10000000000 --user agent-7 --off")]
+    Complex(ComplexArgs),
+}
+
+/// Who routes a case: support by default, the seller for a hand-over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouterArg {
+    /// A support agent (needs --user).
+    Support,
+    /// A user of the case's tenant (needs --tenant and --user).
+    Seller,
+}
+
+/// What every routing action takes.
+#[derive(Debug, Args)]
+pub struct RoutingArgs {
+    /// The case number.
+    #[arg(value_parser = parse::number)]
+    pub number: CaseNumber,
+    #[command(flatten)]
+    pub actor: ActorArgs,
+    /// Time of the action (default: now).
+    #[arg(long, value_parser = parse::time)]
+    pub at: Option<Timestamp>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `case transfer`.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    pub case: RoutingArgs,
+    /// The new category.
+    #[arg(long, value_parser = parse::category)]
+    pub category: Category,
+    /// The new marketplace, if it changes too.
+    #[arg(long, value_parser = parse::marketplace)]
+    pub marketplace: Option<Marketplace>,
+    /// Why (recorded in the thread; required).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Options of `case assign`.
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub case: RoutingArgs,
+    /// Who assigns: support (to an agent) or the seller (to a colleague).
+    #[arg(long = "as", value_enum, default_value_t = RouterArg::Support)]
+    pub role: RouterArg,
+    /// The agent or colleague who takes the case.
+    #[arg(long, value_parser = parse::user)]
+    pub to: UserId,
+    /// A note recorded with the assignment.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+/// Options of `case release`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub case: RoutingArgs,
+    /// Who releases: support (back to the queue) or the seller (takes a hand-over back).
+    #[arg(long = "as", value_enum, default_value_t = RouterArg::Support)]
+    pub role: RouterArg,
+    /// A note recorded with the release.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+/// Options of `case complex`.
+#[derive(Debug, Args)]
+pub struct ComplexArgs {
+    #[command(flatten)]
+    pub case: RoutingArgs,
+    /// Clear the flag instead of setting it.
+    #[arg(long)]
+    pub off: bool,
+    /// A note recorded with the change.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+/// Options of `timers`.
+#[derive(Debug, Args)]
+pub struct TimersArgs {
+    /// Apply the timers as of this time (default: now).
+    #[arg(long, value_parser = parse::time)]
+    pub at: Option<Timestamp>,
+}
+
+/// Options of `tenant`.
+#[derive(Debug, Args)]
+pub struct TenantArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TenantAction,
+}
+
+/// Tenant actions.
+#[derive(Debug, Subcommand)]
+pub enum TenantAction {
+    /// Set the tenant's performance tier (standard, good, high).
+    Tier {
+        /// The tenant.
+        #[arg(value_parser = parse::tenant)]
+        tenant: TenantId,
+        /// The tier.
+        #[arg(value_parser = parse::tier)]
+        tier: PerformanceTier,
+    },
 }
 
 /// The text and attachments of a message.
@@ -635,9 +794,6 @@ pub struct NewCaseArgs {
     /// Related case numbers (repeatable).
     #[arg(long, value_parser = parse::number)]
     pub related: Vec<CaseNumber>,
-    /// Mark the case complex (longer first-response target).
-    #[arg(long)]
-    pub complex: bool,
     /// Creation time (default: now).
     #[arg(long, value_parser = parse::time)]
     pub at: Option<Timestamp>,

@@ -429,6 +429,21 @@ fn backup_is_a_store_that_verifies() {
     caselog(&dest).arg("verify").assert().success();
 }
 
+/// Opens a case of seller-0042 by ops@example.com; returns its number.
+fn new_case(db: &Path, args: &[&str]) -> String {
+    let base = [
+        "case",
+        "new",
+        "--tenant",
+        "seller-0042",
+        "--user",
+        "ops@example.com",
+        "--json",
+    ];
+    let created = json_of(caselog(db).args(base).args(args));
+    created["number"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn refused_transitions_exit_non_zero_with_the_typed_error() {
     let dir = TempDir::new().unwrap();
@@ -438,24 +453,19 @@ fn refused_transitions_exit_non_zero_with_the_typed_error() {
         .write_stdin(good("A-1", "seller-0042", "x"))
         .assert()
         .success();
-    let created = json_of(caselog(db).args([
-        "case",
-        "new",
-        "--tenant",
-        "seller-0042",
-        "--user",
-        "ops@example.com",
-        "--category",
-        "orders",
-        "--title",
-        "Order 112-1234567-1234567 not received",
-        "--body",
-        "The buyer says it never arrived.",
-        "--order",
-        "112-1234567-1234567",
-        "--json",
-    ]));
-    let number = created["number"].as_str().unwrap().to_owned();
+    let number = new_case(
+        db,
+        &[
+            "--category",
+            "orders",
+            "--title",
+            "Order 112-1234567-1234567 not received",
+            "--body",
+            "The buyer says it never arrived.",
+            "--order",
+            "112-1234567-1234567",
+        ],
+    );
     assert_eq!(number.len(), 11);
 
     // A seller cannot pick a case up.
@@ -621,6 +631,12 @@ fn every_command_explains_itself_with_an_example() {
         vec!["case", "reply"],
         vec!["case", "event"],
         vec!["case", "follow-up"],
+        vec!["case", "transfer"],
+        vec!["case", "assign"],
+        vec!["case", "release"],
+        vec!["case", "complex"],
+        vec!["timers"],
+        vec!["tenant"],
         vec!["export"],
         vec!["backup"],
         vec!["verify"],
@@ -636,4 +652,130 @@ fn every_command_explains_itself_with_an_example() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no caselog store at"));
     assert!(!missing.exists());
+}
+
+#[test]
+fn support_routes_a_case_and_timers_run_by_hand() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path();
+    caselog(db)
+        .args(["import", "-"])
+        .write_stdin(good("A-1", "seller-0042", "x"))
+        .assert()
+        .success();
+    let number = new_case(
+        db,
+        &[
+            "--category",
+            "advertising",
+            "--title",
+            "My account was deactivated",
+            "--body",
+            "Filed under ads by mistake.",
+        ],
+    );
+    let show = |db: &Path| json_of(caselog(db).args(["show", &number, "--all-tenants", "--json"]));
+
+    let ok = json_of(caselog(db).args([
+        "case",
+        "transfer",
+        &number,
+        "--user",
+        "agent-7",
+        "--category",
+        "account_health",
+        "--marketplace",
+        "DE",
+        "--reason",
+        "A deactivation, not an ads question.",
+        "--json",
+    ]));
+    assert_eq!(ok["status"], "open");
+    let case = show(db);
+    assert_eq!(case["category"], "account_health");
+    assert_eq!(case["marketplace"], "DE");
+    let last = case["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["author"], "support");
+    assert_eq!(last["author_id"], "agent-7");
+    assert_eq!(last["body"], "A deactivation, not an ads question.");
+    assert_eq!(last["change"]["event"], "transfer");
+
+    stdout_of(caselog(db).args(["case", "assign", &number, "--user", "lead-1", "--to", "agent-9"]));
+    assert_eq!(show(db)["assignee"], "agent-9");
+    stdout_of(caselog(db).args([
+        "case",
+        "assign",
+        &number,
+        "--as",
+        "seller",
+        "--tenant",
+        "seller-0042",
+        "--user",
+        "ops@example.com",
+        "--to",
+        "finance@example.com",
+    ]));
+    assert_eq!(show(db)["handler"], "finance@example.com");
+    stdout_of(caselog(db).args([
+        "case",
+        "release",
+        &number,
+        "--user",
+        "agent-9",
+        "--note",
+        "Back to the queue.",
+    ]));
+    assert!(show(db).get("assignee").is_none_or(Value::is_null));
+    stdout_of(caselog(db).args(["case", "complex", &number, "--user", "agent-7"]));
+    assert_eq!(show(db)["complex"], true);
+    stdout_of(caselog(db).args(["tenant", "tier", "seller-0042", "high"]));
+
+    // A deadline that passes is applied by `timers`.
+    stdout_of(caselog(db).args([
+        "case",
+        "event",
+        &number,
+        "request-info",
+        "--user",
+        "agent-7",
+        "--days",
+        "1",
+    ]));
+    let out = stdout_of(caselog(db).args(["timers", "--at", "2099-01-01"]));
+    assert!(out.contains("1 cases changed"), "{out}");
+    assert_eq!(show(db)["status"], "resolved");
+    let out = stdout_of(caselog(db).args(["timers", "--at", "2099-01-01"]));
+    assert!(out.contains("0 cases changed"), "{out}");
+
+    // A final case refuses a transfer, naming it.
+    stdout_of(caselog(db).args([
+        "case",
+        "event",
+        &number,
+        "close",
+        "--tenant",
+        "seller-0042",
+        "--user",
+        "ops@example.com",
+    ]));
+    let out = caselog(db)
+        .args([
+            "case",
+            "transfer",
+            &number,
+            "--user",
+            "agent-7",
+            "--category",
+            "listing",
+            "--reason",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("case is closed, which is final: transfer by support refused"),
+        "{stderr}"
+    );
 }

@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::category::Category;
 use crate::ident_enum::ident_enum;
-use crate::ids::{CaseNumber, UserId};
+use crate::ids::{CaseNumber, Marketplace, UserId};
 use crate::timestamp::{Span, Timestamp};
 
 ident_enum! {
@@ -128,6 +129,32 @@ pub enum CaseEvent {
     AutoClose,
     /// The system resolves a case whose reply deadline passed.
     DeadlineExpired,
+    // The variants below were added after the first record version; new
+    // variants go at the end so stored thread entries keep decoding.
+    /// Support moves a misfiled case to another category and, if given,
+    /// marketplace. No status change; the queue follows.
+    Transfer {
+        /// The new category.
+        category: Category,
+        /// The new marketplace, if it changes.
+        marketplace: Option<Marketplace>,
+    },
+    /// Assigns the case: support to an agent (the case's `assignee`), a
+    /// seller to a user of its tenant (the seller-side handler). No status
+    /// change.
+    Assign {
+        /// The user who takes the case.
+        to: UserId,
+    },
+    /// Releases an assignment: support hands the case back to the queue
+    /// (no agent), a seller takes a hand-over back. No status change.
+    Release,
+    /// Support marks the case complex (longer first-response target) or
+    /// not. No status change.
+    SetComplex {
+        /// The new flag.
+        complex: bool,
+    },
 }
 
 ident_enum! {
@@ -151,6 +178,14 @@ ident_enum! {
         AutoClose = "auto_close",
         /// [`CaseEvent::DeadlineExpired`]
         DeadlineExpired = "deadline_expired",
+        /// [`CaseEvent::Transfer`]
+        Transfer = "transfer",
+        /// [`CaseEvent::Assign`]
+        Assign = "assign",
+        /// [`CaseEvent::Release`]
+        Release = "release",
+        /// [`CaseEvent::SetComplex`]
+        SetComplex = "set_complex",
     }
 }
 
@@ -167,7 +202,21 @@ impl CaseEvent {
             CaseEvent::MergeInto { .. } => EventKind::MergeInto,
             CaseEvent::AutoClose => EventKind::AutoClose,
             CaseEvent::DeadlineExpired => EventKind::DeadlineExpired,
+            CaseEvent::Transfer { .. } => EventKind::Transfer,
+            CaseEvent::Assign { .. } => EventKind::Assign,
+            CaseEvent::Release => EventKind::Release,
+            CaseEvent::SetComplex { .. } => EventKind::SetComplex,
         }
+    }
+
+    /// Whether the event only routes the case (transfer, assignment,
+    /// complexity): it never changes the status and is not a response to
+    /// the seller, so it does not stop the first-response clock.
+    pub fn is_routing(&self) -> bool {
+        matches!(
+            self,
+            CaseEvent::Transfer { .. } | CaseEvent::Assign { .. } | CaseEvent::Release | CaseEvent::SetComplex { .. }
+        )
     }
 }
 
@@ -464,6 +513,11 @@ pub fn transition(
         (CaseEvent::Resolve, Role::Support) if matches!(status, Open | InProgress | NeedsAttention) => Resolved,
         (CaseEvent::Close, Role::Seller) => Closed,
         (CaseEvent::MergeInto { .. }, Role::Support) => Merged,
+        // Routing: support transfers, assigns, releases and marks complex
+        // in any non-final status; a seller hands a case to a colleague
+        // (or takes it back). The status stays.
+        (CaseEvent::Transfer { .. } | CaseEvent::SetComplex { .. }, Role::Support) => status,
+        (CaseEvent::Assign { .. } | CaseEvent::Release, Role::Support | Role::Seller) => status,
         (CaseEvent::AutoClose, Role::System) if status == Resolved => {
             let due = reopen_deadline.unwrap_or(state.updated_at);
             if now <= due {
@@ -494,7 +548,7 @@ pub fn transition(
     let mut next = state.clone();
     next.status = to;
     next.updated_at = now;
-    if role == Role::Support && next.first_response_at.is_none() {
+    if role == Role::Support && !event.is_routing() && next.first_response_at.is_none() {
         next.first_response_at = Some(now);
     }
     // The first-response clock pauses while the case waits on the seller

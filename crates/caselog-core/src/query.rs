@@ -79,7 +79,7 @@ ident_enum! {
         Category = "category",
         /// `marketplace:` — a marketplace code such as `DE`.
         Marketplace = "marketplace",
-        /// `by:` — the user who created the case, exact.
+        /// `by:` — the user who created the case or was handed it, exact.
         By = "by",
         /// `created:` — the creation day or days (see [`DateRange`]).
         Created = "created",
@@ -290,7 +290,8 @@ pub enum FieldFilter {
     Category(Category),
     /// `marketplace:` — the case is on this marketplace.
     Marketplace(Marketplace),
-    /// `by:` — the case was created by this user, exact.
+    /// `by:` — the case was created by, or handed to, this user, exact
+    /// (the seller side's *My cases*).
     By(UserId),
     /// `created:` — the case was created in this range.
     Created(DateRange),
@@ -338,7 +339,7 @@ impl FieldFilter {
             FieldFilter::Status(s) => doc.status() == *s,
             FieldFilter::Category(c) => doc.category() == *c,
             FieldFilter::Marketplace(m) => doc.marketplace() == m,
-            FieldFilter::By(u) => doc.created_by() == u,
+            FieldFilter::By(u) => doc.created_by() == u || doc.handler() == Some(u),
             FieldFilter::Created(r) => r.contains(doc.created_at()),
             FieldFilter::Updated(r) => r.contains(doc.updated_at()),
             FieldFilter::Case(n) => doc.related_cases().contains(n),
@@ -643,6 +644,10 @@ pub trait Matchable {
     fn marketplace(&self) -> &Marketplace;
     /// The user who created the case.
     fn created_by(&self) -> &UserId;
+    /// The user of the tenant the case is handed to, if any.
+    fn handler(&self) -> Option<&UserId> {
+        None
+    }
     /// When the case was created.
     fn created_at(&self) -> Timestamp;
     /// When the case last changed.

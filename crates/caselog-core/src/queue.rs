@@ -236,9 +236,10 @@ impl QueuePolicy {
         } else {
             self.class(inputs.category)
         };
-        // A duplicate keeps the target of its own class, so demotion only
-        // ever moves it later.
-        let target = self.target(self.class(inputs.category), inputs.complex, inputs.tier);
+        // A duplicate is demoted to the low class with the low class's
+        // target, so it sorts among the low cases by the due time a low
+        // case of its age has (not ahead of older genuine low cases).
+        let target = self.target(class, inputs.complex, inputs.tier);
         let due = self.due_after(inputs.created_at, target).saturating_add(inputs.paused);
         QueueKey {
             class,

@@ -64,6 +64,17 @@ fn event_of(kind: EventKind, now: Timestamp, deadline_ms: i64, target: u64) -> C
         },
         EventKind::AutoClose => CaseEvent::AutoClose,
         EventKind::DeadlineExpired => CaseEvent::DeadlineExpired,
+        EventKind::Transfer => CaseEvent::Transfer {
+            category: Category::ALL[(target % 12) as usize],
+            marketplace: (target % 3 == 0).then(|| Marketplace::parse("DE").expect("valid marketplace")),
+        },
+        EventKind::Assign => CaseEvent::Assign {
+            to: UserId::parse(if target % 2 == 0 { "agent-9" } else { "buyer-2" }).expect("valid user"),
+        },
+        EventKind::Release => CaseEvent::Release,
+        EventKind::SetComplex => CaseEvent::SetComplex {
+            complex: target % 2 == 0,
+        },
     }
 }
 
@@ -97,7 +108,10 @@ use Status::{Closed, InProgress, Merged, NeedsAttention, Open, Resolved};
 /// - support: pick up (open → in_progress); request information
 ///   (open/in_progress → needs_attention); resolve (open, in_progress,
 ///   needs_attention → resolved); merge (non-final → merged); reply without
-///   a status change.
+///   a status change; transfer, assign, release and mark complex in any
+///   non-final status, without a status change (routing, not a response).
+/// - seller: hand a case to a colleague or take it back (assign, release;
+///   Domain model: "a seller may hand a case to a colleague").
 /// - system: auto-close (resolved past the reopen window → closed);
 ///   needs_attention past its reply deadline → resolved. System messages
 ///   (Domain model: "messages from the seller, support or the system") are
@@ -135,6 +149,31 @@ const ALLOWED: &[(Status, Role, EventKind, Out, Out)] = &[
     (InProgress,     Role::System,  EventKind::Reply,           To(InProgress),     To(InProgress)),
     (NeedsAttention, Role::System,  EventKind::Reply,           To(NeedsAttention), To(NeedsAttention)),
     (Resolved,       Role::System,  EventKind::Reply,           To(Resolved),       To(Resolved)),
+
+    (Open,           Role::Support, EventKind::Transfer,        To(Open),              To(Open)),
+    (Open,           Role::Support, EventKind::Assign,          To(Open),              To(Open)),
+    (Open,           Role::Support, EventKind::Release,         To(Open),              To(Open)),
+    (Open,           Role::Support, EventKind::SetComplex,      To(Open),              To(Open)),
+    (Open,           Role::Seller,  EventKind::Assign,          To(Open),              To(Open)),
+    (Open,           Role::Seller,  EventKind::Release,         To(Open),              To(Open)),
+    (InProgress,     Role::Support, EventKind::Transfer,        To(InProgress),        To(InProgress)),
+    (InProgress,     Role::Support, EventKind::Assign,          To(InProgress),        To(InProgress)),
+    (InProgress,     Role::Support, EventKind::Release,         To(InProgress),        To(InProgress)),
+    (InProgress,     Role::Support, EventKind::SetComplex,      To(InProgress),        To(InProgress)),
+    (InProgress,     Role::Seller,  EventKind::Assign,          To(InProgress),        To(InProgress)),
+    (InProgress,     Role::Seller,  EventKind::Release,         To(InProgress),        To(InProgress)),
+    (NeedsAttention, Role::Support, EventKind::Transfer,        To(NeedsAttention),    To(NeedsAttention)),
+    (NeedsAttention, Role::Support, EventKind::Assign,          To(NeedsAttention),    To(NeedsAttention)),
+    (NeedsAttention, Role::Support, EventKind::Release,         To(NeedsAttention),    To(NeedsAttention)),
+    (NeedsAttention, Role::Support, EventKind::SetComplex,      To(NeedsAttention),    To(NeedsAttention)),
+    (NeedsAttention, Role::Seller,  EventKind::Assign,          To(NeedsAttention),    To(NeedsAttention)),
+    (NeedsAttention, Role::Seller,  EventKind::Release,         To(NeedsAttention),    To(NeedsAttention)),
+    (Resolved,       Role::Support, EventKind::Transfer,        To(Resolved),          To(Resolved)),
+    (Resolved,       Role::Support, EventKind::Assign,          To(Resolved),          To(Resolved)),
+    (Resolved,       Role::Support, EventKind::Release,         To(Resolved),          To(Resolved)),
+    (Resolved,       Role::Support, EventKind::SetComplex,      To(Resolved),          To(Resolved)),
+    (Resolved,       Role::Seller,  EventKind::Assign,          To(Resolved),          To(Resolved)),
+    (Resolved,       Role::Seller,  EventKind::Release,         To(Resolved),          To(Resolved)),
 ];
 
 fn table(status: Status, role: Role, kind: EventKind) -> Option<(Out, Out)> {
@@ -415,7 +454,11 @@ fn walk(t0: Timestamp, steps: &[Step], policy: &LifecyclePolicy) -> Result<Walk,
                 // never changes afterwards.
                 match state.first_response_at {
                     Some(first) => prop_assert_eq!(next.first_response_at, Some(first)),
-                    None if role == Role::Support => prop_assert_eq!(next.first_response_at, Some(clock)),
+                    // Routing (transfer, assignment, complexity) is not a
+                    // response to the seller.
+                    None if role == Role::Support && !event.is_routing() => {
+                        prop_assert_eq!(next.first_response_at, Some(clock))
+                    }
                     None => prop_assert_eq!(next.first_response_at, None),
                 }
                 match &event {
@@ -683,7 +726,7 @@ fn spec_table_is_exactly_what_transition_accepts() {
             }
         }
     }
-    assert_eq!(checked, 6 * 3 * 9 * 2);
+    assert_eq!(checked, 6 * 3 * EventKind::ALL.len() * 2);
 }
 
 #[test]

@@ -225,6 +225,10 @@ proptest! {
         prop_assert_eq!(plain.class, s.inputs.category.default_class());
         prop_assert_eq!(dup.submitted, plain.submitted);
         prop_assert_eq!(dup.case, s.case);
+        // The duplicate gets the low class's target for its due time.
+        let low_target = s.policy.target(PriorityClass::Low, s.inputs.complex, s.inputs.tier);
+        let low_due = s.policy.due_after(s.inputs.created_at, low_target).saturating_add(s.inputs.paused);
+        prop_assert_eq!(dup.due, low_due);
     }
 
     /// Due time is monotone (non-decreasing) in submission time, with random

@@ -10,7 +10,7 @@
 use crate::error::Result;
 use crate::model::{Case, ThreadEntry};
 
-pub use crate::records::{TenantRecord, ViewSummary, RECORD_V1};
+pub use crate::records::{TenantRecord, ViewSummary, RECORD_CASE_V2, RECORD_V1};
 
 /// Encodes a case record as the store writes it (version byte + postcard).
 pub fn encode_case(case: &Case) -> Result<Vec<u8>> {

@@ -45,15 +45,18 @@
 //! | `clock_paused_since` | RFC 3339 or null | if `needs_attention`/`resolved`: when it entered that status, else `updated_at` |
 //! | `clock_paused_ms` | integer | 0 (first-response clock time paused before `clock_paused_since`) |
 //! | `assignee` | string | none |
+//! | `handler` | string | none (the user of the tenant the case is handed to) |
 //! | `complex` | boolean | false |
 //! | `links` | object | none: `duplicate_of`, `follow_up_of` (strings), `follow_ups` (list) |
 //!
 //! and on a message, `change` records the status change the entry made:
 //! `{"event":…,"from":…,"to":…,"deadline":…,"target":…}`, with `event` an
 //! event identifier (`create`, `reply`, `pick_up`, `request_info`, `resolve`,
-//! `close`, `merge`, `auto_close`, `deadline_expired`), `from` absent for
-//! creation, `deadline` only for `request_info` and `target` only for
-//! `merge`.
+//! `close`, `merge`, `auto_close`, `deadline_expired`, `transfer`, `assign`,
+//! `release`, `set_complex`), `from` absent for creation, `deadline` only
+//! for `request_info`, `target` only for `merge`, `category` and (if it
+//! changed) `marketplace` only for `transfer`, `assignee` only for `assign`
+//! and `complex` only for `set_complex`.
 //!
 //! The "when absent" column matters only for lines in SPEC.md's minimal
 //! form: [`to_line`] always writes the lifecycle times, as `null` when a
@@ -534,6 +537,7 @@ pub fn parse_line_with(line: &str, policy: &AttachmentPolicy) -> std::result::Re
         });
     }
     let assignee = f.opt("assignee", UserId::parse)?;
+    let handler = f.opt("handler", UserId::parse)?;
     let complex = f.opt_bool("complex")?.unwrap_or(false);
     let links = match f.opt_object("links")? {
         None => CaseLinks::default(),
@@ -550,6 +554,7 @@ pub fn parse_line_with(line: &str, policy: &AttachmentPolicy) -> std::result::Re
         tenant,
         created_by,
         assignee,
+        handler,
         marketplace,
         language,
         category,
@@ -628,6 +633,17 @@ fn parse_change(c: &Fields<'_>) -> Parsed<StatusChange> {
         },
         EventKind::AutoClose => CaseEvent::AutoClose,
         EventKind::DeadlineExpired => CaseEvent::DeadlineExpired,
+        EventKind::Transfer => CaseEvent::Transfer {
+            category: c.req("category", Category::parse)?,
+            marketplace: c.opt("marketplace", Marketplace::parse)?,
+        },
+        EventKind::Assign => CaseEvent::Assign {
+            to: c.req("assignee", UserId::parse)?,
+        },
+        EventKind::Release => CaseEvent::Release,
+        EventKind::SetComplex => CaseEvent::SetComplex {
+            complex: c.opt_bool("complex")?.unwrap_or(false),
+        },
     };
     Ok(StatusChange {
         event,
@@ -662,6 +678,8 @@ struct LineOut<'a> {
     clock_paused_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     assignee: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handler: Option<&'a str>,
     #[serde(skip_serializing_if = "is_false")]
     complex: bool,
     #[serde(skip_serializing_if = "LinksOut::is_empty")]
@@ -725,6 +743,14 @@ struct ChangeOut<'a> {
     deadline: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<Category>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marketplace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assignee: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    complex: Option<bool>,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -769,6 +795,7 @@ pub fn to_line(case: &Case, thread: &[ThreadEntry]) -> String {
         clock_paused_since: time(s.paused_since),
         clock_paused_ms: s.paused_total.as_millis(),
         assignee: case.assignee.as_ref().map(UserId::as_str),
+        handler: case.handler.as_ref().map(UserId::as_str),
         complex: case.complex,
         links: LinksOut {
             duplicate_of: case.links.duplicate_of.as_ref().map(CaseNumber::as_str),
@@ -809,6 +836,22 @@ fn message_out(e: &ThreadEntry) -> MessageOut<'_> {
             },
             target: match &c.event {
                 CaseEvent::MergeInto { target } => Some(target.as_str()),
+                _ => None,
+            },
+            category: match &c.event {
+                CaseEvent::Transfer { category, .. } => Some(*category),
+                _ => None,
+            },
+            marketplace: match &c.event {
+                CaseEvent::Transfer { marketplace, .. } => marketplace.as_ref().map(Marketplace::as_str),
+                _ => None,
+            },
+            assignee: match &c.event {
+                CaseEvent::Assign { to } => Some(to.as_str()),
+                _ => None,
+            },
+            complex: match &c.event {
+                CaseEvent::SetComplex { complex } => Some(*complex),
                 _ => None,
             },
         }),
@@ -976,6 +1019,19 @@ mod tests {
             number().prop_map(|target| CaseEvent::MergeInto { target }),
             Just(CaseEvent::AutoClose),
             Just(CaseEvent::DeadlineExpired),
+            (
+                proptest::sample::select(Category::ALL),
+                proptest::option::of(proptest::sample::select(vec!["US", "DE", "JP"]))
+            )
+                .prop_map(|(category, m)| CaseEvent::Transfer {
+                    category,
+                    marketplace: m.map(|m| Marketplace::parse(m).unwrap()),
+                }),
+            name().prop_map(|n| CaseEvent::Assign {
+                to: UserId::parse(&n).unwrap()
+            }),
+            Just(CaseEvent::Release),
+            any::<bool>().prop_map(|complex| CaseEvent::SetComplex { complex }),
         ]
     }
 
@@ -1047,6 +1103,7 @@ mod tests {
                 number,
                 tenant: TenantId::parse(&tenant).unwrap(),
                 created_by: UserId::parse(&created_by).unwrap(),
+                handler: assignee.is_some().then(|| UserId::parse(&created_by).unwrap()),
                 assignee: assignee.map(|a| UserId::parse(&a).unwrap()),
                 marketplace: Marketplace::parse(&market).unwrap(),
                 language: LanguageTag::parse(&language).unwrap(),

@@ -56,7 +56,9 @@ mod snapshot;
 mod store;
 mod stored;
 mod tables;
+mod timer;
 mod unread;
+mod workflow;
 mod write;
 mod writer;
 
@@ -75,7 +77,7 @@ pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewFollowUp,
     NewMessage, Scope, StatusChange, ThreadEntry, Written,
 };
-pub use options::{Durability, IndexDirectoryHook, Options, StorageHooks};
+pub use options::{Clock, Durability, IndexDirectoryHook, Options, StorageHooks};
 pub use paging::{Cursor, CursorError};
 pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,

@@ -49,7 +49,7 @@ pub struct CaseLinks {
 
 /// A case as stored (without its thread).
 ///
-/// This struct is also the body of the version-1 case record: a change to
+/// This struct is also the body of the version-2 case record: a change to
 /// its fields needs a new record version (see `records.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
@@ -61,8 +61,13 @@ pub struct Case {
     pub tenant: TenantId,
     /// The user who opened it.
     pub created_by: UserId,
-    /// The support agent who picked it up, if any.
+    /// The support agent the case is assigned to (picked up, or assigned
+    /// by support), if any. Support's *My cases*.
     pub assignee: Option<UserId>,
+    /// The user of the tenant the case is handed to (a seller's
+    /// assignment to a colleague), if any: the tenant's *My cases* lists
+    /// the case under its creator and this user.
+    pub handler: Option<UserId>,
     /// Marketplace.
     pub marketplace: Marketplace,
     /// Language tag of the case.
@@ -77,7 +82,8 @@ pub struct Case {
     pub state: CaseState,
     /// Whether support marked it complex (longer first-response target).
     pub complex: bool,
-    /// The tenant's performance tier when the case was opened.
+    /// The tenant's performance tier (kept up to date while the case is
+    /// not final: a tier change re-keys the tenant's open cases).
     pub tier: PerformanceTier,
     /// Links to other cases.
     pub links: CaseLinks,
@@ -177,9 +183,6 @@ pub struct NewCase {
     pub attachments: Vec<NewAttachment>,
     /// References (order ids, ASINs, SKUs, related case numbers).
     pub refs: References,
-    /// Support marks a case complex after reading it
-    /// ([`crate::Store::set_complex`]); a new case never is.
-    pub(crate) complex: bool,
     /// Creation time; `None` means when the store writes it.
     pub at: Option<Timestamp>,
 }
@@ -206,7 +209,6 @@ impl NewCase {
             description: description.into(),
             attachments: Vec::new(),
             refs: References::default(),
-            complex: false,
             at: None,
         }
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use caselog_core::{AttachmentPolicy, LifecyclePolicy, QueuePolicy};
+use caselog_core::{AttachmentPolicy, LifecyclePolicy, QueuePolicy, Timestamp};
 
 use crate::index::SearchLimits;
 
@@ -81,6 +81,51 @@ pub struct Options {
     /// Which closed cases [`crate::Store::run_retention`] erases. Default:
     /// none (every case is kept).
     pub retention: crate::retention::RetentionPolicy,
+    /// How often the store's timer thread applies the lifecycle timers
+    /// (reply deadlines expire, resolved cases auto-close after the reopen
+    /// window), each pass one durable transaction; `None` runs no timer
+    /// thread (the host calls [`crate::Store::run_timers`] itself).
+    /// Default: every 60 s.
+    pub timer_interval: Option<Duration>,
+    /// The clock the timer thread reads. Default: the system clock; tests
+    /// inject their own.
+    pub clock: Clock,
+    /// Most cases one transaction re-keys after a tenant's tier changes
+    /// (a larger tenant is re-keyed in several). Default: 5,000.
+    pub rekey_batch: usize,
+}
+
+/// The time source of the store's timer thread.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(std::sync::Arc::new(Timestamp::now))
+    }
+
+    /// A clock that reads `now` (for tests: a shared, settable time).
+    pub fn new(now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        Clock(std::sync::Arc::new(now))
+    }
+
+    /// The current time by this clock.
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 impl Default for Options {
@@ -103,6 +148,9 @@ impl Default for Options {
             index_open_duplicate_check: true,
             feed_retain_max: 1_000_000,
             retention: crate::retention::RetentionPolicy::default(),
+            timer_interval: Some(Duration::from_secs(60)),
+            clock: Clock::system(),
+            rekey_batch: 5_000,
         }
     }
 }

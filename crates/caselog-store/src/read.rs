@@ -52,7 +52,10 @@ impl TimeRange {
 pub enum ViewKind {
     /// *All cases*.
     All,
-    /// *My cases*: created by or assigned to this user.
+    /// *My cases*. In a tenant's scope (the seller side): the cases this
+    /// user of the tenant created or was handed
+    /// ([`crate::Store::hand_over`]). In the all-tenants scope (the support
+    /// side): the cases assigned to this agent.
     Mine(UserId),
     /// *Cases needing attention*, soonest reply deadline first.
     NeedsAttention,

@@ -19,9 +19,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 use crate::model::{Case, CaseLinks, StatusChange, ThreadEntry};
 
-/// Version 1 of the case record. Fields are encoded in this order
-/// (postcard is positional): never reorder or retype them; a change is a
-/// new version. `CaseV1Ref` is the same shape, borrowed, for writing.
+/// Version 1 of the case record, frozen (read only). Fields are encoded in
+/// this order (postcard is positional): never reorder or retype them; a
+/// change is a new version.
 #[derive(Deserialize)]
 struct CaseV1 {
     id: CaseId,
@@ -44,13 +44,39 @@ struct CaseV1 {
     imported: bool,
 }
 
+/// Version 2 of the case record: version 1 with the seller-side handler
+/// after the assignee. `CaseV2Ref` is the same shape, borrowed, for writing.
+#[derive(Deserialize)]
+struct CaseV2 {
+    id: CaseId,
+    number: CaseNumber,
+    tenant: TenantId,
+    created_by: UserId,
+    assignee: Option<UserId>,
+    handler: Option<UserId>,
+    marketplace: Marketplace,
+    language: LanguageTag,
+    category: Category,
+    title: String,
+    refs: References,
+    state: CaseState,
+    complex: bool,
+    tier: PerformanceTier,
+    duplicate_of: Option<CaseNumber>,
+    follow_up_of: Option<CaseNumber>,
+    follow_ups: Vec<CaseNumber>,
+    entries: u32,
+    imported: bool,
+}
+
 #[derive(Serialize)]
-struct CaseV1Ref<'a> {
+struct CaseV2Ref<'a> {
     id: CaseId,
     number: &'a CaseNumber,
     tenant: &'a TenantId,
     created_by: &'a UserId,
     assignee: &'a Option<UserId>,
+    handler: &'a Option<UserId>,
     marketplace: &'a Marketplace,
     language: &'a LanguageTag,
     category: Category,
@@ -66,14 +92,15 @@ struct CaseV1Ref<'a> {
     imported: bool,
 }
 
-impl<'a> From<&'a Case> for CaseV1Ref<'a> {
+impl<'a> From<&'a Case> for CaseV2Ref<'a> {
     fn from(c: &'a Case) -> Self {
-        CaseV1Ref {
+        CaseV2Ref {
             id: c.id,
             number: &c.number,
             tenant: &c.tenant,
             created_by: &c.created_by,
             assignee: &c.assignee,
+            handler: &c.handler,
             marketplace: &c.marketplace,
             language: &c.language,
             category: c.category,
@@ -91,6 +118,34 @@ impl<'a> From<&'a Case> for CaseV1Ref<'a> {
     }
 }
 
+impl From<CaseV2> for Case {
+    fn from(r: CaseV2) -> Case {
+        Case {
+            id: r.id,
+            number: r.number,
+            tenant: r.tenant,
+            created_by: r.created_by,
+            assignee: r.assignee,
+            handler: r.handler,
+            marketplace: r.marketplace,
+            language: r.language,
+            category: r.category,
+            title: r.title,
+            refs: r.refs,
+            state: r.state,
+            complex: r.complex,
+            tier: r.tier,
+            links: CaseLinks {
+                duplicate_of: r.duplicate_of,
+                follow_up_of: r.follow_up_of,
+                follow_ups: r.follow_ups,
+            },
+            entries: r.entries,
+            imported: r.imported,
+        }
+    }
+}
+
 impl From<CaseV1> for Case {
     fn from(r: CaseV1) -> Case {
         Case {
@@ -99,6 +154,7 @@ impl From<CaseV1> for Case {
             tenant: r.tenant,
             created_by: r.created_by,
             assignee: r.assignee,
+            handler: None,
             marketplace: r.marketplace,
             language: r.language,
             category: r.category,
@@ -161,11 +217,19 @@ impl From<EntryV1> for ThreadEntry {
     }
 }
 
-/// Version tag of the records this release writes.
+/// Version tag of the thread and tenant records this release writes, and
+/// of the first case records (still read).
 pub const RECORD_V1: u8 = 1;
+/// Version tag of the case records this release writes: version 1 plus the
+/// seller-side handler.
+pub const RECORD_CASE_V2: u8 = 2;
 
 pub(crate) fn encode<T: Serialize>(value: &T, table: &'static str) -> Result<Vec<u8>> {
-    let mut out = vec![RECORD_V1];
+    encode_as(RECORD_V1, value, table)
+}
+
+fn encode_as<T: Serialize>(version: u8, value: &T, table: &'static str) -> Result<Vec<u8>> {
+    let mut out = vec![version];
     let body = postcard::to_stdvec(value).map_err(|e| StoreError::Corrupt {
         table,
         key: "(new record)".into(),
@@ -195,14 +259,25 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], table: &'static str, key
     }
 }
 
-/// Encodes a case record.
+/// Encodes a case record (version 2).
 pub fn encode_case(case: &Case) -> Result<Vec<u8>> {
-    encode(&CaseV1Ref::from(case), "cases")
+    encode_as(RECORD_CASE_V2, &CaseV2Ref::from(case), "cases")
 }
 
-/// Decodes a case record.
+/// Decodes a case record of version 1 or 2.
 pub fn decode_case(bytes: &[u8], id: u64) -> Result<Case> {
-    decode::<CaseV1>(bytes, "cases", &id).map(Case::from)
+    match bytes.split_first() {
+        Some((&RECORD_CASE_V2, body)) => {
+            postcard::from_bytes::<CaseV2>(body)
+                .map(Case::from)
+                .map_err(|e| StoreError::Corrupt {
+                    table: "cases",
+                    key: id.to_string(),
+                    detail: e.to_string(),
+                })
+        }
+        _ => decode::<CaseV1>(bytes, "cases", &id).map(Case::from),
+    }
 }
 
 /// Encodes a thread entry.
@@ -339,6 +414,7 @@ mod tests {
             tenant: TenantId::parse("seller-0042").unwrap(),
             created_by: UserId::parse("ops@example.com").unwrap(),
             assignee: Some(UserId::parse("agent-7").unwrap()),
+            handler: Some(UserId::parse("colleague@example.com").unwrap()),
             marketplace: Marketplace::parse("DE").unwrap(),
             language: LanguageTag::parse("de").unwrap(),
             category: Category::Payments,
@@ -380,14 +456,14 @@ mod tests {
         (case, entry)
     }
 
-    /// The private record types write exactly the bytes version 1 always
-    /// had (the postcard encoding of the public structs, behind the tag),
-    /// and read back what was written.
+    /// The private record types write exactly the postcard encoding of the
+    /// public structs behind the tag (version 2 for cases, 1 for entries),
+    /// read back what was written, and still read version-1 cases.
     #[test]
-    fn version_1_records_keep_their_bytes_and_round_trip() {
+    fn records_keep_their_bytes_and_round_trip() {
         let (case, entry) = sample();
         let bytes = encode_case(&case).unwrap();
-        assert_eq!(bytes[0], RECORD_V1);
+        assert_eq!(bytes[0], RECORD_CASE_V2);
         assert_eq!(&bytes[1..], postcard::to_stdvec(&case).unwrap().as_slice());
         assert_eq!(decode_case(&bytes, 42).unwrap(), case);
         let bytes = encode_entry(&entry).unwrap();
@@ -398,5 +474,50 @@ mod tests {
         let bytes = encode_entry(&bare).unwrap();
         assert_eq!(&bytes[1..], postcard::to_stdvec(&bare).unwrap().as_slice());
         assert_eq!(decode_entry(&bytes, 42, 3).unwrap(), bare);
+
+        // A version-1 case (no handler), as the first release wrote it.
+        #[derive(Serialize)]
+        struct V1<'a>(
+            CaseId,
+            &'a CaseNumber,
+            &'a TenantId,
+            &'a UserId,
+            &'a Option<UserId>,
+            &'a Marketplace,
+            &'a LanguageTag,
+            Category,
+            &'a str,
+            &'a References,
+            &'a CaseState,
+            bool,
+            PerformanceTier,
+            &'a CaseLinks,
+            u32,
+            bool,
+        );
+        let c = &case;
+        let v1 = V1(
+            c.id,
+            &c.number,
+            &c.tenant,
+            &c.created_by,
+            &c.assignee,
+            &c.marketplace,
+            &c.language,
+            c.category,
+            &c.title,
+            &c.refs,
+            &c.state,
+            c.complex,
+            c.tier,
+            &c.links,
+            c.entries,
+            c.imported,
+        );
+        let mut bytes = vec![RECORD_V1];
+        bytes.extend(postcard::to_stdvec(&v1).unwrap());
+        let mut expected = case.clone();
+        expected.handler = None;
+        assert_eq!(decode_case(&bytes, 42).unwrap(), expected);
     }
 }

@@ -482,6 +482,49 @@ mod tests {
                 at(3),
             )
             .unwrap();
+        // Routing events, and the fields they set, go through the format too.
+        let routing = [
+            (
+                1,
+                Actor::Support(agent.clone()),
+                CaseEvent::SetComplex { complex: true },
+                4,
+            ),
+            (
+                0,
+                Actor::Support(agent.clone()),
+                CaseEvent::Transfer {
+                    category: Category::Payments,
+                    marketplace: Some(Marketplace::parse("DE").unwrap()),
+                },
+                6,
+            ),
+            (
+                0,
+                Actor::Support(agent.clone()),
+                CaseEvent::Assign {
+                    to: UserId::parse("agent-9").unwrap(),
+                },
+                7,
+            ),
+            (
+                0,
+                Actor::Seller(UserId::parse("ops@example.com").unwrap()),
+                CaseEvent::Assign {
+                    to: UserId::parse("finance@example.com").unwrap(),
+                },
+                8,
+            ),
+        ];
+        for (i, actor, event, h) in routing {
+            let scope = match actor {
+                Actor::Seller(_) => scope.clone(),
+                _ => Scope::AllTenants,
+            };
+            store
+                .apply_event(&scope, &r(&numbers[i]), actor, event, "routed", at(h))
+                .unwrap();
+        }
         store.merge(&r(&numbers[2]), &numbers[0], agent, "same issue").unwrap();
         store
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use caselog_core::{Actor, CaseEvent, CaseNumber, PerformanceTier, TenantId, Timestamp, UserId};
+use caselog_core::{Actor, CaseEvent, CaseNumber, Timestamp, UserId};
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender, TrySendError};
 use redb::{Database, DatabaseError, ReadableDatabase};
 
@@ -44,6 +44,8 @@ pub struct Store {
     tx: Option<Sender<Command>>,
     writer: Option<JoinHandle<Result<()>>>,
     pub(crate) index: IndexHandle,
+    /// The lifecycle timers' thread (`Options::timer_interval`).
+    timer: Option<crate::timer::TimerThread>,
 }
 
 impl std::fmt::Debug for Store {
@@ -106,7 +108,7 @@ impl Store {
         let (db, existed) = match backend {
             None => {
                 if !path.exists() {
-                    create_store_file(&builder, &path)?;
+                    create_store_file(&builder, &path, &opts)?;
                 }
                 (
                     damage.guard("opening the store", || {
@@ -130,7 +132,9 @@ impl Store {
             }
         };
         let db = db.map_err(|e| open_error("opening the database", &path, e))?;
-        damage.guard("checking the store header", || init_or_check(&db, &path, existed))?;
+        damage.guard("checking the store header", || {
+            init_or_check(&db, &path, existed, &opts)
+        })?;
         // The index is opened before the writer starts; a rebuild it needs
         // runs on the indexer thread from one store snapshot.
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
@@ -152,7 +156,14 @@ impl Store {
                 return Err(e);
             }
         };
-        Ok(Store {
+        let timer = match opts.timer_interval {
+            Some(_) => Some(
+                crate::timer::TimerThread::spawn(tx.clone(), db.clone(), &opts, damage.clone())
+                    .map_err(io("starting the timer thread", &dir))?,
+            ),
+            None => None,
+        };
+        let store = Store {
             db,
             dir,
             opts,
@@ -162,7 +173,11 @@ impl Store {
             tx: Some(tx),
             writer: Some(writer),
             index,
-        })
+            timer,
+        };
+        // A tier change a crash interrupted re-keys the rest of its cases.
+        store.finish_rekeys()?;
+        Ok(store)
     }
 
     /// Opens the store in directory `dir` for reading only: nothing in the
@@ -245,6 +260,7 @@ impl Store {
             tx: None,
             writer: None,
             index,
+            timer: None,
         })
     }
 
@@ -394,25 +410,6 @@ impl Store {
         })
     }
 
-    /// Sets a tenant's performance tier; cases opened afterwards use it.
-    pub fn set_tenant_tier(&self, tenant: &TenantId, tier: PerformanceTier) -> Result<()> {
-        self.submit(|reply| Command::SetTier {
-            tenant: tenant.clone(),
-            tier,
-            reply,
-        })
-    }
-
-    /// Marks a case complex (or not); its queue position follows.
-    pub fn set_complex(&self, case: &CaseRef, complex: bool) -> Result<()> {
-        self.submit(|reply| Command::SetComplex {
-            case: case.clone(),
-            complex,
-            reply,
-        })
-        .map(|_| ())
-    }
-
     /// Imports archived cases with their status as recorded. Cases are
     /// written in chunks of `import_chunk`; while the writer commits one
     /// chunk the caller's iterator produces the next. Chunks commit
@@ -503,6 +500,10 @@ impl Store {
     }
 
     fn stop(&mut self) -> Result<()> {
+        // The timer sends to the writer: it ends before the channel closes.
+        if let Some(mut timer) = self.timer.take() {
+            timer.stop();
+        }
         // Dropping the senders lets the writer finish the queue and exit;
         // the indexer lends one for pruning and gives it back here.
         self.index.release_writer();
@@ -599,7 +600,7 @@ impl redb::StorageBackend for BoxedBackend {
 /// Exactly one process creates: creators take an exclusive lock on the
 /// store directory (a lock on the directory itself, so nothing is written
 /// for it), and one that finds the file made meanwhile opens it instead.
-fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
+fn create_store_file(builder: &redb::Builder, path: &Path, opts: &Options) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let _creating = lock_for_creation(dir, path)?;
     if path.exists() {
@@ -613,14 +614,16 @@ fn create_store_file(builder: &redb::Builder, path: &Path) -> Result<()> {
     let db = builder
         .create(&tmp)
         .map_err(|e| open_error("creating the database", &tmp, e))?;
-    init_or_check(&db, &tmp, false)?;
+    init_or_check(&db, &tmp, false, opts)?;
     drop(db);
     crate::files::install(&tmp, path)
 }
 
 /// Writes the format marker and schema version into a new file, or checks
-/// them in an existing one; creates every table so readers find them.
-fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
+/// them in an existing one; creates every table so readers find them, and
+/// rebuilds the queue if it was keyed under another policy (before the
+/// writer starts, in the transaction every open commits anyway).
+fn init_or_check(db: &Database, path: &Path, existed: bool, opts: &Options) -> Result<()> {
     let s = &st::<redb::Error>("checking the store header");
     if existed {
         let txn = db.begin_read().map_err(|e| s(e.into()))?;
@@ -628,7 +631,7 @@ fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
             // A file with no tables at all was created by a process that
             // died before its first commit: initialise it.
             drop(txn);
-            return init_or_check(db, path, false);
+            return init_or_check(db, path, false, opts);
         }
     }
     let txn = db.begin_write().map_err(|e| s(e.into()))?;
@@ -642,6 +645,9 @@ fn init_or_check(db: &Database, path: &Path, existed: bool) -> Result<()> {
             t.meta
                 .insert(tables::META_SCHEMA, tables::SCHEMA_VERSION.to_le_bytes().as_slice())
                 .map_err(|e| s(e.into()))?;
+        }
+        if crate::workflow::rekey_queue_if_policy_changed(&mut t, opts)? {
+            tracing::info!("the queue policy or key rule changed: queue rebuilt from the cases");
         }
     }
     txn.commit().map_err(|e| s(e.into()))?;

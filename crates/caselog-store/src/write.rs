@@ -7,8 +7,7 @@
 use crate::stored::{full_thread, load_case, read_counter, resolve};
 use caselog_core::{
     create, find_duplicate, transition, validate_body, validate_title, Actor, AttachmentMeta, AttachmentPolicy,
-    CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Role, Status, TenantId, Timestamp,
-    UserId,
+    CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Status, TenantId, Timestamp, UserId,
 };
 use redb::{ReadableTable, Table, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -103,7 +102,7 @@ impl Ctx<'_> {
     }
 
     /// Appends `case` to the change log and returns the change's sequence.
-    fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
+    pub(crate) fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
         let seq = self.next_change;
         t.changes.insert(seq, case.0).map_err(st("writing the change log"))?;
         crate::feed::record(t, seq, case)?;
@@ -152,14 +151,14 @@ fn store_blobs(t: &mut Tables<'_>, atts: &[NewAttachment]) -> Result<()> {
     Ok(())
 }
 
-fn tenant_tier(t: &Tables<'_>, tenant: &TenantId) -> Result<PerformanceTier> {
+pub(crate) fn tenant_tier(t: &Tables<'_>, tenant: &TenantId) -> Result<PerformanceTier> {
     match t.tenants.get(tenant.as_str()).map_err(st("reading a tenant"))? {
         Some(v) => Ok(records::decode_tenant(v.value(), tenant.as_str())?.tier),
         None => Ok(PerformanceTier::Standard),
     }
 }
 
-fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
+pub(crate) fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
     let inputs = QueueInputs {
         category: case.category,
         complex: case.complex,
@@ -171,19 +170,31 @@ fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
     opts.queue.key(&inputs, case.id).encode()
 }
 
-/// The users under whom *My cases* lists a case.
-fn users_of(case: &Case) -> Vec<&UserId> {
-    let mut users = vec![&case.created_by];
-    if let Some(a) = &case.assignee {
-        if a != &case.created_by {
-            users.push(a);
-        }
+/// The users under whom *My cases* lists a case in `scope`: on the seller
+/// side (the tenant's scope) its creator and the colleague it is handed
+/// to; on the support side (`*`) the agent it is assigned to.
+fn users_of<'c>(case: &'c Case, scope: &str) -> Vec<&'c UserId> {
+    if scope == ALL_SCOPE {
+        case.assignee.iter().collect()
+    } else {
+        let mut users = vec![&case.created_by];
+        users.extend(case.handler.iter().filter(|h| **h != case.created_by));
+        users
     }
+}
+
+/// Every user an older release may have listed the case under, in either
+/// scope (creator and assignee in both), so a removal also clears entries
+/// written before *My cases* was split by side.
+fn users_ever(case: &Case) -> Vec<&UserId> {
+    let mut users = vec![&case.created_by];
+    users.extend(case.assignee.iter());
+    users.extend(case.handler.iter());
     users
 }
 
 /// Writes a case's entries in every view table and the queue.
-fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
+pub(crate) fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
     let s = ViewSummary::of(case);
     let bytes = s.encode();
     let (id, created, updated) = (
@@ -202,7 +213,7 @@ fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
         t.by_status
             .insert((scope, s.status.index() as u8, updated, id), ())
             .map_err(&w)?;
-        for user in users_of(case) {
+        for user in users_of(case, scope) {
             t.by_user.insert((scope, user.as_str(), created, id), ()).map_err(&w)?;
         }
         if let (Status::NeedsAttention, Some(d)) = (s.status, case.state.reply_deadline) {
@@ -234,7 +245,7 @@ pub(crate) fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> R
         t.by_status
             .remove((scope, s.status.index() as u8, updated, id))
             .map_err(&w)?;
-        for user in users_of(case) {
+        for user in users_ever(case) {
             t.by_user.remove((scope, user.as_str(), created, id)).map_err(&w)?;
         }
         if let Some(d) = case.state.reply_deadline {
@@ -247,7 +258,7 @@ pub(crate) fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> R
     Ok(())
 }
 
-fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
+pub(crate) fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
     let bytes = records::encode_case(case)?;
     t.cases
         .insert(case.id.0, bytes.as_slice())
@@ -255,7 +266,7 @@ fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
     Ok(())
 }
 
-fn put_entry(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &ThreadEntry) -> Result<()> {
+pub(crate) fn put_entry(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &ThreadEntry) -> Result<()> {
     let bytes = records::encode_entry(entry)?;
     t.thread
         .insert((case.0, seq), bytes.as_slice())
@@ -359,13 +370,15 @@ pub(crate) fn create_case(
         tenant: new.tenant,
         created_by: new.created_by,
         assignee: None,
+        handler: None,
         marketplace: new.marketplace,
         language: new.language,
         category: new.category,
         title,
         refs,
         state: created.state,
-        complex: new.complex,
+        // Support marks a case complex (`set_complex`), never its creator.
+        complex: false,
         tier,
         links: CaseLinks {
             duplicate_of: duplicate.clone(),
@@ -413,24 +426,49 @@ pub(crate) struct EventCommand {
     pub at: Option<Timestamp>,
 }
 
-/// Applies an event through the core transition function and records it.
-pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventCommand, now: Timestamp) -> Result<Written> {
-    validate_body(&cmd.body)?;
-    check_attachments(&cmd.attachments, &ctx.opts.attachments)?;
-    let case = resolve(&t.cases, &t.numbers, &cmd.scope, &cmd.case)?;
-    if let Actor::Seller(_) = cmd.actor {
+/// The case an event is for, checked: visible in the scope, a seller's
+/// only in their own tenant's scope, and with room in its thread.
+pub(crate) fn case_for_event(t: &Tables<'_>, scope: &Scope, case: &CaseRef, actor: &Actor) -> Result<Case> {
+    let found = resolve(&t.cases, &t.numbers, scope, case)?;
+    if let Actor::Seller(_) = actor {
         // A seller acts only within their own tenant's scope.
-        if !matches!(&cmd.scope, Scope::Tenant(tn) if *tn == case.tenant) {
-            return Err(StoreError::CaseNotFound(cmd.case.to_string()));
+        if !matches!(scope, Scope::Tenant(tn) if *tn == found.tenant) {
+            return Err(StoreError::CaseNotFound(case.to_string()));
         }
     }
-    if case.entries >= MAX_THREAD_ENTRIES {
+    if found.entries >= MAX_THREAD_ENTRIES {
         return Err(StoreError::Invalid(caselog_core::ValidationError::TooMany {
             field: "thread entries",
-            len: case.entries as usize,
+            len: found.entries as usize,
             max: MAX_THREAD_ENTRIES as usize,
         }));
     }
+    Ok(found)
+}
+
+/// The lifecycle rules' answer to `event` on `case`, a refusal naming the case.
+pub(crate) fn rules(
+    case: &Case,
+    actor: &Actor,
+    event: &CaseEvent,
+    at: Timestamp,
+    ctx: &Ctx<'_>,
+) -> Result<caselog_core::Transition> {
+    transition(&case.state, actor, event, at, &ctx.opts.lifecycle).map_err(|refusal| StoreError::Transition {
+        case: case.number.to_string(),
+        refusal,
+    })
+}
+
+/// Applies an event through the core transition function and records it.
+pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventCommand, now: Timestamp) -> Result<Written> {
+    if cmd.event.is_routing() {
+        // Transfer, assignment and complexity have their own effects.
+        return crate::workflow::route_event(t, ctx, cmd, now);
+    }
+    validate_body(&cmd.body)?;
+    check_attachments(&cmd.attachments, &ctx.opts.attachments)?;
+    let case = case_for_event(t, &cmd.scope, &cmd.case, &cmd.actor)?;
     // With the store's clock, an event is never stamped before the case's
     // last change (the wall clock may step back); an explicit time is
     // taken as given and refused by the rules if it is behind.
@@ -478,12 +516,7 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
         }
         target = Some(into);
     }
-    let tr = transition(&case.state, &cmd.actor, &cmd.event, at, &ctx.opts.lifecycle).map_err(|refusal| {
-        StoreError::Transition {
-            case: case.number.to_string(),
-            refusal,
-        }
-    })?;
+    let tr = rules(&case, &cmd.actor, &cmd.event, at, ctx)?;
 
     let mut next = case.clone();
     next.state = tr.state;
@@ -570,34 +603,14 @@ pub(crate) fn follow_up(
     Ok(created)
 }
 
-/// Sets a tenant's performance tier (applies to cases opened afterwards).
+/// Writes a tenant's performance tier record (`workflow::set_tier` re-keys
+/// its cases).
 pub(crate) fn set_tier(t: &mut Tables<'_>, tenant: &TenantId, tier: PerformanceTier) -> Result<()> {
     let bytes = records::encode_tenant(&TenantRecord { tier })?;
     t.tenants
         .insert(tenant.as_str(), bytes.as_slice())
         .map_err(st("writing a tenant"))?;
     Ok(())
-}
-
-/// Marks a case complex or not (support only); moves it in the queue.
-pub(crate) fn set_complex(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, case: &CaseRef, complex: bool) -> Result<u64> {
-    let old = resolve(&t.cases, &t.numbers, &Scope::AllTenants, case)?;
-    if old.state.status.is_final() {
-        return Err(StoreError::Transition {
-            case: old.number.to_string(),
-            refusal: caselog_core::TransitionError::Final {
-                status: old.state.status,
-                event: caselog_core::EventKind::Reply,
-                actor: Role::Support,
-            },
-        });
-    }
-    let mut next = old.clone();
-    next.complex = complex;
-    remove_views(t, ctx.opts, &old)?;
-    put_case(t, &next)?;
-    insert_views(t, ctx.opts, &next)?;
-    ctx.log_change(t, next.id)
 }
 
 /// Imports one archived case with its status as recorded.
@@ -680,7 +693,7 @@ fn first_difference(
     new: &Case,
     new_thread: &[ThreadEntry],
 ) -> Option<&'static str> {
-    let fields: [(&'static str, bool); 12] = [
+    let fields: [(&'static str, bool); 13] = [
         ("title", old.title == new.title),
         ("category", old.category == new.category),
         ("status", old.state.status == new.state.status),
@@ -690,6 +703,7 @@ fn first_difference(
         ("language", old.language == new.language),
         ("refs", old.refs == new.refs),
         ("assignee", old.assignee == new.assignee),
+        ("handler", old.handler == new.handler),
         ("complex", old.complex == new.complex),
         ("links", old.links == new.links),
         ("messages", old_thread == new_thread),
@@ -701,39 +715,46 @@ fn first_difference(
     (old.state != new.state).then_some("lifecycle times")
 }
 
+/// What the timers would do as of `now`: (case id, event), the expired
+/// reply deadlines first, every one chosen before any is applied. Also
+/// read by the timer thread to skip a pass (and its commit) with nothing due.
+pub(crate) fn due_timers(
+    attention: &impl ReadableTable<(&'static str, u64, u64), ()>,
+    by_status: &impl ReadableTable<(&'static str, u8, u64, u64), ()>,
+    cases: &impl ReadableTable<u64, &'static [u8]>,
+    lifecycle: &caselog_core::LifecyclePolicy,
+    now: Timestamp,
+) -> Result<Vec<(u64, CaseEvent)>> {
+    let mut due: Vec<(u64, CaseEvent)> = Vec::new();
+    let range = attention
+        .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, order_bits(now.as_millis()), u64::MAX))
+        .map_err(st("scanning deadlines"))?;
+    for item in range {
+        let (k, _) = item.map_err(st("scanning deadlines"))?;
+        due.push((k.value().2, CaseEvent::DeadlineExpired));
+    }
+    let resolved = Status::Resolved.index() as u8;
+    let range = by_status
+        .range((ALL_SCOPE, resolved, 0, 0)..=(ALL_SCOPE, resolved, u64::MAX, u64::MAX))
+        .map_err(st("scanning resolved cases"))?;
+    for item in range {
+        let (k, _) = item.map_err(st("scanning resolved cases"))?;
+        let id = k.value().3;
+        if let Some(c) = load_case(cases, id)? {
+            let window_end = c.state.resolved_at.map(|r| r.saturating_add(lifecycle.reopen_window));
+            if window_end.is_some_and(|w| w < now) {
+                due.push((id, CaseEvent::AutoClose));
+            }
+        }
+    }
+    Ok(due)
+}
+
 /// Applies the system's timers as of `now`: needs-attention cases past
 /// their reply deadline are resolved, resolved cases past the reopen
 /// window are closed. Returns how many cases changed.
 pub(crate) fn run_timers(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, now: Timestamp) -> Result<usize> {
-    let mut due: Vec<(u64, CaseEvent)> = Vec::new();
-    {
-        let range = t
-            .attention
-            .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, order_bits(now.as_millis()), u64::MAX))
-            .map_err(st("scanning deadlines"))?;
-        for item in range {
-            let (k, _) = item.map_err(st("scanning deadlines"))?;
-            due.push((k.value().2, CaseEvent::DeadlineExpired));
-        }
-        let resolved = Status::Resolved.index() as u8;
-        let range = t
-            .by_status
-            .range((ALL_SCOPE, resolved, 0, 0)..=(ALL_SCOPE, resolved, u64::MAX, u64::MAX))
-            .map_err(st("scanning resolved cases"))?;
-        for item in range {
-            let (k, _) = item.map_err(st("scanning resolved cases"))?;
-            let id = k.value().3;
-            if let Some(c) = load_case(&t.cases, id)? {
-                let window_end = c
-                    .state
-                    .resolved_at
-                    .map(|r| r.saturating_add(ctx.opts.lifecycle.reopen_window));
-                if window_end.is_some_and(|w| w < now) {
-                    due.push((id, CaseEvent::AutoClose));
-                }
-            }
-        }
-    }
+    let due = due_timers(&t.attention, &t.by_status, &t.cases, &ctx.opts.lifecycle, now)?;
     let mut changed = 0;
     for (id, event) in due {
         let cmd = EventCommand {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use caselog_core::{PerformanceTier, TenantId, Timestamp};
+use caselog_core::Timestamp;
 use crossbeam_channel::{Receiver, Sender};
 use redb::Database;
 
@@ -46,16 +46,6 @@ pub(crate) enum Command {
         new: NewFollowUp,
         reply: Reply<Created>,
     },
-    SetTier {
-        tenant: TenantId,
-        tier: PerformanceTier,
-        reply: Reply<()>,
-    },
-    SetComplex {
-        case: CaseRef,
-        complex: bool,
-        reply: Reply<u64>,
-    },
     Import {
         cases: Vec<ImportCase>,
         durable: bool,
@@ -73,9 +63,10 @@ pub(crate) enum Command {
     Sync {
         reply: Reply<()>,
     },
-    /// A command whose logic lives in its own module (feed consumers, read
-    /// markers, erasure), run in the batch's transaction like any other.
-    Ext(Box<dyn ExtCommand>),
+    /// A command whose work lives in its own module (the workflow actions,
+    /// the timer passes, feed consumers, read markers, erasure), run in the
+    /// batch's transaction like any other.
+    Job(Box<dyn Job>),
 }
 
 impl Command {
@@ -85,6 +76,7 @@ impl Command {
         match self {
             Command::Sync { .. } => true,
             Command::Import { durable, .. } => *durable,
+            Command::Job(job) => job.durable() || mode == Durability::Immediate,
             _ => mode == Durability::Immediate,
         }
     }
@@ -176,9 +168,9 @@ impl CommitWatch {
 }
 
 /// An answer held back until the batch's commit succeeded.
-type Pending = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+pub(crate) type Pending = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
-fn hold<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
+pub(crate) fn hold<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
     Box::new(move |commit_error| {
         let answer = match (commit_error, result) {
             (Some(e), Ok(_)) => Err(e.clone()),
@@ -369,7 +361,7 @@ impl Writer {
 
 /// Whether an error means the transaction itself is broken (as opposed to
 /// a refused command that wrote nothing).
-fn is_fatal(e: &StoreError) -> bool {
+pub(crate) fn is_fatal(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::Storage { .. } | StoreError::Corrupt { .. } | StoreError::UnknownRecordVersion { .. }
@@ -388,8 +380,6 @@ fn apply(
         Command::Create { new, reply } => split(reply, write::create_case(t, ctx, new, None, now)),
         Command::Event { cmd, reply } => split(reply, write::apply_event(t, ctx, cmd, now)),
         Command::FollowUp { scope, of, new, reply } => split(reply, write::follow_up(t, ctx, &scope, &of, new, now)),
-        Command::SetTier { tenant, tier, reply } => split(reply, write::set_tier(t, &tenant, tier)),
-        Command::SetComplex { case, complex, reply } => split(reply, write::set_complex(t, ctx, &case, complex)),
         Command::Import { cases, reply, .. } => {
             // A refused case is its own outcome; the first fatal error stops
             // the chunk and goes through `split` like any command's.
@@ -408,7 +398,7 @@ fn apply(
             write::prune_changes(t, upto).and_then(|n| crate::feed::prune(t, ctx, upto).map(|_| n)),
         ),
         Command::Sync { reply } => Ok(hold(reply, Ok(()))),
-        Command::Ext(cmd) => cmd.apply(t, ctx, now),
+        Command::Job(job) => job.run(t, ctx, now),
     }
 }
 
@@ -432,49 +422,63 @@ fn answer_all(cmd: Command, err: &StoreError) {
     match cmd {
         Command::Create { reply, .. } | Command::FollowUp { reply, .. } => send(reply, err),
         Command::Event { reply, .. } => send(reply, err),
-        Command::SetTier { reply, .. } | Command::Sync { reply } => send(reply, err),
-        Command::SetComplex { reply, .. } | Command::PruneChanges { reply, .. } => send(reply, err),
+        Command::Sync { reply } => send(reply, err),
+        Command::PruneChanges { reply, .. } => send(reply, err),
         Command::Import { reply, .. } => send(reply, err),
         Command::Timers { reply, .. } => send(reply, err),
-        Command::Ext(cmd) => cmd.refuse(err),
+        Command::Job(job) => job.refuse(err),
     }
 }
 
-/// A write command defined outside this file: a closure run inside the
-/// batch's transaction, and its caller's reply channel.
-pub(crate) trait ExtCommand: Send {
-    fn apply(
+/// Work the writer runs inside its batch transaction, defined outside
+/// this file (workflow actions, timer passes, feed, markers, erasure).
+pub(crate) trait Job: Send {
+    /// Runs in the batch's transaction. A refusal is answered when the
+    /// batch commits; a storage failure also aborts the batch.
+    fn run(
         self: Box<Self>,
         t: &mut Tables<'_>,
         ctx: &mut Ctx<'_>,
         now: Timestamp,
     ) -> Result<Pending, (Pending, StoreError)>;
+    /// Answers the caller of a job that will not run.
     fn refuse(self: Box<Self>, err: &StoreError);
+    /// Whether the batch must commit durably whatever the store's
+    /// durability (the timer's passes: nobody waits to sync them).
+    fn durable(&self) -> bool {
+        false
+    }
 }
 
-struct Ext<T, F> {
-    run: F,
-    reply: Reply<T>,
+/// A [`Job`] made of a closure and its caller's reply channel.
+pub(crate) struct FnJob<T, F> {
+    pub f: F,
+    pub reply: Reply<T>,
+    pub durable: bool,
 }
 
-impl<T, F> ExtCommand for Ext<T, F>
+impl<T, F> Job for FnJob<T, F>
 where
     T: Send + 'static,
     F: FnOnce(&mut Tables<'_>, &mut Ctx<'_>, Timestamp) -> Result<T> + Send,
 {
-    fn apply(
+    fn run(
         self: Box<Self>,
         t: &mut Tables<'_>,
         ctx: &mut Ctx<'_>,
         now: Timestamp,
     ) -> Result<Pending, (Pending, StoreError)> {
-        let Ext { run, reply } = *self;
-        split(reply, run(t, ctx, now))
+        let FnJob { f, reply, .. } = *self;
+        split(reply, f(t, ctx, now))
     }
 
     fn refuse(self: Box<Self>, err: &StoreError) {
         // A caller that stopped waiting is not an error here.
         let _ = self.reply.send(Err(err.clone()));
+    }
+
+    fn durable(&self) -> bool {
+        self.durable
     }
 }
 
@@ -485,5 +489,11 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Tables<'_>, &mut Ctx<'_>, Timestamp) -> Result<T> + Send + 'static,
 {
-    move |reply| Command::Ext(Box::new(Ext { run, reply }))
+    move |reply| {
+        Command::Job(Box::new(FnJob {
+            f: run,
+            reply,
+            durable: false,
+        }))
+    }
 }

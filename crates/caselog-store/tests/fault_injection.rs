@@ -598,6 +598,7 @@ fn import_case(number: &str, title: &str, bodies: &[String]) -> ImportCase {
             tenant: tenant("seller-imp"),
             created_by: user("ops@example.com"),
             assignee: None,
+            handler: None,
             marketplace: Marketplace::parse("de").unwrap(),
             language: LanguageTag::parse("en").unwrap(),
             category: Category::Tax,

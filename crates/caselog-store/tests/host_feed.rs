@@ -381,7 +381,7 @@ fn change_kinds_name_what_happened() {
         .apply_event(&all, &CaseRef::Id(a.id), agent("bob"), CaseEvent::PickUp, "", None)
         .unwrap();
     store.merge(&CaseRef::Id(b.id), &a.number, user("bob"), "same").unwrap();
-    store.set_complex(&CaseRef::Id(a.id), true).unwrap();
+    store.set_complex(&CaseRef::Id(a.id), user("bob"), true).unwrap();
     let kinds: Vec<ChangeKind> = store
         .feed(&all, "k", None, 100)
         .unwrap()

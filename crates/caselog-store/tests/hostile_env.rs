@@ -232,6 +232,7 @@ fn import_case(i: usize) -> ImportCase {
             tenant: tenant("seller-imp"),
             created_by: user("ops@example.com"),
             assignee: None,
+            handler: None,
             marketplace: Marketplace::parse("de").unwrap(),
             language: LanguageTag::parse("en").unwrap(),
             category: Category::Tax,

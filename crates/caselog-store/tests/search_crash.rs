@@ -305,7 +305,10 @@ fn verify_notices_a_wrong_index() {
         let mut c = new_case("s1", "Different", &format!("other text {i}"));
         c.at = Some(day("2026-01-01"));
         store.create_case(c).unwrap();
-        store.set_complex(&CaseRef::Id(CaseId(i + 1)), true).unwrap_or(());
+        store
+            .set_complex(&CaseRef::Id(CaseId(i + 1)), UserId::parse("agent-1").unwrap(), true)
+            .map(|_| ())
+            .unwrap_or(());
     }
     store.shutdown().unwrap();
     std::fs::remove_dir_all(index_dir(b.path())).unwrap();

@@ -544,9 +544,18 @@ proptest! {
                 let got: Vec<CaseId> = page.cases.iter().map(|c| c.id).collect();
                 prop_assert_eq!(page.total, expected.len() as u64);
                 prop_assert_eq!(&got, &expected, "{:?} descending {}", view_sort, descending);
-                let second = store.view(&scope, &ViewQuery { page: 2, per_page, ..q }).unwrap();
+                let second = store.view(&scope, &ViewQuery { page: 2, per_page, ..q.clone() }).unwrap();
                 let slice: Vec<CaseId> = expected.iter().skip(per_page as usize).take(per_page as usize).copied().collect();
                 prop_assert_eq!(second.cases.iter().map(|c| c.id).collect::<Vec<_>>(), slice);
+                // A cursor walk in pages of `per_page` gives the same order, each case once.
+                let (mut walked, mut cursor) = (Vec::new(), None);
+                loop {
+                    let page = store.view_after(&scope, &ViewQuery { per_page, ..q.clone() }, cursor.as_ref()).unwrap();
+                    walked.extend(page.cases.iter().map(|c| c.id));
+                    prop_assert!(walked.len() <= expected.len(), "the walk repeats cases");
+                    match page.next { Some(next) => cursor = Some(next), None => break }
+                }
+                prop_assert_eq!(&walked, &expected, "walk {:?} descending {}", view_sort, descending);
             }
         }
         store.shutdown().unwrap();

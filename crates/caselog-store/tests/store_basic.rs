@@ -484,6 +484,7 @@ fn import_keeps_status_and_reports_existing_numbers() {
                 tenant: tenant("seller-9"),
                 created_by: user("ops@example.com"),
                 assignee: None,
+                handler: None,
                 marketplace: Marketplace::parse("de").unwrap(),
                 language: LanguageTag::parse("de").unwrap(),
                 category: Category::Tax,

@@ -2,7 +2,9 @@
 //! against a plain in-memory model; every read is compared. The model
 //! applies the same core rules (themselves property-tested in core), so
 //! what this checks is the store's plumbing: scoping, view tables, counts,
-//! paging, sort orders and the queue's order.
+//! paging, sort orders and the queue's order — which, after every action
+//! (transfer, assignment, complexity, tier changes in small re-key batches,
+//! timers), must be the core comparator's order of the model's keys.
 
 mod common;
 
@@ -44,7 +46,38 @@ enum Op {
         category: Option<usize>,
         limit: usize,
     },
+    Transfer {
+        case: usize,
+        category: usize,
+    },
+    Assign {
+        case: usize,
+        agent: usize,
+    },
+    Release {
+        case: usize,
+    },
+    Complex {
+        case: usize,
+        complex: bool,
+    },
+    Tier {
+        tenant: usize,
+        tier: usize,
+    },
+    AgentMine {
+        agent: usize,
+    },
+    HandOver {
+        case: usize,
+        to: Option<usize>,
+    },
+    Timers {
+        days: i64,
+    },
 }
+
+const AGENTS: [&str; 2] = ["agent-1", "agent-2"];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -54,7 +87,15 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (proptest::option::of(0..3usize), proptest::option::of(0..6usize), any::<bool>(), any::<bool>(), 1..5u32, 1..4u32)
             .prop_map(|(tenant, status, created, desc, per_page, page)| Op::ViewAll { tenant, status, created, desc, per_page, page }),
         1 => (0..3usize, 0..2usize).prop_map(|(tenant, user)| Op::Mine { tenant, user }),
-        1 => (proptest::option::of(0..12usize), 1..10usize).prop_map(|(category, limit)| Op::Queue { category, limit }),
+        2 => (proptest::option::of(0..12usize), 1..10usize).prop_map(|(category, limit)| Op::Queue { category, limit }),
+        1 => (0..64usize, 0..12usize).prop_map(|(case, category)| Op::Transfer { case, category }),
+        1 => (0..64usize, 0..2usize).prop_map(|(case, agent)| Op::Assign { case, agent }),
+        1 => (0..64usize).prop_map(|case| Op::Release { case }),
+        1 => (0..64usize, any::<bool>()).prop_map(|(case, complex)| Op::Complex { case, complex }),
+        1 => (0..3usize, 0..3usize).prop_map(|(tenant, tier)| Op::Tier { tenant, tier }),
+        1 => (0..2usize).prop_map(|agent| Op::AgentMine { agent }),
+        1 => (0..64usize, proptest::option::of(0..2usize)).prop_map(|(case, to)| Op::HandOver { case, to }),
+        1 => (0..10i64).prop_map(|days| Op::Timers { days }),
     ]
 }
 
@@ -64,11 +105,44 @@ struct ModelCase {
     tenant: String,
     created_by: String,
     assignee: Option<String>,
+    handler: Option<String>,
     category: Category,
     title: String,
     state: CaseState,
     duplicate: bool,
     entries: u32,
+    complex: bool,
+    tier: PerformanceTier,
+}
+
+/// Applies a routing event (support) to the model and the store; both must
+/// agree on acceptance, refusal and the resulting status.
+fn routed(
+    m: &mut ModelCase,
+    actor: &Actor,
+    event: CaseEvent,
+    clock: Timestamp,
+    opts: &Options,
+    got: Result<Written, StoreError>,
+) -> Result<bool, TestCaseError> {
+    let expected = transition(&m.state, actor, &event, clock, &opts.lifecycle);
+    match (expected, got) {
+        (Ok(t), Ok(w)) => {
+            prop_assert_eq!(w.status, t.state.status);
+            prop_assert_eq!(w.entry, m.entries);
+            m.state = t.state;
+            m.entries += 1;
+            Ok(true)
+        }
+        (Err(e), Err(StoreError::Transition { refusal: source, .. })) => {
+            prop_assert_eq!(e, source);
+            Ok(false)
+        }
+        (e, g) => {
+            prop_assert!(false, "model {:?} vs store {:?}", e, g);
+            Ok(false)
+        }
+    }
 }
 
 fn scope_of(t: Option<usize>) -> Scope {
@@ -83,7 +157,9 @@ proptest! {
     #[test]
     fn store_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
-        let opts = fast_options();
+        // Re-keys in batches of two, so tier changes take several.
+        let opts = Options { rekey_batch: 2, ..fast_options() };
+        let mut tiers = [PerformanceTier::Standard; 3];
         let store = Store::open(dir.path(), opts.clone()).unwrap();
         let mut model: Vec<ModelCase> = Vec::new();
         let mut clock = ts("2026-02-01T00:00:00Z");
@@ -103,8 +179,9 @@ proptest! {
                     let dup = find_duplicate(&facts, &recent, &opts.queue);
                     prop_assert_eq!(created.duplicate_of.is_some(), dup.is_some());
                     model.push(ModelCase {
-                        id: created.id, tenant: TENANTS[t].into(), created_by: USERS[u].into(), assignee: None,
+                        id: created.id, tenant: TENANTS[t].into(), created_by: USERS[u].into(), assignee: None, handler: None,
                         category, title: TITLES[title].into(), state: CaseState::new(clock), duplicate: dup.is_some(), entries: 1,
+                        complex: false, tier: tiers[t],
                     });
                 }
                 Op::Event { case, actor, event } => {
@@ -171,8 +248,10 @@ proptest! {
                     let mut q = ViewQuery::new(ViewKind::Mine(user(USERS[u])));
                     q.per_page = 1000;
                     let got = store.view(&scope_of(Some(t)), &q).unwrap();
+                    // The seller side's *My cases*: the cases the user
+                    // created or was handed.
                     let mut want: Vec<CaseId> = model.iter()
-                        .filter(|m| m.tenant == TENANTS[t] && (m.created_by == USERS[u] || m.assignee.as_deref() == Some(USERS[u])))
+                        .filter(|m| m.tenant == TENANTS[t] && (m.created_by == USERS[u] || m.handler.as_deref() == Some(USERS[u])))
                         .map(|m| m.id).collect();
                     want.sort();
                     let mut got_ids: Vec<CaseId> = got.cases.iter().map(|c| c.id).collect();
@@ -187,7 +266,7 @@ proptest! {
                         .filter(|m| m.state.status.waits_on_support())
                         .filter(|m| category.is_none_or(|c| m.category == c))
                         .map(|m| opts.queue.key(&QueueInputs {
-                            category: m.category, complex: false, tier: PerformanceTier::Standard,
+                            category: m.category, complex: m.complex, tier: m.tier,
                             created_at: m.state.created_at, paused: m.state.paused_total, duplicate: m.duplicate,
                         }, m.id))
                         .collect();
@@ -195,6 +274,104 @@ proptest! {
                     want.truncate(limit);
                     let got_keys: Vec<QueueKey> = got.iter().map(|e| e.key).collect();
                     prop_assert_eq!(got_keys, want);
+                    // Each stored key is its case's key under the policy.
+                    for e in &got {
+                        prop_assert_eq!(e.key, queue_key_of(&opts, &e.case));
+                    }
+                }
+                Op::Transfer { case, category } => {
+                    if model.is_empty() { continue; }
+                    let i = case % model.len();
+                    let category = Category::ALL[category];
+                    let event = CaseEvent::Transfer { category, marketplace: None };
+                    let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), event, "misfiled", Some(clock));
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::Transfer { category, marketplace: None }, clock, &opts, got)? {
+                        model[i].category = category;
+                    }
+                }
+                Op::Assign { case, agent: a } => {
+                    if model.is_empty() { continue; }
+                    let i = case % model.len();
+                    let to = user(AGENTS[a]);
+                    let event = CaseEvent::Assign { to: to.clone() };
+                    let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), event, "", Some(clock));
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::Assign { to }, clock, &opts, got)? {
+                        model[i].assignee = Some(AGENTS[a].into());
+                    }
+                }
+                Op::Release { case } => {
+                    if model.is_empty() { continue; }
+                    let i = case % model.len();
+                    let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), CaseEvent::Release, "", Some(clock));
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::Release, clock, &opts, got)? {
+                        model[i].assignee = None;
+                    }
+                }
+                Op::Complex { case, complex } => {
+                    if model.is_empty() { continue; }
+                    let i = case % model.len();
+                    let event = CaseEvent::SetComplex { complex };
+                    let got = store.apply_event(&Scope::AllTenants, &CaseRef::Id(model[i].id), agent("agent-1"), event, "", Some(clock));
+                    if routed(&mut model[i], &agent("agent-1"), CaseEvent::SetComplex { complex }, clock, &opts, got)? {
+                        model[i].complex = complex;
+                    }
+                }
+                Op::Tier { tenant: t, tier } => {
+                    let tier = PerformanceTier::ALL[tier];
+                    store.set_tenant_tier(&tenant(TENANTS[t]), tier).unwrap();
+                    tiers[t] = tier;
+                    // Every non-final case of the tenant takes the new tier.
+                    for m in model.iter_mut().filter(|m| m.tenant == TENANTS[t] && !m.state.status.is_final()) {
+                        m.tier = tier;
+                    }
+                }
+                Op::HandOver { case, to } => {
+                    if model.is_empty() { continue; }
+                    let i = case % model.len();
+                    // The creator hands the case to a colleague (or takes it back).
+                    let by = seller(&model[i].created_by);
+                    let event = match to {
+                        Some(u) => CaseEvent::Assign { to: user(USERS[u]) },
+                        None => CaseEvent::Release,
+                    };
+                    let scope = Scope::Tenant(tenant(&model[i].tenant));
+                    let got = store.apply_event(&scope, &CaseRef::Id(model[i].id), by.clone(), event.clone(), "", Some(clock));
+                    if routed(&mut model[i], &by, event, clock, &opts, got)? {
+                        model[i].handler = to.map(|u| USERS[u].to_string());
+                    }
+                }
+                Op::AgentMine { agent: a } => {
+                    // The support side's *My cases*: the cases assigned to the agent.
+                    let mut q = ViewQuery::new(ViewKind::Mine(user(AGENTS[a])));
+                    q.per_page = 1000;
+                    let got = store.view(&Scope::AllTenants, &q).unwrap();
+                    let mut want: Vec<CaseId> = model.iter()
+                        .filter(|m| m.assignee.as_deref() == Some(AGENTS[a]))
+                        .map(|m| m.id).collect();
+                    want.sort();
+                    let mut got_ids: Vec<CaseId> = got.cases.iter().map(|c| c.id).collect();
+                    got_ids.sort();
+                    prop_assert_eq!(got_ids, want);
+                }
+                Op::Timers { days } => {
+                    let now = clock.saturating_add(Span::days(days));
+                    // The timers' rules, applied to the model: every due
+                    // event is chosen before any is applied.
+                    let mut want = 0;
+                    for m in model.iter_mut() {
+                        let event = match m.state.status {
+                            Status::NeedsAttention if m.state.reply_deadline.is_some_and(|d| d <= now) => CaseEvent::DeadlineExpired,
+                            Status::Resolved if m.state.resolved_at.is_some_and(|r| r.saturating_add(opts.lifecycle.reopen_window) < now) => CaseEvent::AutoClose,
+                            _ => continue,
+                        };
+                        if let Ok(t) = transition(&m.state, &Actor::System, &event, now, &opts.lifecycle) {
+                            m.state = t.state;
+                            m.entries += 1;
+                            want += 1;
+                        }
+                    }
+                    prop_assert_eq!(store.run_timers(now).unwrap(), want);
+                    clock = now;
                 }
             }
         }

@@ -191,7 +191,7 @@ fn perform(store: &Store, m: &ThreadModel, seq: u32, op: &Op) -> Result<Option<S
         }
         Op::SetComplex { case, complex } => {
             store
-                .set_complex(&by_number(case), complex)
+                .set_complex(&by_number(case), caselog_tests::crash::agent_user(m.thread), complex)
                 .map_err(|e| e.to_string())?;
             Ok(None)
         }

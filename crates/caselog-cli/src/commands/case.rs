@@ -27,6 +27,10 @@ pub fn run(db: &Path, action: CaseAction, out: &mut dyn Write) -> Result<Outcome
         CaseAction::Reply(a) => reply(db, a, out),
         CaseAction::Event(a) => event(db, a, out),
         CaseAction::FollowUp(a) => follow_up(db, a, out),
+        CaseAction::Transfer(a) => super::workflow::transfer(db, a, out),
+        CaseAction::Assign(a) => super::workflow::assign(db, a, out),
+        CaseAction::Release(a) => super::workflow::release(db, a, out),
+        CaseAction::Complex(a) => super::workflow::complex(db, a, out),
     }
 }
 
@@ -187,7 +191,7 @@ fn follow_up(db: &Path, a: FollowUpArgs, out: &mut dyn Write) -> Result<Outcome>
 }
 
 /// The actor and the scope it acts in.
-fn actor(role: RoleArg, args: &ActorArgs) -> Result<(Actor, Scope)> {
+pub(super) fn actor(role: RoleArg, args: &ActorArgs) -> Result<(Actor, Scope)> {
     let user = || {
         args.user
             .clone()
@@ -224,7 +228,7 @@ struct WrittenJson {
     entry: u32,
 }
 
-fn report_written(out: &mut dyn Write, number: &str, w: &Written, json: bool, what: &str) -> Result<()> {
+pub(super) fn report_written(out: &mut dyn Write, number: &str, w: &Written, json: bool, what: &str) -> Result<()> {
     if json {
         return json_line(
             out,

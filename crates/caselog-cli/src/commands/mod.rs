@@ -8,6 +8,7 @@ mod ops;
 pub mod read;
 mod salvage;
 pub mod search;
+mod workflow;
 
 use std::io::Write;
 use std::path::Path;
@@ -40,6 +41,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
         Command::Feed(a) => feed::run(db, &a, out),
         Command::Erase(a) => erase::erase(db, &a, out),
         Command::Scrub(a) => erase::scrub(db, &a, out),
+        Command::Timers(a) => workflow::timers(db, &a, out),
+        Command::Tenant(a) => workflow::tenant(db, a.action, out),
     }
 }
 
@@ -60,7 +63,14 @@ pub fn open_existing(db: &Path) -> Result<Store> {
 /// schema), a progress bar shows it.
 pub fn open_or_create(db: &Path) -> Result<Store> {
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let store = Store::open_with_progress(db, Options::default(), |p| {
+    // The operator's commands run no timer thread: `caselog timers` applies
+    // the timers on request, and an import or a demo is never changed
+    // behind the operator's back while it runs.
+    let opts = Options {
+        timer_interval: None,
+        ..Options::default()
+    };
+    let store = Store::open_with_progress(db, opts, |p| {
         let pb = bar.get_or_insert_with(|| {
             let pb = crate::progress::bar(p.total, "cases");
             pb.set_message(format!("rebuilding the search index ({})", p.reason));

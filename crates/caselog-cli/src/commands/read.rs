@@ -46,6 +46,12 @@ pub fn show(db: &Path, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome> 
     if let Some(a) = &case.assignee {
         writeln!(out, "  Assignee:       {}", visible(a.as_str()))?;
     }
+    if let Some(h) = &case.handler {
+        writeln!(out, "  Handed to:      {}", visible(h.as_str()))?;
+    }
+    if case.complex {
+        writeln!(out, "  Complex:        yes")?;
+    }
     writeln!(out, "  First response: {}", opt_time(s.first_response_at))?;
     if let Some(d) = s.reply_deadline {
         writeln!(out, "  Reply deadline: {}", short_time(d))?;

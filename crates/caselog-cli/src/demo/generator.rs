@@ -440,6 +440,7 @@ impl Generator {
             tenant,
             created_by: creator,
             assignee,
+            handler: None,
             marketplace: Marketplace::parse(marketplace).expect("the demo's marketplaces are valid"),
             language: LanguageTag::parse(if zh { "zh" } else { "en" }).expect("en and zh are language tags"),
             category,

@@ -216,7 +216,11 @@ impl Fields {
         doc.add_u64(self.status, case.state.status.index() as u64);
         doc.add_u64(self.category, case.category.index() as u64);
         doc.add_text(self.marketplace, case.marketplace.as_str());
+        // `by:` is the seller side's *My cases*: creator or handler.
         doc.add_text(self.by, case.created_by.as_str());
+        if let Some(h) = &case.handler {
+            doc.add_text(self.by, h.as_str());
+        }
         doc.add_i64(self.created, case.state.created_at.as_millis());
         doc.add_i64(self.updated, case.state.updated_at.as_millis());
         doc.add_text(self.title, &case.title);
@@ -298,6 +302,12 @@ pub(crate) fn fingerprint(case: &Case, thread: &[ThreadEntry], texts: &[&str]) -
     put(&[case.state.status.index() as u8, case.category.index() as u8]);
     put(case.marketplace.as_str().as_bytes());
     put(case.created_by.as_str().as_bytes());
+    if let Some(h) = &case.handler {
+        // Only present when set, so fingerprints of cases without one
+        // are those of older releases.
+        put(b"handler");
+        put(h.as_str().as_bytes());
+    }
     put(&case.state.created_at.as_millis().to_le_bytes());
     put(&case.state.updated_at.as_millis().to_le_bytes());
     put(case.title.as_bytes());

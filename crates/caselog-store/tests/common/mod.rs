@@ -44,6 +44,9 @@ pub fn fast_options() -> Options {
         durability: Durability::Deferred,
         cache_bytes: 8 * 1024 * 1024,
         index_heap_bytes: 15_000_000,
+        // The tests' cases carry fixed past times; a timer pass by the
+        // real clock would move them behind the test's back.
+        timer_interval: None,
         ..Options::default()
     }
 }
@@ -79,4 +82,17 @@ impl Rng {
 /// runs), if set and valid.
 pub fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// A stored case's queue key as the policy computes it from the case.
+pub fn queue_key_of(opts: &Options, case: &Case) -> QueueKey {
+    let inputs = QueueInputs {
+        category: case.category,
+        complex: case.complex,
+        tier: case.tier,
+        created_at: case.state.created_at,
+        paused: case.state.paused_total,
+        duplicate: case.links.duplicate_of.is_some(),
+    };
+    opts.queue.key(&inputs, case.id)
 }

@@ -148,6 +148,9 @@ impl Matchable for OracleCase {
     fn created_by(&self) -> &UserId {
         &self.case.created_by
     }
+    fn handler(&self) -> Option<&UserId> {
+        self.case.handler.as_ref()
+    }
     fn created_at(&self) -> Timestamp {
         self.case.state.created_at
     }
