@@ -164,17 +164,7 @@ impl Store {
     /// Erases several cases in one transaction (all or none on a storage
     /// failure; a case not found is skipped and reported as `None`).
     pub(crate) fn erase_many(&self, ids: Vec<CaseId>) -> Result<Vec<Option<Erased>>> {
-        self.submit(ext(move |t, ctx, now| {
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                match erase_case(t, ctx, &Scope::AllTenants, &CaseRef::Id(id), now) {
-                    Ok(e) => out.push(Some(e)),
-                    Err(StoreError::CaseNotFound(_)) => out.push(None),
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(out)
-        }))
+        self.submit(ext(move |t, ctx, now| erase_ids(t, ctx, ids, now)))
     }
 
     /// Scrubs a closed store in `dir`: compacts the store file (dropping the
@@ -280,4 +270,24 @@ fn remove_dead_segment_files(dir: &Path, live: &[String]) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("syncing", dir))
+}
+
+/// Erases the cases `ids` in the batch's transaction (a case not found is
+/// `None`); the retention pass of [`crate::Store::run_retention`] and of
+/// the timer thread.
+pub(crate) fn erase_ids(
+    t: &mut Tables<'_>,
+    ctx: &mut Ctx<'_>,
+    ids: Vec<CaseId>,
+    now: Timestamp,
+) -> Result<Vec<Option<Erased>>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match erase_case(t, ctx, &Scope::AllTenants, &CaseRef::Id(id), now) {
+            Ok(e) => out.push(Some(e)),
+            Err(StoreError::CaseNotFound(_)) => out.push(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }

@@ -16,7 +16,7 @@ use crate::stored::load_case;
 use crate::tables::{self, order_bits, ALL_SCOPE};
 
 /// Cases erased in one transaction by [`Store::run_retention`].
-const ERASE_CHUNK: usize = 256;
+pub(crate) const ERASE_CHUNK: usize = 256;
 
 /// Which final (`closed` or `merged`) cases are erased, by how long ago they
 /// were last updated (for a final case: closed or merged). Cases that are
@@ -74,49 +74,9 @@ impl Store {
         if policy.is_empty() {
             return Ok(report);
         }
-        // The newest a due case can be updated: now less the shortest keep span.
-        let shortest = policy
-            .per_tenant
-            .values()
-            .flatten()
-            .chain(policy.final_older_than.iter())
-            .map(|s| s.0)
-            .min()
-            .unwrap_or(0);
-        let newest_due = now.saturating_sub(Span(shortest));
-        report.due = self.damage.guard("finding cases past retention", || {
-            let txn = self.read_txn()?;
-            let by_status = txn
-                .open_table(tables::BY_STATUS)
-                .map_err(|e| StoreError::storage("finding cases past retention", e))?;
-            let cases = txn
-                .open_table(tables::CASES)
-                .map_err(|e| StoreError::storage("finding cases past retention", e))?;
-            let mut due = Vec::new();
-            for status in [Status::Closed, Status::Merged] {
-                let s = status.index() as u8;
-                let upto = order_bits(newest_due.as_millis());
-                for item in by_status
-                    .range((ALL_SCOPE, s, 0, 0)..=(ALL_SCOPE, s, upto, u64::MAX))
-                    .map_err(st("finding cases past retention"))?
-                {
-                    let (k, _) = item.map_err(st("finding cases past retention"))?;
-                    let (_, _, _, id) = k.value();
-                    let Some(case) = load_case(&cases, id)? else {
-                        continue;
-                    };
-                    let Some(keep) = policy.keep_for(&case.tenant) else {
-                        continue;
-                    };
-                    let updated = case.state.updated_at;
-                    if now.since(updated) > keep {
-                        due.push((case.id, case.number, case.tenant, updated));
-                    }
-                }
-            }
-            due.sort_by_key(|d| d.0);
-            Ok(due)
-        })?;
+        report.due = self
+            .damage
+            .guard("finding cases past retention", || due_cases(&*self.db, &policy, now))?;
         if dry_run {
             return Ok(report);
         }
@@ -125,5 +85,63 @@ impl Store {
             report.erased += erased.iter().flatten().count();
         }
         Ok(report)
+    }
+}
+
+/// The final cases past `policy` as of `now`, oldest id first: (id, number,
+/// tenant, last update). Reads one snapshot; used by
+/// [`Store::run_retention`] and the timer thread.
+pub(crate) fn due_cases(
+    db: &crate::store::ReadDb,
+    policy: &RetentionPolicy,
+    now: Timestamp,
+) -> Result<Vec<(CaseId, CaseNumber, TenantId, Timestamp)>> {
+    if policy.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The newest a due case can be updated: now less the shortest keep span.
+    let shortest = policy
+        .per_tenant
+        .values()
+        .flatten()
+        .chain(policy.final_older_than.iter())
+        .map(|s| s.0)
+        .min()
+        .unwrap_or(0);
+    let newest_due = now.saturating_sub(Span(shortest));
+    {
+        let txn = db
+            .begin_read()
+            .map_err(|e| StoreError::storage("finding cases past retention", e))?;
+        let by_status = txn
+            .open_table(tables::BY_STATUS)
+            .map_err(|e| StoreError::storage("finding cases past retention", e))?;
+        let cases = txn
+            .open_table(tables::CASES)
+            .map_err(|e| StoreError::storage("finding cases past retention", e))?;
+        let mut due = Vec::new();
+        for status in [Status::Closed, Status::Merged] {
+            let s = status.index() as u8;
+            let upto = order_bits(newest_due.as_millis());
+            for item in by_status
+                .range((ALL_SCOPE, s, 0, 0)..=(ALL_SCOPE, s, upto, u64::MAX))
+                .map_err(st("finding cases past retention"))?
+            {
+                let (k, _) = item.map_err(st("finding cases past retention"))?;
+                let (_, _, _, id) = k.value();
+                let Some(case) = load_case(&cases, id)? else {
+                    continue;
+                };
+                let Some(keep) = policy.keep_for(&case.tenant) else {
+                    continue;
+                };
+                let updated = case.state.updated_at;
+                if now.since(updated) > keep {
+                    due.push((case.id, case.number, case.tenant, updated));
+                }
+            }
+        }
+        due.sort_by_key(|d| d.0);
+        Ok(due)
     }
 }

@@ -41,6 +41,7 @@ impl TimerThread {
         let interval = opts.timer_interval.unwrap_or(Duration::from_secs(60));
         let clock = opts.clock.clone();
         let lifecycle = opts.lifecycle.clone();
+        let retention = opts.retention.clone();
         let (stop, stopped) = bounded::<()>(1);
         let handle = std::thread::Builder::new()
             .name("caselog-timer".into())
@@ -55,6 +56,28 @@ impl TimerThread {
                     return;
                 }
                 let now = clock.now();
+                // Retention first: a case erased now needs no timer.
+                if !retention.is_empty() {
+                    match damage.guard("finding cases past retention", || {
+                        crate::retention::due_cases(&*db, &retention, now)
+                    }) {
+                        Ok(due) if due.is_empty() => {}
+                        Ok(due) => {
+                            let ids: Vec<_> = due.iter().map(|d| d.0).collect();
+                            for chunk in ids.chunks(crate::retention::ERASE_CHUNK) {
+                                let chunk = chunk.to_vec();
+                                let erase =
+                                    move |t: &mut crate::write::Tables<'_>, ctx: &mut crate::write::Ctx<'_>, now| {
+                                        crate::erase::erase_ids(t, ctx, chunk, now).map(|e| e.iter().flatten().count())
+                                    };
+                                if !pass(&tx, interval, now, erase) {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => tracing::error!("retention check failed: {e}"),
+                    }
+                }
                 match damage.guard("checking the timers", || anything_due(&*db, &lifecycle, now)) {
                     Ok(false) => continue,
                     Ok(true) => {}
@@ -63,7 +86,10 @@ impl TimerThread {
                         return;
                     }
                 }
-                if !pass(&tx, interval, now) {
+                let timers = move |t: &mut crate::write::Tables<'_>, ctx: &mut crate::write::Ctx<'_>, _| {
+                    crate::write::run_timers(t, ctx, now)
+                };
+                if !pass(&tx, interval, now, timers) {
                     return;
                 }
             })?;
@@ -90,14 +116,16 @@ impl Drop for TimerThread {
     }
 }
 
-/// One pass. Returns false when the writer can take no more writes (gone,
+/// One durable pass of `f` (the lifecycle timers, or a chunk of retention
+/// erasures). Returns false when the writer can take no more writes (gone,
 /// poisoned or refusing), which ends the thread.
-fn pass(tx: &Sender<Command>, interval: Duration, now: Timestamp) -> bool {
+fn pass<F>(tx: &Sender<Command>, interval: Duration, now: Timestamp, f: F) -> bool
+where
+    F: FnOnce(&mut crate::write::Tables<'_>, &mut crate::write::Ctx<'_>, Timestamp) -> Result<usize> + Send + 'static,
+{
     let (reply, answer) = bounded(1);
     let job = FnJob {
-        f: move |t: &mut crate::write::Tables<'_>, ctx: &mut crate::write::Ctx<'_>, _| {
-            crate::write::run_timers(t, ctx, now)
-        },
+        f,
         reply,
         durable: true,
     };

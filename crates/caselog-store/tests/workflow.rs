@@ -484,3 +484,56 @@ fn a_changed_queue_policy_rebuilds_the_queue_at_open() {
     assert!(whole_queue(&store).is_empty());
     store.shutdown().unwrap();
 }
+
+#[test]
+fn the_timer_thread_applies_the_retention_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = ts("2026-03-02T09:00:00Z");
+    let clock = Arc::new(AtomicI64::new(t0.as_millis()));
+    let read = clock.clone();
+    let mut opts = Options {
+        timer_interval: Some(Duration::from_millis(20)),
+        clock: Clock::new(move || Timestamp::from_millis(read.load(Ordering::SeqCst)).unwrap()),
+        ..fast_options()
+    };
+    opts.retention.final_older_than = Some(Span::days(30));
+    let store = Store::open(dir.path(), opts).unwrap();
+    let scope = Scope::Tenant(tenant("seller-a"));
+    let closed = store
+        .create_case(new_case(
+            "seller-a",
+            "ann",
+            Category::Orders,
+            "Old and closed",
+            Some(t0),
+        ))
+        .unwrap();
+    store
+        .apply_event(
+            &scope,
+            &by_id(closed.id),
+            Actor::Seller(user("ann")),
+            CaseEvent::Close,
+            "",
+            Some(t0),
+        )
+        .unwrap();
+    let open = store
+        .create_case(new_case("seller-a", "ann", Category::Orders, "Old but open", Some(t0)))
+        .unwrap();
+    // Nothing is past retention yet: both stay.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(store.case(&scope, &by_id(closed.id)).unwrap().is_some());
+    // Sixty days on, the closed case goes by itself; the open one stays.
+    clock.store(t0.saturating_add(Span::days(60)).as_millis(), Ordering::SeqCst);
+    let started = Instant::now();
+    while store.case(&scope, &by_id(closed.id)).unwrap().is_some() && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        store.case(&scope, &by_id(closed.id)).unwrap().is_none(),
+        "retention did not run"
+    );
+    assert!(store.case(&scope, &by_id(open.id)).unwrap().is_some());
+    store.shutdown().unwrap();
+}
