@@ -93,6 +93,9 @@ ident_enum! {
         Attachment = "attachment",
         /// `has:` — the case has something; see [`HasWhat`].
         Has = "has",
+        /// `assignee:` — the support agent the case is assigned to, exact
+        /// (support's *My cases*).
+        Assignee = "assignee",
     }
 }
 
@@ -304,6 +307,8 @@ pub enum FieldFilter {
     Attachment(String),
     /// `has:` — the case has this.
     Has(HasWhat),
+    /// `assignee:` — the case is assigned to this support agent, exact.
+    Assignee(UserId),
 }
 
 impl FieldFilter {
@@ -323,6 +328,7 @@ impl FieldFilter {
             FieldFilter::Case(_) => FieldName::Case,
             FieldFilter::Attachment(_) => FieldName::Attachment,
             FieldFilter::Has(_) => FieldName::Has,
+            FieldFilter::Assignee(_) => FieldName::Assignee,
         }
     }
 
@@ -351,6 +357,7 @@ impl FieldFilter {
                     .any(|name| attachment_name_keys(name).contains(&key))
             }
             FieldFilter::Has(HasWhat::Attachment) => !doc.attachment_names().is_empty(),
+            FieldFilter::Assignee(u) => doc.assignee() == Some(u),
         }
     }
 }
@@ -367,7 +374,7 @@ impl fmt::Display for FieldFilter {
             FieldFilter::Status(v) => write_value(f, v.as_str()),
             FieldFilter::Category(v) => write_value(f, v.as_str()),
             FieldFilter::Marketplace(v) => write_value(f, v.as_str()),
-            FieldFilter::By(v) => write_value(f, v.as_str()),
+            FieldFilter::By(v) | FieldFilter::Assignee(v) => write_value(f, v.as_str()),
             FieldFilter::Case(v) => write_value(f, v.as_str()),
             FieldFilter::Attachment(v) => write_value(f, v),
             FieldFilter::Has(v) => write_value(f, v.as_str()),
@@ -646,6 +653,10 @@ pub trait Matchable {
     fn created_by(&self) -> &UserId;
     /// The user of the tenant the case is handed to, if any.
     fn handler(&self) -> Option<&UserId> {
+        None
+    }
+    /// The support agent the case is assigned to, if any.
+    fn assignee(&self) -> Option<&UserId> {
         None
     }
     /// When the case was created.
@@ -1015,6 +1026,7 @@ fn field_filter(field: FieldName, value: &str, pos: usize, quoted: bool) -> Resu
         FieldName::Category => Category::parse(value).map(FieldFilter::Category).map_err(invalid),
         FieldName::Marketplace => Marketplace::parse(value).map(FieldFilter::Marketplace).map_err(invalid),
         FieldName::By => UserId::parse(value).map(FieldFilter::By).map_err(invalid),
+        FieldName::Assignee => UserId::parse(value).map(FieldFilter::Assignee).map_err(invalid),
         FieldName::Case => CaseNumber::parse_imported(value)
             .map(FieldFilter::Case)
             .map_err(invalid),
@@ -1277,9 +1289,14 @@ impl QueryBuilder {
         self.field(FieldFilter::Marketplace(marketplace))
     }
 
-    /// Requires the creator.
+    /// Requires the creator or the user the case is handed to.
     pub fn by(self, user: UserId) -> Self {
         self.field(FieldFilter::By(user))
+    }
+
+    /// Requires the support agent the case is assigned to.
+    pub fn assignee(self, agent: UserId) -> Self {
+        self.field(FieldFilter::Assignee(agent))
     }
 
     /// Requires the creation time in `range`.

@@ -771,6 +771,7 @@ fn field_filter() -> impl Strategy<Value = FieldFilter> {
         "[A-Za-z0-9][A-Za-z0-9_-]{0,31}".prop_map(|s| FieldFilter::Case(CaseNumber::parse_imported(&s).unwrap())),
         "[a-z0-9 ._\"账-]{0,12}[a-z0-9]".prop_map(FieldFilter::Attachment),
         prop::sample::select(HasWhat::ALL).prop_map(FieldFilter::Has),
+        "[!-~]{1,30}".prop_map(|s| FieldFilter::Assignee(UserId::parse(&s).unwrap())),
     ]
 }
 

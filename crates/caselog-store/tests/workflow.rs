@@ -212,13 +212,20 @@ fn assignment_and_hand_over_drive_both_sides_my_cases_and_by() {
     assert_eq!(mine(&Scope::AllTenants, "agent-2"), vec![c.id]);
     // The agent is not one of the tenant's users: not in the seller's tab.
     assert!(mine(&seller_scope, "agent-2").is_empty());
-    store.assign(&by_id(c.id), user("lead-1"), user("agent-3"), "").unwrap();
+    let w = store.assign(&by_id(c.id), user("lead-1"), user("agent-3"), "").unwrap();
     assert!(mine(&Scope::AllTenants, "agent-2").is_empty());
     assert_eq!(mine(&Scope::AllTenants, "agent-3"), vec![c.id]);
-    store
+    // `assignee:` follows the assignment, for support and for the seller.
+    assert!(store.wait_indexed(w.change, WAIT).unwrap());
+    assert_eq!(hits(&store, &Scope::AllTenants, "assignee:agent-3"), vec![c.id]);
+    assert_eq!(hits(&store, &seller_scope, "assignee:agent-3"), vec![c.id]);
+    assert!(hits(&store, &Scope::AllTenants, "assignee:agent-2").is_empty());
+    let w = store
         .release(&by_id(c.id), user("agent-3"), "back to the queue")
         .unwrap();
     assert!(mine(&Scope::AllTenants, "agent-3").is_empty());
+    assert!(store.wait_indexed(w.change, WAIT).unwrap());
+    assert!(hits(&store, &Scope::AllTenants, "assignee:agent-3").is_empty());
     let case = store.case(&seller_scope, &by_id(c.id)).unwrap().unwrap();
     assert_eq!(case.assignee, None);
     assert_eq!(case.status(), Status::Open);

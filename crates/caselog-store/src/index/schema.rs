@@ -56,6 +56,7 @@ pub(crate) mod names {
     pub const HAS: &str = "has";
     pub const NUMBER_SORT_HI: &str = "number_sort_hi";
     pub const NUMBER_SORT_LO: &str = "number_sort_lo";
+    pub const ASSIGNEE: &str = "assignee";
 }
 
 /// The fields of the case index.
@@ -111,6 +112,8 @@ pub(crate) struct Fields {
     pub number_sort_hi: Field,
     /// The case number's sort key, low part: fast.
     pub number_sort_lo: Field,
+    /// The support agent the case is assigned to, exact (`assignee:`).
+    pub assignee: Field,
 }
 
 /// Symbols of a case number in byte order (`-`, digits, upper case, `_`,
@@ -188,6 +191,7 @@ impl Fields {
             has: b.add_text_field(names::HAS, STRING),
             number_sort_hi: b.add_u64_field(names::NUMBER_SORT_HI, FAST),
             number_sort_lo: b.add_u64_field(names::NUMBER_SORT_LO, FAST),
+            assignee: b.add_text_field(names::ASSIGNEE, STRING),
         };
         (b.build(), fields)
     }
@@ -220,6 +224,9 @@ impl Fields {
         doc.add_text(self.by, case.created_by.as_str());
         if let Some(h) = &case.handler {
             doc.add_text(self.by, h.as_str());
+        }
+        if let Some(a) = &case.assignee {
+            doc.add_text(self.assignee, a.as_str());
         }
         doc.add_i64(self.created, case.state.created_at.as_millis());
         doc.add_i64(self.updated, case.state.updated_at.as_millis());
@@ -307,6 +314,10 @@ pub(crate) fn fingerprint(case: &Case, thread: &[ThreadEntry], texts: &[&str]) -
         // are those of older releases.
         put(b"handler");
         put(h.as_str().as_bytes());
+    }
+    if let Some(a) = &case.assignee {
+        put(b"assignee");
+        put(a.as_str().as_bytes());
     }
     put(&case.state.created_at.as_millis().to_le_bytes());
     put(&case.state.updated_at.as_millis().to_le_bytes());

@@ -469,6 +469,7 @@ impl<'f> Planner<'f> {
             FieldFilter::Category(c) => code(f.category, c.index()),
             FieldFilter::Marketplace(m) => text(f.marketplace, m.as_str()),
             FieldFilter::By(u) => text(f.by, u.as_str()),
+            FieldFilter::Assignee(u) => text(f.assignee, u.as_str()),
             FieldFilter::Created(r) => range(f.created, r),
             FieldFilter::Updated(r) => range(f.updated, r),
             FieldFilter::Case(n) => text(f.case, n.as_str()),

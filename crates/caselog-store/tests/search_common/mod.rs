@@ -151,6 +151,9 @@ impl Matchable for OracleCase {
     fn handler(&self) -> Option<&UserId> {
         self.case.handler.as_ref()
     }
+    fn assignee(&self) -> Option<&UserId> {
+        self.case.assignee.as_ref()
+    }
     fn created_at(&self) -> Timestamp {
         self.case.state.created_at
     }
