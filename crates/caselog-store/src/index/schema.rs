@@ -51,6 +51,7 @@ pub(crate) mod names {
     pub const TEXT_CHARS: &str = "text_chars";
     pub const TITLE_WORDS: &str = "title_words";
     pub const FINGERPRINT: &str = "fingerprint";
+    pub const VERSION: &str = "version";
 }
 
 /// The fields of the case index.
@@ -95,6 +96,11 @@ pub(crate) struct Fields {
     pub title_words: Field,
     /// Digest of every indexed input of the document (see [`fingerprint`]).
     pub fingerprint: Field,
+    /// The document's version: a stamp that grows with every document the
+    /// indexer adds (0 for documents of a rebuild). When tantivy keeps a
+    /// document whose delete it lost, the case's newest version is the live
+    /// one and the older is filtered out of searches (see `stale.rs`).
+    pub version: Field,
 }
 
 fn exact() -> TextOptions {
@@ -125,6 +131,7 @@ impl Fields {
             text_chars: b.add_text_field(names::TEXT_CHARS, Analyzer::Chars.text_options()),
             title_words: b.add_text_field(names::TITLE_WORDS, Analyzer::Words.text_options()),
             fingerprint: b.add_u64_field(names::FINGERPRINT, FAST | STORED),
+            version: b.add_u64_field(names::VERSION, FAST),
         };
         (b.build(), fields)
     }
@@ -134,8 +141,8 @@ impl Fields {
         Term::from_field_u64(self.id, id)
     }
 
-    /// The document of a case with its thread.
-    pub fn document(&self, case: &Case, thread: &[ThreadEntry]) -> TantivyDocument {
+    /// The document of a case with its thread, stamped `version`.
+    pub fn document(&self, case: &Case, thread: &[ThreadEntry], version: u64) -> TantivyDocument {
         let texts = indexed_texts(case, thread);
         let mut doc = TantivyDocument::new();
         doc.add_u64(self.id, case.id.0);
@@ -165,6 +172,7 @@ impl Fields {
             doc.add_text(self.text_chars, text);
         }
         doc.add_u64(self.fingerprint, fingerprint(case, &texts));
+        doc.add_u64(self.version, version);
         doc
     }
 }
