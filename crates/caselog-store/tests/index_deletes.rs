@@ -259,7 +259,26 @@ fn disagreement(index: &Index, f: &Fields, model: &BTreeMap<u64, u64>) -> Option
     ))
 }
 
-fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool) -> Outcome {
+/// Variations of the workload, to narrow down what the lost delete needs:
+/// `INDEX_DELETES_GC=1` collects garbage after each restart (as the store
+/// does after an unclean shutdown); `INDEX_DELETES_KILL_PCT` is the chance
+/// (percent) that a round ends in a kill (default 60; 0: clean ends only).
+#[derive(Debug, Clone, Copy)]
+struct Knobs {
+    collect_garbage: bool,
+    kill_percent: u64,
+}
+
+impl Knobs {
+    fn from_env() -> Knobs {
+        Knobs {
+            collect_garbage: env_u64("INDEX_DELETES_GC") == Some(1),
+            kill_percent: env_u64("INDEX_DELETES_KILL_PCT").unwrap_or(60),
+        }
+    }
+}
+
+fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool, knobs: Knobs) -> Outcome {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir: PathBuf = tmp.path().join("index");
     std::fs::create_dir_all(&dir).expect("dir");
@@ -288,9 +307,16 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool) -> Out
             return out;
         }
         let mut w = writer(&index, &mut rng);
+        if knobs.collect_garbage {
+            // What the store does after an unclean shutdown: remove the
+            // files no commit refers to before indexing resumes.
+            w.garbage_collect_files().wait().expect("garbage collection");
+        }
         let mut pending = committed.clone();
         let mut since_commit = 0;
-        let kill_at = rng.chance(60).then(|| rng.below(u64::from(ops_per_round)) as u32);
+        let kill_at = rng
+            .chance(knobs.kill_percent)
+            .then(|| rng.below(u64::from(ops_per_round)) as u32);
         for op in 0..ops_per_round {
             if kill_at == Some(op) {
                 // kill -9: nothing more reaches the disk.
@@ -387,10 +413,11 @@ fn run_seeds(delete_all: bool) {
     let first = env_u64("INDEX_DELETES_SEED").unwrap_or(1);
     let rounds = env_u64("INDEX_DELETES_ROUNDS").unwrap_or(8) as u32;
     let ops = env_u64("INDEX_DELETES_OPS").unwrap_or(80) as u32;
+    let knobs = Knobs::from_env();
     let mut totals = Outcome::default();
     let mut failures = Vec::new();
     for seed in first..first + iters {
-        let out = run_seed(seed, rounds, ops, delete_all);
+        let out = run_seed(seed, rounds, ops, delete_all, knobs);
         totals.commits += out.commits;
         totals.kills += out.kills;
         totals.rebuilds += out.rebuilds;
@@ -400,7 +427,7 @@ fn run_seeds(delete_all: bool) {
         }
     }
     eprintln!(
-        "seeds {iters}: {} commits, {} kills, {} rebuilds, {} failures",
+        "seeds {iters} ({knobs:?}): {} commits, {} kills, {} rebuilds, {} failures",
         totals.commits,
         totals.kills,
         totals.rebuilds,
