@@ -73,6 +73,10 @@ pub struct Options {
     /// tests that want to see whether such a duplicate arises at all; the
     /// document-count check after every index commit runs regardless.
     pub index_open_duplicate_check: bool,
+    /// How many segments of a size class the index merges at once (tantivy's
+    /// `LogMergePolicy::min_num_segments`). Default: 8. Lower values merge
+    /// more often (2: almost after every commit), which soak tests use.
+    pub index_merge_min_segments: usize,
 }
 
 impl Default for Options {
@@ -93,6 +97,7 @@ impl Default for Options {
             lifecycle: LifecyclePolicy::default(),
             attachments: AttachmentPolicy::default(),
             index_open_duplicate_check: true,
+            index_merge_min_segments: 8,
         }
     }
 }

@@ -539,6 +539,8 @@ struct Place {
     store_id: String,
     fields: Fields,
     heap_bytes: usize,
+    /// `Options::index_merge_min_segments`.
+    merge_min_segments: usize,
 }
 
 impl Place {
@@ -641,7 +643,7 @@ impl Place {
         let index = Index::create(self.directory(&dir)?, self.schema.clone(), Default::default())
             .map_err(ix("creating the index"))?;
         analysis::register(&index);
-        let mut writer = new_writer(&index, self.heap_bytes)?;
+        let mut writer = new_writer(&index, self)?;
         let built = rebuild(&mut writer, self, db, reason, progress, cancel)?;
         // Merges write into the directory; it only moves once they are done.
         writer
@@ -733,6 +735,7 @@ pub(crate) fn open(
         store_id,
         fields,
         heap_bytes: opts.index_heap_bytes,
+        merge_min_segments: opts.index_merge_min_segments,
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
@@ -921,8 +924,8 @@ fn last_change_in(txn: &ReadTransaction) -> Result<u64> {
     Ok(read_counter(&meta, tables::NEXT_CHANGE)?.saturating_sub(1))
 }
 
-fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
-    let heap = heap_bytes.max(MIN_HEAP_PER_THREAD);
+fn new_writer(index: &Index, place: &Place) -> Result<IndexWriter> {
+    let heap = place.heap_bytes.max(MIN_HEAP_PER_THREAD);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = cores.clamp(1, 4).min(heap / MIN_HEAP_PER_THREAD).max(1);
     let options = tantivy::indexer::IndexWriterOptions::builder()
@@ -932,9 +935,13 @@ fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
         // crowding out the store's writer on small machines.
         .num_merge_threads(1)
         .build();
-    index
+    let writer: IndexWriter = index
         .writer_with_options(options)
-        .map_err(ix("starting the index writer"))
+        .map_err(ix("starting the index writer"))?;
+    let mut policy = tantivy::indexer::LogMergePolicy::default();
+    policy.set_min_num_segments(place.merge_min_segments.max(2));
+    writer.set_merge_policy(Box::new(policy));
+    Ok(writer)
 }
 
 pub(crate) fn read_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
@@ -1464,7 +1471,7 @@ impl Indexer {
             }
         }
         if self.writer.is_none() {
-            self.writer = Some(new_writer(&index, self.place.heap_bytes)?);
+            self.writer = Some(new_writer(&index, &self.place)?);
         }
         if !startup.clean {
             self.collect_garbage();
@@ -1550,7 +1557,7 @@ impl Indexer {
                 error = no_index();
                 continue;
             };
-            match new_writer(&index, self.place.heap_bytes) {
+            match new_writer(&index, &self.place) {
                 Ok(writer) => self.writer = Some(writer),
                 Err(e) => {
                     error = e;
@@ -1856,7 +1863,7 @@ impl Indexer {
         }
         self.place.install()?;
         let (index, reader) = self.place.open_live()?;
-        let writer = new_writer(&index, self.place.heap_bytes)?;
+        let writer = new_writer(&index, &self.place)?;
         let generation = inspect(reader.searcher(), &*self.db, Some(max_id))?;
         self.shared.set_reader(Some((reader, generation)));
         self.index = Some(index);
@@ -1937,6 +1944,7 @@ pub(crate) fn open_read_only(
         store_id: read_store_id(db)?.unwrap_or_default(),
         fields,
         heap_bytes: opts.index_heap_bytes,
+        merge_min_segments: opts.index_merge_min_segments,
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
@@ -1960,7 +1968,7 @@ pub(crate) fn open_read_only(
         Err(reason) => {
             let index = Index::create_in_ram(schema);
             analysis::register(&index);
-            let mut writer = new_writer(&index, opts.index_heap_bytes)?;
+            let mut writer = new_writer(&index, &place)?;
             let (report, max_id) = rebuild(&mut writer, &place, db, reason, progress, &|| false)?;
             let reader = index
                 .reader_builder()
