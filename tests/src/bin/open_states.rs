@@ -1,6 +1,7 @@
 //! Measures how long `Store::open` takes in each state of the search index:
-//! clean, after an unclean shutdown, index missing, and index of another
-//! store. Open must not wait for a rebuild in any of them.
+//! clean, after an unclean shutdown, index of another store, a rebuilt
+//! index left staged by a crash between the install's renames, and index
+//! missing. Open must not wait for a rebuild in any of them.
 //!
 //! `open_states DIR CASES` builds a store of CASES imported cases in DIR
 //! (reusing it if it is already there), then opens it five times per state
@@ -59,6 +60,13 @@ fn main() {
         std::fs::write(&meta, bytes).expect("meta.json");
     });
     report("foreign index (other store id)", &foreign);
+    // A crash between the two renames that install a rebuilt index: the
+    // complete rebuilt index is still staged, none is in place.
+    let staged = time_opens(dir, RUNS, |d| {
+        let _ = std::fs::remove_file(d.join("index.clean"));
+        std::fs::rename(&index, d.join("index.new")).expect("stage the index");
+    });
+    report("interrupted install (index.new, no index)", &staged);
     let missing = time_opens(dir, REBUILD_RUNS, |_| {
         let _ = std::fs::remove_dir_all(&index);
     });
