@@ -54,7 +54,11 @@ fn options() -> Options {
 fn import_case(n: u64, rng: &mut Rng) -> ImportCase {
     let t = Timestamp::parse_rfc3339("2025-05-01T00:00:00Z").unwrap();
     let mut state = CaseState::new(t);
-    state.status = if rng.chance(50) { Status::Resolved } else { Status::Closed };
+    state.status = if rng.chance(50) {
+        Status::Resolved
+    } else {
+        Status::Closed
+    };
     ImportCase {
         case: Case {
             id: CaseId(0),
@@ -98,8 +102,16 @@ fn check_once(store: &Store, q: &str) {
     };
     let stored = store.snapshot().unwrap().case_count().unwrap();
     assert!(r.total <= stored, "{q:?}: {} matches for {stored} cases", r.total);
-    assert_eq!(r.facets.by_status.values().sum::<u64>(), r.total, "{q:?}: status facets");
-    assert_eq!(r.facets.by_category.values().sum::<u64>(), r.total, "{q:?}: category facets");
+    assert_eq!(
+        r.facets.by_status.values().sum::<u64>(),
+        r.total,
+        "{q:?}: status facets"
+    );
+    assert_eq!(
+        r.facets.by_category.values().sum::<u64>(),
+        r.total,
+        "{q:?}: category facets"
+    );
     let mut ids: Vec<CaseId> = r.hits.iter().map(|h| h.id).collect();
     ids.sort_unstable();
     let shown = ids.len();
@@ -107,7 +119,14 @@ fn check_once(store: &Store, q: &str) {
     assert_eq!(ids.len(), shown, "{q:?}: a case shown twice");
 }
 
-fn session(store: &Store, seed: u64, until: Instant, cases: &Mutex<Vec<(CaseId, TenantId)>>, tally: &Tally, next_import: &AtomicU64) {
+fn session(
+    store: &Store,
+    seed: u64,
+    until: Instant,
+    cases: &Mutex<Vec<(CaseId, TenantId)>>,
+    tally: &Tally,
+    next_import: &AtomicU64,
+) {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         for k in 0..2u64 {
@@ -126,10 +145,7 @@ fn session(store: &Store, seed: u64, until: Instant, cases: &Mutex<Vec<(CaseId, 
                         at: None,
                     };
                     // Merged and closed cases refuse replies; that is fine.
-                    if store
-                        .reply(&Scope::Tenant(pick.1), &CaseRef::Id(pick.0), msg)
-                        .is_ok()
-                    {
+                    if store.reply(&Scope::Tenant(pick.1), &CaseRef::Id(pick.0), msg).is_ok() {
                         tally.replies.fetch_add(1, Ordering::Relaxed);
                     }
                 }

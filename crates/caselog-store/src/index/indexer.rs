@@ -745,9 +745,7 @@ pub(crate) fn open(
         Err(RebuildReason::Missing) => place.install_staged(&txn, last),
         other => other,
     }
-    .and_then(|(index, reader, payload)| {
-        check_fits(&txn, payload.change, last).map(|()| (index, reader, payload))
-    });
+    .and_then(|(index, reader, payload)| check_fits(&txn, payload.change, last).map(|()| (index, reader, payload)));
     let cases = txn
         .open_table(tables::CASES)
         .map_err(st("counting cases"))?
