@@ -276,10 +276,10 @@ fn the_index_of_another_store_is_rebuilt_at_open() {
     store.shutdown().unwrap();
 }
 
-/// Adds a second live document for the case with id `id`, straight into the
-/// index of a closed store, keeping the commit payload.
-fn duplicate_document(dir: &Path, id: u64) {
-    use caselog_store::tantivy::{Index, IndexWriter, TantivyDocument, Term};
+/// The index of a closed store and the stored fields of case `id`'s
+/// document.
+fn document_of(dir: &Path, id: u64) -> (caselog_store::tantivy::Index, caselog_store::tantivy::TantivyDocument) {
+    use caselog_store::tantivy::{Index, Term};
     let index = Index::open_in_dir(index_dir(dir)).unwrap();
     caselog_store::index::analysis::register(&index);
     let id_field = index.schema().get_field("id").unwrap();
@@ -294,14 +294,26 @@ fn duplicate_document(dir: &Path, id: u64) {
         )
         .unwrap();
     let address = *hits.iter().next().unwrap();
-    let doc: TantivyDocument = searcher.doc(address).unwrap();
+    let doc = searcher.doc(address).unwrap();
+    (index, doc)
+}
+
+/// Adds `doc` to the index of a closed store, keeping the commit payload.
+fn add_behind_the_store(index: &caselog_store::tantivy::Index, doc: caselog_store::tantivy::TantivyDocument) {
     let payload = index.load_metas().unwrap().payload.unwrap();
-    let mut writer: IndexWriter = index.writer(15_000_000).unwrap();
+    let mut writer: caselog_store::tantivy::IndexWriter = index.writer(15_000_000).unwrap();
     writer.add_document(doc).unwrap();
     let mut prepared = writer.prepare_commit().unwrap();
     prepared.set_payload(&payload);
     prepared.commit().unwrap();
     writer.wait_merging_threads().unwrap();
+}
+
+/// Adds a second live document for the case with id `id`, straight into the
+/// index of a closed store, keeping the commit payload.
+fn duplicate_document(dir: &Path, id: u64) {
+    let (index, doc) = document_of(dir, id);
+    add_behind_the_store(&index, doc);
 }
 
 #[test]
@@ -381,39 +393,17 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
 /// closed store, keeping the commit payload: what a delete lost by tantivy
 /// leaves behind.
 fn stale_document(dir: &Path, id: u64, status: Status) {
-    use caselog_store::tantivy::{Index, IndexWriter, TantivyDocument, Term};
-    let index = Index::open_in_dir(index_dir(dir)).unwrap();
-    caselog_store::index::analysis::register(&index);
-    let schema = index.schema();
-    let id_field = schema.get_field("id").unwrap();
-    let status_field = schema.get_field("status").unwrap();
-    let searcher = index.reader().unwrap().searcher();
-    let hits = searcher
-        .search(
-            &caselog_store::tantivy::query::TermQuery::new(
-                Term::from_field_u64(id_field, id),
-                caselog_store::tantivy::schema::IndexRecordOption::Basic,
-            ),
-            &caselog_store::tantivy::collector::DocSetCollector,
-        )
-        .unwrap();
-    let address = *hits.iter().next().unwrap();
-    let current: TantivyDocument = searcher.doc(address).unwrap();
+    let (index, current) = document_of(dir, id);
+    let status_field = index.schema().get_field("status").unwrap();
     // Stored fields only (no text, no version): the version reads as 0.
-    let mut older = TantivyDocument::new();
+    let mut older = caselog_store::tantivy::TantivyDocument::new();
     for (field, value) in current.field_values() {
         if field != status_field {
             older.add_field_value(field, value);
         }
     }
     older.add_u64(status_field, status.index() as u64);
-    let payload = index.load_metas().unwrap().payload.unwrap();
-    let mut writer: IndexWriter = index.writer(15_000_000).unwrap();
-    writer.add_document(older).unwrap();
-    let mut prepared = writer.prepare_commit().unwrap();
-    prepared.set_payload(&payload);
-    prepared.commit().unwrap();
-    writer.wait_merging_threads().unwrap();
+    add_behind_the_store(&index, older);
 }
 
 /// Every search over `store` counts and shows each of the `n` cases once:

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use caselog_core::*;
 use caselog_store::*;
-use common::{env_u64, Rng};
+use common::{archived_case, env_u64, Rng};
 use search_common::{new_case, settle, tenant, user};
 
 /// How long one store session lasts before a clean close and reopen.
@@ -52,40 +52,19 @@ fn options() -> Options {
 }
 
 fn import_case(n: u64, rng: &mut Rng) -> ImportCase {
-    let t = Timestamp::parse_rfc3339("2025-05-01T00:00:00Z").unwrap();
-    let mut state = CaseState::new(t);
-    state.status = if rng.chance(50) {
+    let status = if rng.chance(50) {
         Status::Resolved
     } else {
         Status::Closed
     };
-    ImportCase {
-        case: Case {
-            id: CaseId(0),
-            number: CaseNumber::parse_imported(&format!("{}", 60_000_000_000u64 + n)).unwrap(),
-            tenant: tenant(if rng.chance(50) { "s1" } else { "s2" }),
-            created_by: user("ops@example.com"),
-            assignee: None,
-            marketplace: Marketplace::parse("de").unwrap(),
-            language: LanguageTag::parse("en").unwrap(),
-            category: Category::Tax,
-            title: format!("Parcel archived {n}"),
-            refs: References::default(),
-            state,
-            complex: false,
-            tier: PerformanceTier::Standard,
-            links: CaseLinks::default(),
-            entries: 0,
-            imported: false,
-        },
-        thread: vec![ThreadEntry {
-            at: t,
-            actor: Actor::Seller(user("ops@example.com")),
-            change: None,
-            body: format!("archived parcel {n} where is it"),
-            attachments: vec![],
-        }],
-    }
+    let tenant = if rng.chance(50) { "s1" } else { "s2" };
+    archived_case(
+        &format!("{}", 60_000_000_000u64 + n),
+        tenant,
+        &format!("Parcel archived {n}"),
+        &format!("archived parcel {n} where is it"),
+        status,
+    )
 }
 
 /// Searches everything; each case at most once, and no more than stored.
