@@ -700,8 +700,8 @@ pub enum ChildLine {
     IndexReady,
     /// The index's self-check counters changed: cases the open-time check
     /// found indexed twice, commits after which the document count was
-    /// wrong.
-    Counters(u64, u64),
+    /// wrong, searcher generations published with stale documents.
+    Counters(u64, u64, u64),
     /// The store is open.
     Opened,
     /// Operation `seq` of `thread` was acknowledged; its kind, and the
@@ -723,7 +723,7 @@ impl ChildLine {
             ChildLine::Started => "S".into(),
             ChildLine::Progress(d, t) => format!("P {d} {t}"),
             ChildLine::IndexReady => "I".into(),
-            ChildLine::Counters(d, m) => format!("C {d} {m}"),
+            ChildLine::Counters(d, m, s) => format!("C {d} {m} {s}"),
             ChildLine::Opened => "O".into(),
             ChildLine::Ack {
                 thread,
@@ -746,7 +746,11 @@ impl ChildLine {
             "I" => Some(ChildLine::IndexReady),
             "C" => {
                 let mut it = rest.split(' ');
-                Some(ChildLine::Counters(it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+                Some(ChildLine::Counters(
+                    it.next()?.parse().ok()?,
+                    it.next()?.parse().ok()?,
+                    it.next()?.parse().ok()?,
+                ))
             }
             "F" => Some(ChildLine::Failed(rest.to_owned())),
             "P" => {

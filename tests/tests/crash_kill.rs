@@ -135,7 +135,8 @@ fn run(points: usize) {
     eprintln!(
         "crash_kill: {} kill points passed in {:.1?}: {} acked writes checked; in-flight writes found whole {} times, \
          absent {} times; {} kills before the store opened, {} index rebuilds cut short; index self-checks fired: \
-         open-time duplicates {} (child {}), count mismatches {} (child {})",
+         open-time duplicates {} (child {}), count mismatches {} (child {}), searcher generations with stale \
+         documents {} (child {}), matches skipped as stale at reopening {}",
         t.points,
         started.elapsed(),
         t.acks,
@@ -146,7 +147,10 @@ fn run(points: usize) {
         t.open_duplicates,
         t.child_open_duplicates,
         t.count_mismatches,
-        t.child_count_mismatches
+        t.child_count_mismatches,
+        t.stale_generations,
+        t.child_stale_generations,
+        t.stale_filtered
     );
     assert!(
         failures.is_empty(),
@@ -171,6 +175,9 @@ struct Totals {
     count_mismatches: u64,
     child_open_duplicates: u64,
     child_count_mismatches: u64,
+    stale_generations: u64,
+    child_stale_generations: u64,
+    stale_filtered: u64,
 }
 
 impl Totals {
@@ -179,6 +186,9 @@ impl Totals {
         self.count_mismatches += o.count_mismatches;
         self.child_open_duplicates += o.child_open_duplicates;
         self.child_count_mismatches += o.child_count_mismatches;
+        self.stale_generations += o.stale_generations;
+        self.child_stale_generations += o.child_stale_generations;
+        self.stale_filtered += o.stale_filtered;
         self.points += o.points;
         self.acks += o.acks;
         self.in_flight_present += o.in_flight_present;
@@ -281,6 +291,7 @@ fn scenario(master: u64, index: usize, seed: u64) -> Totals {
         }
         totals.child_open_duplicates += out.counters.0;
         totals.child_count_mismatches += out.counters.1;
+        totals.child_stale_generations += out.counters.2;
         // Replay each thread's acknowledged operations; the next one may
         // have been in flight.
         let mut in_flight = Vec::new();
@@ -314,6 +325,8 @@ fn scenario(master: u64, index: usize, seed: u64) -> Totals {
         totals.in_flight_absent += absent;
         totals.open_duplicates += counters.open_duplicates;
         totals.count_mismatches += counters.count_mismatches;
+        totals.stale_generations += counters.stale_generations;
+        totals.stale_filtered += counters.stale_filtered;
         if plan.check_on_copy {
             std::fs::remove_dir_all(&check_dir).unwrap();
         }
@@ -345,7 +358,7 @@ struct ChildOutput {
     rebuilt: bool,
     /// The child's last index counters: open-time duplicates, count
     /// mismatches.
-    counters: (u64, u64),
+    counters: (u64, u64, u64),
     /// Per thread: (seq, kind, created number) in order.
     acks: BTreeMap<u32, Vec<(u32, String, Option<String>)>>,
 }
@@ -456,7 +469,7 @@ fn run_child(store_dir: &Path, seed: u64, round: u32, plan: &RoundPlan) -> Child
         opened: false,
         rebuilding: false,
         rebuilt: false,
-        counters: (0, 0),
+        counters: (0, 0, 0),
         acks: BTreeMap::new(),
     };
     for line in lines {
@@ -465,7 +478,7 @@ fn run_child(store_dir: &Path, seed: u64, round: u32, plan: &RoundPlan) -> Child
             ChildLine::Opened => out.opened = true,
             ChildLine::Progress(..) => out.rebuilding = true,
             ChildLine::IndexReady => out.rebuilt = true,
-            ChildLine::Counters(d, m) => out.counters = (d, m),
+            ChildLine::Counters(d, m, s) => out.counters = (d, m, s),
             ChildLine::Ack {
                 thread,
                 seq,
@@ -506,6 +519,7 @@ fn reopen_options() -> Options {
 fn check_store(dir: &Path, models: &mut [ThreadModel], in_flight: Vec<(usize, Op)>) -> (usize, usize, IndexCounters) {
     let store = Store::open(dir, reopen_options()).unwrap_or_else(|e| panic!("the killed store does not reopen: {e}"));
     let stored = load_all(&store);
+    check_each_case_once(&store, stored.len() as u64);
     let by_title: HashMap<&str, &str> = stored
         .values()
         .filter_map(|s| {
@@ -592,6 +606,29 @@ fn check_store(dir: &Path, models: &mut [ThreadModel], in_flight: Vec<(usize, Op
     let counters = store.index_counters();
     store.shutdown().unwrap();
     (present, absent, counters)
+}
+
+/// Right after reopening, before the index's start-up checks can have
+/// repaired anything: a search over everything counts and shows each case
+/// at most once (the index may lag the store, never exceed it).
+fn check_each_case_once(store: &Store, cases: u64) {
+    let opts = SearchOptions {
+        per_page: SearchLimits::default().max_per_page,
+        ..SearchOptions::default()
+    };
+    let r = match store.search(&Scope::AllTenants, "*", &opts) {
+        Ok(r) => r,
+        // No usable index yet (a rebuild is due): nothing to show twice.
+        Err(caselog_store::StoreError::IndexRebuilding { .. }) => return,
+        Err(e) => panic!("searching the reopened store: {e}"),
+    };
+    assert!(r.total <= cases, "{} matches for {cases} cases", r.total);
+    assert_eq!(r.facets.by_status.values().sum::<u64>(), r.total, "status facets");
+    let mut ids: Vec<_> = r.hits.iter().map(|h| h.id).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "a case shown twice");
 }
 
 fn title_token_of(title: &str) -> String {

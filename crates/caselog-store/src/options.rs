@@ -93,6 +93,10 @@ pub struct Options {
     /// Most cases one transaction re-keys after a tenant's tier changes
     /// (a larger tenant is re-keyed in several). Default: 5,000.
     pub rekey_batch: usize,
+    /// How many segments of a size class the index merges at once (tantivy's
+    /// `LogMergePolicy::min_num_segments`). Default: 8. Lower values merge
+    /// more often (2: almost after every commit), which soak tests use.
+    pub index_merge_min_segments: usize,
 }
 
 /// The time source of the store's timer thread.
@@ -151,6 +155,7 @@ impl Default for Options {
             timer_interval: Some(Duration::from_secs(60)),
             clock: Clock::system(),
             rekey_batch: 5_000,
+            index_merge_min_segments: 8,
         }
     }
 }

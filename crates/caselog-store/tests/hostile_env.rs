@@ -222,37 +222,13 @@ impl Directory for FullDisk {
 }
 
 fn import_case(i: usize) -> ImportCase {
-    let t = ts("2025-05-01T00:00:00Z");
-    let mut state = CaseState::new(t);
-    state.status = Status::Resolved;
-    ImportCase {
-        case: Case {
-            id: CaseId(0),
-            number: CaseNumber::parse_imported(&format!("{}", 50_000_000_000u64 + i as u64)).unwrap(),
-            tenant: tenant("seller-imp"),
-            created_by: user("ops@example.com"),
-            assignee: None,
-            handler: None,
-            marketplace: Marketplace::parse("de").unwrap(),
-            language: LanguageTag::parse("en").unwrap(),
-            category: Category::Tax,
-            title: format!("archived invoice {i}"),
-            refs: References::default(),
-            state,
-            complex: false,
-            tier: PerformanceTier::Standard,
-            links: CaseLinks::default(),
-            entries: 0,
-            imported: false,
-        },
-        thread: vec![ThreadEntry {
-            at: t,
-            actor: seller("ops@example.com"),
-            change: None,
-            body: format!("invoice {i} attached"),
-            attachments: vec![],
-        }],
-    }
+    common::archived_case(
+        &format!("{}", 50_000_000_000u64 + i as u64),
+        "seller-imp",
+        &format!("archived invoice {i}"),
+        &format!("invoice {i} attached"),
+        Status::Resolved,
+    )
 }
 
 /// The reported case: an import that stored every case ended with

@@ -274,10 +274,10 @@ fn the_index_of_another_store_is_rebuilt_at_open() {
     store.shutdown().unwrap();
 }
 
-/// Adds a second live document for the case with id `id`, straight into the
-/// index of a closed store, keeping the commit payload.
-fn duplicate_document(dir: &Path, id: u64) {
-    use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+/// The index of a closed store and the stored fields of case `id`'s
+/// document.
+fn document_of(dir: &Path, id: u64) -> (tantivy::Index, tantivy::TantivyDocument) {
+    use tantivy::{Index, Term};
     let index = Index::open_in_dir(index_dir(dir)).unwrap();
     caselog_store::index::analysis::register(&index);
     let id_field = index.schema().get_field("id").unwrap();
@@ -292,14 +292,26 @@ fn duplicate_document(dir: &Path, id: u64) {
         )
         .unwrap();
     let address = *hits.iter().next().unwrap();
-    let doc: TantivyDocument = searcher.doc(address).unwrap();
+    let doc = searcher.doc(address).unwrap();
+    (index, doc)
+}
+
+/// Adds `doc` to the index of a closed store, keeping the commit payload.
+fn add_behind_the_store(index: &tantivy::Index, doc: tantivy::TantivyDocument) {
     let payload = index.load_metas().unwrap().payload.unwrap();
-    let mut writer: IndexWriter = index.writer(15_000_000).unwrap();
+    let mut writer: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
     writer.add_document(doc).unwrap();
     let mut prepared = writer.prepare_commit().unwrap();
     prepared.set_payload(&payload);
     prepared.commit().unwrap();
     writer.wait_merging_threads().unwrap();
+}
+
+/// Adds a second live document for the case with id `id`, straight into the
+/// index of a closed store, keeping the commit payload.
+fn duplicate_document(dir: &Path, id: u64) {
+    let (index, doc) = document_of(dir, id);
+    add_behind_the_store(&index, doc);
 }
 
 #[test]
@@ -371,5 +383,154 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
             "condition not met within {WAIT:?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Adds an older document of case `id` (version 0, below every document
+/// the indexer adds, and status `status`) straight into the index of a
+/// closed store, keeping the commit payload: what a delete lost by tantivy
+/// leaves behind.
+fn stale_document(dir: &Path, id: u64, status: Status) {
+    let (index, current) = document_of(dir, id);
+    let status_field = index.schema().get_field("status").unwrap();
+    // Stored fields only (no text, no version): the version reads as 0.
+    let mut older = tantivy::TantivyDocument::new();
+    for (field, value) in current.field_values() {
+        if field != status_field {
+            older.add_field_value(field, value);
+        }
+    }
+    older.add_u64(status_field, status.index() as u64);
+    add_behind_the_store(&index, older);
+}
+
+/// Every search over `store` counts and shows each of the `n` cases once:
+/// totals, facets, and the hits of a walk over all pages.
+fn assert_each_case_once(store: &Store, n: u64) {
+    for q in ["*", "parcel", "where"] {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut page = 1;
+        loop {
+            let opts = SearchOptions {
+                page,
+                per_page: 5,
+                ..SearchOptions::default()
+            };
+            let r = store.search(&Scope::AllTenants, q, &opts).unwrap();
+            assert_eq!(r.total, n, "{q}: total");
+            assert_eq!(r.facets.by_status.values().sum::<u64>(), n, "{q}: status facets");
+            assert_eq!(r.facets.by_category.values().sum::<u64>(), n, "{q}: category facets");
+            // Only the current document's status is counted.
+            assert_eq!(r.facets.by_status.get(&Status::Closed), None, "{q}: {:?}", r.facets);
+            for hit in &r.hits {
+                assert!(seen.insert(hit.id), "{q}: case {:?} shown twice", hit.id);
+                assert_ne!(hit.status, Status::Closed, "{q}: the stale document was shown");
+            }
+            if r.hits.len() < 5 {
+                break;
+            }
+            page += 1;
+        }
+        assert_eq!(seen.len() as u64, n, "{q}: hits");
+    }
+}
+
+#[test]
+fn a_stale_document_is_never_shown_or_counted() {
+    let (dir, _) = make_store(12);
+    stale_document(dir.path(), 5, Status::Closed);
+    stale_document(dir.path(), 9, Status::Closed);
+    // A read-only store has no indexer and never repairs: only the filter
+    // keeps the two older documents out of every answer.
+    let ro = Store::open_read_only(dir.path(), Options::default()).unwrap();
+    assert!(ro.index_rebuilt_on_open().is_none());
+    assert_each_case_once(&ro, 12);
+    let c = ro.index_counters();
+    assert_eq!((c.stale_generations, c.stale_documents), (1, 2), "{c:?}");
+    assert!(c.stale_filtered >= 6, "{c:?}");
+    drop(ro);
+    // Read-write: found at open (before the first search can run), then
+    // repaired by the count check, and searches are right throughout.
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    assert_each_case_once(&store, 12);
+    let c = store.index_counters();
+    assert!(c.stale_generations >= 1 && c.stale_documents >= 2, "{c:?}");
+    wait_for(|| store.index_counters().count_mismatches > 0);
+    settle(&store);
+    let report = store.verify().unwrap();
+    assert!(report.is_consistent(), "{report:?}");
+    assert_eq!(report.documents, 12);
+    assert_each_case_once(&store, 12);
+    store.shutdown().unwrap();
+    // The repaired index has no stale documents left.
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(store.index_counters().stale_generations, 0);
+    store.shutdown().unwrap();
+}
+
+/// The state a crash between the two renames of an install leaves: the
+/// old index moved aside, the rebuilt one still staged, none in place.
+fn crash_between_renames(dir: &Path, staged: &Path) {
+    let old = dir.join("index.old");
+    std::fs::rename(index_dir(dir), &old).unwrap();
+    std::fs::rename(staged, dir.join("index.new")).unwrap();
+    std::fs::remove_file(dir.join("index.clean")).unwrap();
+}
+
+#[test]
+fn a_complete_staged_index_left_between_the_renames_is_installed() {
+    let (dir, _) = make_store(10);
+    // The "rebuilt" index: a copy of the store's own, complete index.
+    let staged = dir.path().join("staged");
+    copy_dir(&index_dir(dir.path()), &staged);
+    crash_between_renames(dir.path(), &staged);
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    assert!(store.index_rebuilt_on_open().is_none());
+    assert!(matches!(store.index_status(), IndexStatus::Ready { .. }));
+    assert_eq!(count(&store, "parcel").unwrap(), 10);
+    assert!(!dir.path().join("index.new").exists());
+    settle(&store);
+    let report = store.verify().unwrap();
+    assert!(report.is_consistent(), "{report:?}");
+    wait_for(|| !dir.path().join("index.old").exists());
+    store.shutdown().unwrap();
+}
+
+#[test]
+fn an_unfit_staged_index_left_between_the_renames_is_discarded() {
+    // Unfinished (no commit payload yet), and of another store.
+    let (other, _) = make_store(3);
+    for unfit in ["unfinished", "foreign"] {
+        let (dir, _) = make_store(10);
+        let staged = dir.path().join("staged");
+        match unfit {
+            "unfinished" => {
+                std::fs::create_dir(&staged).unwrap();
+                let (schema, _) = {
+                    let index = tantivy::Index::open_in_dir(index_dir(dir.path())).unwrap();
+                    (index.schema(), ())
+                };
+                tantivy::Index::create_in_dir(&staged, schema).unwrap();
+            }
+            _ => copy_dir(&index_dir(other.path()), &staged),
+        }
+        crash_between_renames(dir.path(), &staged);
+        let store = Store::open(dir.path(), Options::default()).unwrap();
+        settle(&store);
+        let report = store.index_rebuilt_on_open().expect("rebuilt");
+        assert_eq!(report.reason, RebuildReason::Missing, "{unfit}");
+        assert_eq!(count(&store, "parcel").unwrap(), 10, "{unfit}");
+        let v = store.verify().unwrap();
+        assert!(v.is_consistent(), "{unfit}: {v:?}");
+        assert!(!dir.path().join("index.new").exists(), "{unfit}");
+        store.shutdown().unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }

@@ -190,21 +190,34 @@ fn writer(index: &Index, rng: &mut Rng) -> IndexWriter {
 /// document of the committed index has, deleted ones included (the fast
 /// field's bound, exactly as the indexer computes it at open).
 fn live(index: &Index, f: &Fields) -> (HashMap<u64, Vec<u64>>, u64) {
+    let (docs, max_id) = live_in_segments(index, f);
+    let docs = docs
+        .into_iter()
+        .map(|(id, v)| (id, v.into_iter().map(|(version, _)| version).collect()))
+        .collect();
+    (docs, max_id)
+}
+
+/// Like [`live`], with the (short) id of the segment holding each version.
+fn live_in_segments(index: &Index, f: &Fields) -> (HashMap<u64, Vec<(u64, String)>>, u64) {
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
         .try_into()
         .expect("reader");
     let searcher = reader.searcher();
-    let mut out: HashMap<u64, Vec<u64>> = HashMap::new();
+    let mut out: HashMap<u64, Vec<(u64, String)>> = HashMap::new();
     let mut max_id = 0;
     for segment in searcher.segment_readers() {
         let ids = segment.fast_fields().u64("id").expect("id column");
         let versions = segment.fast_fields().u64("version").expect("version column");
         max_id = max_id.max(ids.max_value());
+        let name = segment.segment_id().short_uuid_string();
         for doc in segment.doc_ids_alive() {
             let id = ids.first(doc).expect("id");
-            out.entry(id).or_default().push(versions.first(doc).expect("version"));
+            out.entry(id)
+                .or_default()
+                .push((versions.first(doc).expect("version"), name.clone()));
         }
     }
     let _ = f;
@@ -213,13 +226,14 @@ fn live(index: &Index, f: &Fields) -> (HashMap<u64, Vec<u64>>, u64) {
 
 /// Compares the committed index with the model; `None` when they agree.
 fn disagreement(index: &Index, f: &Fields, model: &BTreeMap<u64, u64>) -> Option<String> {
-    let (docs, _) = live(index, f);
+    let (docs, _) = live_in_segments(index, f);
     let mut problems = Vec::new();
-    for (id, versions) in &docs {
+    for (id, found) in &docs {
+        let versions: Vec<u64> = found.iter().map(|(v, _)| *v).collect();
         match model.get(id) {
             None => problems.push(format!("id {id} indexed but not in the model")),
             Some(v) if versions.len() > 1 => problems.push(format!(
-                "id {id} indexed {} times: versions {versions:?} (current {v})",
+                "id {id} indexed {} times: versions {versions:?} (current {v}; in segments {found:?})",
                 versions.len()
             )),
             Some(v) if versions[0] != *v => {
@@ -259,7 +273,30 @@ fn disagreement(index: &Index, f: &Fields, model: &BTreeMap<u64, u64>) -> Option
     ))
 }
 
-fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool) -> Outcome {
+/// Variations of the workload, to narrow down what the lost delete needs:
+/// `INDEX_DELETES_GC=1` collects garbage after each restart (as the store
+/// does after an unclean shutdown); `INDEX_DELETES_KILL_PCT` is the chance
+/// (percent) that a round ends in a kill (default 60; 0: clean ends only).
+#[derive(Debug, Clone, Copy)]
+struct Knobs {
+    collect_garbage: bool,
+    kill_percent: u64,
+    /// `INDEX_DELETES_TRACE=1`: print the segments and leftover files at
+    /// every open.
+    trace: bool,
+}
+
+impl Knobs {
+    fn from_env() -> Knobs {
+        Knobs {
+            collect_garbage: env_u64("INDEX_DELETES_GC") == Some(1),
+            kill_percent: env_u64("INDEX_DELETES_KILL_PCT").unwrap_or(60),
+            trace: env_u64("INDEX_DELETES_TRACE") == Some(1),
+        }
+    }
+}
+
+fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool, knobs: Knobs) -> Outcome {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir: PathBuf = tmp.path().join("index");
     std::fs::create_dir_all(&dir).expect("dir");
@@ -278,6 +315,43 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool) -> Out
             out.failure = Some(format!("seed {seed} round {round} at open: {problem}"));
             return out;
         }
+        if knobs.trace {
+            let metas = index.load_metas().expect("metas");
+            // A file is referenced if it belongs to a committed segment (its
+            // delete file only at the committed delete opstamp).
+            let referenced = |name: &str| {
+                metas.segments.iter().any(|s| {
+                    if name.ends_with(".del") {
+                        s.has_deletes() && Path::new(name) == s.relative_path(tantivy::index::SegmentComponent::Delete)
+                    } else {
+                        name.starts_with(&s.id().uuid_string())
+                    }
+                })
+            };
+            let leftovers: Vec<String> = std::fs::read_dir(&dir)
+                .expect("dir")
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|n| !n.starts_with('.') && !n.ends_with(".json") && !referenced(n))
+                .collect();
+            let segments: Vec<String> = metas
+                .segments
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}:{}-{}@{:?}",
+                        s.id().short_uuid_string(),
+                        s.max_doc(),
+                        s.num_deleted_docs(),
+                        s.delete_opstamp()
+                    )
+                })
+                .collect();
+            eprintln!(
+                "seed {seed} round {round}: opstamp {} segments [{}] leftover files {leftovers:?}",
+                metas.opstamp,
+                segments.join(" ")
+            );
+        }
         let (docs, mut max_id) = live(&index, &f);
         // The bound the indexer used to skip deletes must cover every live id.
         let scanned = docs.keys().copied().max().unwrap_or(0);
@@ -288,9 +362,16 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool) -> Out
             return out;
         }
         let mut w = writer(&index, &mut rng);
+        if knobs.collect_garbage {
+            // What the store does after an unclean shutdown: remove the
+            // files no commit refers to before indexing resumes.
+            w.garbage_collect_files().wait().expect("garbage collection");
+        }
         let mut pending = committed.clone();
         let mut since_commit = 0;
-        let kill_at = rng.chance(60).then(|| rng.below(u64::from(ops_per_round)) as u32);
+        let kill_at = rng
+            .chance(knobs.kill_percent)
+            .then(|| rng.below(u64::from(ops_per_round)) as u32);
         for op in 0..ops_per_round {
             if kill_at == Some(op) {
                 // kill -9: nothing more reaches the disk.
@@ -387,10 +468,11 @@ fn run_seeds(delete_all: bool) {
     let first = env_u64("INDEX_DELETES_SEED").unwrap_or(1);
     let rounds = env_u64("INDEX_DELETES_ROUNDS").unwrap_or(8) as u32;
     let ops = env_u64("INDEX_DELETES_OPS").unwrap_or(80) as u32;
+    let knobs = Knobs::from_env();
     let mut totals = Outcome::default();
     let mut failures = Vec::new();
     for seed in first..first + iters {
-        let out = run_seed(seed, rounds, ops, delete_all);
+        let out = run_seed(seed, rounds, ops, delete_all, knobs);
         totals.commits += out.commits;
         totals.kills += out.kills;
         totals.rebuilds += out.rebuilds;
@@ -400,7 +482,7 @@ fn run_seeds(delete_all: bool) {
         }
     }
     eprintln!(
-        "seeds {iters}: {} commits, {} kills, {} rebuilds, {} failures",
+        "seeds {iters} ({knobs:?}): {} commits, {} kills, {} rebuilds, {} failures",
         totals.commits,
         totals.kills,
         totals.rebuilds,

@@ -78,7 +78,7 @@ fn main() {
 fn watch_index(store: &Store, done: &AtomicBool) {
     let mut last_progress = None;
     let mut rebuilding = false;
-    let mut last_counters = (0, 0);
+    let mut last_counters = (0, 0, 0);
     while !done.load(Ordering::Relaxed) {
         match store.index_status() {
             IndexStatus::Rebuilding { done, total, .. } => {
@@ -96,10 +96,10 @@ fn watch_index(store: &Store, done: &AtomicBool) {
             }
         }
         let c = store.index_counters();
-        let counters = (c.open_duplicates, c.count_mismatches);
+        let counters = (c.open_duplicates, c.count_mismatches, c.stale_generations);
         if counters != last_counters {
             last_counters = counters;
-            emit(&ChildLine::Counters(counters.0, counters.1));
+            emit(&ChildLine::Counters(counters.0, counters.1, counters.2));
         }
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -43,6 +43,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -55,6 +56,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 
 use super::analysis;
 use super::schema::{schema_fingerprint, Fields};
+use super::stale::{covered_cases, inspect, Generation};
 use crate::error::{io, ix, st, Result, StoreError};
 use crate::files::sync_dir;
 use crate::options::{IndexDirectoryHook, Options};
@@ -78,8 +80,9 @@ const RETIRED_DIR: &str = "index.old";
 /// looks for cases indexed twice.
 const CLEAN_MARKER: &str = "index.clean";
 
-/// Version of the commit payload's JSON. Version 2 names the store.
-const PAYLOAD_VERSION: u32 = 2;
+/// Version of the commit payload's JSON. Version 2 names the store;
+/// version 3 adds the highest indexed case id.
+const PAYLOAD_VERSION: u32 = 3;
 
 /// Most change-log entries read per indexing step.
 const CHANGE_BATCH: usize = 2_048;
@@ -203,6 +206,13 @@ pub struct IndexCounters {
     pub cases_repaired: u64,
     /// Rebuilds completed (at open, requested, or as a last resort).
     pub rebuilds: u64,
+    /// Searcher generations published with stale documents (a case's older
+    /// document that tantivy kept live beside the current one).
+    pub stale_generations: u64,
+    /// Stale documents found in those generations (summed over them).
+    pub stale_documents: u64,
+    /// Matches that searches skipped because their document was stale.
+    pub stale_filtered: u64,
 }
 
 /// The commit payload.
@@ -214,13 +224,24 @@ struct Payload {
     /// The store's id (`meta`'s `store_id`).
     #[serde(default)]
     store: String,
+    /// The highest case id of a live document, when the indexer knew it:
+    /// with the case count it tells at open whether a case may have two
+    /// documents (see `stale.rs`) without scanning them.
+    #[serde(default)]
+    max_id: Option<u64>,
 }
 /// What every searcher and waiter shares with the indexer thread.
 pub(crate) struct Shared {
     pub fields: Fields,
-    /// The searchable index; `None` while there is no usable one (a rebuild
-    /// at open is running).
+    /// The index's reader (the indexer reloads it); `None` while there is
+    /// no usable index (a rebuild at open is running).
     reader: RwLock<Option<IndexReader>>,
+    /// What searches use: the reader's searcher as of its last reload, with
+    /// its stale documents. Set after each reload once they are known, so no
+    /// search sees a generation before its stale documents are.
+    published: RwLock<Option<Generation>>,
+    /// Matches skipped as stale (counted by searches, without the lock).
+    stale_filtered: AtomicU64,
     /// Fast-field columns of the current searcher, for searches.
     pub columns: super::search::ColumnCache,
     state: Mutex<State>,
@@ -310,11 +331,36 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    fn set_reader(&self, reader: Option<IndexReader>) {
+    fn set_reader(&self, reader: Option<(IndexReader, Generation)>) {
         // A new index's searcher generations start again from the first:
         // the cached columns of the old one must not be taken for theirs.
         self.columns.clear();
+        let (reader, generation) = reader.unzip();
         *self.reader.write().unwrap_or_else(|p| p.into_inner()) = reader;
+        self.publish_generation(generation);
+    }
+
+    /// Makes `generation` the one searches use; counts its stale documents.
+    fn publish_generation(&self, generation: Option<Generation>) {
+        if let Some(g) = generation.as_ref().filter(|g| !g.stale.is_empty()) {
+            let n = g.stale.len();
+            self.count(|c| {
+                c.stale_generations += 1;
+                c.stale_documents += n;
+            });
+        }
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = generation;
+    }
+
+    /// Counts matches a search skipped as stale.
+    pub fn count_stale_filtered(&self, n: u64) {
+        if n > 0 {
+            self.stale_filtered.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn current_generation(&self) -> Option<Generation> {
+        self.published.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn current_reader(&self) -> Option<IndexReader> {
@@ -340,12 +386,17 @@ impl Shared {
     /// first: the searcher is at least as new). Without a usable index,
     /// [`StoreError::IndexRebuilding`] (or the indexer's failure).
     pub fn searcher(&self) -> Result<(u64, Searcher)> {
+        self.generation().map(|(change, g)| (change, g.searcher))
+    }
+
+    /// Like [`Self::searcher`], with the searcher's stale documents.
+    pub fn generation(&self) -> Result<(u64, Generation)> {
         let (indexed, rebuilding) = {
             let s = self.lock();
             (s.indexed, s.rebuilding.clone())
         };
-        if let Some(reader) = self.current_reader() {
-            return Ok((indexed, reader.searcher()));
+        if let Some(generation) = self.current_generation() {
+            return Ok((indexed, generation));
         }
         self.lock().health("searching")?;
         let (done, total) = rebuilding.map_or((0, 0), |p| (p.done, p.total));
@@ -354,7 +405,7 @@ impl Shared {
 
     /// Where the index stands.
     pub fn status(&self) -> IndexStatus {
-        let serving_old = self.current_reader().is_some();
+        let serving_old = self.current_generation().is_some();
         let s = self.lock();
         match &s.rebuilding {
             Some(p) => IndexStatus::Rebuilding {
@@ -369,7 +420,9 @@ impl Shared {
 
     /// The self-checks' counters.
     pub fn counters(&self) -> IndexCounters {
-        self.lock().counters
+        let mut c = self.lock().counters;
+        c.stale_filtered = self.stale_filtered.load(Ordering::Relaxed);
+        c
     }
 
     /// Waits until the indexer's start-up checks (checksums and cases
@@ -444,6 +497,8 @@ struct Place {
     store_id: String,
     fields: Fields,
     heap_bytes: usize,
+    /// `Options::index_merge_min_segments`.
+    merge_min_segments: usize,
 }
 
 impl Place {
@@ -463,12 +518,13 @@ impl Place {
         open_directory(dir, self.hook.as_ref()).map_err(|e| StoreError::index("opening the index directory", &e.into()))
     }
 
-    fn payload(&self, change: u64) -> Payload {
+    fn payload(&self, change: u64, max_id: u64) -> Payload {
         Payload {
             v: PAYLOAD_VERSION,
             schema: self.schema_id.clone(),
             change,
             store: self.store_id.clone(),
+            max_id: (max_id != u64::MAX).then_some(max_id),
         }
     }
 
@@ -482,6 +538,35 @@ impl Place {
             .try_into()
             .map_err(ix("opening the index reader"))?;
         Ok((index, reader))
+    }
+
+    /// After a crash between the two renames of [`Self::install`]: installs
+    /// the staged index if it is complete (its one commit, made when the
+    /// build ended, names this store and schema) and fits the store, and
+    /// opens it. Otherwise the index is missing (the indexer removes the
+    /// staging directory and rebuilds).
+    fn install_staged(
+        &self,
+        txn: &ReadTransaction,
+        last: u64,
+    ) -> std::result::Result<(Index, IndexReader, Payload), RebuildReason> {
+        let staging = self.staging();
+        let fits = try_open(self, &staging).and_then(|(_, _, payload)| check_fits(txn, payload.change, last));
+        if let Err(why) = fits {
+            if staging.exists() {
+                tracing::info!("discarding an unfinished rebuild: {why}");
+            }
+            return Err(RebuildReason::Missing);
+        }
+        let installed = std::fs::rename(&staging, self.live())
+            .map_err(|e| e.to_string())
+            .and_then(|()| sync_dir(&self.store_dir).map_err(|e| e.to_string()));
+        if let Err(why) = installed {
+            tracing::warn!("could not install the rebuilt index left by an interrupted install: {why}");
+            return Err(RebuildReason::Missing);
+        }
+        tracing::info!("installed the rebuilt index left by an interrupted install");
+        try_open(self, &self.live())
     }
 
     /// Removes what an interrupted rebuild or install left behind.
@@ -513,7 +598,7 @@ impl Place {
         let index = Index::create(self.directory(&dir)?, self.schema.clone(), Default::default())
             .map_err(ix("creating the index"))?;
         analysis::register(&index);
-        let mut writer = new_writer(&index, self.heap_bytes)?;
+        let mut writer = new_writer(&index, self)?;
         let built = rebuild(&mut writer, self, db, reason, progress, cancel)?;
         // Merges write into the directory; it only moves once they are done.
         writer
@@ -551,6 +636,7 @@ enum Start {
     Existing {
         index: Index,
         reader: IndexReader,
+        generation: Generation,
         change: u64,
     },
     /// No usable index: the indexer rebuilds first.
@@ -597,12 +683,17 @@ pub(crate) fn open(
         store_id,
         fields,
         heap_bytes: opts.index_heap_bytes,
+        merge_min_segments: opts.index_merge_min_segments,
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
-    let attempt = try_open(&place).and_then(|(index, reader, change)| {
-        check_fits(&txn, change, last).map(|()| Start::Existing { index, reader, change })
-    });
+    let attempt = match try_open(&place, &place.live()) {
+        // A crash between the two renames of an install leaves the complete
+        // rebuilt index in the staging directory and none in place.
+        Err(RebuildReason::Missing) => place.install_staged(&txn, last),
+        other => other,
+    }
+    .and_then(|(index, reader, payload)| check_fits(&txn, payload.change, last).map(|()| (index, reader, payload)));
     let cases = txn
         .open_table(tables::CASES)
         .map_err(st("counting cases"))?
@@ -610,7 +701,15 @@ pub(crate) fn open(
         .map_err(st("counting cases"))?;
     drop(txn);
     let start = match attempt {
-        Ok(start) => start,
+        Ok((index, reader, payload)) => {
+            let generation = inspect(reader.searcher(), db, payload.max_id)?;
+            Start::Existing {
+                index,
+                reader,
+                generation,
+                change: payload.change,
+            }
+        }
         // An empty store's index is built at once: there is nothing to wait for.
         Err(reason) if cases == 0 => {
             tracing::info!("creating the search index: {reason}");
@@ -618,7 +717,13 @@ pub(crate) fn open(
             place.install()?;
             let (index, reader) = place.open_live()?;
             let change = payload_of(&index).map_or(0, |p| p.change);
-            Start::Existing { index, reader, change }
+            let generation = inspect(reader.searcher(), db, None)?;
+            Start::Existing {
+                index,
+                reader,
+                generation,
+                change,
+            }
         }
         Err(reason) => {
             tracing::warn!(dir = %place.live().display(), "the search index will be rebuilt: {reason}");
@@ -671,10 +776,9 @@ fn payload_of(index: &Index) -> Option<Payload> {
     serde_json::from_str(metas.payload.as_deref()?).ok()
 }
 
-/// Opens an existing index with a reader and reads its payload's change;
+/// Opens an existing index (in `dir`) with a reader and reads its payload;
 /// any failure is the reason to rebuild.
-fn try_open(place: &Place) -> std::result::Result<(Index, IndexReader, u64), RebuildReason> {
-    let dir = place.live();
+fn try_open(place: &Place, dir: &Path) -> std::result::Result<(Index, IndexReader, Payload), RebuildReason> {
     if !dir.join("meta.json").exists() {
         return Err(RebuildReason::Missing);
     }
@@ -683,8 +787,8 @@ fn try_open(place: &Place) -> std::result::Result<(Index, IndexReader, u64), Reb
     // damaged index must only ever lead to a rebuild.
     // Nothing outlives a panic here but the hook, which is only called.
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-        || -> std::result::Result<(Index, IndexReader, u64), RebuildReason> {
-            let directory = open_directory(&dir, place.hook.as_ref()).map_err(|e| unreadable(&e))?;
+        || -> std::result::Result<(Index, IndexReader, Payload), RebuildReason> {
+            let directory = open_directory(dir, place.hook.as_ref()).map_err(|e| unreadable(&e))?;
             let index = Index::open(directory).map_err(|e| unreadable(&e))?;
             analysis::register(&index);
             if serde_json::to_value(index.schema()).ok() != serde_json::to_value(&place.schema).ok() {
@@ -712,7 +816,7 @@ fn try_open(place: &Place) -> std::result::Result<(Index, IndexReader, u64), Reb
                 .reload_policy(ReloadPolicy::Manual)
                 .try_into()
                 .map_err(|e| unreadable(&e))?;
-            Ok((index, reader, payload.change))
+            Ok((index, reader, payload))
         },
     ));
     opened.unwrap_or_else(|_| Err(RebuildReason::Unreadable("the index failed its checks".into())))
@@ -766,8 +870,8 @@ fn last_change_in(txn: &ReadTransaction) -> Result<u64> {
     Ok(read_counter(&meta, tables::NEXT_CHANGE)?.saturating_sub(1))
 }
 
-fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
-    let heap = heap_bytes.max(MIN_HEAP_PER_THREAD);
+fn new_writer(index: &Index, place: &Place) -> Result<IndexWriter> {
+    let heap = place.heap_bytes.max(MIN_HEAP_PER_THREAD);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = cores.clamp(1, 4).min(heap / MIN_HEAP_PER_THREAD).max(1);
     let options = tantivy::indexer::IndexWriterOptions::builder()
@@ -777,9 +881,13 @@ fn new_writer(index: &Index, heap_bytes: usize) -> Result<IndexWriter> {
         // crowding out the store's writer on small machines.
         .num_merge_threads(1)
         .build();
-    index
+    let writer: IndexWriter = index
         .writer_with_options(options)
-        .map_err(ix("starting the index writer"))
+        .map_err(ix("starting the index writer"))?;
+    let mut policy = tantivy::indexer::LogMergePolicy::default();
+    policy.set_min_num_segments(place.merge_min_segments.max(2));
+    writer.set_merge_policy(Box::new(policy));
+    Ok(writer)
 }
 
 fn commit(writer: &mut IndexWriter, payload: &Payload) -> Result<()> {
@@ -830,7 +938,7 @@ fn rebuild(
         let case = records::decode_case(v.value(), id)?;
         let entries = full_thread(&thread, id)?;
         writer
-            .add_document(place.fields.document(&case, &entries))
+            .add_document(place.fields.document(&case, &entries, 0))
             .map_err(ix("adding a document"))?;
         done += 1;
         if done % step == 0 && done < total {
@@ -841,7 +949,7 @@ fn rebuild(
             return Err(StoreError::ShutDown);
         }
     }
-    commit(writer, &place.payload(change))?;
+    commit(writer, &place.payload(change, max_id))?;
     report(done);
     Ok((
         RebuildReport {
@@ -854,41 +962,37 @@ fn rebuild(
     ))
 }
 
-/// The number of cases an index whose highest case id is `max_id` covers:
-/// every case up to it (ids only grow, cases are never removed, and the
-/// change log is applied in order). `cases.len()` is O(1) in redb; the
-/// cases above `max_id` are only those created since the last batch.
-fn covered_cases(db: &Database, max_id: u64) -> Result<u64> {
-    let txn = db.begin_read().map_err(st("counting cases"))?;
-    let cases = txn.open_table(tables::CASES).map_err(st("counting cases"))?;
-    let all = cases.len().map_err(st("counting cases"))?;
-    let mut above = 0u64;
-    if max_id < u64::MAX {
-        for item in cases.range(max_id + 1..).map_err(st("counting cases"))? {
-            item.map_err(st("counting cases"))?;
-            above += 1;
-        }
-    }
-    Ok(all.saturating_sub(above))
+/// What a scan of the live documents found.
+struct LiveIds {
+    /// Live documents per case id.
+    seen: HashMap<u64, u32>,
+    /// The highest id of a live document.
+    max_id: u64,
+    /// The highest version of a live document.
+    max_version: u64,
 }
 
-/// Live documents per case id, and the highest id of a live document.
-fn live_ids(searcher: &Searcher) -> Result<(HashMap<u64, u32>, u64)> {
-    let mut seen: HashMap<u64, u32> = HashMap::with_capacity(searcher.num_docs() as usize);
-    let mut max_id = 0;
+fn live_ids(searcher: &Searcher) -> Result<LiveIds> {
+    let mut live = LiveIds {
+        seen: HashMap::with_capacity(searcher.num_docs() as usize),
+        max_id: 0,
+        max_version: 0,
+    };
     for segment in searcher.segment_readers() {
-        let ids = segment
-            .fast_fields()
-            .u64(super::schema::names::ID)
-            .map_err(ix("reading document ids"))?;
+        let fast = segment.fast_fields();
+        let ids = fast.u64(super::schema::names::ID).map_err(ix("reading document ids"))?;
+        let versions = fast
+            .u64(super::schema::names::VERSION)
+            .map_err(ix("reading document versions"))?;
         for doc in segment.doc_ids_alive() {
             if let Some(id) = ids.first(doc) {
-                *seen.entry(id).or_default() += 1;
-                max_id = max_id.max(id);
+                *live.seen.entry(id).or_default() += 1;
+                live.max_id = live.max_id.max(id);
             }
+            live.max_version = live.max_version.max(versions.first(doc).unwrap_or(0));
         }
     }
-    Ok((seen, max_id))
+    Ok(live)
 }
 
 impl IndexHandle {
@@ -910,7 +1014,12 @@ impl IndexHandle {
             open_check,
         } = opened;
         let (reader, change, index, rebuild_due) = match start {
-            Start::Existing { index, reader, change } => (Some(reader), change, Some(index), None),
+            Start::Existing {
+                index,
+                reader,
+                generation,
+                change,
+            } => (Some((reader, generation)), change, Some(index), None),
             Start::Rebuild(reason) => (None, 0, None, Some(reason)),
         };
         // Searches of Chinese text need the jieba dictionary (~130 ms to
@@ -918,7 +1027,9 @@ impl IndexHandle {
         super::analysis::warm_up_in_background();
         let shared = Arc::new(Shared {
             fields: place.fields,
-            reader: RwLock::new(reader),
+            reader: RwLock::new(None),
+            published: RwLock::new(None),
+            stale_filtered: AtomicU64::new(0),
             columns: Default::default(),
             state: Mutex::new(State {
                 indexed: change,
@@ -933,6 +1044,8 @@ impl IndexHandle {
             }),
             changed: Condvar::new(),
         });
+        // Counts the generation's stale documents, if it has any.
+        shared.set_reader(reader);
         // The first search should not open the columns (a failure is that
         // search's to report).
         if let Some(reader) = shared.current_reader() {
@@ -957,6 +1070,8 @@ impl IndexHandle {
             // Unknown until the ids are read: never skip a delete meanwhile.
             max_id: u64::MAX,
             committed_max_id: u64::MAX,
+            // Rebuilt documents have version 0.
+            next_version: 1,
             pruned: 0,
             dirty_since: None,
             uncommitted_docs: 0,
@@ -1099,6 +1214,10 @@ struct Indexer {
     max_id: u64,
     /// `max_id` as of the last commit (what a failed writer falls back to).
     committed_max_id: u64,
+    /// The version the next added document gets: above every live
+    /// document's (read at start), never reused (a stale document's version
+    /// must stay below its case's current one).
+    next_version: u64,
     /// Changes below this were last asked to be pruned.
     pruned: u64,
     /// When the oldest uncommitted change was applied.
@@ -1275,15 +1394,21 @@ impl Indexer {
             }
         }
         if self.writer.is_none() {
-            self.writer = Some(new_writer(&index, self.place.heap_bytes)?);
+            self.writer = Some(new_writer(&index, &self.place)?);
         }
         if !startup.clean {
             self.collect_garbage();
         }
         let reader = self.shared.current_reader().ok_or_else(no_index)?;
-        let (seen, max_id) = live_ids(&reader.searcher())?;
+        let LiveIds {
+            seen,
+            max_id,
+            max_version,
+        } = live_ids(&reader.searcher())?;
         self.max_id = max_id;
         self.committed_max_id = max_id;
+        // Versions only grow, across sessions too.
+        self.next_version = self.next_version.max(max_version.saturating_add(1));
         if !startup.clean && startup.open_check {
             let mut twice: Vec<u64> = seen.iter().filter(|&(_, &n)| n > 1).map(|(&id, _)| id).collect();
             if !twice.is_empty() {
@@ -1355,7 +1480,7 @@ impl Indexer {
                 error = no_index();
                 continue;
             };
-            match new_writer(&index, self.place.heap_bytes) {
+            match new_writer(&index, &self.place) {
                 Ok(writer) => self.writer = Some(writer),
                 Err(e) => {
                     error = e;
@@ -1429,7 +1554,8 @@ impl Indexer {
             }
             if let Some(case) = load_case(&cases, id)? {
                 let entries = full_thread(&thread, id)?;
-                let doc: TantivyDocument = fields.document(&case, &entries);
+                let doc: TantivyDocument = fields.document(&case, &entries, self.next_version);
+                self.next_version += 1;
                 self.writer_mut()?.add_document(doc).map_err(ix("adding a document"))?;
                 self.max_id = self.max_id.max(id);
                 self.uncommitted_docs += 1;
@@ -1453,9 +1579,9 @@ impl Indexer {
             self.writer_mut()?.delete_term(fields.id_term(id));
             if let Some(case) = load_case(&cases, id)? {
                 let entries = full_thread(&thread, id)?;
-                self.writer_mut()?
-                    .add_document(fields.document(&case, &entries))
-                    .map_err(ix("adding a document"))?;
+                let doc = fields.document(&case, &entries, self.next_version);
+                self.next_version += 1;
+                self.writer_mut()?.add_document(doc).map_err(ix("adding a document"))?;
                 if self.max_id != u64::MAX {
                     self.max_id = self.max_id.max(id);
                 }
@@ -1492,7 +1618,7 @@ impl Indexer {
 
     fn commit_unchecked(&mut self) -> Result<()> {
         let change = self.applied;
-        let payload = self.place.payload(change);
+        let payload = self.place.payload(change, self.max_id);
         commit(self.writer_mut()?, &payload)?;
         self.after_commit(change)
     }
@@ -1504,9 +1630,13 @@ impl Indexer {
         self.uncommitted_docs = 0;
         if let Some(reader) = self.shared.current_reader() {
             reader.reload().map_err(ix("reloading the index reader"))?;
+            let searcher = reader.searcher();
             // Open the new searcher's columns here rather than in a search (a
             // failure is the next search's to report).
-            let _ = self.shared.columns.get(&reader.searcher());
+            let _ = self.shared.columns.get(&searcher);
+            let known = (self.max_id != u64::MAX).then_some(self.max_id);
+            let generation = inspect(searcher, &*self.db, known)?;
+            self.shared.publish_generation(Some(generation));
         }
         self.shared.lock().failing = None;
         self.shared.publish(change);
@@ -1529,14 +1659,14 @@ impl Indexer {
             };
             let searcher = reader.searcher();
             let live = searcher.num_docs();
-            let covered = covered_cases(&self.db, self.max_id)?;
+            let covered = covered_cases(&*self.db, self.max_id)?;
             if live == covered {
                 return Ok(());
             }
             if attempt == MAX_REPAIRS {
                 break;
             }
-            let (seen, _) = live_ids(&searcher)?;
+            let seen = live_ids(&searcher)?.seen;
             drop(searcher);
             let concerned = self.cases_concerned(&seen)?;
             drop(seen);
@@ -1648,8 +1778,9 @@ impl Indexer {
         }
         self.place.install()?;
         let (index, reader) = self.place.open_live()?;
-        let writer = new_writer(&index, self.place.heap_bytes)?;
-        self.shared.set_reader(Some(reader));
+        let writer = new_writer(&index, &self.place)?;
+        let generation = inspect(reader.searcher(), &*self.db, Some(max_id))?;
+        self.shared.set_reader(Some((reader, generation)));
         self.index = Some(index);
         self.writer = Some(writer);
         self.rebuild_due = None;
@@ -1724,6 +1855,7 @@ pub(crate) fn open_read_only(
         store_id: read_store_id(db)?.unwrap_or_default(),
         fields,
         heap_bytes: opts.index_heap_bytes,
+        merge_min_segments: opts.index_merge_min_segments,
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
@@ -1731,9 +1863,10 @@ pub(crate) fn open_read_only(
     let on_disk = if place.store_id.is_empty() {
         Err(RebuildReason::Stale("the store has no id yet".into()))
     } else {
-        try_open(&place).and_then(|(_, reader, change)| {
+        try_open(&place, &place.live()).and_then(|(_, reader, payload)| {
+            let change = payload.change;
             if change == last {
-                Ok(reader)
+                Ok((reader, payload.max_id))
             } else {
                 Err(RebuildReason::Stale(format!(
                     "the index covers change {change}, the store is at {last}"
@@ -1741,24 +1874,27 @@ pub(crate) fn open_read_only(
             }
         })
     };
-    let (reader, rebuilt) = match on_disk {
-        Ok(reader) => (reader, None),
+    let (reader, max_id, rebuilt) = match on_disk {
+        Ok((reader, max_id)) => (reader, max_id, None),
         Err(reason) => {
             let index = Index::create_in_ram(schema);
             analysis::register(&index);
-            let mut writer = new_writer(&index, opts.index_heap_bytes)?;
-            let (report, _) = rebuild(&mut writer, &place, db, reason, progress, &|| false)?;
+            let mut writer = new_writer(&index, &place)?;
+            let (report, max_id) = rebuild(&mut writer, &place, db, reason, progress, &|| false)?;
             let reader = index
                 .reader_builder()
                 .reload_policy(ReloadPolicy::Manual)
                 .try_into()
                 .map_err(ix("opening the index reader"))?;
-            (reader, Some(report))
+            (reader, Some(max_id), Some(report))
         }
     };
+    let generation = inspect(reader.searcher(), db, max_id)?;
     let shared = Arc::new(Shared {
         fields: place.fields,
-        reader: RwLock::new(Some(reader)),
+        reader: RwLock::new(None),
+        published: RwLock::new(None),
+        stale_filtered: AtomicU64::new(0),
         columns: Default::default(),
         state: Mutex::new(State {
             indexed: last,
@@ -1769,6 +1905,7 @@ pub(crate) fn open_read_only(
         }),
         changed: Condvar::new(),
     });
+    shared.set_reader(Some((reader, generation)));
     // No indexer thread serves requests: a reindex is refused.
     let (control, _) = bounded(1);
     Ok(IndexHandle {

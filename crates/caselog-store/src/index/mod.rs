@@ -6,6 +6,8 @@
 //!   and opening, catching up and rebuilding the index.
 //! - `search`: the query language mapped onto the index, results, facets
 //!   and snippets.
+//! - `stale`: finding documents tantivy kept although their delete was
+//!   issued, which searches skip.
 //! - `verify`: proving the index and the store agree.
 //! - `bare`: a case number typed alone, recognised by the parser or by a
 //!   lookup in the store's numbers table.
@@ -20,6 +22,7 @@ mod indexer;
 mod read_only;
 mod schema;
 mod search;
+mod stale;
 mod verify;
 
 pub use indexer::{IndexCounters, IndexProgress, IndexStatus, RebuildReason, RebuildReport, INDEX_DIR};

@@ -57,6 +57,7 @@ pub(crate) mod names {
     pub const NUMBER_SORT_HI: &str = "number_sort_hi";
     pub const NUMBER_SORT_LO: &str = "number_sort_lo";
     pub const ASSIGNEE: &str = "assignee";
+    pub const VERSION: &str = "version";
 }
 
 /// The fields of the case index.
@@ -114,6 +115,11 @@ pub(crate) struct Fields {
     pub number_sort_lo: Field,
     /// The support agent the case is assigned to, exact (`assignee:`).
     pub assignee: Field,
+    /// The document's version: a stamp that grows with every document the
+    /// indexer adds (0 for documents of a rebuild). When tantivy keeps a
+    /// document whose delete it lost, the case's newest version is the live
+    /// one and the older is filtered out of searches (see `stale.rs`).
+    pub version: Field,
 }
 
 /// Symbols of a case number in byte order (`-`, digits, upper case, `_`,
@@ -192,6 +198,7 @@ impl Fields {
             number_sort_hi: b.add_u64_field(names::NUMBER_SORT_HI, FAST),
             number_sort_lo: b.add_u64_field(names::NUMBER_SORT_LO, FAST),
             assignee: b.add_text_field(names::ASSIGNEE, STRING),
+            version: b.add_u64_field(names::VERSION, FAST),
         };
         (b.build(), fields)
     }
@@ -201,8 +208,8 @@ impl Fields {
         Term::from_field_u64(self.id, id)
     }
 
-    /// The document of a case with its thread.
-    pub fn document(&self, case: &Case, thread: &[ThreadEntry]) -> TantivyDocument {
+    /// The document of a case with its thread, stamped `version`.
+    pub fn document(&self, case: &Case, thread: &[ThreadEntry], version: u64) -> TantivyDocument {
         let texts = indexed_texts(case, thread);
         let mut doc = TantivyDocument::new();
         doc.add_u64(self.id, case.id.0);
@@ -251,6 +258,7 @@ impl Fields {
         doc.add_u64(self.number_sort_hi, hi);
         doc.add_u64(self.number_sort_lo, lo);
         doc.add_u64(self.fingerprint, fingerprint(case, thread, &texts));
+        doc.add_u64(self.version, version);
         doc
     }
 }

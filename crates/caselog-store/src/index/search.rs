@@ -31,6 +31,8 @@ use redb::ReadTransaction;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
+
+use super::stale::{Generation, StaleDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Explanation, Occur,
     Query as TQuery, RangeQuery, Scorer, TermQuery, Weight,
@@ -780,6 +782,9 @@ impl Ask {
 /// `keep` hits after the cursor, in one pass over the fast fields.
 struct PageCollector {
     columns: Arc<SearcherColumns>,
+    /// Documents of the searcher that are not their case's current one:
+    /// skipped, so no case is counted or shown twice.
+    stale: Arc<StaleDocs>,
     ask: Ask,
 }
 
@@ -792,12 +797,16 @@ struct PageFruit {
     category: [u64; 16],
     /// Best hits, in no particular order.
     hits: Vec<(SortKey, DocAddress)>,
+    /// Matches skipped as stale.
+    stale: u64,
 }
 
 struct PageSegment {
     columns: Arc<SearcherColumns>,
     ord: SegmentOrdinal,
     ask: Ask,
+    /// This segment's slot in the stale documents, if it has any.
+    stale: Option<(Arc<StaleDocs>, usize)>,
     fruit: PageFruit,
     /// The best `keep` keys so far, worst on top.
     heap: BinaryHeap<Reverse<(SortKey, DocId)>>,
@@ -810,10 +819,15 @@ impl Collector for PageCollector {
     fn for_segment(&self, ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<PageSegment> {
         // Checked here so that `collect` can index without failing.
         self.columns.segment(ord, segment.segment_id())?;
+        let stale = self
+            .stale
+            .of_segment(ord, segment.segment_id())
+            .map(|slot| (self.stale.clone(), slot));
         Ok(PageSegment {
             columns: self.columns.clone(),
             ord,
             ask: self.ask,
+            stale,
             fruit: PageFruit::default(),
             heap: BinaryHeap::with_capacity(self.ask.keep.min(1_024) + 1),
         })
@@ -828,6 +842,7 @@ impl Collector for PageCollector {
         for f in fruits {
             out.total += f.total;
             out.remaining += f.remaining;
+            out.stale += f.stale;
             for (a, b) in out.status.iter_mut().zip(f.status) {
                 *a += b;
             }
@@ -846,6 +861,12 @@ impl SegmentCollector for PageSegment {
     type Fruit = PageFruit;
 
     fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some((stale, slot)) = &self.stale {
+            if stale.contains(*slot, doc) {
+                self.fruit.stale += 1;
+                return;
+            }
+        }
         // `for_segment` checked that this segment has columns.
         let Some(c) = self.columns.segments.get(self.ord as usize) else {
             return;
@@ -1350,7 +1371,7 @@ impl Store {
         }
         // Read the covered change before taking the searcher: the searcher
         // is at least as new.
-        let (indexed_change, searcher) = shared.searcher()?;
+        let (indexed_change, Generation { searcher, stale }) = shared.generation()?;
         let columns = shared.columns.get(&searcher)?;
         let ask = Ask {
             sort: opts.sort,
@@ -1360,9 +1381,11 @@ impl Store {
         };
         let collector = PageCollector {
             columns: columns.clone(),
+            stale,
             ask,
         };
         let fruit = searcher.search(&*query, &collector).map_err(ix("searching"))?;
+        shared.count_stale_filtered(fruit.stale);
         let page = fruit.hits.get(offset..).unwrap_or(&[]);
         let mut hits = Vec::new();
         if !page.is_empty() {

@@ -91,7 +91,8 @@ impl Store {
     /// Proves the index and the store agree: every case has exactly one
     /// document with the right content, and no document is extra.
     ///
-    /// First waits (up to 10 s) for the index to catch up with the store;
+    /// First waits for the indexer's start-up checks to finish, then (up to
+    /// 10 s) for the index to catch up with the store;
     /// cases written after the index's change are reported as in flight.
     /// Reads every case and document: linear in the size of the store.
     pub fn verify(&self) -> Result<VerifyReport> {
@@ -103,8 +104,11 @@ impl Store {
         // While it holds, the change log keeps every change after the
         // index's, which is how in-flight cases are recognised.
         let _hold = shared.hold_pruning();
-        // The start-up checks may be repairing what verify would report.
-        shared.wait_started(CATCH_UP)?;
+        // The start-up checks may be repairing what verify would report:
+        // wait for them to finish however long they take (they scan every
+        // document), as long as the indexer runs; a failing or stopped
+        // indexer is reported at once.
+        while !shared.wait_started(CATCH_UP)? {}
         shared.wait_indexed(self.last_change(), CATCH_UP)?;
         let (index_change, searcher) = shared.searcher()?;
         let fields = &shared.fields;

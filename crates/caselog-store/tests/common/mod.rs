@@ -37,6 +37,42 @@ pub fn new_case(tenant_id: &str, by: &str, category: Category, title: &str, at: 
     .with_time(at)
 }
 
+/// An archived case to import: resolved or closed at `at`, with one
+/// seller message.
+pub fn archived_case(number: &str, tenant_id: &str, title: &str, body: &str, status: Status) -> ImportCase {
+    let t = ts("2025-05-01T00:00:00Z");
+    let mut state = CaseState::new(t);
+    state.status = status;
+    ImportCase {
+        case: Case {
+            id: CaseId(0),
+            number: CaseNumber::parse_imported(number).unwrap(),
+            tenant: tenant(tenant_id),
+            created_by: user("ops@example.com"),
+            assignee: None,
+            handler: None,
+            marketplace: Marketplace::parse("de").unwrap(),
+            language: LanguageTag::parse("en").unwrap(),
+            category: Category::Tax,
+            title: title.into(),
+            refs: References::default(),
+            state,
+            complex: false,
+            tier: PerformanceTier::Standard,
+            links: CaseLinks::default(),
+            entries: 0,
+            imported: false,
+        },
+        thread: vec![ThreadEntry {
+            at: t,
+            actor: seller("ops@example.com"),
+            change: None,
+            body: body.into(),
+            attachments: vec![],
+        }],
+    }
+}
+
 /// Options for tests that do many writes: deferred durability (each test
 /// store is thrown away) and small caches.
 pub fn fast_options() -> Options {
