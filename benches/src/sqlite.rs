@@ -208,6 +208,10 @@ impl<const ROWID: bool> Sqlite<ROWID> {
         match view {
             "view: all, page 1" => {}
             "view: all, deep page" => offset = (i64::from(scope.deep_page) - 1) * 20,
+            // A seller's *Mine* is the cases the user created (the archive
+            // hands none over); support's is the cases assigned to the agent,
+            // and the generated archive assigns none.
+            "view: mine" if scope.tenant.is_none() => cond.push("0".into()),
             "view: mine" => {
                 params.push(Value::Text(scope.mine_user.clone()));
                 cond.push(format!("created_by = ?{}", params.len()));

@@ -732,6 +732,11 @@ pub struct TenantArgs {
 #[derive(Debug, Subcommand)]
 pub enum TenantAction {
     /// Set the tenant's performance tier (standard, good, high).
+    #[command(after_help = "\
+Example:
+  caselog tenant tier seller-0042 high
+
+The tenant's open cases are re-keyed in the queue in the same write.")]
     Tier {
         /// The tenant.
         #[arg(value_parser = parse::tenant)]

@@ -73,29 +73,15 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    #[derive(Debug)]
-    struct Quoting(std::io::Error);
-
-    impl std::fmt::Display for Quoting {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "invalid query: {}", self.0)
-        }
-    }
-
-    impl std::error::Error for Quoting {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
-    }
-
     #[test]
     fn the_error_line_does_not_repeat_quoted_causes() {
-        let inner = std::io::Error::other("at column 3: unclosed quote");
-        let err = anyhow::Error::new(Quoting(inner)).context("searching for \"a\"");
-        assert_eq!(
-            error_line(&err),
-            "searching for \"a\": invalid query: at column 3: unclosed quote"
-        );
+        // The store's errors show their cause and do not return it, so the
+        // chain has each text once.
+        let query = caselog_core::parse("\"a", &caselog_core::QueryLimits::default()).unwrap_err();
+        let err = anyhow::Error::new(caselog_store::StoreError::from(query.clone())).context("searching for \"a\"");
+        let line = error_line(&err);
+        assert_eq!(line, format!("searching for \"a\": invalid query: {query}"));
+        assert_eq!(line.matches(&query.to_string()).count(), 1, "{line}");
         let plain = anyhow::Error::new(std::io::Error::other("disk full")).context("writing");
         assert_eq!(error_line(&plain), "writing: disk full");
     }

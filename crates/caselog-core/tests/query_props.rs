@@ -283,13 +283,10 @@ fn table() {
         ("status: open", err("MissingValue { field: Status", 7)),
         ("status:(open OR closed)", err("MissingValue { field: Status", 7)),
         ("-by:", err("MissingValue { field: By", 4)),
-        (
-            "status:pending",
-            err("InvalidValue { field: Status, source: Unknown", 7),
-        ),
+        ("status:pending", err("InvalidValue { field: Status, error: Unknown", 7)),
         (
             "category:shoes",
-            err("InvalidValue { field: Category, source: Unknown", 9),
+            err("InvalidValue { field: Category, error: Unknown", 9),
         ),
         ("marketplace:DEU", err("InvalidValue { field: Marketplace", 12)),
         ("order:123", err("InvalidValue { field: Order", 6)),
@@ -297,11 +294,11 @@ fn table() {
         ("number:-1", err("InvalidValue { field: Number", 7)),
         ("by:\"a b\"", err("InvalidValue { field: By", 3)),
         ("by:\"unclosed", err("UnclosedQuote", 3)),
-        ("status:\" \"", err("InvalidValue { field: Status, source: Unknown", 7)),
+        ("status:\" \"", err("InvalidValue { field: Status, error: Unknown", 7)),
         // Bad dates point at the bad day.
         (
             "created:2026-13-01",
-            err("InvalidValue { field: Created, source: Malformed", 8),
+            err("InvalidValue { field: Created, error: Malformed", 8),
         ),
         ("created:yesterday", err("InvalidValue { field: Created", 8)),
         (

@@ -263,6 +263,9 @@ pub(crate) fn record(t: &mut Tables<'_>, seq: u64, case: CaseId) -> Result<()> {
             match e.change {
                 Some(ch) => match ch.event {
                     caselog_core::CaseEvent::MergeInto { target } => ChangeKind::Merged { entry, into: target },
+                    // Routing (transfer, assignment, complexity) changes the
+                    // case, not its conversation.
+                    ref event if event.is_routing() => ChangeKind::Updated,
                     _ if ch.from != Some(ch.to) => ChangeKind::StatusChanged {
                         entry,
                         from: ch.from,

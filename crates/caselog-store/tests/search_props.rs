@@ -532,7 +532,16 @@ proptest! {
                     .iter()
                     .map(|c| &c.case)
                     .filter(|c| scope.allows(&c.tenant))
-                    .filter(|c| mine.is_none_or(|u| c.created_by.as_str() == USERS[u]))
+                    // *Mine*: a tenant's user's cases (created or handed to
+                    // them); on the support side, the agent's assignments.
+                    .filter(|c| {
+                        mine.is_none_or(|u| match &scope {
+                            Scope::Tenant(_) => {
+                                c.created_by.as_str() == USERS[u] || c.handler.as_ref().is_some_and(|h| h.as_str() == USERS[u])
+                            }
+                            Scope::AllTenants => c.assignee.as_ref().is_some_and(|a| a.as_str() == USERS[u]),
+                        })
+                    })
                     .collect();
                 expected.sort_by_key(|c| case_key(sort, c));
                 if descending {
