@@ -1,0 +1,695 @@
+//! Search: the query language mapped onto the index, scoped, paged, sorted,
+//! counted and highlighted.
+//!
+//! The query text is parsed by the core parser ([`caselog_core::parse`]);
+//! its tree is mapped onto tantivy queries here (tantivy's own query parser
+//! is never used, so no syntax but ours reaches the index). The tenant is
+//! added afterwards, in code, as a required clause built from the caller's
+//! [`Scope`]: the query language has no way to name it.
+//!
+//! Matching rules (the property tests check them against a brute-force
+//! filter): a word or phrase matches a case whose title or one of whose
+//! messages contains it, as the chars analyzer sees text (ignoring case,
+//! width, accents, English inflection, white space and punctuation; Chinese
+//! by substring). A word or phrase with nothing searchable in it (only
+//! punctuation or symbols) is ignored, as if it had not been typed. A case
+//! number, order id or ASIN typed alone also finds the case it names, ranked
+//! first.
+
+use std::collections::BTreeMap;
+
+use std::ops::Range;
+
+use caselog_core::{
+    parse, BareReference, CaseId, CaseNumber, Category, Query, QueryLimits, Status, TenantId, Timestamp,
+};
+use redb::ReadTransaction;
+
+use tantivy::columnar::Column;
+
+use super::stale::Generation;
+use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, Score, Term};
+
+use crate::error::{ix, Result, StoreError};
+use crate::model::Scope;
+use crate::paging::{Binding, Cursor, SortKey};
+use crate::records::{self, category_from_byte, status_from_byte};
+use crate::store::Store;
+use crate::tables;
+
+mod collect;
+mod highlight;
+mod plan;
+
+pub(crate) use collect::ColumnCache;
+use collect::*;
+use highlight::*;
+use plan::*;
+/// Extra weight of a word found in the title, over the same word in a message.
+const TITLE_BOOST: Score = 1.5;
+
+/// Score given to the case a bare case number, order id or ASIN names, far
+/// above what text matching scores, so that case comes first.
+const BARE_REFERENCE_SCORE: Score = 10_000.0;
+
+/// Characters of message text a snippet shows.
+const SNIPPET_CHARS: usize = 200;
+
+/// Characters of context a snippet keeps before its first highlight.
+const SNIPPET_LEAD_CHARS: usize = 40;
+
+/// Bytes of one message a snippet looks at for matches; past it the
+/// message is not scanned (a snippet is a preview, not a proof).
+const SNIPPET_SCAN_BYTES: usize = 64 * 1024;
+
+/// Bytes of a whole thread a snippet looks at.
+const SNIPPET_THREAD_BYTES: usize = 512 * 1024;
+
+/// The limits every search stays within; exceeding one is a typed error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// Query length, number of terms and nesting depth (see [`QueryLimits`];
+    /// default 1,024 characters, 32 terms, depth 8). Checked for query text
+    /// and for queries built in code alike.
+    pub query: QueryLimits,
+    /// Largest page. Default 1,000.
+    pub max_per_page: u32,
+    /// The result window: no page may reach past this many results
+    /// (`page × per_page`). Default 10,000. Collecting a page costs
+    /// `O(matches × log(window))`, so this bounds the cost of deep pages.
+    pub max_window: u64,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        SearchLimits {
+            query: QueryLimits::default(),
+            max_per_page: 1_000,
+            max_window: 10_000,
+        }
+    }
+}
+
+/// How search results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchSort {
+    /// Best match first; ties by last update (newest first), then case id.
+    #[default]
+    Relevance,
+    /// By creation time, then case id.
+    Created,
+    /// By last update, then case id.
+    Updated,
+    /// By status in lifecycle order (`open` … `merged`), then last update,
+    /// then case id.
+    Status,
+    /// By category identifier, alphabetically, then last update, then case
+    /// id.
+    Category,
+    /// By case number: shorter first, then byte order (numeric order for
+    /// the store's own numbers), then case id.
+    Number,
+}
+
+/// The alphabetical position of each category, by [`Category::index`].
+fn category_rank(code: u64) -> u64 {
+    let Some(c) = u8::try_from(code).ok().and_then(category_from_byte) else {
+        return u64::MAX;
+    };
+    caselog_core::Category::ALL
+        .iter()
+        .filter(|o| o.as_str() < c.as_str())
+        .count() as u64
+}
+
+/// How to run a search: order, page and whether to make snippets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Order of the hits. Default: relevance.
+    pub sort: SearchSort,
+    /// For [`SearchSort::Created`] and [`SearchSort::Updated`]: newest first
+    /// (the default) or oldest first. For status, category and number: the
+    /// reverse of their order (the default) or that order. Relevance is
+    /// always best first.
+    pub descending: bool,
+    /// Page number, from 1.
+    pub page: u32,
+    /// Hits per page, 1 to [`SearchLimits::max_per_page`]. Default 20.
+    pub per_page: u32,
+    /// Whether hits carry a highlighted snippet of their thread (a thread
+    /// read per hit). Default: yes.
+    pub snippets: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            sort: SearchSort::Relevance,
+            descending: true,
+            page: 1,
+            per_page: 20,
+            snippets: true,
+        }
+    }
+}
+
+/// A page of search results, with the total and the facet counts of the
+/// whole result set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    /// Matching cases in all pages.
+    pub total: u64,
+    /// The page number.
+    pub page: u32,
+    /// The page size.
+    pub per_page: u32,
+    /// The hits of this page.
+    pub hits: Vec<SearchHit>,
+    /// Counts per status and per category over every matching case.
+    pub facets: Facets,
+    /// The change-log sequence the index covered for this search: every
+    /// write whose `change` is at most this is reflected.
+    pub indexed_change: u64,
+    /// Where the next page starts, for [`Store::search_after`]; `None` when
+    /// this page holds the last hit.
+    pub next: Option<Cursor>,
+}
+
+/// Counts per status and per category over a whole result set, for the
+/// filter sidebar. Values with no case are absent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Facets {
+    /// Cases per status.
+    pub by_status: BTreeMap<Status, u64>,
+    /// Cases per category.
+    pub by_category: BTreeMap<Category, u64>,
+}
+
+/// One search hit: its place and counted values from the index, its
+/// number and title from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// Internal id.
+    pub id: CaseId,
+    /// Case number.
+    pub number: CaseNumber,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Title.
+    pub title: String,
+    /// Status.
+    pub status: Status,
+    /// Category.
+    pub category: Category,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update.
+    pub updated_at: Timestamp,
+    /// Relevance score (only when sorted by relevance).
+    pub score: Option<Score>,
+    /// Byte ranges of `title` that match the query's words and phrases.
+    pub title_highlights: Vec<Range<usize>>,
+    /// A piece of the thread around the best match (or the start of the
+    /// description when only the title or fields matched). `None` when
+    /// snippets were not asked for or the thread has no text.
+    pub snippet: Option<Snippet>,
+}
+
+/// A short piece of a message with the matching parts marked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// Which thread entry the text is from (0 is the description).
+    pub entry: u32,
+    /// The text.
+    pub text: String,
+    /// Byte ranges of `text` that match, sorted and not overlapping.
+    pub highlights: Vec<Range<usize>>,
+    /// Whether the message goes on before `text`.
+    pub cut_before: bool,
+    /// Whether the message goes on after `text`.
+    pub cut_after: bool,
+}
+
+impl Snippet {
+    /// The snippet as HTML: text escaped, matches in `<b>`, cuts as `…`.
+    pub fn to_html(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 16);
+        if self.cut_before {
+            out.push('…');
+        }
+        let mut at = 0;
+        for h in &self.highlights {
+            if let (Some(before), Some(marked)) = (self.text.get(at..h.start), self.text.get(h.start..h.end)) {
+                escape_into(&mut out, before);
+                out.push_str("<b>");
+                escape_into(&mut out, marked);
+                out.push_str("</b>");
+                at = h.end;
+            }
+        }
+        escape_into(&mut out, self.text.get(at..).unwrap_or(""));
+        if self.cut_after {
+            out.push('…');
+        }
+        out
+    }
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Renders a page of hits: order, status, category and times from the fast
+/// fields the hit was sorted and counted by; number, tenant and title from
+/// the store, through one table handle of one snapshot (a fast text field
+/// decompresses a dictionary block per value, the document store a block
+/// per hit: both cost more than the B-tree read).
+fn render(
+    txn: &ReadTransaction,
+    columns: &SearcherColumns,
+    page: &[(SortKey, DocAddress)],
+    sort: SearchSort,
+) -> Result<Vec<SearchHit>> {
+    let cases = txn
+        .open_table(tables::CASES)
+        .map_err(|e| StoreError::storage("reading search hits", e))?;
+    let mut hits = Vec::with_capacity(page.len());
+    for &(key, addr) in page {
+        let bad = |what: &str| {
+            StoreError::index_detail("reading a hit", format!("document {addr:?}: missing or invalid {what}"))
+        };
+        let c = columns
+            .segments
+            .get(addr.segment_ord as usize)
+            .ok_or_else(|| bad("segment"))?;
+        let doc = addr.doc_id;
+        let time = |column: &Column<i64>, what: &str| {
+            column
+                .first(doc)
+                .and_then(|ms| Timestamp::from_millis(ms).ok())
+                .ok_or_else(|| bad(what))
+        };
+        let code = |column: &Column<u64>, what: &str| {
+            column
+                .first(doc)
+                .and_then(|v| u8::try_from(v).ok())
+                .ok_or_else(|| bad(what))
+        };
+        let id = c.id.first(doc).ok_or_else(|| bad("id"))?;
+        let record = cases
+            .get(id)
+            .map_err(|e| StoreError::storage("reading search hits", e))?
+            .ok_or_else(|| {
+                StoreError::index_detail(
+                    "reading a hit",
+                    format!("case {id} is in the index but not in the store"),
+                )
+            })?;
+        let case = records::decode_case(record.value(), id)?;
+        hits.push(SearchHit {
+            id: CaseId(id),
+            number: case.number,
+            tenant: case.tenant,
+            title: case.title,
+            status: status_from_byte(code(&c.status, "status")?).ok_or_else(|| bad("status"))?,
+            category: category_from_byte(code(&c.category, "category")?).ok_or_else(|| bad("category"))?,
+            created_at: time(&c.created, "created")?,
+            updated_at: time(&c.updated, "updated")?,
+            score: (sort == SearchSort::Relevance).then(|| score_of(key.0)),
+            title_highlights: Vec::new(),
+            snippet: None,
+        });
+    }
+    Ok(hits)
+}
+
+/// What a search binds its cursors to: the scope, and the query with its
+/// order.
+fn binding(scope: &Scope, query: &str, opts: &SearchOptions) -> Binding {
+    let order = [sort_code(opts.sort), u8::from(opts.descending)];
+    Binding::new(scope, &[b"search", query.as_bytes(), &order])
+}
+
+fn sort_code(sort: SearchSort) -> u8 {
+    match sort {
+        SearchSort::Relevance => 0,
+        SearchSort::Created => 1,
+        SearchSort::Updated => 2,
+        SearchSort::Status => 3,
+        SearchSort::Category => 4,
+        SearchSort::Number => 5,
+    }
+}
+
+impl Store {
+    /// Searches with query text as a user typed it (see SPEC.md, Search),
+    /// within `scope`. A malformed query is [`StoreError::Query`] with the
+    /// position of the problem; an impossible page is
+    /// [`StoreError::PageOutOfRange`] or [`StoreError::PerPageOutOfRange`].
+    ///
+    /// The index follows the store within a fraction of a second; use
+    /// [`Store::wait_indexed`] to wait for a write of your own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use caselog_core::*;
+    /// use caselog_store::*;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), Options::default())?;
+    /// let seller = TenantId::parse("seller-0042")?;
+    /// let created = store.create_case(NewCase::new(
+    ///     seller.clone(),
+    ///     UserId::parse("ops@example.com")?,
+    ///     Marketplace::parse("CN")?,
+    ///     LanguageTag::parse("zh")?,
+    ///     Category::AccountHealth,
+    ///     "账户问题",
+    ///     "我的账户被停用了",
+    /// ))?;
+    /// assert!(store.wait_indexed(created.change, Duration::from_secs(10))?);
+    ///
+    /// let scope = Scope::Tenant(seller);
+    /// let found = store.search(&scope, "账户 停用 status:open", &SearchOptions::default())?;
+    /// assert_eq!(found.total, 1);
+    /// assert_eq!(found.hits[0].number, created.number);
+    /// assert_eq!(found.facets.by_category.get(&Category::AccountHealth), Some(&1));
+    /// let snippet = found.hits[0].snippet.as_ref().unwrap();
+    /// assert_eq!(snippet.to_html(), "我的<b>账户</b>被<b>停用</b>了");
+    ///
+    /// // The tenant cannot be named in the query; a malformed query says where.
+    /// match store.search(&scope, "tenant:other", &SearchOptions::default()) {
+    ///     Err(StoreError::Query(e)) => assert_eq!(e.position, 0),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// store.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn search(&self, scope: &Scope, text: &str, opts: &SearchOptions) -> Result<SearchResults> {
+        self.search_after(scope, text, opts, None)
+    }
+
+    /// Like [`Store::search`], but continues after `cursor` (the `next` of
+    /// a previous page of the same query, order and scope) instead of at
+    /// `opts.page`, which is ignored: a walk by cursor is not bounded by
+    /// [`SearchLimits::max_window`] and costs the same at any depth. Walking
+    /// from no cursor to the end gives the hits that paging gives, in the
+    /// same order; total and facets are those of the whole result set.
+    ///
+    /// A cursor that is not one, or was made for another scope, query or
+    /// order, is [`StoreError::BadCursor`].
+    ///
+    /// ```
+    /// # use caselog_core::*;
+    /// # use caselog_store::*;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = Store::open(dir.path(), Options::default())?;
+    /// let scope = Scope::AllTenants;
+    /// let opts = SearchOptions { per_page: 100, snippets: false, ..SearchOptions::default() };
+    /// let mut cursor = None;
+    /// loop {
+    ///     let page = store.search_after(&scope, "refund", &opts, cursor.as_ref())?;
+    ///     // ... use page.hits ...
+    ///     match page.next {
+    ///         Some(next) => cursor = Some(next),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # store.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn search_after(
+        &self,
+        scope: &Scope,
+        text: &str,
+        opts: &SearchOptions,
+        cursor: Option<&Cursor>,
+    ) -> Result<SearchResults> {
+        // The parser checks the limits on the text: the tree needs no
+        // second check.
+        let parsed = parse(text, &self.opts.search_limits.query)?;
+        // The binding (two digests) is computed only for a page that reads
+        // or makes a cursor: most pages do neither.
+        let binding = || binding(scope, text, opts);
+        self.damage.guard("searching", || {
+            let bare = self.recognise_bare(&parsed)?;
+            self.run_search(scope, &parsed.root, bare.as_ref(), opts, &binding, cursor)
+        })
+    }
+
+    /// Searches with a query built in code ([`caselog_core::QueryBuilder`]),
+    /// within `scope`. The same limits apply as to query text.
+    pub fn search_query(&self, scope: &Scope, query: &Query, opts: &SearchOptions) -> Result<SearchResults> {
+        self.search_query_after(scope, query, opts, None)
+    }
+
+    /// [`Store::search_after`] for a query built in code.
+    pub fn search_query_after(
+        &self,
+        scope: &Scope,
+        query: &Query,
+        opts: &SearchOptions,
+        cursor: Option<&Cursor>,
+    ) -> Result<SearchResults> {
+        check_tree(query, &self.opts.search_limits.query)?;
+        let binding = || binding(scope, &format!("{query:?}"), opts);
+        self.damage.guard("searching", || {
+            self.run_search(scope, query, None, opts, &binding, cursor)
+        })
+    }
+
+    fn run_search(
+        &self,
+        scope: &Scope,
+        root: &Query,
+        bare: Option<&BareReference>,
+        opts: &SearchOptions,
+        binding: &dyn Fn() -> Binding,
+        cursor: Option<&Cursor>,
+    ) -> Result<SearchResults> {
+        let limits = self.opts.search_limits;
+        if opts.per_page == 0 || opts.per_page > limits.max_per_page {
+            return Err(StoreError::PerPageOutOfRange {
+                per_page: opts.per_page,
+                max: limits.max_per_page,
+            });
+        }
+        let after = cursor.map(|c| c.decode(&binding())).transpose()?;
+        let offset = if after.is_some() {
+            0
+        } else {
+            let reach = u64::from(opts.page).saturating_mul(u64::from(opts.per_page));
+            if opts.page == 0 || reach > limits.max_window {
+                let last = u32::try_from(limits.max_window / u64::from(opts.per_page))
+                    .unwrap_or(u32::MAX)
+                    .max(1);
+                return Err(StoreError::PageOutOfRange {
+                    page: opts.page,
+                    per_page: opts.per_page,
+                    last_page: last,
+                });
+            }
+            (opts.page as usize - 1) * opts.per_page as usize
+        };
+        let shared = &self.index.shared;
+        let fields = &shared.fields;
+        let planner = Planner::new(fields);
+        let (query, highlighter) = planner.plan(root);
+        let mut query = query.unwrap_or_else(|| Box::new(AllQuery));
+        if let Some(reference) = bare {
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Should, Planner::new(fields).bare(reference)),
+                (Occur::Should, query),
+            ]));
+        }
+        if let Scope::Tenant(tenant) = scope {
+            // The tenant is a required clause added here, after parsing:
+            // nothing in the query text can widen it.
+            let only = TermQuery::new(
+                Term::from_field_text(fields.tenant, tenant.as_str()),
+                IndexRecordOption::Basic,
+            );
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(only), 0.0))),
+            ]));
+        }
+        // Read the covered change before taking the searcher: the searcher
+        // is at least as new.
+        let (indexed_change, Generation { searcher, stale }) = shared.generation()?;
+        let columns = shared.columns.get(&searcher)?;
+        let ask = Ask {
+            sort: opts.sort,
+            descending: opts.descending,
+            keep: offset + opts.per_page as usize,
+            after,
+        };
+        let collector = PageCollector {
+            columns: columns.clone(),
+            stale,
+            ask,
+        };
+        let fruit = searcher.search(&*query, &collector).map_err(ix("searching"))?;
+        shared.count_stale_filtered(fruit.stale);
+        let page = fruit.hits.get(offset..).unwrap_or(&[]);
+        let mut hits = Vec::new();
+        if !page.is_empty() {
+            let txn = self
+                .db
+                .begin_read()
+                .map_err(|e| StoreError::storage("reading search hits", e))?;
+            hits = render(&txn, &columns, page, opts.sort)?;
+            for hit in &mut hits {
+                hit.title_highlights = highlighter.find(&hit.title).0;
+            }
+            if opts.snippets {
+                decorate(&txn, &highlighter, &mut hits)?;
+            }
+        }
+        let more = fruit.remaining > (offset + hits.len()) as u64;
+        let next = match page.last() {
+            Some(&(key, _)) if more => Some(Cursor::encode(&binding(), key)),
+            _ => None,
+        };
+        Ok(SearchResults {
+            total: fruit.total,
+            page: opts.page,
+            per_page: opts.per_page,
+            hits,
+            facets: fruit.facets(),
+            indexed_change,
+            next,
+        })
+    }
+
+    /// Waits until the write that returned change-log sequence `change`
+    /// (`Created::change`, `Written::change`, `ImportOutcome::Imported`) is
+    /// searchable, at most `timeout`. `Ok(false)` on timeout; an error if
+    /// the indexer has stopped.
+    pub fn wait_indexed(&self, change: u64, timeout: std::time::Duration) -> Result<bool> {
+        self.index.shared.wait_indexed(change, timeout)
+    }
+
+    /// The change-log sequence the searchable index covers.
+    pub fn indexed_change(&self) -> u64 {
+        self.index.shared.indexed()
+    }
+
+    /// What `open` did to the search index when it had to rebuild it
+    /// (missing, unreadable, other schema, or not fitting the store);
+    /// `None` when the existing index was opened and caught up.
+    /// Set once the rebuild open started (in the background) is installed.
+    pub fn index_rebuilt_on_open(&self) -> Option<super::indexer::RebuildReport> {
+        self.index.rebuilt_on_open()
+    }
+
+    /// Rebuilds the index from the store, reporting progress. Searches keep
+    /// answering from the old index until the new one is committed; writes
+    /// go on and are indexed after the rebuild. `progress` runs on the
+    /// indexer thread.
+    pub fn reindex(
+        &self,
+        progress: impl FnMut(&super::indexer::IndexProgress) + Send + 'static,
+    ) -> Result<super::indexer::RebuildReport> {
+        // A read-only handle has no indexer to rebuild with, and may not write.
+        self.refuse_if_read_only()?;
+        self.index.reindex(Box::new(progress))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use caselog_core::{QueryError, QueryErrorKind};
+
+    use super::*;
+
+    fn hl(query: &str, text: &str) -> Vec<String> {
+        let root = parse(query, &QueryLimits::default()).unwrap().root;
+        let (spans, _) = Highlighter::new(&root).find(text);
+        spans.into_iter().map(|r| text[r].to_owned()).collect()
+    }
+
+    #[test]
+    fn highlights_follow_the_chars_matching() {
+        assert_eq!(hl("账户 停用", "我的账户被停用了"), ["账户", "停用"]);
+        assert_eq!(hl("退款", "请尽快处理退款"), ["退款"]);
+        // Across jieba's word boundary (暂停 / 用户), as the search matches.
+        assert_eq!(hl("停用", "请暂停用户的操作"), ["停用"]);
+        assert_eq!(hl("refund", "Refunds were DELAYED; refund now"), ["Refunds", "refund"]);
+        assert_eq!(
+            hl("\"delayed refund\"", "the delayed  refund, not refund delayed"),
+            ["delayed  refund"]
+        );
+        // Excluded words are not highlighted.
+        assert_eq!(hl("refund -delayed", "refund delayed"), ["refund"]);
+        assert_eq!(hl("status:open", "refund"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn snippets_cut_around_the_best_match() {
+        let root = parse("退款 refund", &QueryLimits::default()).unwrap().root;
+        let h = Highlighter::new(&root);
+        let long = format!("{} 请尽快处理退款 refund please {}", "x ".repeat(200), "y ".repeat(200));
+        let entries = [(0, "nothing here"), (1, "only refund"), (2, long.as_str())];
+        let s = h.snippet(&entries).unwrap();
+        assert_eq!(s.entry, 2);
+        assert!(s.cut_before && s.cut_after);
+        let marked: Vec<&str> = s.highlights.iter().map(|r| &s.text[r.clone()]).collect();
+        assert_eq!(marked, ["退款", "refund"]);
+        assert!(s.to_html().contains("<b>退款</b>"));
+        // Nothing matches: the start of the first message with text.
+        let s = Highlighter::new(&Query::All)
+            .snippet(&[(0, ""), (1, "<hello> & bye")])
+            .unwrap();
+        assert_eq!((s.entry, s.highlights.len()), (1, 0));
+        assert_eq!(s.to_html(), "&lt;hello&gt; &amp; bye");
+    }
+
+    #[test]
+    fn query_trees_built_in_code_are_bounded() {
+        let limits = QueryLimits::default();
+        let mut deep = Query::Word("x".into());
+        for _ in 0..10_000 {
+            deep = Query::Not(Box::new(deep));
+        }
+        assert!(matches!(
+            check_tree(&deep, &limits),
+            Err(StoreError::Query(QueryError {
+                kind: QueryErrorKind::TooDeep { .. },
+                ..
+            }))
+        ));
+        let wide = Query::Or((0..100).map(|i| Query::Word(format!("w{i}"))).collect());
+        assert!(matches!(
+            check_tree(&wide, &limits),
+            Err(StoreError::Query(QueryError {
+                kind: QueryErrorKind::TooManyTerms { .. },
+                ..
+            }))
+        ));
+        let long = Query::Phrase("x ".repeat(5_000));
+        assert!(matches!(
+            check_tree(&long, &limits),
+            Err(StoreError::Query(QueryError {
+                kind: QueryErrorKind::TooLong { .. },
+                ..
+            }))
+        ));
+        // `deep` must be dropped without recursing too deep: unwind it.
+        let mut q = deep;
+        while let Query::Not(inner) = q {
+            q = *inner;
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Query mapping: the core query tree checked against the limits and
+//! planned onto tantivy queries (words through both analyzers, fields,
+//! ranges, bare references), with the guard that keeps `seek` inside a
+//! segment.
+
+use std::ops::Bound;
+
+use caselog_core::{BareReference, FieldFilter, Query, QueryError, QueryErrorKind, QueryLimits};
+
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Explanation, Occur,
+    Query as TQuery, RangeQuery, Scorer, TermQuery, Weight,
+};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, DocSet, Score, SeekDangerResult, SegmentReader, Term};
+
+use crate::error::{Result, StoreError};
+use crate::index::analysis::{query_plan, DEFAULT_WORDS_BOOST};
+use crate::index::schema::{sku_key, Fields};
+
+use super::*;
+
+pub(super) fn limit_error(kind: QueryErrorKind) -> StoreError {
+    StoreError::Query(QueryError { kind, position: 0 })
+}
+
+/// Checks a query tree against the limits without recursion, so that a
+/// tree built in code, however deep, is refused before anything recurses
+/// over it. Parsed queries always pass (the parser checked the same limits
+/// on their text).
+pub(super) fn check_tree(root: &Query, limits: &QueryLimits) -> Result<()> {
+    // A parenthesised group can add an And, an Or and a Not level to the
+    // tree, plus the top And/Or/Not.
+    let max_depth = limits
+        .max_depth
+        .min(QueryLimits::MAX_DEPTH_CAP)
+        .saturating_add(1)
+        .saturating_mul(3);
+    let mut terms = 0usize;
+    let mut chars = 0usize;
+    let mut stack = vec![(root, 0usize)];
+    while let Some((q, depth)) = stack.pop() {
+        if depth > max_depth {
+            return Err(limit_error(QueryErrorKind::TooDeep { max: limits.max_depth }));
+        }
+        match q {
+            Query::And(parts) | Query::Or(parts) => stack.extend(parts.iter().map(|p| (p, depth + 1))),
+            Query::Not(inner) => stack.push((inner, depth + 1)),
+            Query::Word(text) | Query::Phrase(text) => {
+                terms += 1;
+                chars = chars.saturating_add(text.chars().count());
+            }
+            Query::Field(_) | Query::All => terms += 1,
+        }
+        if terms > limits.max_terms {
+            return Err(limit_error(QueryErrorKind::TooManyTerms {
+                count: terms,
+                max: limits.max_terms,
+            }));
+        }
+        if chars > limits.max_chars {
+            return Err(limit_error(QueryErrorKind::TooLong {
+                len: chars,
+                max: limits.max_chars,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Maps the query tree onto tantivy queries, collecting the plans of the
+/// words and phrases to highlight on the way: each word or phrase is
+/// planned once per query, for matching and highlighting alike.
+pub(super) struct Planner<'f> {
+    pub(super) fields: &'f Fields,
+    /// Chars token texts of each positive word or phrase, without repeats.
+    pub(super) highlight: Vec<Vec<String>>,
+}
+
+impl<'f> Planner<'f> {
+    pub(super) fn new(fields: &'f Fields) -> Self {
+        Planner {
+            fields,
+            highlight: Vec::new(),
+        }
+    }
+
+    /// Plans `root`; `None` for the query when it is to match everything.
+    pub(super) fn plan(mut self, root: &Query) -> (Option<Box<dyn TQuery>>, Highlighter) {
+        let query = self.map(root, Context::default());
+        (query, Highlighter { plans: self.highlight })
+    }
+
+    /// The query matching exactly the cases `q` matches, or `None` when `q`
+    /// is to be ignored (a word or phrase with nothing searchable in it).
+    pub(super) fn map(&mut self, q: &Query, cx: Context) -> Option<Box<dyn TQuery>> {
+        match q {
+            Query::All => Some(Box::new(AllQuery)),
+            Query::Word(text) | Query::Phrase(text) => self.text(text, cx),
+            Query::Field(filter) => Some(self.field(filter)),
+            Query::Not(inner) => self.map(inner, cx.not()).map(exclude),
+            Query::And(parts) => {
+                let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::with_capacity(parts.len() + 1);
+                let mut any_positive = false;
+                for part in parts {
+                    match part {
+                        // A negated part is a MustNot clause of its parent,
+                        // cheaper than an All-minus-part sub-query.
+                        Query::Not(inner) => {
+                            if let Some(inner) = self.map(inner, cx.not()) {
+                                clauses.push((Occur::MustNot, inner));
+                            }
+                        }
+                        part => {
+                            if let Some(q) = self.map(part, cx) {
+                                any_positive = true;
+                                clauses.push((Occur::Must, q));
+                            }
+                        }
+                    }
+                }
+                if clauses.is_empty() {
+                    return if parts.is_empty() {
+                        Some(Box::new(AllQuery))
+                    } else {
+                        None
+                    };
+                }
+                if !any_positive {
+                    // tantivy matches nothing with only MustNot clauses.
+                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                }
+                if clauses.len() == 1 {
+                    if let Some((Occur::Must, only)) = clauses.pop() {
+                        return Some(only);
+                    }
+                }
+                Some(Box::new(BooleanQuery::new(clauses)))
+            }
+            Query::Or(parts) => {
+                if parts.is_empty() {
+                    return Some(Box::new(EmptyQuery));
+                }
+                let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::with_capacity(parts.len());
+                for part in parts {
+                    if let Some(q) = self.map(part, cx) {
+                        clauses.push((Occur::Should, q));
+                    }
+                }
+                if clauses.is_empty() {
+                    return None;
+                }
+                Some(Box::new(BooleanQuery::new(clauses)))
+            }
+        }
+    }
+
+    /// A word or phrase: must occur in the chars field (recall: substring
+    /// semantics for Chinese); whole-word matches in the words fields and
+    /// title matches only add score, so under a negation (which never
+    /// scores) the recall clause is all there is.
+    pub(super) fn text(&mut self, text: &str, cx: Context) -> Option<Box<dyn TQuery>> {
+        let plan = query_plan(text);
+        let recall = plan.chars_query(self.fields.text_chars)?;
+        if !cx.negated {
+            let tokens: Vec<String> = plan.chars.iter().map(|t| t.text.clone()).collect();
+            if !self.highlight.contains(&tokens) {
+                self.highlight.push(tokens);
+            }
+        }
+        if cx.under_not {
+            // Exclusions probe their scorer backwards: see SeekGuardQuery.
+            return Some(Box::new(SeekGuardQuery(recall)));
+        }
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, recall)];
+        if let Some(words) = plan.words_query(self.fields.text_words) {
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(words, DEFAULT_WORDS_BOOST))));
+        }
+        if let Some(title) = plan.words_query(self.fields.title_words) {
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(title, TITLE_BOOST))));
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    pub(super) fn field(&self, filter: &FieldFilter) -> Box<dyn TQuery> {
+        let f = self.fields;
+        let text = |field, value: &str| -> Box<dyn TQuery> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let code = |field, value: usize| -> Box<dyn TQuery> {
+            Box::new(TermQuery::new(
+                Term::from_field_u64(field, value as u64),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let range = |field, r: &caselog_core::DateRange| -> Box<dyn TQuery> {
+            let start = r.start().map(|t| Term::from_field_i64(field, t.as_millis()));
+            let end = r.end().map(|t| Term::from_field_i64(field, t.as_millis()));
+            match (start, end) {
+                (None, None) => Box::new(AllQuery),
+                (start, end) => Box::new(RangeQuery::new(
+                    start.map_or(Bound::Unbounded, Bound::Included),
+                    end.map_or(Bound::Unbounded, Bound::Excluded),
+                )),
+            }
+        };
+        // Filters do not rank: a constant score keeps them from drowning
+        // the text relevance.
+        let q = match filter {
+            FieldFilter::Number(n) => text(f.number, n.as_str()),
+            FieldFilter::Order(o) => text(f.order, o.as_str()),
+            FieldFilter::Asin(a) => text(f.asin, a.as_str()),
+            FieldFilter::Sku(s) => text(f.sku, &sku_key(s.as_str())),
+            FieldFilter::Status(s) => code(f.status, s.index()),
+            FieldFilter::Category(c) => code(f.category, c.index()),
+            FieldFilter::Marketplace(m) => text(f.marketplace, m.as_str()),
+            FieldFilter::By(u) => text(f.by, u.as_str()),
+            FieldFilter::Assignee(u) => text(f.assignee, u.as_str()),
+            FieldFilter::Created(r) => range(f.created, r),
+            FieldFilter::Updated(r) => range(f.updated, r),
+            FieldFilter::Case(n) => text(f.case, n.as_str()),
+            FieldFilter::Attachment(key) => text(f.attachment, &key.trim().to_lowercase()),
+            FieldFilter::Has(caselog_core::HasWhat::Attachment) => text(f.has, crate::index::schema::HAS_ATTACHMENT),
+        };
+        Box::new(ConstScoreQuery::new(q, 0.0))
+    }
+
+    /// The clause finding the case a bare reference names (and, for a case
+    /// number, the cases that reference it, such as its follow-up, next).
+    pub(super) fn bare(&self, reference: &BareReference) -> Box<dyn TQuery> {
+        let filter = match reference {
+            BareReference::CaseNumber(n) => FieldFilter::Number(n.clone()),
+            BareReference::Order(o) => FieldFilter::Order(o.clone()),
+            BareReference::Asin(a) => FieldFilter::Asin(a.clone()),
+        };
+        let named: Box<dyn TQuery> = Box::new(ConstScoreQuery::new(self.field(&filter), BARE_REFERENCE_SCORE));
+        let BareReference::CaseNumber(n) = reference else {
+            return named;
+        };
+        let related = self.field(&FieldFilter::Case(n.clone()));
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Should, named),
+            (
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(related, BARE_REFERENCE_SCORE / 2.0)),
+            ),
+        ]))
+    }
+}
+
+/// Where in the query tree a part sits.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Context {
+    /// Under an odd number of negations: its words are not highlighted.
+    pub(super) negated: bool,
+    /// Under any negation: it never scores, and exclusions probe it.
+    pub(super) under_not: bool,
+}
+
+impl Context {
+    pub(super) fn not(self) -> Context {
+        Context {
+            negated: !self.negated,
+            under_not: true,
+        }
+    }
+}
+
+/// Wraps a query so its scorer tolerates `seek_danger` to a target below
+/// its current document.
+///
+/// tantivy 0.27's exclusion (`MustNot`) probes the excluded scorer with
+/// every candidate of the including side, and its `PhraseScorer` asserts
+/// (debug builds) that such a probe never goes backwards, which an
+/// exclusion's first probes routinely do: a phrase excluded from a query
+/// panicked in the property tests. Release builds answer correctly there
+/// (the postings report the lower bound), so the guard answers the same
+/// way itself before the phrase scorer is reached. Only words under a
+/// negation are wrapped: nothing else is probed that way.
+#[derive(Debug)]
+pub(super) struct SeekGuardQuery(Box<dyn TQuery>);
+
+impl Clone for SeekGuardQuery {
+    fn clone(&self) -> Self {
+        SeekGuardQuery(self.0.box_clone())
+    }
+}
+
+impl TQuery for SeekGuardQuery {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(SeekGuardWeight(self.0.weight(scoring)?)))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        self.0.query_terms(visitor);
+    }
+}
+
+pub(super) struct SeekGuardWeight(Box<dyn Weight>);
+
+impl Weight for SeekGuardWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        Ok(Box::new(SeekGuard(self.0.scorer(reader, boost)?)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        self.0.explain(reader, doc)
+    }
+
+    fn count(&self, reader: &SegmentReader) -> tantivy::Result<u32> {
+        self.0.count(reader)
+    }
+}
+
+pub(super) struct SeekGuard(Box<dyn Scorer>);
+
+impl DocSet for SeekGuard {
+    fn advance(&mut self) -> DocId {
+        self.0.advance()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        let doc = self.0.doc();
+        if target <= doc {
+            return doc;
+        }
+        self.0.seek(target)
+    }
+
+    fn seek_danger(&mut self, target: DocId) -> SeekDangerResult {
+        // The current document is a lower bound of every later match, and
+        // it is past the target: nothing in between can match.
+        let doc = self.0.doc();
+        if target < doc {
+            return SeekDangerResult::SeekLowerBound(doc);
+        }
+        self.0.seek_danger(target)
+    }
+
+    fn doc(&self) -> DocId {
+        self.0.doc()
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.0.size_hint()
+    }
+
+    fn cost(&self) -> u64 {
+        self.0.cost()
+    }
+}
+
+impl Scorer for SeekGuard {
+    fn score(&mut self) -> Score {
+        self.0.score()
+    }
+}
+
+/// `q` negated: every case but those `q` matches.
+pub(super) fn exclude(q: Box<dyn TQuery>) -> Box<dyn TQuery> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(AllQuery)),
+        (Occur::MustNot, q),
+    ]))
+}
