@@ -26,7 +26,7 @@ use crate::error::{Result, StoreError};
 use crate::model::Scope;
 use crate::records;
 use crate::store::Store;
-use crate::stored::{load_case, read_counter};
+use crate::stored::{load_case, read_counter, read_entry};
 use crate::tables;
 use crate::write::{Ctx, Tables};
 use crate::writer::ext;
@@ -249,8 +249,8 @@ pub(crate) fn record(t: &mut Tables<'_>, seq: u64, case: CaseId) -> Result<()> {
         None => ChangeKind::Updated,
         Some(n) if c.entries > n => {
             let entry = c.entries - 1;
-            let e = match t.thread.get((case.0, entry)).map_err(st("reading the feed"))? {
-                Some(v) => records::decode_entry(v.value(), case.0, entry)?,
+            let e = match read_entry(&t.thread, case.0, entry)? {
+                Some(e) => e,
                 None => {
                     return Err(StoreError::Corrupt {
                         table: "thread",

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use caselog_core::{CaseId, CaseNumber, Span, Status, TenantId, Timestamp};
 
 use crate::error::st;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::store::Store;
-use crate::stored::load_case;
+use crate::stored::{load_case, open};
 use crate::tables::{self, order_bits, ALL_SCOPE};
 
 /// Cases erased in one transaction by [`Store::run_retention`].
@@ -110,15 +110,9 @@ pub(crate) fn due_cases(
         .unwrap_or(0);
     let newest_due = now.saturating_sub(Span(shortest));
     {
-        let txn = db
-            .begin_read()
-            .map_err(|e| StoreError::storage("finding cases past retention", e))?;
-        let by_status = txn
-            .open_table(tables::BY_STATUS)
-            .map_err(|e| StoreError::storage("finding cases past retention", e))?;
-        let cases = txn
-            .open_table(tables::CASES)
-            .map_err(|e| StoreError::storage("finding cases past retention", e))?;
+        let txn = db.begin_read().map_err(st("finding cases past retention"))?;
+        let by_status = open(&txn, tables::BY_STATUS)?;
+        let cases = open(&txn, tables::CASES)?;
         let mut due = Vec::new();
         for status in [Status::Closed, Status::Merged] {
             let s = status.index() as u8;

@@ -18,6 +18,7 @@ use crate::guard::Damage;
 use crate::model::{Case, Scope, ThreadEntry};
 use crate::records;
 use crate::store::{Store, STORE_FILE};
+use crate::stored::thread_entries;
 use crate::tables;
 
 /// The store as of one commit: one redb read transaction. Reads through it
@@ -122,13 +123,7 @@ impl Snapshot {
     fn thread_unguarded(&self, case: &Case) -> Result<Vec<ThreadEntry>> {
         let id = case.id.0;
         let mut out = Vec::with_capacity(case.entries as usize);
-        for item in self
-            .thread
-            .range((id, 0)..=(id, u32::MAX))
-            .map_err(st("reading a thread"))?
-        {
-            let (k, v) = item.map_err(st("reading a thread"))?;
-            let (_, seq) = k.value();
+        for (seq, entry) in thread_entries(&self.thread, id)? {
             if seq as usize != out.len() {
                 return Err(StoreError::Corrupt {
                     table: "thread",
@@ -136,7 +131,7 @@ impl Snapshot {
                     detail: format!("entry {} of case {} is missing", out.len(), case.number),
                 });
             }
-            out.push(records::decode_entry(v.value(), id, seq)?);
+            out.push(entry);
         }
         if out.len() != case.entries as usize {
             return Err(StoreError::Corrupt {

@@ -71,11 +71,29 @@ pub(crate) fn read_thread(
     from: u32,
     limit: u32,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
-    let Some(last) = limit.checked_sub(1).map(|n| from.saturating_add(n)) else {
-        return Ok(Vec::new());
-    };
+    match limit.checked_sub(1) {
+        Some(n) => entries(thread, id, from, from.saturating_add(n)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Every entry of case `id`'s thread, with its sequence.
+pub(crate) fn thread_entries(
+    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    id: u64,
+) -> Result<Vec<(u32, ThreadEntry)>> {
+    entries(thread, id, 0, u32::MAX)
+}
+
+/// Entries `first..=last` of case `id`'s thread.
+fn entries(
+    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    id: u64,
+    first: u32,
+    last: u32,
+) -> Result<Vec<(u32, ThreadEntry)>> {
     let mut entries = Vec::new();
-    for item in thread.range((id, from)..=(id, last)).map_err(st("reading a thread"))? {
+    for item in thread.range((id, first)..=(id, last)).map_err(st("reading a thread"))? {
         let (k, v) = item.map_err(st("reading a thread"))?;
         let (id, seq) = k.value();
         entries.push((seq, records::decode_entry(v.value(), id, seq)?));
@@ -83,12 +101,21 @@ pub(crate) fn read_thread(
     Ok(entries)
 }
 
+/// Entry `seq` of case `id`'s thread, if there is one.
+pub(crate) fn read_entry(
+    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    id: u64,
+    seq: u32,
+) -> Result<Option<ThreadEntry>> {
+    match thread.get((id, seq)).map_err(st("reading a thread entry"))? {
+        Some(v) => records::decode_entry(v.value(), id, seq).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// A case's whole thread, oldest first.
 pub(crate) fn full_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
-    Ok(read_thread(thread, id, 0, u32::MAX)?
-        .into_iter()
-        .map(|(_, e)| e)
-        .collect())
+    Ok(thread_entries(thread, id)?.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Change-log entries after `after`, at most `limit`: (sequence, case id).

@@ -22,10 +22,11 @@ use crossbeam_channel::{bounded, RecvTimeoutError, SendTimeoutError, Sender};
 
 use caselog_core::{LifecyclePolicy, Timestamp};
 
-use crate::error::{Result, StoreError};
+use crate::error::{st, Result, StoreError};
 use crate::guard::Damage;
 use crate::options::Options;
 use crate::store::ReadDb;
+use crate::stored::open;
 use crate::tables;
 use crate::writer::{Command, FnJob};
 
@@ -157,12 +158,9 @@ where
 /// Whether a timer pass as of `now` would change anything, read in its own
 /// read transaction by the same rule the pass applies.
 fn anything_due(db: &ReadDb, lifecycle: &LifecyclePolicy, now: Timestamp) -> Result<bool> {
-    let txn = db
-        .begin_read()
-        .map_err(|e| StoreError::storage("checking the timers", e))?;
-    let t = |e: redb::TableError| StoreError::storage("checking the timers", e);
-    let attention = txn.open_table(tables::ATTENTION).map_err(t)?;
-    let by_status = txn.open_table(tables::BY_STATUS).map_err(t)?;
-    let cases = txn.open_table(tables::CASES).map_err(t)?;
+    let txn = db.begin_read().map_err(st("checking the timers"))?;
+    let attention = open(&txn, tables::ATTENTION)?;
+    let by_status = open(&txn, tables::BY_STATUS)?;
+    let cases = open(&txn, tables::CASES)?;
     Ok(!crate::write::due_timers(&attention, &by_status, &cases, lifecycle, now)?.is_empty())
 }

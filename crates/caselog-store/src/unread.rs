@@ -17,9 +17,8 @@ use crate::error::st;
 use crate::error::{Result, StoreError};
 use crate::model::{Case, CaseRef, Scope};
 use crate::read::{ViewPage, ViewQuery, MAX_PER_PAGE, MAX_VIEW_WINDOW};
-use crate::records;
 use crate::store::Store;
-use crate::stored::resolve;
+use crate::stored::{read_entry, resolve};
 use crate::tables;
 use crate::writer::ext;
 
@@ -76,10 +75,7 @@ impl<'a> Marks<'a> {
             return Ok(0);
         }
         let last = case.entries - 1;
-        let author = match self.thread.get((case.id.0, last)).map_err(st("reading read markers"))? {
-            Some(v) => records::decode_entry(v.value(), case.id.0, last)?.actor.user().cloned(),
-            None => None,
-        };
+        let author = read_entry(&self.thread, case.id.0, last)?.and_then(|e| e.actor.user().cloned());
         Ok(if is_unread(case, seen, author.as_ref(), self.user) {
             case.entries - seen
         } else {
