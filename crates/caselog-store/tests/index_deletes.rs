@@ -31,7 +31,8 @@ use tantivy::directory::{
     AntiCallToken, Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, TerminatingWrite, WatchCallback,
     WatchHandle, WritePtr,
 };
-use tantivy::indexer::{IndexWriterOptions, LogMergePolicy};
+use caselog_store::index::skip_used_opstamps;
+use tantivy::indexer::{IndexWriterOptions, LogMergePolicy, NoMergePolicy};
 use tantivy::schema::{Schema, FAST, INDEXED, STORED, TEXT};
 use tantivy::{doc, Index, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -578,4 +579,76 @@ fn a_term_delete_removes_every_copy_across_segments() {
         (12, 12),
         "{after_commit:?} / {after_merges:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// tantivy 0.27: the first delete after reopening is lost in a merge
+// ---------------------------------------------------------------------------
+
+/// The lost delete, deterministic. Segment A (ids 1, 2) has no deletes;
+/// segment B (ids 3, 4) got its delete of id 3 at the last commit, so its
+/// delete opstamp is the commit's opstamp `C`. A new writer stamps its first
+/// operation `C` again (the stamper starts at the committed opstamp): the
+/// delete of id 4. A merge of A and B (what a merge policy starts at the
+/// next flush when the committed segments qualify) targets `C`: A applies
+/// the delete and moves its cursor past it; B's delete opstamp equals the
+/// target, so `advance_deletes` skips it; the merged segment takes A's
+/// cursor. The old id 4 survives beside the new one. `prepare` runs on the
+/// new writer before its first operation. Returns the live ids.
+fn first_delete_after_reopen_then_merge(prepare: fn(&IndexWriter)) -> (Vec<u64>, u64, u64) {
+    let (schema, f) = schema();
+    let index = Index::create_in_ram(schema);
+    let add = |w: &IndexWriter, id: u64, v: u64| {
+        w.add_document(doc!(f.id => id, f.version => v)).expect("add");
+    };
+    {
+        let mut w = one_thread_writer(&index);
+        w.set_merge_policy(Box::new(NoMergePolicy));
+        add(&w, 1, 1);
+        add(&w, 2, 1);
+        w.commit().expect("commit");
+        add(&w, 3, 1);
+        add(&w, 4, 1);
+        w.commit().expect("commit");
+        w.delete_term(Term::from_field_u64(f.id, 3));
+        w.commit().expect("commit");
+    }
+    let metas = index.load_metas().expect("metas");
+    let (a, b): (Vec<_>, Vec<_>) = metas.segments.iter().partition(|s| s.delete_opstamp().is_none());
+    assert_eq!((a.len(), b.len()), (1, 1), "one segment with deletes, one without");
+    assert_eq!(b[0].delete_opstamp(), Some(metas.opstamp), "B's deletes came with the last commit");
+    let segments = [a[0].id(), b[0].id()];
+
+    let mut w = one_thread_writer(&index);
+    w.set_merge_policy(Box::new(NoMergePolicy));
+    prepare(&w);
+    let delete_stamp = w.delete_term(Term::from_field_u64(f.id, 4));
+    add(&w, 4, 2);
+    w.merge(&segments).wait().expect("merge");
+    w.commit().expect("commit");
+    w.wait_merging_threads().expect("merges");
+    (ids_of(&index), metas.opstamp, delete_stamp)
+}
+
+/// The upstream report's reproduction of the lost delete (fails on
+/// tantivy 0.27 with ids `[1, 2, 4, 4]`: the delete got the committed
+/// opstamp and was skipped for segment B).
+#[test]
+#[ignore = "fails on tantivy 0.27 (id 4 twice): the upstream report's reproduction"]
+fn tantivy_first_delete_after_reopen_is_lost_in_a_merge() {
+    let (ids, committed, delete_stamp) = first_delete_after_reopen_then_merge(|_| {});
+    assert_eq!(delete_stamp, committed, "the new writer reuses the committed opstamp");
+    assert_eq!(ids, vec![1, 2, 4]);
+}
+
+/// The same with the store's workaround: the new writer burns the stamps
+/// the committed index used before its first operation, the delete gets a
+/// fresh stamp, and the merge cannot take it as applied.
+#[test]
+fn a_writer_that_skips_used_opstamps_keeps_its_first_delete_through_a_merge() {
+    let (ids, committed, delete_stamp) = first_delete_after_reopen_then_merge(|w| {
+        skip_used_opstamps(w).expect("skip used opstamps");
+    });
+    assert_eq!(delete_stamp, committed + 1);
+    assert_eq!(ids, vec![1, 2, 4]);
 }

@@ -25,6 +25,10 @@ mod search;
 mod stale;
 mod verify;
 
+/// The writer-start workaround for tantivy 0.27's reused opstamp, for the
+/// plain-tantivy reproduction in the tests.
+#[cfg(feature = "internals")]
+pub use indexer::skip_used_opstamps;
 pub use indexer::{IndexCounters, IndexProgress, IndexStatus, RebuildReason, RebuildReport, INDEX_DIR};
 pub use schema::MAX_INDEXED_TEXT_BYTES;
 pub use search::{Facets, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet};

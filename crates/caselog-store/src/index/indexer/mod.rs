@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 
 mod handle;
 mod open;
+mod opstamps;
 mod state;
 mod worker;
 
@@ -54,6 +55,7 @@ pub(crate) use handle::IndexHandle;
 use handle::*;
 use open::*;
 pub(crate) use open::{open, open_read_only};
+pub use opstamps::skip_used_opstamps;
 pub(crate) use state::Shared;
 use state::*;
 pub use state::{IndexCounters, IndexProgress, IndexStatus, RebuildReason, RebuildReport};

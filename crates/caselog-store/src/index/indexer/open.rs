@@ -427,6 +427,9 @@ pub(super) fn new_writer(index: &Index, place: &Place) -> Result<IndexWriter> {
     let mut policy = tantivy::indexer::LogMergePolicy::default();
     policy.set_min_num_segments(place.merge_min_segments.max(2));
     writer.set_merge_policy(Box::new(policy));
+    // Before any operation: tantivy would hand out the committed opstamp
+    // again, and a delete carrying it can be lost in a merge (opstamps.rs).
+    skip_used_opstamps(&writer).map_err(ix("starting the index writer"))?;
     Ok(writer)
 }
 
