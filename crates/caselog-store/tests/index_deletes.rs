@@ -285,6 +285,10 @@ struct Knobs {
     /// `INDEX_DELETES_TRACE=1`: print the segments and leftover files at
     /// every open.
     trace: bool,
+    /// `INDEX_DELETES_UNFIXED=1`: open writers as tantivy does, without
+    /// the store's workaround (`skip_used_opstamps`), to see the lost
+    /// delete happen.
+    unfixed: bool,
 }
 
 impl Knobs {
@@ -293,6 +297,7 @@ impl Knobs {
             collect_garbage: env_u64("INDEX_DELETES_GC") == Some(1),
             kill_percent: env_u64("INDEX_DELETES_KILL_PCT").unwrap_or(60),
             trace: env_u64("INDEX_DELETES_TRACE") == Some(1),
+            unfixed: env_u64("INDEX_DELETES_UNFIXED") == Some(1),
         }
     }
 }
@@ -347,8 +352,21 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool, knobs:
                     )
                 })
                 .collect();
+            // A segment whose deletes came with the commit itself (delete
+            // opstamp = commit opstamp) is what a reused first stamp hits;
+            // one beyond the commit would be hit by a later commit's stamp.
+            let at_commit = metas
+                .segments
+                .iter()
+                .filter(|s| s.delete_opstamp() == Some(metas.opstamp))
+                .count();
+            let beyond_commit = metas
+                .segments
+                .iter()
+                .filter(|s| s.delete_opstamp() > Some(metas.opstamp))
+                .count();
             eprintln!(
-                "seed {seed} round {round}: opstamp {} segments [{}] leftover files {leftovers:?}",
+                "seed {seed} round {round}: opstamp {} segments [{}] deletes at the commit's opstamp {at_commit} beyond it {beyond_commit} leftover files {leftovers:?}",
                 metas.opstamp,
                 segments.join(" ")
             );
@@ -363,6 +381,9 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool, knobs:
             return out;
         }
         let mut w = writer(&index, &mut rng);
+        if !knobs.unfixed {
+            skip_used_opstamps(&w).expect("skip used opstamps");
+        }
         if knobs.collect_garbage {
             // What the store does after an unclean shutdown: remove the
             // files no commit refers to before indexing resumes.
