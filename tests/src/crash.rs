@@ -668,15 +668,28 @@ pub fn open_check_disabled() -> bool {
     std::env::var("CASELOG_CRASH_NO_OPEN_CHECK").is_ok_and(|v| v.trim() == "1")
 }
 
+/// The test switch `CASELOG_CRASH_MERGE_MIN_SEGMENTS=N`: the child's index
+/// merges N segments of a size class at once (2: after almost every
+/// commit) instead of the default 8, so kills land among merges more often.
+pub fn merge_min_segments() -> Option<usize> {
+    std::env::var("CASELOG_CRASH_MERGE_MIN_SEGMENTS")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The options the child opens the store with: the defaults (durable,
 /// `Immediate`), except no timer thread and the import chunking in bulk
 /// mode.
 pub fn child_options(mode: Mode) -> caselog_store::Options {
+    let base = caselog_store::Options::default();
     let defaults = caselog_store::Options {
+        index_merge_min_segments: merge_min_segments().unwrap_or(base.index_merge_min_segments),
         index_open_duplicate_check: !open_check_disabled(),
         // The workload's model has no timers: none run behind its back.
         timer_interval: None,
-        ..caselog_store::Options::default()
+        ..base
     };
     match mode {
         Mode::Mixed => defaults,

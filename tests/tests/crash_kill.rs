@@ -31,7 +31,8 @@
 //! every self-check of the index that fires (the open-time check, the
 //! document-count check after each index commit, in the child as it runs
 //! and at reopening) is counted and reported in the summary; `verify` must
-//! be clean after each of them.
+//! be clean after each of them. `CASELOG_CRASH_MERGE_MIN_SEGMENTS=2` makes
+//! the child's index merge after almost every commit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
@@ -50,8 +51,8 @@ use caselog_store::{
     ViewFilter, ViewKind, ViewQuery, ViewSort,
 };
 use caselog_tests::crash::{
-    agent_user, mix, open_check_disabled, seller_user, ChildLine, Mode, ModelCase, Op, ThreadModel, BULK_CHUNK,
-    TENANTS, THREADS,
+    agent_user, merge_min_segments, mix, open_check_disabled, seller_user, ChildLine, Mode, ModelCase, Op, ThreadModel,
+    BULK_CHUNK, TENANTS, THREADS,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -509,6 +510,7 @@ fn reopen_options() -> Options {
             ..SearchLimits::default()
         },
         index_open_duplicate_check: !open_check_disabled(),
+        index_merge_min_segments: merge_min_segments().unwrap_or(Options::default().index_merge_min_segments),
         ..Options::default()
     }
 }

@@ -26,13 +26,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use caselog_store::index::skip_used_opstamps;
+use proptest::prelude::*;
 use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
 use tantivy::directory::{
     AntiCallToken, Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, TerminatingWrite, WatchCallback,
     WatchHandle, WritePtr,
 };
-use caselog_store::index::skip_used_opstamps;
-use proptest::prelude::*;
 use tantivy::indexer::{IndexWriterOptions, LogMergePolicy, NoMergePolicy};
 use tantivy::schema::{Schema, FAST, INDEXED, STORED, TEXT};
 use tantivy::{doc, Index, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -638,7 +638,11 @@ fn first_delete_after_reopen_then_merge(prepare: fn(&IndexWriter)) -> (Vec<u64>,
     let metas = index.load_metas().expect("metas");
     let (a, b): (Vec<_>, Vec<_>) = metas.segments.iter().partition(|s| s.delete_opstamp().is_none());
     assert_eq!((a.len(), b.len()), (1, 1), "one segment with deletes, one without");
-    assert_eq!(b[0].delete_opstamp(), Some(metas.opstamp), "B's deletes came with the last commit");
+    assert_eq!(
+        b[0].delete_opstamp(),
+        Some(metas.opstamp),
+        "B's deletes came with the last commit"
+    );
     let segments = [a[0].id(), b[0].id()];
 
     let mut w = one_thread_writer(&index);
