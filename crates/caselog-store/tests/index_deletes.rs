@@ -15,7 +15,13 @@
 //! After every commit the live documents must be exactly the model's cases,
 //! each once. A failure prints the seed, round and operation; rerun one seed
 //! with `INDEX_DELETES_SEED=<seed> INDEX_DELETES_ITERS=1`. The long version:
-//! `INDEX_DELETES_ITERS=200 cargo test --release -p caselog-store --test index_deletes`.
+//! `INDEX_DELETES_ITERS=200 cargo test --release -p caselog-store --test index_deletes -- --ignored`.
+//! Writers start with the store's workaround for the lost delete
+//! (`skip_used_opstamps`); `INDEX_DELETES_UNFIXED=1` leaves it out.
+//!
+//! The lost delete's cause, found with this loop: a new writer's first
+//! operation reuses the committed opstamp (see the reproductions and the
+//! model-based property test at the end of this file, and RELIABILITY.md).
 
 mod common;
 use common::{env_u64, Rng};
@@ -465,14 +471,14 @@ fn run_seed(seed: u64, rounds: u32, ops_per_round: u32, delete_all: bool, knobs:
 }
 
 /// The indexer's pattern (no `delete_all_documents`; see below for why).
-/// Fails on tantivy 0.27 within two seeds: after restarts on a directory
-/// left by a kill, with merges running, a delete is lost and an older
-/// version of a document stays live beside the current one (the id bound
-/// was checked to cover every live id at open, so the delete was issued).
-/// The store guards against it with the document-count check after every
-/// commit (`index_consistency.rs`).
+/// Without the workaround (`INDEX_DELETES_UNFIXED=1`) it failed on tantivy
+/// 0.27 in about 1 of 12 seeds: after restarts on a directory left by a
+/// kill, with merges running, a delete was lost and an older version of a
+/// document stayed live beside the current one. Long (about a minute per
+/// seed in a debug build), hence ignored; the property test below covers
+/// the cause in the default run.
 #[test]
-#[ignore = "fails on tantivy 0.27: a delete is lost after restarts with merges running (see RELIABILITY.md)"]
+#[ignore = "long: run with INDEX_DELETES_ITERS=<n> --release (see RELIABILITY.md)"]
 fn deletes_while_merging_never_leave_two_live_documents() {
     run_seeds(false);
 }
