@@ -752,6 +752,66 @@ mod tests {
         assert_eq!(s.to_html(), "&lt;hello&gt; &amp; bye");
     }
 
+    /// Words the stemmer changes in every way it can: inflections, Porter2's
+    /// irregular forms and step 2–5 suffixes, digits, case, accents, width.
+    const WORDS: &[&str] = &[
+        "refund", "Refunds", "REFUNDED", "refunding", "dying", "lying", "tying", "die", "skies", "sky", "idly",
+        "gently", "early", "only", "singly", "ability", "possibility", "capably", "generalization", "relational",
+        "conditional", "operator", "hopeful", "goodness", "happiness", "happy", "cries", "ties", "agreed",
+        "feed", "hopping", "filing", "aing", "eing", "oed", "yed", "news", "atlas", "B08XYZ1234", "b08xyz1234s",
+        "112-1234567", "Café", "cafe", "Ｒｅｆｕｎｄ", "Straße", "strass", "账户", "停用", "退款", "Äbility",
+        "organizational", "electricity", "formality", "sensitivity", "fully", "lessly", "logically",
+    ];
+
+    proptest::proptest! {
+        /// The pre-check never turns away a message a plan is found in.
+        #[test]
+        fn probes_never_skip_a_match(
+            text in proptest::collection::vec(proptest::sample::select(WORDS), 0..8),
+            letters in "[a-zA-Z]{1,12}( [a-zA-Z]{1,12}){0,3}",
+            query in proptest::collection::vec(proptest::sample::select(WORDS), 1..3),
+            typed in "[a-zA-Z]{1,12}",
+            phrase in proptest::bool::ANY,
+        ) {
+            let text = format!("{} {letters}", text.join(" "));
+            let words: Vec<String> = query.iter().map(|w| (*w).to_owned()).chain([typed]).collect();
+            let q = if phrase { format!("\"{}\"", words.join(" ")) } else { words.join(" ") };
+            let Ok(parsed) = parse(&q, &QueryLimits::default()) else {
+                return Ok(());
+            };
+            let h = Highlighter::new(&parsed.root);
+            let probes = h.probes();
+            for (i, plan) in h.plans.iter().enumerate() {
+                let one = Highlighter { plans: vec![plan.clone()] };
+                if one.find(&text).1 > 0 {
+                    proptest::prop_assert!(
+                        Highlighter::may_match(&probes[i..=i], &text),
+                        "{:?} found in {:?} but probed away", plan, text
+                    );
+                }
+            }
+            // And for each text word typed as the query.
+            for w in text.split(' ').filter(|w| !w.is_empty()) {
+                let h = Highlighter::new(&parse(&format!("\"{w}\""), &QueryLimits::default()).unwrap().root);
+                if h.find(&text).1 > 0 {
+                    proptest::prop_assert!(Highlighter::may_match(&h.probes(), &text), "{:?} in {:?}", w, text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn probes_turn_away_messages_that_cannot_match() {
+        let h = Highlighter::new(&parse("退款 refunds B08XYZ1234", &QueryLimits::default()).unwrap().root);
+        let probes = h.probes();
+        assert!(!Highlighter::may_match(&probes, "nothing to see here"));
+        assert!(Highlighter::may_match(&probes, "请尽快处理退款"));
+        assert!(Highlighter::may_match(&probes, "REFUNDED already"));
+        assert!(Highlighter::may_match(&probes, "asin b08xyz1234"));
+        // Non-ASCII text may fold into the English words.
+        assert!(Highlighter::may_match(&probes, "Ｒｅｆｕｎｄ"));
+    }
+
     #[test]
     fn query_trees_built_in_code_are_bounded() {
         let limits = QueryLimits::default();
