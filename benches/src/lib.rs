@@ -405,7 +405,7 @@ fn query_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<QueryResult> {
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
     let first_scope = s.scopes.iter().find(|sc| queries::is_tenant_scope(&sc.name));
     let is_chinese = |q: &&BenchQuery| q.kind.contains("chinese");
-    let mut first_ms = |q: Option<&BenchQuery>| -> Result<f64> {
+    let first_ms = |q: Option<&BenchQuery>| -> Result<f64> {
         let (Some(q), Some(sc)) = (q, first_scope) else {
             return Ok(f64::NAN);
         };
@@ -482,7 +482,11 @@ fn query_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<QueryResult> {
     let mut walks = Vec::new();
     if let Some(c) = (&e as &dyn std::any::Any).downcast_ref::<caselog::Caselog>() {
         // Every case, and the first common word, in all tenants.
-        let common = s.mix.iter().find(|q| q.kind == "common word").map(BenchQuery::caselog_text);
+        let common = s
+            .mix
+            .iter()
+            .find(|q| q.kind == "common word")
+            .map(BenchQuery::caselog_text);
         for text in std::iter::once(String::new()).chain(common) {
             walks.extend(caselog::walks(c, &text)?);
         }

@@ -333,8 +333,12 @@ fn figures(
         percentile(&append[s].searchable_ms, 0.99)
     });
     fig("open", "ms", false, &|s| query[s].open_ms);
-    fig("first English query after open", "ms", false, &|s| query[s].first_english_ms);
-    fig("first Chinese query after open", "ms", false, &|s| query[s].first_chinese_ms);
+    fig("first English query after open", "ms", false, &|s| {
+        query[s].first_english_ms
+    });
+    fig("first Chinese query after open", "ms", false, &|s| {
+        query[s].first_chinese_ms
+    });
     let mib = |files: &[FileSize], f: &dyn Fn(&FileSize) -> u64| files.iter().map(f).sum::<u64>() as f64 / 1048576.0;
     fig("on disk, allocated", "MiB", false, &|s| mib(&disk[s], &|f| f.allocated));
     fig("on disk, apparent length", "MiB", false, &|s| mib(&disk[s], &|f| f.len));
@@ -397,7 +401,11 @@ fn figures(
             }
         }
         for w in &c.walks {
-            let what = if w.query.is_empty() { "every case".to_owned() } else { format!("{:?}", w.query) };
+            let what = if w.query.is_empty() {
+                "every case".to_owned()
+            } else {
+                format!("{:?}", w.query)
+            };
             only(
                 format!("caselog walk of {what} ({} hits), {}", w.hits, w.method),
                 "hits/s",

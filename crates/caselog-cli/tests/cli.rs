@@ -363,7 +363,8 @@ fn query_export_holds_every_hit_oldest_first() {
             .arg(&out)
             .arg("refund"),
     );
-    let searched = json_of(caselog(src.path()).args(["search", "--all-tenants", "--json", "--per-page", "5", "refund"]));
+    let searched =
+        json_of(caselog(src.path()).args(["search", "--all-tenants", "--json", "--per-page", "5", "refund"]));
     let text = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(searched["total"].as_u64().unwrap() > 5, "{searched}");

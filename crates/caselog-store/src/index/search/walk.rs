@@ -177,7 +177,14 @@ impl Store {
         let parsed = parse(text, &self.opts.search_limits.query)?;
         self.damage.guard("searching", || {
             let bare = self.recognise_bare(&parsed)?;
-            self.start_walk(scope, &parsed.root, bare.as_ref(), opts, binding(scope, text, opts), cursor)
+            self.start_walk(
+                scope,
+                &parsed.root,
+                bare.as_ref(),
+                opts,
+                binding(scope, text, opts),
+                cursor,
+            )
         })
     }
 
@@ -191,8 +198,9 @@ impl Store {
     ) -> Result<SearchWalk<'_>> {
         check_tree(query, &self.opts.search_limits.query)?;
         let binding = binding(scope, &format!("{query:?}"), opts);
-        self.damage
-            .guard("searching", || self.start_walk(scope, query, None, opts, binding, cursor))
+        self.damage.guard("searching", || {
+            self.start_walk(scope, query, None, opts, binding, cursor)
+        })
     }
 
     fn start_walk(
