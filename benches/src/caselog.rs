@@ -203,27 +203,23 @@ pub fn walks(c: &Caselog, text: &str) -> Result<Vec<WalkResult>> {
         }
     }
     push("search_after pages", hits, t);
-    let t = std::time::Instant::now();
-    let mut walk = c.store.search_walk(&scope, text, &opts, None)?;
-    let mut hits = 0u64;
-    loop {
-        let n = walk.next_page()?.len() as u64;
-        if n == 0 {
-            break;
+    type Page = fn(&mut caselog_store::SearchWalk<'_>) -> caselog_store::Result<usize>;
+    let pages: [(&str, Page); 2] = [
+        ("walk pages", |w| Ok(w.next_page()?.len())),
+        ("walk ids", |w| Ok(w.next_ids()?.len())),
+    ];
+    for (method, page) in pages {
+        let t = std::time::Instant::now();
+        let mut walk = c.store.search_walk(&scope, text, &opts, None)?;
+        let mut hits = 0u64;
+        loop {
+            let n = page(&mut walk)? as u64;
+            if n == 0 {
+                break;
+            }
+            hits += n;
         }
-        hits += n;
+        push(method, hits, t);
     }
-    push("walk pages", hits, t);
-    let t = std::time::Instant::now();
-    let mut walk = c.store.search_walk(&scope, text, &opts, None)?;
-    let mut hits = 0u64;
-    loop {
-        let n = walk.next_ids()?.len() as u64;
-        if n == 0 {
-            break;
-        }
-        hits += n;
-    }
-    push("walk ids", hits, t);
     Ok(out)
 }
