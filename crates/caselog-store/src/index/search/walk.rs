@@ -148,7 +148,8 @@ impl Store {
     /// [`Store::search_after`] or a [`SearchWalk::cursor`] of the same
     /// query, order and scope). The query is matched once, here; the pages
     /// then cost their rendering only. Not bounded by
-    /// [`SearchLimits::max_window`].
+    /// [`SearchLimits::max_window`]; the walk holds about 40 bytes per hit
+    /// (40 MB for a million) and one searcher generation until dropped.
     ///
     /// ```
     /// # use caselog_core::*;
