@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use caselog_core::{Actor, CaseNumber, Status, TenantId, UserId};
 use caselog_store::{
-    CaseRef, ImportOutcome, NewMessage, Options, Scope, SearchOptions, Store, ViewFilter, ViewKind, ViewQuery,
+    CaseRef, ImportOutcome, NewMessage, Options, Scope, SearchOptions, SearchSort, Store, ViewFilter, ViewKind,
+    ViewQuery,
 };
 
 use crate::queries::{BenchQuery, ScopeSpec};
@@ -154,4 +155,71 @@ pub fn search_with_snippets(c: &Caselog, q: &BenchQuery, s: &ScopeSpec) -> Resul
             &SearchOptions::default(),
         )?
         .total)
+}
+
+/// One deep walk through every hit of a query: how, how many, how long.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WalkResult {
+    /// The query text (empty: every case).
+    pub query: String,
+    /// `search_after` pages, `walk` pages (`SearchWalk::next_page`) or
+    /// `walk ids` (`SearchWalk::next_ids`).
+    pub method: String,
+    /// Hits walked.
+    pub hits: u64,
+    /// Seconds the walk took.
+    pub secs: f64,
+}
+
+/// Walks every hit of `text` in all tenants, oldest first, 1,000 a page,
+/// three ways: by `search_after` cursors, by one `SearchWalk` rendering
+/// whole hits, and by one `SearchWalk` giving ids only.
+pub fn walks(c: &Caselog, text: &str) -> Result<Vec<WalkResult>> {
+    let opts = SearchOptions {
+        sort: SearchSort::Created,
+        descending: false,
+        per_page: 1000,
+        snippets: false,
+        ..SearchOptions::default()
+    };
+    let scope = Scope::AllTenants;
+    let mut out = Vec::new();
+    let mut push = |method: &str, hits: u64, t: std::time::Instant| {
+        out.push(WalkResult {
+            query: text.to_owned(),
+            method: method.into(),
+            hits,
+            secs: t.elapsed().as_secs_f64(),
+        })
+    };
+    let t = std::time::Instant::now();
+    let (mut hits, mut cursor) = (0u64, None);
+    loop {
+        let page = c.store.search_after(&scope, text, &opts, cursor.as_ref())?;
+        hits += page.hits.len() as u64;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    push("search_after pages", hits, t);
+    type Page = fn(&mut caselog_store::SearchWalk<'_>) -> caselog_store::Result<usize>;
+    let pages: [(&str, Page); 2] = [
+        ("walk pages", |w| Ok(w.next_page()?.len())),
+        ("walk ids", |w| Ok(w.next_ids()?.len())),
+    ];
+    for (method, page) in pages {
+        let t = std::time::Instant::now();
+        let mut walk = c.store.search_walk(&scope, text, &opts, None)?;
+        let mut hits = 0u64;
+        loop {
+            let n = page(&mut walk)? as u64;
+            if n == 0 {
+                break;
+            }
+            hits += n;
+        }
+        push(method, hits, t);
+    }
+    Ok(out)
 }

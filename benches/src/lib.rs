@@ -287,6 +287,17 @@ pub struct QueryResult {
     pub lookup: Vec<f64>,
     /// caselog only: tenant-scoped searches with snippets.
     pub with_snippets: BTreeMap<String, Vec<f64>>,
+    /// The first English query (the mix's first one without Chinese),
+    /// right after open, in the first tenant scope, ms.
+    #[serde(default)]
+    pub first_english_ms: f64,
+    /// The first Chinese query of the mix, right after the first English
+    /// one (so still right after open), same scope, ms.
+    #[serde(default)]
+    pub first_chinese_ms: f64,
+    /// caselog only: deep walks through every hit of a query.
+    #[serde(default)]
+    pub walks: Vec<caselog::WalkResult>,
     /// Query plans (SQLite): `kind / scope` → statements with their plans.
     pub plans: BTreeMap<String, Vec<String>>,
     /// Peak RSS in KiB.
@@ -392,6 +403,18 @@ fn query_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<QueryResult> {
     let t = Instant::now();
     let e = E::open(dir)?;
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
+    let first_scope = s.scopes.iter().find(|sc| queries::is_tenant_scope(&sc.name));
+    let is_chinese = |q: &&BenchQuery| q.kind.contains("chinese");
+    let first_ms = |q: Option<&BenchQuery>| -> Result<f64> {
+        let (Some(q), Some(sc)) = (q, first_scope) else {
+            return Ok(f64::NAN);
+        };
+        let t = Instant::now();
+        e.search(q, sc)?;
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    };
+    let first_english_ms = first_ms(s.mix.iter().find(|q| !is_chinese(q)))?;
+    let first_chinese_ms = first_ms(s.mix.iter().find(is_chinese))?;
     let mut latencies = BTreeMap::new();
     let mut with_snippets = BTreeMap::new();
     let mut plans = BTreeMap::new();
@@ -456,12 +479,27 @@ fn query_phase<E: Engine>(dir: &Path, s: &Settings) -> Result<QueryResult> {
         }
     }
     anyhow::ensure!(missing == 0, "{} lookups found nothing", missing);
+    let mut walks = Vec::new();
+    if let Some(c) = (&e as &dyn std::any::Any).downcast_ref::<caselog::Caselog>() {
+        // Every case, and the first common word, in all tenants.
+        let common = s
+            .mix
+            .iter()
+            .find(|q| q.kind == "common word")
+            .map(BenchQuery::caselog_text);
+        for text in std::iter::once(String::new()).chain(common) {
+            walks.extend(caselog::walks(c, &text)?);
+        }
+    }
     e.close()?;
     Ok(QueryResult {
         open_ms,
         latencies,
         lookup,
         with_snippets,
+        first_english_ms,
+        first_chinese_ms,
+        walks,
         plans,
         peak_rss_kib: peak_rss_kib(),
     })

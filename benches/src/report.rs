@@ -333,6 +333,12 @@ fn figures(
         percentile(&append[s].searchable_ms, 0.99)
     });
     fig("open", "ms", false, &|s| query[s].open_ms);
+    fig("first English query after open", "ms", false, &|s| {
+        query[s].first_english_ms
+    });
+    fig("first Chinese query after open", "ms", false, &|s| {
+        query[s].first_chinese_ms
+    });
     let mib = |files: &[FileSize], f: &dyn Fn(&FileSize) -> u64| files.iter().map(f).sum::<u64>() as f64 / 1048576.0;
     fig("on disk, allocated", "MiB", false, &|s| mib(&disk[s], &|f| f.allocated));
     fig("on disk, apparent length", "MiB", false, &|s| mib(&disk[s], &|f| f.len));
@@ -366,15 +372,46 @@ fn figures(
         append[s].peak_rss_kib as f64 / 1024.0
     });
     if let Some(c) = query.get("caselog") {
-        for (cell, v) in &c.with_snippets {
+        let mut only = |name: String, unit: &str, higher: bool, v: f64| {
             figures.push(Figure {
-                name: format!("caselog {cell} p99 with snippets"),
-                unit: "µs".into(),
-                better: "lower".into(),
-                values: [("caselog".to_owned(), percentile(v, 0.99))].into(),
+                name,
+                unit: unit.into(),
+                better: if higher { "higher" } else { "lower" }.into(),
+                values: [("caselog".to_owned(), v)].into(),
                 ratio_sqlite: None,
                 ratio_raw: None,
-            });
+            })
+        };
+        for (cell, v) in &c.with_snippets {
+            // The same searches without snippets: `kind (scope)`.
+            let plain = cell
+                .rsplit_once(" (")
+                .and_then(|(kind, scope)| c.latencies.get(kind)?.get(scope.strip_suffix(')')?));
+            for (p, label) in [(0.5, "p50"), (0.99, "p99")] {
+                let with = percentile(v, p);
+                only(format!("caselog {cell} {label} with snippets"), "µs", false, with);
+                if let Some(plain) = plain {
+                    only(
+                        format!("caselog {cell} {label} snippets/plain"),
+                        "x",
+                        false,
+                        with / percentile(plain, p),
+                    );
+                }
+            }
+        }
+        for w in &c.walks {
+            let what = if w.query.is_empty() {
+                "every case".to_owned()
+            } else {
+                format!("{:?}", w.query)
+            };
+            only(
+                format!("caselog walk of {what} ({} hits), {}", w.hits, w.method),
+                "hits/s",
+                true,
+                w.hits as f64 / w.secs,
+            );
         }
     }
     figures

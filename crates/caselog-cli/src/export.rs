@@ -7,7 +7,7 @@
 //!   order — the order they were created or imported in, so that export →
 //!   import → export gives the same file;
 //! - `--view`: the tab's order, page by page;
-//! - a query: the search, oldest first by creation, walked with its cursor
+//! - a query: the search, oldest first by creation, walked once (`SearchWalk`)
 //!   (no result window).
 //!
 //! The file is written next to its destination and renamed into place when
@@ -419,8 +419,8 @@ fn case_and_thread(
     }
 }
 
-/// Visits every case the query matches, oldest first, walking the search
-/// with its cursor (a cursor walk is not bounded by the result window).
+/// Visits every case the query matches, oldest first, from one walk of
+/// the search (matched once; not bounded by the result window).
 fn search_all(store: &Store, scope: &Scope, text: &str, mut visit: impl FnMut(CaseId) -> Result<()>) -> Result<()> {
     let opts = SearchOptions {
         sort: SearchSort::Created,
@@ -429,17 +429,15 @@ fn search_all(store: &Store, scope: &Scope, text: &str, mut visit: impl FnMut(Ca
         per_page: store.options().search_limits.max_per_page.clamp(1, 1000),
         snippets: false,
     };
-    let mut cursor = None;
+    let searching = || format!("searching for {text:?}");
+    let mut walk = store.search_walk(scope, text, &opts, None).with_context(searching)?;
     loop {
-        let results = store
-            .search_after(scope, text, &opts, cursor.as_ref())
-            .with_context(|| format!("searching for {text:?}"))?;
-        for hit in &results.hits {
-            visit(hit.id)?;
+        let ids = walk.next_ids().with_context(searching)?;
+        if ids.is_empty() {
+            return Ok(());
         }
-        match results.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(()),
+        for id in ids {
+            visit(id)?;
         }
     }
 }

@@ -350,6 +350,33 @@ fn search_json_has_the_documented_shape_and_respects_the_scope() {
         .code(2);
 }
 
+/// A query export holds every hit of the search (beyond one page), each
+/// once, oldest first.
+#[test]
+fn query_export_holds_every_hit_oldest_first() {
+    let src = demo_store(300);
+    let work = TempDir::new().unwrap();
+    let out = work.path().join("refund.jsonl");
+    stdout_of(
+        caselog(src.path())
+            .args(["export", "--all-tenants", "--format", "jsonl", "--out"])
+            .arg(&out)
+            .arg("refund"),
+    );
+    let searched =
+        json_of(caselog(src.path()).args(["search", "--all-tenants", "--json", "--per-page", "5", "refund"]));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(searched["total"].as_u64().unwrap() > 5, "{searched}");
+    assert_eq!(lines.len() as u64, searched["total"].as_u64().unwrap());
+    let mut numbers: Vec<&str> = lines.iter().map(|l| l["number"].as_str().unwrap()).collect();
+    let created: Vec<&str> = lines.iter().map(|l| l["created_at"].as_str().unwrap()).collect();
+    assert!(created.windows(2).all(|w| w[0] <= w[1]), "not oldest first");
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), lines.len(), "a case exported twice");
+}
+
 #[test]
 fn export_then_import_gives_an_identical_archive() {
     let src = demo_store(300);

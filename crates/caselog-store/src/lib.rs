@@ -70,7 +70,7 @@ pub use feed::{
 };
 pub use index::{
     Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits,
-    SearchOptions, SearchResults, SearchSort, Snippet, VerifyReport,
+    SearchOptions, SearchResults, SearchSort, SearchWalk, Snippet, VerifyReport,
 };
 pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
 pub use model::{

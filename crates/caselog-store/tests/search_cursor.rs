@@ -130,6 +130,101 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A `SearchWalk` (one match, pages rendered from its kept keys) gives
+    /// the paged walk's hits in the same order, each once, with the same
+    /// total and facets; its ids-only pages agree; a walk resumed from the
+    /// cursor of a `search_after` page, or from its own cursor, continues
+    /// exactly where that page ended.
+    #[test]
+    fn stateful_walk_equals_paged_and_cursor_walks(
+        specs in proptest::collection::vec(spec(), 1..40),
+        walks in proptest::collection::vec(
+            (select(QUERIES), proptest::option::of(0..TENANTS.len()), 0u8..6, any::<bool>(), 1u32..7, 0usize..4),
+            6,
+        ),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Options { durability: Durability::Deferred, ..Options::default() }).unwrap();
+        build(&store, &specs);
+        settle(&store);
+        let sorts = [
+            SearchSort::Relevance,
+            SearchSort::Created,
+            SearchSort::Updated,
+            SearchSort::Status,
+            SearchSort::Category,
+            SearchSort::Number,
+        ];
+        for (text, scope, sort, descending, per_page, split) in walks {
+            let scope = match scope {
+                Some(t) => Scope::Tenant(tenant(TENANTS[t])),
+                None => Scope::AllTenants,
+            };
+            let opts = SearchOptions { sort: sorts[sort as usize], descending, per_page, snippets: false, ..SearchOptions::default() };
+            // Paged: one page holding everything (the archives are small).
+            let all = store.search(&scope, text, &SearchOptions { per_page: 1000, ..opts }).unwrap();
+            let paged: Vec<_> = all.hits.iter().map(seen).collect();
+            // The stateful walk.
+            let mut walk = store.search_walk(&scope, text, &opts, None).unwrap();
+            prop_assert_eq!(walk.total(), all.total);
+            prop_assert_eq!(walk.facets(), &all.facets);
+            let mut walked = Vec::new();
+            loop {
+                let page = walk.next_page().unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                prop_assert!(page.len() <= per_page as usize);
+                walked.extend(page.iter().map(seen));
+                prop_assert_eq!(walk.cursor().is_some(), walk.remaining() > 0);
+            }
+            prop_assert_eq!(&walked, &paged, "walk of {:?} in {:?}", text, scope);
+            // Ids only.
+            let mut ids = Vec::new();
+            let mut walk = store.search_walk(&scope, text, &opts, None).unwrap();
+            loop {
+                let page = walk.next_ids().unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                ids.extend(page);
+            }
+            prop_assert_eq!(ids, paged.iter().map(|h| h.0).collect::<Vec<_>>());
+            // Resumed after `split` pages of search_after.
+            let mut cursor: Option<Cursor> = None;
+            let mut before = Vec::new();
+            for _ in 0..split {
+                let r = store.search_after(&scope, text, &opts, cursor.as_ref()).unwrap();
+                before.extend(r.hits.iter().map(seen));
+                cursor = r.next;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            if split > 0 && cursor.is_none() {
+                prop_assert_eq!(&before, &paged);
+                continue;
+            }
+            let mut rest = store.search_walk(&scope, text, &opts, cursor.as_ref()).unwrap();
+            prop_assert_eq!(rest.total(), all.total);
+            // One page from the walk, then the remainder by the walk's cursor
+            // through search_after.
+            before.extend(rest.next_page().unwrap().iter().map(seen));
+            let mut cursor = rest.cursor();
+            while let Some(c) = cursor {
+                let r = store.search_after(&scope, text, &opts, Some(&c)).unwrap();
+                before.extend(r.hits.iter().map(seen));
+                cursor = r.next;
+            }
+            prop_assert_eq!(&before, &paged, "resumed walk of {:?} in {:?}", text, scope);
+        }
+        store.shutdown().unwrap();
+    }
+}
+
 #[test]
 fn cursors_are_bound_to_their_scope_and_query() {
     let dir = tempfile::tempdir().unwrap();

@@ -615,7 +615,7 @@ pub fn classify(c: char) -> Class {
 /// Blocks of scripts written without spaces between words. Only alphanumeric
 /// characters of these blocks count (the caller checks), so CJK punctuation
 /// such as `、` or `・` stays a separator.
-fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(
         u32::from(c),
         0x1100..=0x11FF         // Hangul Jamo

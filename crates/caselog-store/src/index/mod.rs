@@ -31,7 +31,7 @@ mod verify;
 pub use indexer::skip_used_opstamps;
 pub use indexer::{IndexCounters, IndexProgress, IndexStatus, RebuildReason, RebuildReport, INDEX_DIR};
 pub use schema::MAX_INDEXED_TEXT_BYTES;
-pub use search::{Facets, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, Snippet};
+pub use search::{Facets, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, SearchWalk, Snippet};
 pub use verify::{Mismatch, VerifyReport, MAX_REPORTED};
 
 pub(crate) use indexer::{open as open_index, open_read_only as open_index_read_only, IndexHandle};

@@ -60,21 +60,52 @@ impl Highlighter {
         (merge(spans), distinct)
     }
 
-    /// A snippet of the thread: the piece of the message with the most
-    /// distinct matches around its first match, or the start of the first
-    /// message with text when nothing matches.
+    /// What a text must contain, before analysis, for each plan to be
+    /// found in it (see [`Probe`]).
+    pub(super) fn probes(&self) -> Vec<Vec<Probe>> {
+        self.plans
+            .iter()
+            .map(|plan| plan.iter().filter_map(|t| Probe::of(t)).collect())
+            .collect()
+    }
+
+    /// Whether some plan may be found in `text`: `false` only when no plan
+    /// can be, so the text need not be analysed.
+    pub(super) fn may_match(probes: &[Vec<Probe>], text: &str) -> bool {
+        let ascii = text.is_ascii();
+        let mut lower: Option<String> = None;
+        probes.iter().any(|plan| {
+            plan.iter().all(|probe| match probe {
+                Probe::Char(c) => text.contains(*c),
+                // Non-ASCII text can fold into these (`Ｒｅｆｕｎｄ`, `Café`).
+                Probe::Ascii(_) if !ascii => true,
+                Probe::Ascii(p) => lower
+                    .get_or_insert_with(|| text.to_ascii_lowercase())
+                    .contains(p.as_str()),
+            })
+        })
+    }
+
+    /// A snippet of the thread: the first message in which every word and
+    /// phrase is found, else the one with the most distinct matches, cut
+    /// around its first match; the start of the first message with text
+    /// when nothing matches.
     pub fn snippet(&self, entries: &[(u32, &str)]) -> Option<Snippet> {
         // (distinct matches, spans, entry, body, spans) of the best message.
         type Best<'t> = (usize, usize, u32, &'t str, Vec<Range<usize>>);
         let mut best: Option<Best<'_>> = None;
         let mut budget = SNIPPET_THREAD_BYTES;
+        let probes = self.probes();
         if !self.plans.is_empty() {
             for &(entry, body) in entries {
-                if budget == 0 {
+                if budget == 0 || best.as_ref().is_some_and(|b| b.0 == self.plans.len()) {
                     break;
                 }
                 let scan = &body[..floor_char_boundary(body, SNIPPET_SCAN_BYTES.min(budget))];
                 budget -= scan.len();
+                if !Highlighter::may_match(&probes, scan) {
+                    continue;
+                }
                 let (spans, distinct) = self.find(scan);
                 if distinct == 0 {
                     continue;
@@ -92,6 +123,46 @@ impl Highlighter {
                 .find(|(_, body)| !body.trim().is_empty())
                 .map(|&(entry, body)| cut(entry, body, &[])),
         }
+    }
+}
+
+/// Something a text must contain, as it is before analysis, for a token of
+/// the chars analyzer to come out of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// A CJK character: its token is the character itself, unfolded.
+    Char(char),
+    /// Lowercase ASCII that an ASCII text holds (ignoring case) wherever
+    /// the token can come out of it: a token with a digit whole (such words
+    /// are never stemmed), a stemmed word without its last two characters
+    /// (the English stemmer rewrites no more than a word's last two
+    /// characters of what it keeps), nothing for stems under four letters. Says nothing about non-ASCII text, which can fold into
+    /// ASCII.
+    Ascii(String),
+}
+
+impl Probe {
+    /// The probe of one token, if there is a useful one.
+    pub(crate) fn of(token: &str) -> Option<Probe> {
+        let mut chars = token.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            if crate::index::analysis::is_cjk(c) {
+                return Some(Probe::Char(c));
+            }
+        }
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            return None;
+        }
+        if token.bytes().any(|b| b.is_ascii_digit()) {
+            return Some(Probe::Ascii(token.to_owned()));
+        }
+        // Short stems get none: Porter2's irregular forms (`dying` → `die`)
+        // rewrite them from their second character.
+        let kept = token.len().saturating_sub(2);
+        token
+            .get(..kept)
+            .filter(|_| kept >= 2)
+            .map(|p| Probe::Ascii(p.to_owned()))
     }
 }
 

@@ -42,11 +42,13 @@ use crate::tables;
 mod collect;
 mod highlight;
 mod plan;
+mod walk;
 
 pub(crate) use collect::ColumnCache;
 use collect::*;
 use highlight::*;
 use plan::*;
+pub use walk::SearchWalk;
 /// Extra weight of a word found in the title, over the same word in a message.
 const TITLE_BOOST: Score = 1.5;
 
@@ -280,6 +282,7 @@ fn render(
     columns: &SearcherColumns,
     page: &[(SortKey, DocAddress)],
     sort: SearchSort,
+    missing: Missing,
 ) -> Result<Vec<SearchHit>> {
     let cases = txn
         .open_table(tables::CASES)
@@ -307,15 +310,18 @@ fn render(
                 .ok_or_else(|| bad(what))
         };
         let id = c.id.first(doc).ok_or_else(|| bad("id"))?;
-        let record = cases
+        let Some(record) = cases
             .get(id)
             .map_err(|e| StoreError::storage("reading search hits", e))?
-            .ok_or_else(|| {
-                StoreError::index_detail(
-                    "reading a hit",
-                    format!("case {id} is in the index but not in the store"),
-                )
-            })?;
+        else {
+            if missing == Missing::Skip {
+                continue;
+            }
+            return Err(StoreError::index_detail(
+                "reading a hit",
+                format!("case {id} is in the index but not in the store"),
+            ));
+        };
         let case = records::decode_case(record.value(), id)?;
         hits.push(SearchHit {
             id: CaseId(id),
@@ -334,6 +340,15 @@ fn render(
     Ok(hits)
 }
 
+/// What rendering does with a hit whose case is not in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// An error: the index and the store disagree.
+    Error,
+    /// Left out: a walk's searcher can be older than the store it reads.
+    Skip,
+}
+
 /// What a search binds its cursors to: the scope, and the query with its
 /// order.
 fn binding(scope: &Scope, query: &str, opts: &SearchOptions) -> Binding {
@@ -350,6 +365,45 @@ fn sort_code(sort: SearchSort) -> u8 {
         SearchSort::Category => 4,
         SearchSort::Number => 5,
     }
+}
+
+/// A search planned for one scope.
+struct Planned {
+    query: Box<dyn tantivy::query::Query>,
+    highlighter: Highlighter,
+    /// Terms every hit must have (in their field): if one is in no segment,
+    /// the search has no hits.
+    required: Vec<Term>,
+}
+
+/// A collected search, with the searcher generation it ran on.
+struct Collected {
+    indexed_change: u64,
+    searcher: tantivy::Searcher,
+    columns: std::sync::Arc<SearcherColumns>,
+    fruit: PageFruit,
+}
+
+/// Whether one of `terms` is in no segment of `searcher` (one dictionary
+/// lookup per term and segment, stopping at the first term found).
+fn absent(searcher: &tantivy::Searcher, terms: &[Term]) -> Result<bool> {
+    for term in terms {
+        let mut found = false;
+        for segment in searcher.segment_readers() {
+            let index = segment.inverted_index(term.field()).map_err(ix("looking up a term"))?;
+            let info = index
+                .get_term_info(term)
+                .map_err(|e| StoreError::index_detail("looking up a term", e.to_string()))?;
+            if info.is_some() {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 impl Store {
@@ -502,46 +556,20 @@ impl Store {
             }
             (opts.page as usize - 1) * opts.per_page as usize
         };
-        let shared = &self.index.shared;
-        let fields = &shared.fields;
-        let planner = Planner::new(fields);
-        let (query, highlighter) = planner.plan(root);
-        let mut query = query.unwrap_or_else(|| Box::new(AllQuery));
-        if let Some(reference) = bare {
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Should, Planner::new(fields).bare(reference)),
-                (Occur::Should, query),
-            ]));
-        }
-        if let Scope::Tenant(tenant) = scope {
-            // The tenant is a required clause added here, after parsing:
-            // nothing in the query text can widen it.
-            let only = TermQuery::new(
-                Term::from_field_text(fields.tenant, tenant.as_str()),
-                IndexRecordOption::Basic,
-            );
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(only), 0.0))),
-            ]));
-        }
-        // Read the covered change before taking the searcher: the searcher
-        // is at least as new.
-        let (indexed_change, Generation { searcher, stale }) = shared.generation()?;
-        let columns = shared.columns.get(&searcher)?;
+        let planned = self.plan_search(scope, root, bare);
         let ask = Ask {
             sort: opts.sort,
             descending: opts.descending,
             keep: offset + opts.per_page as usize,
             after,
         };
-        let collector = PageCollector {
-            columns: columns.clone(),
-            stale,
-            ask,
-        };
-        let fruit = searcher.search(&*query, &collector).map_err(ix("searching"))?;
-        shared.count_stale_filtered(fruit.stale);
+        let Collected {
+            indexed_change,
+            columns,
+            fruit,
+            ..
+        } = self.collect_search(&planned, ask)?;
+        let highlighter = planned.highlighter;
         let page = fruit.hits.get(offset..).unwrap_or(&[]);
         let mut hits = Vec::new();
         if !page.is_empty() {
@@ -549,7 +577,7 @@ impl Store {
                 .db
                 .begin_read()
                 .map_err(|e| StoreError::storage("reading search hits", e))?;
-            hits = render(&txn, &columns, page, opts.sort)?;
+            hits = render(&txn, &columns, page, opts.sort, Missing::Error)?;
             for hit in &mut hits {
                 hit.title_highlights = highlighter.find(&hit.title).0;
             }
@@ -570,6 +598,72 @@ impl Store {
             facets: fruit.facets(),
             indexed_change,
             next,
+        })
+    }
+
+    /// Plans a search: the query tree mapped onto tantivy, with the bare
+    /// reference's clause and the tenant's required clause.
+    fn plan_search(&self, scope: &Scope, root: &Query, bare: Option<&BareReference>) -> Planned {
+        let fields = &self.index.shared.fields;
+        let (query, highlighter, required) = Planner::new(fields).plan(root);
+        let mut query = query.unwrap_or_else(|| Box::new(AllQuery));
+        // With a bare reference the text is one of two alternatives: none of
+        // its terms is required any more.
+        let mut required = if bare.is_some() { Vec::new() } else { required };
+        if let Some(reference) = bare {
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Should, Planner::new(fields).bare(reference)),
+                (Occur::Should, query),
+            ]));
+        }
+        if let Scope::Tenant(tenant) = scope {
+            // The tenant is a required clause added here, after parsing:
+            // nothing in the query text can widen it.
+            let term = Term::from_field_text(fields.tenant, tenant.as_str());
+            required.push(term.clone());
+            let only = TermQuery::new(term, IndexRecordOption::Basic);
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(only), 0.0))),
+            ]));
+        }
+        Planned {
+            query,
+            highlighter,
+            required,
+        }
+    }
+
+    /// Runs a planned search on the current searcher generation.
+    fn collect_search(&self, planned: &Planned, ask: Ask) -> Result<Collected> {
+        let shared = &self.index.shared;
+        // Read the covered change before taking the searcher: the searcher
+        // is at least as new.
+        let (indexed_change, Generation { searcher, stale }) = shared.generation()?;
+        let columns = shared.columns.get(&searcher)?;
+        // A required term in no segment's dictionary: nothing can match, and
+        // the weights (term statistics for every field of every word) and
+        // the collector need not be built.
+        if absent(&searcher, &planned.required)? {
+            return Ok(Collected {
+                indexed_change,
+                searcher,
+                columns,
+                fruit: PageFruit::default(),
+            });
+        }
+        let collector = PageCollector {
+            columns: columns.clone(),
+            stale,
+            ask,
+        };
+        let fruit = searcher.search(&*planned.query, &collector).map_err(ix("searching"))?;
+        shared.count_stale_filtered(fruit.stale);
+        Ok(Collected {
+            indexed_change,
+            searcher,
+            columns,
+            fruit,
         })
     }
 
@@ -654,6 +748,117 @@ mod tests {
             .unwrap();
         assert_eq!((s.entry, s.highlights.len()), (1, 0));
         assert_eq!(s.to_html(), "&lt;hello&gt; &amp; bye");
+    }
+
+    /// Words the stemmer changes in every way it can: inflections, Porter2's
+    /// irregular forms and step 2–5 suffixes, digits, case, accents, width.
+    const WORDS: &[&str] = &[
+        "refund",
+        "Refunds",
+        "REFUNDED",
+        "refunding",
+        "dying",
+        "lying",
+        "tying",
+        "die",
+        "skies",
+        "sky",
+        "idly",
+        "gently",
+        "early",
+        "only",
+        "singly",
+        "ability",
+        "possibility",
+        "capably",
+        "generalization",
+        "relational",
+        "conditional",
+        "operator",
+        "hopeful",
+        "goodness",
+        "happiness",
+        "happy",
+        "cries",
+        "ties",
+        "agreed",
+        "feed",
+        "hopping",
+        "filing",
+        "aing",
+        "eing",
+        "oed",
+        "yed",
+        "news",
+        "atlas",
+        "B08XYZ1234",
+        "b08xyz1234s",
+        "112-1234567",
+        "Café",
+        "cafe",
+        "Ｒｅｆｕｎｄ",
+        "Straße",
+        "strass",
+        "账户",
+        "停用",
+        "退款",
+        "Äbility",
+        "organizational",
+        "electricity",
+        "formality",
+        "sensitivity",
+        "fully",
+        "lessly",
+        "logically",
+    ];
+
+    proptest::proptest! {
+        /// The pre-check never turns away a message a plan is found in.
+        #[test]
+        fn probes_never_skip_a_match(
+            text in proptest::collection::vec(proptest::sample::select(WORDS), 0..8),
+            letters in "[a-zA-Z]{1,12}( [a-zA-Z]{1,12}){0,3}",
+            query in proptest::collection::vec(proptest::sample::select(WORDS), 1..3),
+            typed in "[a-zA-Z]{1,12}",
+            phrase in proptest::bool::ANY,
+        ) {
+            let text = format!("{} {letters}", text.join(" "));
+            let words: Vec<String> = query.iter().map(|w| (*w).to_owned()).chain([typed]).collect();
+            let q = if phrase { format!("\"{}\"", words.join(" ")) } else { words.join(" ") };
+            let Ok(parsed) = parse(&q, &QueryLimits::default()) else {
+                return Ok(());
+            };
+            let h = Highlighter::new(&parsed.root);
+            let probes = h.probes();
+            for (i, plan) in h.plans.iter().enumerate() {
+                let one = Highlighter { plans: vec![plan.clone()] };
+                if one.find(&text).1 > 0 {
+                    proptest::prop_assert!(
+                        Highlighter::may_match(&probes[i..=i], &text),
+                        "{:?} found in {:?} but probed away", plan, text
+                    );
+                }
+            }
+            // And for each text word typed as the query.
+            for w in text.split(' ').filter(|w| !w.is_empty()) {
+                let h = Highlighter::new(&parse(&format!("\"{w}\""), &QueryLimits::default()).unwrap().root);
+                if h.find(&text).1 > 0 {
+                    proptest::prop_assert!(Highlighter::may_match(&h.probes(), &text), "{:?} in {:?}", w, text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn probes_turn_away_messages_that_cannot_match() {
+        let h = Highlighter::new(&parse("退款 refunds B08XYZ1234", &QueryLimits::default()).unwrap().root);
+        let probes = h.probes();
+        assert!(!Highlighter::may_match(&probes, "nothing to see here"));
+        assert!(Highlighter::may_match(&probes, "请尽快处理退款"));
+        assert!(Highlighter::may_match(&probes, "REFUNDED already"));
+        assert!(Highlighter::may_match(&probes, "asin b08xyz1234"));
+        // Non-ASCII text may fold into the English words.
+        assert!(Highlighter::may_match(&probes, "Ｒｅｆｕｎｄ"));
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub(super) struct Planner<'f> {
     pub(super) fields: &'f Fields,
     /// Chars token texts of each positive word or phrase, without repeats.
     pub(super) highlight: Vec<Vec<String>>,
+    /// Chars terms every match must have (of the words and phrases every
+    /// match must contain).
+    pub(super) required: Vec<Term>,
 }
 
 impl<'f> Planner<'f> {
@@ -82,13 +85,19 @@ impl<'f> Planner<'f> {
         Planner {
             fields,
             highlight: Vec::new(),
+            required: Vec::new(),
         }
     }
 
     /// Plans `root`; `None` for the query when it is to match everything.
-    pub(super) fn plan(mut self, root: &Query) -> (Option<Box<dyn TQuery>>, Highlighter) {
-        let query = self.map(root, Context::default());
-        (query, Highlighter { plans: self.highlight })
+    /// Also gives the highlighter and the terms every match must have.
+    pub(super) fn plan(mut self, root: &Query) -> (Option<Box<dyn TQuery>>, Highlighter, Vec<Term>) {
+        let top = Context {
+            required: true,
+            ..Context::default()
+        };
+        let query = self.map(root, top);
+        (query, Highlighter { plans: self.highlight }, self.required)
     }
 
     /// The query matching exactly the cases `q` matches, or `None` when `q`
@@ -142,6 +151,7 @@ impl<'f> Planner<'f> {
                     return Some(Box::new(EmptyQuery));
                 }
                 let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::with_capacity(parts.len());
+                let cx = Context { required: false, ..cx };
                 for part in parts {
                     if let Some(q) = self.map(part, cx) {
                         clauses.push((Occur::Should, q));
@@ -162,6 +172,11 @@ impl<'f> Planner<'f> {
     pub(super) fn text(&mut self, text: &str, cx: Context) -> Option<Box<dyn TQuery>> {
         let plan = query_plan(text);
         let recall = plan.chars_query(self.fields.text_chars)?;
+        if cx.required {
+            let field = self.fields.text_chars;
+            self.required
+                .extend(plan.chars.iter().map(|t| Term::from_field_text(field, &t.text)));
+        }
         if !cx.negated {
             let tokens: Vec<String> = plan.chars.iter().map(|t| t.text.clone()).collect();
             if !self.highlight.contains(&tokens) {
@@ -258,6 +273,8 @@ pub(super) struct Context {
     pub(super) negated: bool,
     /// Under any negation: it never scores, and exclusions probe it.
     pub(super) under_not: bool,
+    /// Every match must match it (only And parts lead to it from the top).
+    pub(super) required: bool,
 }
 
 impl Context {
@@ -265,6 +282,7 @@ impl Context {
         Context {
             negated: !self.negated,
             under_not: true,
+            required: false,
         }
     }
 }
