@@ -160,7 +160,8 @@ pub(crate) fn entries<'c>(opts: &Options, case: &'c Case) -> Entries<'c> {
 /// Moves a case's entries from `old` (the stored version, `None` for a
 /// new case) to `new` (`None` when the case goes), touching only the keys
 /// and values that differ. Every entry inserted or removed is counted in
-/// `t.written`.
+/// `t.written`; the counters' changes are gathered in `t.count_deltas`
+/// and written once per batch ([`flush_counts`]).
 pub(crate) fn update(t: &mut Tables<'_>, opts: &Options, old: Option<&Case>, new: Option<&Case>) -> Result<()> {
     let o = old.map(|c| entries(opts, c)).unwrap_or_default();
     let n = new.map(|c| entries(opts, c)).unwrap_or_default();
@@ -218,17 +219,27 @@ pub(crate) fn update(t: &mut Tables<'_>, opts: &Options, old: Option<&Case>, new
     }
     for (scope, name) in &o.counts {
         if !n.counts.iter().any(|(s, m)| s == scope && m == name) {
-            add_count(&mut t.view_counts, scope, name, -1)?;
-            written += 1;
+            *t.count_deltas.entry(((*scope).to_owned(), name.clone())).or_default() -= 1;
         }
     }
     for (scope, name) in &n.counts {
         if !o.counts.iter().any(|(s, m)| s == scope && m == name) {
-            add_count(&mut t.view_counts, scope, name, 1)?;
-            written += 1;
+            *t.count_deltas.entry(((*scope).to_owned(), name.clone())).or_default() += 1;
         }
     }
     t.written += written;
+    Ok(())
+}
+
+/// Writes the batch's count changes (each counter once; one whose changes
+/// cancel out is not written).
+pub(crate) fn flush_counts(t: &mut Tables<'_>) -> Result<()> {
+    for ((scope, name), delta) in std::mem::take(&mut t.count_deltas) {
+        if delta != 0 {
+            add_count(&mut t.view_counts, &scope, &name, delta)?;
+            t.written += 1;
+        }
+    }
     Ok(())
 }
 

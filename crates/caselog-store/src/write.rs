@@ -48,6 +48,9 @@ pub(crate) struct Tables<'t> {
     /// number, thread, change-log, feed, view, queue, count and meta tables
     /// (`Metrics::entries_written`).
     pub written: u64,
+    /// View-count changes of this batch, written once by `Ctx::save`
+    /// (`views::flush_counts`): an import chunk touches each counter once.
+    pub count_deltas: std::collections::BTreeMap<(String, String), i64>,
 }
 
 impl<'t> Tables<'t> {
@@ -73,6 +76,7 @@ impl<'t> Tables<'t> {
             read_markers: txn.open_table(tables::READ_MARKERS).map_err(o)?,
             view_counts: txn.open_table(tables::VIEW_COUNTS).map_err(o)?,
             written: 0,
+            count_deltas: Default::default(),
         })
     }
 }
@@ -105,6 +109,7 @@ impl Ctx<'_> {
 
     /// Writes the counters that moved in this batch.
     pub fn save(&self, t: &mut Tables<'_>) -> Result<()> {
+        crate::views::flush_counts(t)?;
         for ((key, v), was) in [
             (tables::NEXT_CASE_ID, self.next_case_id),
             (tables::NEXT_NUMBER, self.next_number),
