@@ -42,6 +42,7 @@ mod files;
 #[cfg(feature = "internals")]
 pub mod fuzzing;
 mod guard;
+mod import_views;
 pub mod index;
 pub mod interchange;
 mod metrics;

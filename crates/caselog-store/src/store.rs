@@ -177,6 +177,8 @@ impl Store {
         };
         // A tier change a crash interrupted re-keys the rest of its cases.
         store.finish_rekeys()?;
+        // View entries of an import a crash cut short.
+        store.build_pending_views()?;
         Ok(store)
     }
 
@@ -467,7 +469,9 @@ impl Store {
             outcomes.extend(rx.recv().map_err(|_| unanswered())??);
             progress(outcomes.len());
         }
-        // An import whose last chunk was empty still ends durable.
+        // The imported cases' view and queue entries, sorted; an import
+        // whose last chunk was empty still ends durable.
+        self.build_pending_views()?;
         self.sync()?;
         Ok(outcomes)
     }

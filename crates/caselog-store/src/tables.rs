@@ -53,6 +53,10 @@ pub const CHANGES: TableDefinition<u64, u64> = TableDefinition::new("changes");
 /// transaction as the view entries they count (see `views.rs`), so a
 /// view's total is a point read. A counter at 0 is absent. Schema 2.
 pub const VIEW_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("view_counts");
+/// Case id → (): imported cases whose view and queue entries are not
+/// written yet (`import_views.rs` writes them, sorted, when the import
+/// ends, or the next open does). Schema 2.
+pub const VIEWS_PENDING: TableDefinition<u64, ()> = TableDefinition::new("views_pending");
 
 /// Calls `$m!(TABLE)` for every table above: the one list of the store's
 /// tables (the backup copies exactly these and refuses a file with any
@@ -74,6 +78,7 @@ macro_rules! for_each_table {
         $m!(QUEUE);
         $m!(CHANGES);
         $m!(VIEW_COUNTS);
+        $m!(VIEWS_PENDING);
         $m!(FEED);
         $m!(FEED_SEEN);
         $m!(FEED_CONSUMERS);
@@ -101,7 +106,7 @@ pub const FORMAT_MARKER: &[u8] = b"caselog-store";
 /// Key of the schema version in [`META`].
 pub const META_SCHEMA: &str = "schema_version";
 /// The schema version this release writes and reads. Version 2 added
-/// [`VIEW_COUNTS`] and the 4-byte `by_created` value; a version-1 store is
+/// [`VIEW_COUNTS`], [`VIEWS_PENDING`] and the 4-byte `by_created` value; a version-1 store is
 /// migrated when it is opened for writing (`migrate.rs`) and read as it is
 /// by a read-only open.
 pub const SCHEMA_VERSION: u32 = 2;

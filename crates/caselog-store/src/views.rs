@@ -163,6 +163,12 @@ pub(crate) fn entries<'c>(opts: &Options, case: &'c Case) -> Entries<'c> {
 /// `t.written`; the counters' changes are gathered in `t.count_deltas`
 /// and written once per batch ([`flush_counts`]).
 pub(crate) fn update(t: &mut Tables<'_>, opts: &Options, old: Option<&Case>, new: Option<&Case>) -> Result<()> {
+    if let Some(c) = old.or(new) {
+        if crate::import_views::is_pending(t, c.id.0)? {
+            // The import's build writes them from the case as it then is.
+            return Ok(());
+        }
+    }
     let o = old.map(|c| entries(opts, c)).unwrap_or_default();
     let n = new.map(|c| entries(opts, c)).unwrap_or_default();
     let w = st("writing view entries");

@@ -44,6 +44,7 @@ pub(crate) struct Tables<'t> {
     pub feed_consumers: Table<'t, (&'static str, &'static str), &'static [u8]>,
     pub read_markers: Table<'t, (&'static str, u64), u32>,
     pub view_counts: Table<'t, (&'static str, &'static str), u64>,
+    pub views_pending: Table<'t, u64, ()>,
     /// B-tree entries this transaction inserted or removed in the case,
     /// number, thread, change-log, feed, view, queue, count and meta tables
     /// (`Metrics::entries_written`).
@@ -75,6 +76,7 @@ impl<'t> Tables<'t> {
             feed_consumers: txn.open_table(tables::FEED_CONSUMERS).map_err(o)?,
             read_markers: txn.open_table(tables::READ_MARKERS).map_err(o)?,
             view_counts: txn.open_table(tables::VIEW_COUNTS).map_err(o)?,
+            views_pending: txn.open_table(tables::VIEWS_PENDING).map_err(o)?,
             written: 0,
             count_deltas: Default::default(),
         })
@@ -636,7 +638,8 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
     for (seq, entry) in thread.iter().enumerate() {
         put_entry(t, id, seq as u32, entry)?;
     }
-    insert_views(t, ctx.opts, &case)?;
+    // Written, sorted, when the import ends (`import_views.rs`).
+    crate::import_views::defer(t, id.0)?;
     let change = ctx.log_change(t, id)?;
     Ok(ImportOutcome::Imported { id, change })
 }
