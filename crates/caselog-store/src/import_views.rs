@@ -18,8 +18,8 @@ use redb::{ReadableTable, ReadableTableMetadata};
 use crate::error::{st, Result};
 use crate::model::Case;
 use crate::options::Options;
-use crate::stored::load_case;
 use crate::store::Store;
+use crate::stored::load_case;
 use crate::tables;
 use crate::write::Tables;
 
@@ -32,8 +32,7 @@ pub(crate) fn defer(t: &mut Tables<'_>, id: u64) -> Result<()> {
 
 /// Whether `id`'s entries are left to the build.
 pub(crate) fn is_pending(t: &Tables<'_>, id: u64) -> Result<bool> {
-    Ok(t
-        .views_pending
+    Ok(t.views_pending
         .get(id)
         .map_err(st("reading deferred view entries"))?
         .is_some())
@@ -101,8 +100,8 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     for (k, v) in &queue {
         t.queue.insert(k, v.as_slice()).map_err(&w)?;
     }
-    written += (by_updated.len() + by_created.len() + by_status.len() + by_user.len() + attention.len() + queue.len())
-        as u64;
+    written +=
+        (by_updated.len() + by_created.len() + by_status.len() + by_user.len() + attention.len() + queue.len()) as u64;
     t.views_pending.retain(|_, _| false).map_err(&w)?;
     written += ids.len() as u64;
     t.written += written;

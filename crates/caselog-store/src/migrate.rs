@@ -89,7 +89,9 @@ pub(crate) fn v1_to_v2(txn: &WriteTransaction, opts: &Options) -> Result<u64> {
     let mut view_counts = txn.open_table(tables::VIEW_COUNTS).map_err(st(MIGRATING))?;
     view_counts.retain(|_, _| false).map_err(st(MIGRATING))?;
     for ((scope, name), n) in &counts {
-        view_counts.insert((scope.as_str(), name.as_str()), *n).map_err(st(MIGRATING))?;
+        view_counts
+            .insert((scope.as_str(), name.as_str()), *n)
+            .map_err(st(MIGRATING))?;
     }
     let mut meta = txn.open_table(tables::META).map_err(st(MIGRATING))?;
     meta.insert(tables::META_SCHEMA, 2u32.to_le_bytes().as_slice())

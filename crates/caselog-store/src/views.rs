@@ -58,8 +58,12 @@ pub(crate) fn decode_created(value: &[u8], created_bits: u64) -> Result<(ViewSum
         .copied()
         .and_then(category_from_byte)
         .ok_or_else(|| corrupt("bad category byte"))?;
-    let marketplace = [value.get(2).copied().unwrap_or(b'?'), value.get(3).copied().unwrap_or(b'?')];
-    let created_at = caselog_core::Timestamp::from_millis(unorder_bits(created_bits)).map_err(|_| corrupt("bad time"))?;
+    let marketplace = [
+        value.get(2).copied().unwrap_or(b'?'),
+        value.get(3).copied().unwrap_or(b'?'),
+    ];
+    let created_at =
+        caselog_core::Timestamp::from_millis(unorder_bits(created_bits)).map_err(|_| corrupt("bad time"))?;
     Ok((
         ViewSummary {
             status,
@@ -120,7 +124,12 @@ fn users_of<'c>(case: &'c Case, scope: &str) -> Vec<&'c str> {
         case.assignee.iter().map(|u| u.as_str()).collect()
     } else {
         let mut users = vec![case.created_by.as_str()];
-        users.extend(case.handler.iter().filter(|h| **h != case.created_by).map(|u| u.as_str()));
+        users.extend(
+            case.handler
+                .iter()
+                .filter(|h| **h != case.created_by)
+                .map(|u| u.as_str()),
+        );
         users
     }
 }

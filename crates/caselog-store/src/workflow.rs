@@ -24,9 +24,7 @@ use crate::model::{CaseRef, Scope, StatusChange, ThreadEntry, Written};
 use crate::records::{self, encode_queue_value};
 use crate::store::Store;
 use crate::stored::load_case;
-use crate::write::{
-    case_for_event, move_views, put_case, put_entry, queue_key, rules, Ctx, EventCommand, Tables,
-};
+use crate::write::{case_for_event, move_views, put_case, put_entry, queue_key, rules, Ctx, EventCommand, Tables};
 use crate::writer::{Command, FnJob};
 
 /// One routing event (transfer, assign, release, set complex) with the

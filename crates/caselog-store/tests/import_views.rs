@@ -93,7 +93,14 @@ fn oracle(cases: &[Case], scope: &Scope, q: &ViewQuery) -> (u64, Vec<CaseId>) {
     }
     let total = rows.len() as u64;
     let skip = ((q.page - 1) * q.per_page) as usize;
-    (total, rows.into_iter().skip(skip).take(q.per_page as usize).map(|r| r.1).collect())
+    (
+        total,
+        rows.into_iter()
+            .skip(skip)
+            .take(q.per_page as usize)
+            .map(|r| r.1)
+            .collect(),
+    )
 }
 
 /// Compares every view page and the queue with the oracle.
@@ -233,7 +240,10 @@ fn an_import_killed_at_random_points_has_its_views_built_at_open() {
             pending_seen += 1;
         }
         let store = Store::open(&store_dir, fast_options()).unwrap();
-        assert!(!pending_after_kill_open(&store), "round {round}: open left entries pending");
+        assert!(
+            !pending_after_kill_open(&store),
+            "round {round}: open left entries pending"
+        );
         check_views(&store);
         store.shutdown().unwrap();
         std::fs::remove_dir_all(&work).unwrap();

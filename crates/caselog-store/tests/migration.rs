@@ -150,11 +150,16 @@ fn downgrade_to_v1(dir: &Path) {
         for (scope, created, id) in &keys {
             let summary = &summaries[&(scope.clone(), *id)];
             assert_eq!(summary.len(), 20);
-            by_created.insert((scope.as_str(), *created, *id), summary.as_slice()).unwrap();
+            by_created
+                .insert((scope.as_str(), *created, *id), summary.as_slice())
+                .unwrap();
         }
         // A stray entry: the first case listed for "nobody" on the support side.
         if let Some((_, created, id)) = keys.first() {
-            txn.open_table(BY_USER).unwrap().insert(("*", "nobody", *created, *id), ()).unwrap();
+            txn.open_table(BY_USER)
+                .unwrap()
+                .insert(("*", "nobody", *created, *id), ())
+                .unwrap();
         }
         txn.open_table(META)
             .unwrap()
@@ -231,7 +236,11 @@ fn a_schema_1_store_reads_the_same_before_and_after_its_migration() {
         let twin = Store::open(fresh.path(), options()).unwrap();
         populate(&twin, seed, 60);
         populate(&twin, seed + 100, 20);
-        assert_eq!(views_of(&twin), after, "migrated store vs one never schema 1, seed {seed}");
+        assert_eq!(
+            views_of(&twin),
+            after,
+            "migrated store vs one never schema 1, seed {seed}"
+        );
         twin.shutdown().unwrap();
         // A second open does not migrate again.
         let store = Store::open(dir.path(), options()).unwrap();

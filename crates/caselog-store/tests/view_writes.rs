@@ -62,12 +62,18 @@ fn view_entries(opts: &Options, old: Option<&Case>, new: &Case) -> u64 {
     let support_side = |c: &Case| -> BTreeSet<String> { c.assignee.iter().map(|u| u.to_string()).collect() };
     let mut n = 0;
     for users in [&seller_side as &dyn Fn(&Case) -> BTreeSet<String>, &support_side] {
-        n += moved(old.map(|c| (c.state.updated_at, look(c))), Some((new.state.updated_at, look(new))));
+        n += moved(
+            old.map(|c| (c.state.updated_at, look(c))),
+            Some((new.state.updated_at, look(new))),
+        );
         n += moved(
             old.map(|c| ((c.state.status, c.state.updated_at), ())),
             Some(((new.state.status, new.state.updated_at), ())),
         );
-        n += moved(old.map(|c| (c.state.created_at, look(c))), Some((new.state.created_at, look(new))));
+        n += moved(
+            old.map(|c| (c.state.created_at, look(c))),
+            Some((new.state.created_at, look(new))),
+        );
         let (was, is) = (old.map(users).unwrap_or_default(), users(new));
         // The entries, and each user's counter.
         n += 2 * sym(was, is);
@@ -92,8 +98,16 @@ const CREATE_EXTRA: u64 = 3;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { tenant: usize, seller: usize, category: usize },
-    Event { case: usize, event: usize, pick: usize },
+    Create {
+        tenant: usize,
+        seller: usize,
+        category: usize,
+    },
+    Event {
+        case: usize,
+        event: usize,
+        pick: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -181,12 +195,26 @@ fn a_support_reply_writes_its_records_and_two_moved_keys_per_scope() {
         .unwrap();
     let id = CaseRef::Id(created.id);
     store
-        .apply_event(&Scope::AllTenants, &id, agent("agent-1"), CaseEvent::PickUp, "", Some(t0.saturating_add(Span::hours(1))))
+        .apply_event(
+            &Scope::AllTenants,
+            &id,
+            agent("agent-1"),
+            CaseEvent::PickUp,
+            "",
+            Some(t0.saturating_add(Span::hours(1))),
+        )
         .unwrap();
     let old = store.case(&Scope::AllTenants, &id).unwrap().unwrap();
     let before = entries_written(&store);
     store
-        .apply_event(&Scope::AllTenants, &id, agent("agent-1"), CaseEvent::Reply, "We are on it.", Some(t0.saturating_add(Span::hours(2))))
+        .apply_event(
+            &Scope::AllTenants,
+            &id,
+            agent("agent-1"),
+            CaseEvent::Reply,
+            "We are on it.",
+            Some(t0.saturating_add(Span::hours(2))),
+        )
         .unwrap();
     let new = store.case(&Scope::AllTenants, &id).unwrap().unwrap();
     let written = entries_written(&store) - before;

@@ -234,7 +234,11 @@ fn time_keys<'a, V: redb::Value + 'static>(
         (Some((t, id)), false) => table.range((Bound::Excluded((s, t, id)), Bound::Included(hi))),
     }
     .map_err(st("scanning a view"))?;
-    let visit = move |item: std::result::Result<(redb::AccessGuard<'a, _>, redb::AccessGuard<'a, V>), redb::StorageError>| -> Option<Result<ViewKey>> {
+    let visit = move |item: std::result::Result<
+        (redb::AccessGuard<'a, _>, redb::AccessGuard<'a, V>),
+        redb::StorageError,
+    >|
+          -> Option<Result<ViewKey>> {
         let (k, v) = match item.map_err(st("scanning a view")) {
             Ok(kv) => kv,
             Err(e) => return Some(Err(e)),
