@@ -191,6 +191,9 @@ fn mine_by_update(
     q: &ViewQuery,
     skip: usize,
 ) -> Result<Option<Vec<(ViewKey, u64)>>> {
+    if mine.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
     let by_updated = open(txn, tables::BY_UPDATED)?;
     let budget = mine.len().saturating_mul(MINE_WALK_PER_CASE).max(64);
     let want = skip + q.per_page as usize + 1;
