@@ -30,8 +30,13 @@ const PROGRESS_EVERY: u64 = 10_000;
 /// The schema version stored in `meta`.
 pub(crate) fn stored_version(txn: &WriteTransaction) -> Result<u32> {
     let meta = txn.open_table(tables::META).map_err(st("reading the schema version"))?;
-    let v = meta
-        .get(tables::META_SCHEMA)
+    schema_version(&meta)
+}
+
+/// The schema version in a `meta` table (a missing or malformed one is
+/// `Corrupt`).
+pub(crate) fn schema_version(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<u32> {
+    meta.get(tables::META_SCHEMA)
         .map_err(st("reading the schema version"))?
         .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
         .map(u32::from_le_bytes)
@@ -39,8 +44,7 @@ pub(crate) fn stored_version(txn: &WriteTransaction) -> Result<u32> {
             table: "meta",
             key: tables::META_SCHEMA.into(),
             detail: "missing or malformed schema version".into(),
-        })?;
-    Ok(v)
+        })
 }
 
 /// Migrates a version-1 store to version 2 inside `txn` (see the module

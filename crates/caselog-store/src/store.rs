@@ -692,16 +692,7 @@ fn check_header(txn: &redb::ReadTransaction, path: &Path) -> Result<Header> {
     if marker.as_ref().map(|m| m.value()) != Some(tables::FORMAT_MARKER) {
         return Err(StoreError::ForeignFile { path: path.to_owned() });
     }
-    let version = meta
-        .get(tables::META_SCHEMA)
-        .map_err(|e| s(e.into()))?
-        .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
-        .map(u32::from_le_bytes)
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "meta",
-            key: tables::META_SCHEMA.into(),
-            detail: "missing or malformed schema version".into(),
-        })?;
+    let version = crate::migrate::schema_version(&meta)?;
     if version > tables::SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found: version,

@@ -6,8 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use caselog_core::*;
 use caselog_store::*;
@@ -219,22 +217,7 @@ fn an_import_killed_at_random_points_has_its_views_built_at_open() {
     for round in 0..rounds {
         let work = base.path().join(format!("round{round}"));
         std::fs::create_dir_all(&work).unwrap();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "import_child", "--ignored", "--nocapture"])
-            .env("CASELOG_IMPORT_CHILD", &work)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !work.join("started").exists() {
-            assert!(Instant::now() < deadline, "the child never started");
-            assert!(child.try_wait().unwrap().is_none(), "the child ended before importing");
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        std::thread::sleep(Duration::from_millis(rng.below(1500)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        run_child_and_kill("import_child", "CASELOG_IMPORT_CHILD", &work, rng.below(1500));
         let store_dir = work.join("store");
         if pending_after_kill(&store_dir) {
             pending_seen += 1;

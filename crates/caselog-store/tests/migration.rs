@@ -8,8 +8,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use caselog_core::*;
 use caselog_store::*;
@@ -288,24 +287,9 @@ fn migration_killed_at_random_points_leaves_schema_1_or_2() {
         let store_dir = work.join("store");
         std::fs::create_dir_all(&store_dir).unwrap();
         std::fs::copy(fixture.join(STORE_FILE), store_dir.join(STORE_FILE)).unwrap();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "migration_child", "--ignored", "--nocapture"])
-            .env("CASELOG_MIGRATION_CHILD", &work)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Wait for the migration to begin, then kill at a random point:
-        // inside the paused first step, later in the transaction, or after it.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !work.join("started").exists() {
-            assert!(Instant::now() < deadline, "the child never started migrating");
-            assert!(child.try_wait().unwrap().is_none(), "the child ended before migrating");
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        std::thread::sleep(Duration::from_millis(rng.below(400)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        // Kill at a random point once the migration began: inside its
+        // paused first step, later in the transaction, or after it.
+        run_child_and_kill("migration_child", "CASELOG_MIGRATION_CHILD", &work, rng.below(400));
         let finished = work.join("done").exists();
         match schema_of(&store_dir) {
             (1, false) => {
