@@ -187,6 +187,7 @@ pub fn metrics_json(m: &caselog_store::Metrics) -> serde_json::Value {
         "fsyncs": m.fsyncs,
         "bytes_written": m.bytes_written,
         "write_calls": m.write_calls,
+        "entries_written": m.entries_written,
         "mean_bytes_per_commit": m.mean_bytes_per_commit(),
         "batch_sizes_pow2": m.batch_sizes.buckets(),
         "pages_per_commit_pow2": m.pages_per_commit.buckets(),

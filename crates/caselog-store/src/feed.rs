@@ -287,6 +287,7 @@ pub(crate) fn record(t: &mut Tables<'_>, seq: u64, case: CaseId) -> Result<()> {
     };
     put_record(t, seq, &rec)?;
     t.feed_seen.insert(case.0, c.entries).map_err(st("writing the feed"))?;
+    t.written += 2;
     Ok(())
 }
 

@@ -42,9 +42,11 @@ mod files;
 #[cfg(feature = "internals")]
 pub mod fuzzing;
 mod guard;
+mod import_views;
 pub mod index;
 pub mod interchange;
 mod metrics;
+mod migrate;
 mod model;
 mod options;
 mod paging;
@@ -58,6 +60,7 @@ mod stored;
 mod tables;
 mod timer;
 mod unread;
+mod views;
 mod workflow;
 mod write;
 mod writer;
@@ -77,7 +80,7 @@ pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewFollowUp,
     NewMessage, Scope, StatusChange, ThreadEntry, Written,
 };
-pub use options::{Clock, Durability, IndexDirectoryHook, Options, StorageHooks};
+pub use options::{Clock, Durability, IndexDirectoryHook, MigrationProgress, Options, StorageHooks};
 pub use paging::{Cursor, CursorError};
 pub use read::{
     QueueEntry, QueueQuery, Stats, ThreadPage, TimeRange, ViewFilter, ViewKind, ViewPage, ViewQuery, ViewSort,

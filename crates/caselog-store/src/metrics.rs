@@ -99,6 +99,7 @@ pub(crate) struct Counters {
     bytes_written: AtomicU64,
     write_calls: AtomicU64,
     fsyncs: AtomicU64,
+    entries_written: AtomicU64,
 }
 
 impl Counters {
@@ -118,6 +119,11 @@ impl Counters {
         self.commit_time.add(lat_bucket(took.as_micros() as u64));
     }
 
+    /// Records the B-tree entries a committed batch inserted or removed.
+    pub fn entries(&self, n: u64) {
+        relaxed_add(&self.entries_written, n);
+    }
+
     /// Records one caller's wait from submitting a command to its answer.
     pub fn ack(&self, took: Duration) {
         relaxed_add(&self.acks, 1);
@@ -135,6 +141,7 @@ impl Counters {
             fsyncs: get(&self.fsyncs),
             bytes_written: get(&self.bytes_written),
             write_calls: get(&self.write_calls),
+            entries_written: get(&self.entries_written),
             batch_sizes: Pow2Histogram(self.batch_sizes.snapshot()),
             pages_per_commit: Pow2Histogram(self.commit_pages.snapshot()),
             commit_latency: LatencySummary::of(&self.commit_time.snapshot()),
@@ -232,6 +239,12 @@ pub struct Metrics {
     pub bytes_written: u64,
     /// Write calls to the store file.
     pub write_calls: u64,
+    /// B-tree entries inserted or removed by committed batches in the case,
+    /// number, thread, change-log, feed, view, queue, view-count and
+    /// counter tables (blobs, tenants, read markers and feed consumers are
+    /// not counted). A key rewritten with the same bytes is never written,
+    /// so this is what a write changed.
+    pub entries_written: u64,
     /// Commands per committed batch.
     pub batch_sizes: Pow2Histogram,
     /// 4 KiB pages written per commit (bytes written while the batch was
@@ -277,6 +290,12 @@ impl std::fmt::Display for Metrics {
             self.mean_bytes_per_commit() / PAGE_BYTES as f64
         )?;
         writeln!(f, "pages per commit: {}", self.pages_per_commit)?;
+        writeln!(
+            f,
+            "B-tree entries written: {} ({:.1} per command)",
+            self.entries_written,
+            self.entries_written as f64 / self.commands.max(1) as f64
+        )?;
         writeln!(
             f,
             "commit p50/p99/max: {:.0}/{:.0}/{:.0} µs",

@@ -97,6 +97,20 @@ pub struct Options {
     /// `LogMergePolicy::min_num_segments`). Default: 8. Lower values merge
     /// more often (2: almost after every commit), which soak tests use.
     pub index_merge_min_segments: usize,
+    /// Called while an open migrates a store written by an older release
+    /// to this release's schema, with (cases done, cases in all). Default:
+    /// none.
+    pub migration_progress: Option<MigrationProgress>,
+}
+
+/// A callback of a schema migration's progress: (cases done, cases in all).
+#[derive(Clone)]
+pub struct MigrationProgress(pub std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl std::fmt::Debug for MigrationProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MigrationProgress")
+    }
 }
 
 /// The time source of the store's timer thread.
@@ -156,6 +170,7 @@ impl Default for Options {
             clock: Clock::system(),
             rekey_batch: 5_000,
             index_merge_min_segments: 8,
+            migration_progress: None,
         }
     }
 }

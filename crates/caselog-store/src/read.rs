@@ -16,6 +16,7 @@ use crate::store::Store;
 use crate::stored::{changes_after, full_thread, load_case, open, read_thread, resolve};
 use crate::tables::{self, order_bits, ALL_SCOPE};
 
+mod counted;
 mod view_sort;
 
 /// Largest page a view or thread read returns.
@@ -419,6 +420,9 @@ impl Store {
             if view_sort::is_field_sort(q.sort) {
                 return view_sort::view_by_field(&txn, &cases, scope, q, after.map(|(_, id)| id));
             }
+            if let Some(page) = counted::view(&txn, &cases, scope, q, after)? {
+                return Ok(page);
+            }
             let mut window = PageWindow::new(q, after, q.descending);
             match &q.kind {
                 ViewKind::All => {
@@ -475,10 +479,16 @@ impl Store {
                         let range = table
                             .range((scope_key, bounds.0, 0)..=(scope_key, bounds.1, u64::MAX))
                             .map_err(st("scanning a view"))?;
+                        let by_created = q.sort == ViewSort::Created;
                         let mut visit = |item: ViewItem<'_>| -> Result<()> {
                             let (k, v) = item.map_err(st("scanning a view"))?;
-                            if q.filter.matches(&ViewSummary::decode(v.value(), "view")?) {
-                                let (_, t, id) = k.value();
+                            let (_, t, id) = k.value();
+                            let summary = if by_created {
+                                created_summary(&cases, v.value(), t, id, &q.filter)?
+                            } else {
+                                Some(ViewSummary::decode(v.value(), "view")?)
+                            };
+                            if summary.is_some_and(|s| q.filter.matches(&s)) {
                                 window.push((t, id), id);
                             }
                             Ok(())
@@ -624,8 +634,8 @@ impl Store {
                 .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, u64::MAX, u64::MAX))
                 .map_err(st("counting cases"))?
             {
-                let (_, v) = item.map_err(st("counting cases"))?;
-                let s = ViewSummary::decode(v.value(), "by_created")?;
+                let (k, v) = item.map_err(st("counting cases"))?;
+                let (s, _) = crate::views::decode_created(v.value(), k.value().1)?;
                 *stats.by_status.entry(s.status).or_default() += 1;
                 *stats.by_category.entry(s.category).or_default() += 1;
             }
@@ -681,6 +691,23 @@ type ViewItem<'a> = std::result::Result<
     ),
     redb::StorageError,
 >;
+
+/// The summary a `by_created` entry filters on: from its value, or, when
+/// the filter needs the update time and the value (schema 2) does not hold
+/// it, from the case (`None` if it is gone).
+fn created_summary(
+    cases: &redb::ReadOnlyTable<u64, &'static [u8]>,
+    value: &[u8],
+    created: u64,
+    id: u64,
+    filter: &ViewFilter,
+) -> Result<Option<ViewSummary>> {
+    let (summary, has_updated) = crate::views::decode_created(value, created)?;
+    if has_updated || filter.updated == TimeRange::default() {
+        return Ok(Some(summary));
+    }
+    Ok(load_case(cases, id)?.map(|c| ViewSummary::of(&c)))
+}
 
 /// The page a window holds, with the cursor of the page after it.
 fn view_page(scope: &Scope, q: &ViewQuery, window: PageWindow<Case>) -> ViewPage {

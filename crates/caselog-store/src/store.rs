@@ -177,6 +177,8 @@ impl Store {
         };
         // A tier change a crash interrupted re-keys the rest of its cases.
         store.finish_rekeys()?;
+        // View entries of an import a crash cut short.
+        store.build_pending_views()?;
         Ok(store)
     }
 
@@ -467,7 +469,9 @@ impl Store {
             outcomes.extend(rx.recv().map_err(|_| unanswered())??);
             progress(outcomes.len());
         }
-        // An import whose last chunk was empty still ends durable.
+        // The imported cases' view and queue entries, sorted; an import
+        // whose last chunk was empty still ends durable.
+        self.build_pending_views()?;
         self.sync()?;
         Ok(outcomes)
     }
@@ -635,6 +639,12 @@ fn init_or_check(db: &Database, path: &Path, existed: bool, opts: &Options) -> R
         }
     }
     let txn = db.begin_write().map_err(|e| s(e.into()))?;
+    // An older schema is migrated in this same transaction, so the store
+    // is either still the old one or wholly the new one.
+    if existed && crate::migrate::stored_version(&txn)? < tables::SCHEMA_VERSION {
+        let cases = crate::migrate::v1_to_v2(&txn, opts)?;
+        tracing::info!("store migrated to schema {} ({cases} cases)", tables::SCHEMA_VERSION);
+    }
     {
         // Opening a table in a write transaction creates it.
         let mut t = crate::write::Tables::open(&txn)?;
@@ -682,16 +692,7 @@ fn check_header(txn: &redb::ReadTransaction, path: &Path) -> Result<Header> {
     if marker.as_ref().map(|m| m.value()) != Some(tables::FORMAT_MARKER) {
         return Err(StoreError::ForeignFile { path: path.to_owned() });
     }
-    let version = meta
-        .get(tables::META_SCHEMA)
-        .map_err(|e| s(e.into()))?
-        .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
-        .map(u32::from_le_bytes)
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "meta",
-            key: tables::META_SCHEMA.into(),
-            detail: "missing or malformed schema version".into(),
-        })?;
+    let version = crate::migrate::schema_version(&meta)?;
     if version > tables::SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found: version,

@@ -31,7 +31,9 @@ pub const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs
 pub const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
 /// (scope, updated, case id) → [`crate::records::ViewSummary`] bytes: *All cases* by update time.
 pub const BY_UPDATED: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("by_updated");
-/// (scope, created, case id) → [`crate::records::ViewSummary`] bytes: *All cases* by creation time.
+/// (scope, created, case id) → status, category, marketplace (4 bytes,
+/// `views::created_value`; schema 1 wrote a 20-byte summary, still read):
+/// *All cases* by creation time.
 pub const BY_CREATED: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("by_created");
 /// (scope, status, updated, case id) → (): status-filtered views and counts.
 pub const BY_STATUS: TableDefinition<(&str, u8, u64, u64), ()> = TableDefinition::new("by_status");
@@ -45,6 +47,16 @@ pub const QUEUE: TableDefinition<&[u8; 25], &[u8]> = TableDefinition::new("queue
 /// Change sequence → case id, written in the same transaction as every
 /// change; the indexer follows it.
 pub const CHANGES: TableDefinition<u64, u64> = TableDefinition::new("changes");
+/// (scope, counter) → count: per scope, the cases (`cases`), the cases of
+/// each status (`status:<status>`), the deadline entries (`attention`) and
+/// the *My cases* entries of each user (`user:<user>`), kept in the same
+/// transaction as the view entries they count (see `views.rs`), so a
+/// view's total is a point read. A counter at 0 is absent. Schema 2.
+pub const VIEW_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("view_counts");
+/// Case id → (): imported cases whose view and queue entries are not
+/// written yet (`import_views.rs` writes them, sorted, when the import
+/// ends, or the next open does). Schema 2.
+pub const VIEWS_PENDING: TableDefinition<u64, ()> = TableDefinition::new("views_pending");
 
 /// Calls `$m!(TABLE)` for every table above: the one list of the store's
 /// tables (the backup copies exactly these and refuses a file with any
@@ -65,6 +77,8 @@ macro_rules! for_each_table {
         $m!(ATTENTION);
         $m!(QUEUE);
         $m!(CHANGES);
+        $m!(VIEW_COUNTS);
+        $m!(VIEWS_PENDING);
         $m!(FEED);
         $m!(FEED_SEEN);
         $m!(FEED_CONSUMERS);
@@ -91,8 +105,11 @@ pub const META_FORMAT: &str = "format";
 pub const FORMAT_MARKER: &[u8] = b"caselog-store";
 /// Key of the schema version in [`META`].
 pub const META_SCHEMA: &str = "schema_version";
-/// The schema version this release writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this release writes and reads. Version 2 added
+/// [`VIEW_COUNTS`], [`VIEWS_PENDING`] and the 4-byte `by_created` value; a version-1 store is
+/// migrated when it is opened for writing (`migrate.rs`) and read as it is
+/// by a read-only open.
+pub const SCHEMA_VERSION: u32 = 2;
 /// Counter keys in [`META`].
 pub const NEXT_CASE_ID: &str = "next_case_id";
 /// Counter of generated case numbers.

@@ -24,9 +24,7 @@ use crate::model::{CaseRef, Scope, StatusChange, ThreadEntry, Written};
 use crate::records::{self, encode_queue_value};
 use crate::store::Store;
 use crate::stored::load_case;
-use crate::write::{
-    case_for_event, insert_views, put_case, put_entry, queue_key, remove_views, rules, Ctx, EventCommand, Tables,
-};
+use crate::write::{case_for_event, move_views, put_case, put_entry, queue_key, rules, Ctx, EventCommand, Tables};
 use crate::writer::{Command, FnJob};
 
 /// One routing event (transfer, assign, release, set complex) with the
@@ -117,10 +115,9 @@ pub(crate) fn route(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: Routing, now: Ti
         body: cmd.note,
         attachments: Vec::new(),
     };
-    remove_views(t, ctx.opts, &case)?;
     put_case(t, &next)?;
     put_entry(t, next.id, seq, &entry)?;
-    insert_views(t, ctx.opts, &next)?;
+    move_views(t, ctx.opts, &case, &next)?;
     let change = ctx.log_change(t, next.id)?;
     Ok(Written {
         id: next.id,

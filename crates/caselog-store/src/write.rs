@@ -7,7 +7,7 @@
 use crate::stored::{full_thread, load_case, read_counter, resolve};
 use caselog_core::{
     create, find_duplicate, transition, validate_body, validate_title, Actor, AttachmentMeta, AttachmentPolicy,
-    CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Status, TenantId, Timestamp, UserId,
+    CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Status, TenantId, Timestamp,
 };
 use redb::{ReadableTable, Table, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -18,7 +18,7 @@ use crate::model::{
     Scope, StatusChange, ThreadEntry, Written,
 };
 use crate::options::Options;
-use crate::records::{self, encode_queue_value, TenantRecord, ViewSummary};
+use crate::records::{self, TenantRecord};
 use crate::tables::{self, order_bits, ALL_SCOPE};
 
 /// Most entries one thread may hold.
@@ -43,6 +43,15 @@ pub(crate) struct Tables<'t> {
     pub feed_seen: Table<'t, u64, u32>,
     pub feed_consumers: Table<'t, (&'static str, &'static str), &'static [u8]>,
     pub read_markers: Table<'t, (&'static str, u64), u32>,
+    pub view_counts: Table<'t, (&'static str, &'static str), u64>,
+    pub views_pending: Table<'t, u64, ()>,
+    /// B-tree entries this transaction inserted or removed in the case,
+    /// number, thread, change-log, feed, view, queue, count and meta tables
+    /// (`Metrics::entries_written`).
+    pub written: u64,
+    /// View-count changes of this batch, written once by `Ctx::save`
+    /// (`views::flush_counts`): an import chunk touches each counter once.
+    pub count_deltas: std::collections::BTreeMap<(String, String), i64>,
 }
 
 impl<'t> Tables<'t> {
@@ -66,6 +75,10 @@ impl<'t> Tables<'t> {
             feed_seen: txn.open_table(tables::FEED_SEEN).map_err(o)?,
             feed_consumers: txn.open_table(tables::FEED_CONSUMERS).map_err(o)?,
             read_markers: txn.open_table(tables::READ_MARKERS).map_err(o)?,
+            view_counts: txn.open_table(tables::VIEW_COUNTS).map_err(o)?,
+            views_pending: txn.open_table(tables::VIEWS_PENDING).map_err(o)?,
+            written: 0,
+            count_deltas: Default::default(),
         })
     }
 }
@@ -76,27 +89,43 @@ pub(crate) struct Ctx<'o> {
     pub next_case_id: u64,
     pub next_number: u64,
     pub next_change: u64,
+    /// The counters as loaded, so `save` writes only those that moved.
+    loaded: [u64; 3],
 }
 
 impl Ctx<'_> {
     pub fn load<'o>(opts: &'o Options, t: &Tables<'_>) -> Result<Ctx<'o>> {
+        let stored = [
+            read_counter(&t.meta, tables::NEXT_CASE_ID)?,
+            read_counter(&t.meta, tables::NEXT_NUMBER)?,
+            read_counter(&t.meta, tables::NEXT_CHANGE)?,
+        ];
         Ok(Ctx {
             opts,
-            next_case_id: read_counter(&t.meta, tables::NEXT_CASE_ID)?.max(1),
-            next_number: read_counter(&t.meta, tables::NEXT_NUMBER)?,
-            next_change: read_counter(&t.meta, tables::NEXT_CHANGE)?.max(1),
+            next_case_id: stored[0].max(1),
+            next_number: stored[1],
+            next_change: stored[2].max(1),
+            loaded: stored,
         })
     }
 
+    /// Writes the counters that moved in this batch.
     pub fn save(&self, t: &mut Tables<'_>) -> Result<()> {
-        for (key, v) in [
+        crate::views::flush_counts(t)?;
+        for ((key, v), was) in [
             (tables::NEXT_CASE_ID, self.next_case_id),
             (tables::NEXT_NUMBER, self.next_number),
             (tables::NEXT_CHANGE, self.next_change),
-        ] {
-            t.meta
-                .insert(key, v.to_le_bytes().as_slice())
-                .map_err(st("saving counters"))?;
+        ]
+        .into_iter()
+        .zip(self.loaded)
+        {
+            if v != was {
+                t.meta
+                    .insert(key, v.to_le_bytes().as_slice())
+                    .map_err(st("saving counters"))?;
+                t.written += 1;
+            }
         }
         Ok(())
     }
@@ -105,6 +134,7 @@ impl Ctx<'_> {
     pub(crate) fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
         let seq = self.next_change;
         t.changes.insert(seq, case.0).map_err(st("writing the change log"))?;
+        t.written += 1;
         crate::feed::record(t, seq, case)?;
         self.next_change += 1;
         Ok(seq)
@@ -170,92 +200,20 @@ pub(crate) fn queue_key(opts: &Options, case: &Case) -> [u8; 25] {
     opts.queue.key(&inputs, case.id).encode()
 }
 
-/// The users under whom *My cases* lists a case in `scope`: on the seller
-/// side (the tenant's scope) its creator and the colleague it is handed
-/// to; on the support side (`*`) the agent it is assigned to.
-fn users_of<'c>(case: &'c Case, scope: &str) -> Vec<&'c UserId> {
-    if scope == ALL_SCOPE {
-        case.assignee.iter().collect()
-    } else {
-        let mut users = vec![&case.created_by];
-        users.extend(case.handler.iter().filter(|h| **h != case.created_by));
-        users
-    }
-}
-
-/// Every user an older release may have listed the case under, in either
-/// scope (creator and assignee in both), so a removal also clears entries
-/// written before *My cases* was split by side.
-fn users_ever(case: &Case) -> Vec<&UserId> {
-    let mut users = vec![&case.created_by];
-    users.extend(case.assignee.iter());
-    users.extend(case.handler.iter());
-    users
-}
-
-/// Writes a case's entries in every view table and the queue.
+/// Writes a new case's entries in every view table and the queue.
 pub(crate) fn insert_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
-    let s = ViewSummary::of(case);
-    let bytes = s.encode();
-    let (id, created, updated) = (
-        case.id.0,
-        order_bits(s.created_at.as_millis()),
-        order_bits(s.updated_at.as_millis()),
-    );
-    let w = st("writing view entries");
-    for scope in [case.tenant.as_str(), ALL_SCOPE] {
-        t.by_updated
-            .insert((scope, updated, id), bytes.as_slice())
-            .map_err(&w)?;
-        t.by_created
-            .insert((scope, created, id), bytes.as_slice())
-            .map_err(&w)?;
-        t.by_status
-            .insert((scope, s.status.index() as u8, updated, id), ())
-            .map_err(&w)?;
-        for user in users_of(case, scope) {
-            t.by_user.insert((scope, user.as_str(), created, id), ()).map_err(&w)?;
-        }
-        if let (Status::NeedsAttention, Some(d)) = (s.status, case.state.reply_deadline) {
-            t.attention
-                .insert((scope, order_bits(d.as_millis()), id), ())
-                .map_err(&w)?;
-        }
-    }
-    if case.state.status.waits_on_support() {
-        t.queue
-            .insert(&queue_key(opts, case), encode_queue_value(case).as_slice())
-            .map_err(&w)?;
-    }
-    Ok(())
+    crate::views::update(t, opts, None, Some(case))
 }
 
-/// Removes what [`insert_views`] wrote for this version of the case.
+/// Removes every entry of a case that goes (see `views.rs`).
 pub(crate) fn remove_views(t: &mut Tables<'_>, opts: &Options, case: &Case) -> Result<()> {
-    let s = ViewSummary::of(case);
-    let (id, created, updated) = (
-        case.id.0,
-        order_bits(s.created_at.as_millis()),
-        order_bits(s.updated_at.as_millis()),
-    );
-    let w = st("removing view entries");
-    for scope in [case.tenant.as_str(), ALL_SCOPE] {
-        t.by_updated.remove((scope, updated, id)).map_err(&w)?;
-        t.by_created.remove((scope, created, id)).map_err(&w)?;
-        t.by_status
-            .remove((scope, s.status.index() as u8, updated, id))
-            .map_err(&w)?;
-        for user in users_ever(case) {
-            t.by_user.remove((scope, user.as_str(), created, id)).map_err(&w)?;
-        }
-        if let Some(d) = case.state.reply_deadline {
-            t.attention.remove((scope, order_bits(d.as_millis()), id)).map_err(&w)?;
-        }
-    }
-    if case.state.status.waits_on_support() {
-        t.queue.remove(&queue_key(opts, case)).map_err(&w)?;
-    }
-    Ok(())
+    crate::views::update(t, opts, Some(case), None)
+}
+
+/// Moves a case's entries from its stored version to the next, touching
+/// only what changed.
+pub(crate) fn move_views(t: &mut Tables<'_>, opts: &Options, old: &Case, next: &Case) -> Result<()> {
+    crate::views::update(t, opts, Some(old), Some(next))
 }
 
 pub(crate) fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
@@ -263,6 +221,7 @@ pub(crate) fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
     t.cases
         .insert(case.id.0, bytes.as_slice())
         .map_err(st("writing a case"))?;
+    t.written += 1;
     Ok(())
 }
 
@@ -271,6 +230,7 @@ pub(crate) fn put_entry(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &Thre
     t.thread
         .insert((case.0, seq), bytes.as_slice())
         .map_err(st("writing a thread entry"))?;
+    t.written += 1;
     Ok(())
 }
 
@@ -404,6 +364,7 @@ pub(crate) fn create_case(
     t.numbers
         .insert(number.as_str(), id.0)
         .map_err(st("writing a number"))?;
+    t.written += 1;
     put_entry(t, id, 0, &entry)?;
     insert_views(t, ctx.opts, &case)?;
     let change = ctx.log_change(t, id)?;
@@ -538,10 +499,9 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
         attachments: cmd.attachments.iter().map(|a| a.meta.clone()).collect(),
     };
     store_blobs(t, &cmd.attachments)?;
-    remove_views(t, ctx.opts, &case)?;
     put_case(t, &next)?;
     put_entry(t, next.id, seq, &entry)?;
-    insert_views(t, ctx.opts, &next)?;
+    move_views(t, ctx.opts, &case, &next)?;
     let change = ctx.log_change(t, next.id)?;
 
     if let Some(into) = target {
@@ -678,7 +638,8 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
     for (seq, entry) in thread.iter().enumerate() {
         put_entry(t, id, seq as u32, entry)?;
     }
-    insert_views(t, ctx.opts, &case)?;
+    // Written, sorted, when the import ends (`import_views.rs`).
+    crate::import_views::defer(t, id.0)?;
     let change = ctx.log_change(t, id)?;
     Ok(ImportOutcome::Imported { id, change })
 }

@@ -338,9 +338,11 @@ impl Writer {
         }
         ctx.save(&mut t)?;
         let last_change = ctx.next_change.saturating_sub(1);
+        let entries = t.written;
         drop(t);
         let commit_start = std::time::Instant::now();
         txn.commit().map_err(|e| StoreError::storage("committing", e))?;
+        self.watch.counters.entries(entries);
         Ok((last_change, commit_start.elapsed()))
     }
 

@@ -132,3 +132,30 @@ pub fn queue_key_of(opts: &Options, case: &Case) -> QueueKey {
     };
     opts.queue.key(&inputs, case.id)
 }
+
+/// Runs this test binary's ignored test `child` as a child process with
+/// `env` set to `work`, waits until it creates `work/started`, lets it run
+/// `after_ms` more milliseconds, and kills it with SIGKILL.
+#[allow(dead_code)]
+pub fn run_child_and_kill(child: &str, env: &str, work: &std::path::Path, after_ms: u64) {
+    use std::time::{Duration, Instant};
+    let mut proc = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child, "--ignored", "--nocapture"])
+        .env(env, work)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !work.join("started").exists() {
+        assert!(Instant::now() < deadline, "the child {child} never started");
+        assert!(
+            proc.try_wait().unwrap().is_none(),
+            "the child {child} ended before it started"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(after_ms));
+    proc.kill().unwrap(); // SIGKILL
+    proc.wait().unwrap();
+}

@@ -1,0 +1,327 @@
+//! View pages read as one range of exactly one page, with the total from
+//! the maintained counts (`tables::VIEW_COUNTS`, see `views.rs`) instead of
+//! a scan of the whole view.
+//!
+//! Taken when the view's filter is at most a set of statuses (anything
+//! else is counted by the scan in `read.rs`) and the order is by time (the
+//! field sorts are `view_sort.rs`'s): *All* by update (one `by_updated`
+//! range, or the `by_status` ranges of the chosen statuses merged), *All*
+//! by creation (`by_created`, statuses checked in its values), *Mine*
+//! (`by_user`; by update, the scope's `by_updated` walked for the user's
+//! cases while that costs less than loading them all) and *Needing
+//! attention* (`attention`). A page is found by skipping keys (no case is
+//! loaded but the page's) or, in a cursor walk, by seeking past the
+//! cursor's key. Pages, totals and orders are exactly the scan's.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use redb::{ReadOnlyTable, ReadTransaction};
+
+use super::{open, st, view_binding, ViewKey, ViewKind, ViewPage, ViewQuery, ViewSort};
+use crate::error::{Result, StoreError};
+use crate::model::{Case, Scope};
+use crate::paging::Cursor;
+use crate::stored::load_case;
+use crate::tables;
+use crate::views::{counter, decode_created, read_count};
+
+/// A walk over one view's keys, in the page's order.
+type Keys<'a> = Box<dyn Iterator<Item = Result<ViewKey>> + 'a>;
+
+/// How many `by_updated` keys a *Mine* walk may visit per case of the
+/// user before loading and sorting the user's cases is the cheaper way (a
+/// key is a few dozen bytes in order; a case is a random point read and a
+/// decode).
+const MINE_WALK_PER_CASE: usize = 8;
+
+/// The page, or `None` when this view is not one this module answers (the
+/// caller scans).
+pub(super) fn view(
+    txn: &ReadTransaction,
+    cases: &ReadOnlyTable<u64, &'static [u8]>,
+    scope: &Scope,
+    q: &ViewQuery,
+    after: Option<ViewKey>,
+) -> Result<Option<ViewPage>> {
+    let f = &q.filter;
+    let statuses_only = f.categories.is_empty()
+        && f.marketplaces.is_empty()
+        && f.created == Default::default()
+        && f.updated == Default::default();
+    if !statuses_only || !matches!(q.sort, ViewSort::Updated | ViewSort::Created) {
+        return Ok(None);
+    }
+    let counts = match txn.open_table(tables::VIEW_COUNTS) {
+        Ok(t) => t,
+        // A schema-1 store opened read-only: no counts, the scan answers.
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(StoreError::storage("opening the view counts", e)),
+    };
+    let s = scope.key();
+    let mut statuses = f.statuses.clone();
+    statuses.sort();
+    statuses.dedup();
+    let skip = match after {
+        Some(_) => 0,
+        None => (u64::from(q.page.saturating_sub(1)) * u64::from(q.per_page)) as usize,
+    };
+    let (total, ids) = match &q.kind {
+        ViewKind::All => {
+            let total = if statuses.is_empty() {
+                read_count(&counts, s, counter::CASES)?
+            } else {
+                let mut n = 0;
+                for st in &statuses {
+                    n += read_count(&counts, s, &counter::status(*st))?;
+                }
+                n
+            };
+            let by_updated;
+            let by_status;
+            let by_created;
+            let keys: Keys<'_> = match (q.sort, statuses.is_empty()) {
+                (ViewSort::Updated, true) => {
+                    by_updated = open(txn, tables::BY_UPDATED)?;
+                    time_keys(&by_updated, s, after, q.descending, |_| Ok(true))?
+                }
+                (ViewSort::Updated, false) => {
+                    by_status = open(txn, tables::BY_STATUS)?;
+                    let mut walks = Vec::new();
+                    for st in &statuses {
+                        walks.push(status_keys(&by_status, s, st.index() as u8, after, q.descending)?);
+                    }
+                    merged(walks, q.descending)
+                }
+                _ => {
+                    by_created = open(txn, tables::BY_CREATED)?;
+                    let wanted = statuses.clone();
+                    time_keys(&by_created, s, after, q.descending, move |(v, created)| {
+                        Ok(wanted.is_empty() || wanted.contains(&decode_created(v, created)?.0.status))
+                    })?
+                }
+            };
+            let ids = page_of(keys, skip, q.per_page)?;
+            (total, ids)
+        }
+        ViewKind::NeedsAttention => {
+            if !statuses.is_empty() {
+                return Ok(None);
+            }
+            let total = read_count(&counts, s, counter::ATTENTION)?;
+            let attention = open(txn, tables::ATTENTION)?;
+            // By deadline, soonest first, whatever the order asked.
+            let ids = page_of(time_keys(&attention, s, after, false, |_| Ok(true))?, skip, q.per_page)?;
+            (total, ids)
+        }
+        ViewKind::Mine(user) => {
+            if !statuses.is_empty() {
+                return Ok(None);
+            }
+            let total = read_count(&counts, s, &counter::user(user.as_str()))?;
+            let by_user = open(txn, tables::BY_USER)?;
+            let lo = (s, user.as_str(), 0u64, 0u64);
+            let hi = (s, user.as_str(), u64::MAX, u64::MAX);
+            if q.sort == ViewSort::Created {
+                let range = match (after, q.descending) {
+                    (None, _) => by_user.range(lo..=hi),
+                    (Some((t, id)), true) => by_user.range(lo..(s, user.as_str(), t, id)),
+                    (Some((t, id)), false) => {
+                        by_user.range((Bound::Excluded((s, user.as_str(), t, id)), Bound::Included(hi)))
+                    }
+                }
+                .map_err(st("scanning a view"))?;
+                let keys = range.map(|item| {
+                    let (k, _) = item.map_err(st("scanning a view"))?;
+                    let (_, _, t, id) = k.value();
+                    Ok((t, id))
+                });
+                let keys: Keys<'_> = if q.descending {
+                    Box::new(keys.rev())
+                } else {
+                    Box::new(keys)
+                };
+                let ids = page_of(keys, skip, q.per_page)?;
+                (total, ids)
+            } else {
+                let mut mine = HashSet::new();
+                for item in by_user.range(lo..=hi).map_err(st("scanning a view"))? {
+                    mine.insert(item.map_err(st("scanning a view"))?.0.value().3);
+                }
+                match mine_by_update(txn, s, &mine, after, q, skip)? {
+                    Some(ids) => (total, ids),
+                    // The user's cases are too sparse in the scope: the scan loads them.
+                    None => return Ok(None),
+                }
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    let more = ids.len() > q.per_page as usize;
+    let mut last = None;
+    for (key, id) in ids.into_iter().take(q.per_page as usize) {
+        if let Some(c) = load_case(cases, id)? {
+            out.push(c);
+            last = Some(key);
+        }
+    }
+    Ok(Some(page(scope, q, total, out, last.filter(|_| more))))
+}
+
+/// The keys of a page: `skip` keys passed over, then at most `per_page`
+/// and one more (which tells that another page follows), with their ids.
+fn page_of(keys: Keys<'_>, skip: usize, per_page: u32) -> Result<Vec<(ViewKey, u64)>> {
+    let mut out = Vec::with_capacity(per_page as usize + 1);
+    for key in keys.skip(skip).take(per_page as usize + 1) {
+        let key = key?;
+        out.push((key, key.1));
+    }
+    Ok(out)
+}
+
+/// *Mine* by update time: the scope's `by_updated` walked, keeping the
+/// user's cases, until the page and one more are found; `None` when that
+/// would visit more keys than the user has cases times
+/// [`MINE_WALK_PER_CASE`].
+fn mine_by_update(
+    txn: &ReadTransaction,
+    s: &str,
+    mine: &HashSet<u64>,
+    after: Option<ViewKey>,
+    q: &ViewQuery,
+    skip: usize,
+) -> Result<Option<Vec<(ViewKey, u64)>>> {
+    if mine.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let by_updated = open(txn, tables::BY_UPDATED)?;
+    let budget = mine.len().saturating_mul(MINE_WALK_PER_CASE).max(64);
+    let want = skip + q.per_page as usize + 1;
+    let mut found = Vec::new();
+    let mut skipped = 0;
+    for (visited, key) in time_keys(&by_updated, s, after, q.descending, |_| Ok(true))?.enumerate() {
+        if visited >= budget {
+            return Ok(None);
+        }
+        let key = key?;
+        if !mine.contains(&key.1) {
+            continue;
+        }
+        if skipped < skip {
+            skipped += 1;
+            continue;
+        }
+        found.push((key, key.1));
+        if skipped + found.len() >= want {
+            break;
+        }
+    }
+    Ok(Some(found))
+}
+
+/// The keys of a (scope, time, id) table in the scope, in the page's
+/// order, after the cursor's key, whose values pass `keep` (given the
+/// value and the key's time).
+fn time_keys<'a, V: redb::Value + 'static>(
+    table: &'a ReadOnlyTable<(&'static str, u64, u64), V>,
+    s: &str,
+    after: Option<ViewKey>,
+    descending: bool,
+    keep: impl Fn((V::SelfType<'_>, u64)) -> Result<bool> + 'a,
+) -> Result<Keys<'a>> {
+    let lo = (s, 0u64, 0u64);
+    let hi = (s, u64::MAX, u64::MAX);
+    let range = match (after, descending) {
+        (None, _) => table.range(lo..=hi),
+        (Some((t, id)), true) => table.range(lo..(s, t, id)),
+        (Some((t, id)), false) => table.range((Bound::Excluded((s, t, id)), Bound::Included(hi))),
+    }
+    .map_err(st("scanning a view"))?;
+    let visit = move |item: std::result::Result<
+        (redb::AccessGuard<'a, _>, redb::AccessGuard<'a, V>),
+        redb::StorageError,
+    >|
+          -> Option<Result<ViewKey>> {
+        let (k, v) = match item.map_err(st("scanning a view")) {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e)),
+        };
+        let (_, t, id): (&str, u64, u64) = k.value();
+        match keep((v.value(), t)) {
+            Ok(true) => Some(Ok((t, id))),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
+    };
+    Ok(if descending {
+        Box::new(range.rev().filter_map(visit))
+    } else {
+        Box::new(range.filter_map(visit))
+    })
+}
+
+/// The (update time, id) keys of one status in `by_status`, in the page's
+/// order, after the cursor's key.
+fn status_keys<'a>(
+    table: &'a ReadOnlyTable<(&'static str, u8, u64, u64), ()>,
+    s: &str,
+    status: u8,
+    after: Option<ViewKey>,
+    descending: bool,
+) -> Result<Keys<'a>> {
+    let lo = (s, status, 0u64, 0u64);
+    let hi = (s, status, u64::MAX, u64::MAX);
+    let range = match (after, descending) {
+        (None, _) => table.range(lo..=hi),
+        (Some((t, id)), true) => table.range(lo..(s, status, t, id)),
+        (Some((t, id)), false) => table.range((Bound::Excluded((s, status, t, id)), Bound::Included(hi))),
+    }
+    .map_err(st("scanning a view"))?;
+    let keys = range.map(|item| {
+        let (k, _) = item.map_err(st("scanning a view"))?;
+        let (_, _, t, id) = k.value();
+        Ok((t, id))
+    });
+    Ok(if descending {
+        Box::new(keys.rev())
+    } else {
+        Box::new(keys)
+    })
+}
+
+/// Walks already in the page's order, merged into one (a key is in at most
+/// one of them: a case has one status).
+fn merged(walks: Vec<Keys<'_>>, descending: bool) -> Keys<'_> {
+    let mut heads: Vec<std::iter::Peekable<Keys<'_>>> = walks.into_iter().map(Iterator::peekable).collect();
+    Box::new(std::iter::from_fn(move || {
+        let mut best: Option<(usize, ViewKey)> = None;
+        for (i, head) in heads.iter_mut().enumerate() {
+            match head.peek() {
+                // An error is passed on at once.
+                Some(Err(_)) => return head.next(),
+                Some(Ok(k)) => {
+                    let better = match best {
+                        None => true,
+                        Some((_, b)) if descending => *k > b,
+                        Some((_, b)) => *k < b,
+                    };
+                    if better {
+                        best = Some((i, *k));
+                    }
+                }
+                None => {}
+            }
+        }
+        best.and_then(|(i, _)| heads.get_mut(i).and_then(Iterator::next))
+    }))
+}
+
+fn page(scope: &Scope, q: &ViewQuery, total: u64, cases: Vec<Case>, last_if_more: Option<ViewKey>) -> ViewPage {
+    ViewPage {
+        total,
+        page: q.page,
+        per_page: q.per_page,
+        cases,
+        next: last_if_more.map(|(t, id)| Cursor::encode(&view_binding(scope, q), (0, t, id))),
+    }
+}
