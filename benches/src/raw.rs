@@ -22,8 +22,8 @@ use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, Ra
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextOptions, Value, FAST, INDEXED, STORED, STRING,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tantivy::tokenizer::PreTokenizedString;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::queries::{BenchQuery, ScopeSpec};
 use crate::{gen, Engine, Settings};

@@ -3,11 +3,11 @@
 
 use std::fmt::Debug;
 
+use caselog_core::{Actor, UserId};
 use caselog_store::fuzzing::{
     decode_case, decode_entry, decode_tenant, encode_case, encode_entry, encode_tenant, ViewSummary, RECORD_CASE_V2,
     RECORD_ENTRY_V2, RECORD_V1,
 };
-use caselog_core::{Actor, UserId};
 use caselog_store::StoreError;
 
 /// Decodes the input as every kind of stored record and checks:

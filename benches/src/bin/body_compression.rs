@@ -35,7 +35,11 @@ fn stored(bodies: &[String], min: usize, mut f: impl FnMut(&[u8]) -> Vec<u8>) ->
     let mut total = 0u64;
     let mut raw_kept = 0u64;
     for b in bodies {
-        let c = if b.len() >= min { f(b.as_bytes()) } else { b.as_bytes().to_vec() };
+        let c = if b.len() >= min {
+            f(b.as_bytes())
+        } else {
+            b.as_bytes().to_vec()
+        };
         if c.len() < b.len() {
             total += c.len() as u64 + 1;
         } else {
@@ -67,7 +71,10 @@ fn main() -> std::io::Result<()> {
         test.len(),
         raw as f64 / test.len() as f64
     );
-    println!("{:<28} {:>12} {:>7} {:>9} {:>8}", "encoding", "bytes", "ratio", "raw kept", "µs/body");
+    println!(
+        "{:<28} {:>12} {:>7} {:>9} {:>8}",
+        "encoding", "bytes", "ratio", "raw kept", "µs/body"
+    );
     let row = |name: &str, (bytes, kept, secs): (u64, u64, f64)| {
         println!(
             "{name:<28} {bytes:>12} {:>7.3} {kept:>9} {:>8.2}",
@@ -78,10 +85,16 @@ fn main() -> std::io::Result<()> {
     row("raw", stored(&test, usize::MAX, |b| b.to_vec()));
     for level in [1, 3, 9, 19] {
         let mut c = zstd::bulk::Compressor::new(level)?;
-        row(&format!("zstd {level}"), stored(&test, 0, |b| c.compress(b).unwrap_or_default()));
+        row(
+            &format!("zstd {level}"),
+            stored(&test, 0, |b| c.compress(b).unwrap_or_default()),
+        );
     }
     let mut c = zstd::bulk::Compressor::new(3)?;
-    row("zstd 3, from 64 bytes (store)", stored(&test, 64, |b| c.compress(b).unwrap_or_default()));
+    row(
+        "zstd 3, from 64 bytes (store)",
+        stored(&test, 64, |b| c.compress(b).unwrap_or_default()),
+    );
     if let Some(dir) = dir {
         let dir = Path::new(&dir);
         // Train on cases far from the measured ones (case i is a pure function of i).

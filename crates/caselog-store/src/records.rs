@@ -294,10 +294,8 @@ fn decompress_body(frame: &[u8], corrupt: impl Fn(String) -> StoreError) -> Resu
     let bytes = DECOMPRESSOR.with(|d| {
         let mut d = d.borrow_mut();
         if d.is_none() {
-            *d = Some(
-                zstd::bulk::Decompressor::new()
-                    .map_err(|e| corrupt(format!("cannot make a zstd context: {e}")))?,
-            );
+            *d =
+                Some(zstd::bulk::Decompressor::new().map_err(|e| corrupt(format!("cannot make a zstd context: {e}")))?);
         }
         match d.as_mut() {
             Some(d) => d
@@ -844,7 +842,8 @@ mod tests {
         assert!(corrupt(&bytes, 1).contains("declares"));
 
         let mut c = zstd::bulk::Compressor::new(3).unwrap();
-        c.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false)).unwrap();
+        c.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false))
+            .unwrap();
         let unsized_frame = c.compress(&[b'b'; 300]).unwrap();
         assert!(corrupt(&entry_v2_bytes(&entry, None, Some(&unsized_frame)), 1).contains("size"));
 
@@ -878,6 +877,5 @@ mod tests {
             .map(|(actor, seq)| a.same_as(actor, seq))
             .collect();
         assert_eq!(got, [None, None, Some(0), None, Some(1), Some(0)]);
-
     }
 }

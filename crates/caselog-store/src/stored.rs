@@ -287,10 +287,16 @@ mod tests {
         {
             let mut t = txn.open_table(THREAD).expect("table");
             let e = entry(0, "hello".into(), 0);
-            t.insert((1, 1), records::encode_entry_as(&e, Some(0)).expect("encode").as_slice())
-                .expect("insert");
-            t.insert((1, 2), records::encode_entry_as(&e, Some(1)).expect("encode").as_slice())
-                .expect("insert");
+            t.insert(
+                (1, 1),
+                records::encode_entry_as(&e, Some(0)).expect("encode").as_slice(),
+            )
+            .expect("insert");
+            t.insert(
+                (1, 2),
+                records::encode_entry_as(&e, Some(1)).expect("encode").as_slice(),
+            )
+            .expect("insert");
         }
         txn.commit().expect("commit");
         let txn = db.begin_read().expect("read");

@@ -140,7 +140,9 @@ fn noise(rng: &mut Rng, n: usize) -> String {
     (0..n)
         .map(|_| {
             let len = 3 + rng.below(6) as usize;
-            (0..len).map(|_| char::from(b'a' + rng.below(26) as u8)).collect::<String>()
+            (0..len)
+                .map(|_| char::from(b'a' + rng.below(26) as u8))
+                .collect::<String>()
         })
         .collect::<Vec<_>>()
         .join(" ")

@@ -266,7 +266,13 @@ fn compact_gives_back_free_pages_and_changes_no_read() {
     let cases: Vec<ImportCase> = (0..300)
         .map(|i| {
             let body = format!("refund {i} for my order has not arrived, ").repeat(1 + i % 7);
-            archived_case(&format!("CS-{i}"), "seller-a", &format!("parcel {i}"), &body, Status::Open)
+            archived_case(
+                &format!("CS-{i}"),
+                "seller-a",
+                &format!("parcel {i}"),
+                &body,
+                Status::Open,
+            )
         })
         .collect();
     assert!(store.import(cases).unwrap().iter().all(|o| o.is_ok()));
@@ -276,7 +282,10 @@ fn compact_gives_back_free_pages_and_changes_no_read() {
         let number = CaseNumber::parse_imported(&format!("CS-{i}")).unwrap();
         store.erase(&all, &CaseRef::Number(number)).unwrap();
     }
-    assert!(matches!(Store::compact(dir.path()), Err(StoreError::AlreadyOpen { .. })));
+    assert!(matches!(
+        Store::compact(dir.path()),
+        Err(StoreError::AlreadyOpen { .. })
+    ));
     let read_all = |store: &Store| -> Vec<(Case, Vec<ThreadEntry>)> {
         (0..300)
             .filter_map(|i| {
@@ -288,8 +297,13 @@ fn compact_gives_back_free_pages_and_changes_no_read() {
     let before = read_all(&store);
     assert_eq!(before.len(), 200);
     let s = Scope::Tenant(tenant("seller-a"));
-    store.wait_indexed(store.last_change(), Duration::from_secs(60)).unwrap();
-    let hits = store.search(&s, "refund arrived", &SearchOptions::default()).unwrap().total;
+    store
+        .wait_indexed(store.last_change(), Duration::from_secs(60))
+        .unwrap();
+    let hits = store
+        .search(&s, "refund arrived", &SearchOptions::default())
+        .unwrap()
+        .total;
     store.shutdown().unwrap();
 
     let report = Store::compact(dir.path()).unwrap();
@@ -300,9 +314,14 @@ fn compact_gives_back_free_pages_and_changes_no_read() {
 
     let store = Store::open(dir.path(), fast_options()).unwrap();
     assert_eq!(read_all(&store), before);
-    store.wait_indexed(store.last_change(), Duration::from_secs(60)).unwrap();
+    store
+        .wait_indexed(store.last_change(), Duration::from_secs(60))
+        .unwrap();
     assert_eq!(
-        store.search(&s, "refund arrived", &SearchOptions::default()).unwrap().total,
+        store
+            .search(&s, "refund arrived", &SearchOptions::default())
+            .unwrap()
+            .total,
         hits
     );
     assert_eq!(hits, 200);

@@ -306,7 +306,14 @@ pub fn register(index: &Index) {
 pub fn analyze(analyzer: Analyzer, text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut normalizer = WordNormalizer::new();
-    scan(analyzer.index_mode(), text, usize::MAX, &mut normalizer, &mut tokens, None);
+    scan(
+        analyzer.index_mode(),
+        text,
+        usize::MAX,
+        &mut normalizer,
+        &mut tokens,
+        None,
+    );
     tokens.into_iter().map(Token::from).collect()
 }
 
@@ -326,7 +333,14 @@ pub fn analyze_pair(text: &str) -> (Vec<TantivyToken>, Vec<TantivyToken>) {
 pub(crate) fn analyze_pair_with(normalizer: &mut PairNormalizer, text: &str) -> (Vec<TantivyToken>, Vec<TantivyToken>) {
     let mut chars = Vec::new();
     let mut words = Vec::new();
-    scan(Mode::WordsIndex, text, usize::MAX, &mut normalizer.0, &mut words, Some(&mut chars));
+    scan(
+        Mode::WordsIndex,
+        text,
+        usize::MAX,
+        &mut normalizer.0,
+        &mut words,
+        Some(&mut chars),
+    );
     (chars, words)
 }
 
@@ -439,9 +453,23 @@ impl QueryPlan {
 pub fn query_plan(text: &str) -> QueryPlan {
     let mut normalizer = WordNormalizer::new();
     let mut chars = Vec::new();
-    scan(Mode::Chars, text, MAX_QUERY_POSITIONS, &mut normalizer, &mut chars, None);
+    scan(
+        Mode::Chars,
+        text,
+        MAX_QUERY_POSITIONS,
+        &mut normalizer,
+        &mut chars,
+        None,
+    );
     let mut words = Vec::new();
-    scan(Mode::WordsQuery, text, MAX_QUERY_POSITIONS, &mut normalizer, &mut words, None);
+    scan(
+        Mode::WordsQuery,
+        text,
+        MAX_QUERY_POSITIONS,
+        &mut normalizer,
+        &mut words,
+        None,
+    );
     QueryPlan {
         chars: chars.into_iter().map(Token::from).collect(),
         words: words.into_iter().map(Token::from).collect(),
