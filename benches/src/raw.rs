@@ -22,7 +22,6 @@ use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, Ra
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextOptions, Value, FAST, INDEXED, STORED, STRING,
 };
-use tantivy::tokenizer::PreTokenizedString;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::queries::{BenchQuery, ScopeSpec};
@@ -100,22 +99,11 @@ fn document(f: &Fields, case: &Case, thread: &[ThreadEntry]) -> TantivyDocument 
     doc.add_i64(f.created, case.state.created_at.as_millis());
     doc.add_i64(f.updated, case.state.updated_at.as_millis());
     doc.add_text(f.title, &case.title);
-    // One analysis per text for both fields, as caselog's indexer does.
-    let pre = |text: &str, tokens| PreTokenizedString {
-        text: text.to_owned(),
-        tokens,
-    };
-    let (title_chars, title_words) = analysis::analyze_pair(&case.title);
-    doc.add_pre_tokenized_text(f.title_words, pre(&case.title, title_words.clone()));
-    if !case.title.is_empty() {
-        doc.add_pre_tokenized_text(f.text_words, pre(&case.title, title_words));
-        doc.add_pre_tokenized_text(f.text_chars, pre(&case.title, title_chars));
-    }
-    for text in thread.iter().map(|e| e.body.as_str()) {
+    doc.add_text(f.title_words, &case.title);
+    for text in std::iter::once(case.title.as_str()).chain(thread.iter().map(|e| e.body.as_str())) {
         if !text.is_empty() {
-            let (chars, words) = analysis::analyze_pair(text);
-            doc.add_pre_tokenized_text(f.text_words, pre(text, words));
-            doc.add_pre_tokenized_text(f.text_chars, pre(text, chars));
+            doc.add_text(f.text_words, text);
+            doc.add_text(f.text_chars, text);
         }
     }
     doc

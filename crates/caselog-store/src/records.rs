@@ -379,7 +379,9 @@ pub fn decode_case(bytes: &[u8], id: u64) -> Result<Case> {
     }
 }
 
-/// Encodes a thread entry (version 2) with its author inline.
+/// Encodes a thread entry (version 2) with its author inline (the fuzz
+/// targets' and tests' encoder; the store names authors by reference).
+#[cfg(any(test, feature = "internals"))]
 pub fn encode_entry(entry: &ThreadEntry) -> Result<Vec<u8>> {
     encode_entry_as(entry, None)
 }

@@ -322,36 +322,23 @@ pub fn analyze(analyzer: Analyzer, text: &str) -> Vec<Token> {
 /// [`Analyzer::Words`] (a property test holds them equal). An English-like
 /// word is normalized (lowercased, folded, stemmed) once for both; a CJK
 /// character is a chars token as it is read, and its run goes to jieba for
-/// the words. The index feeds both fields these tokens pre-tokenized, so
-/// each text is analyzed once rather than once per field.
+/// the words. The index does not use it: handing these tokens to tantivy as
+/// pre-tokenized values costs more than the second analysis saves, because
+/// `TantivyDocument` stores a pre-tokenized value as JSON and parses it back
+/// (BENCHMARKS.md); a document type of our own could.
 pub fn analyze_pair(text: &str) -> (Vec<TantivyToken>, Vec<TantivyToken>) {
-    analyze_pair_with(&mut PairNormalizer::new(), text)
-}
-
-/// [`analyze_pair`] with a normalizer the caller keeps between texts (it
-/// holds two small tantivy analyzers, worth building once per document).
-pub(crate) fn analyze_pair_with(normalizer: &mut PairNormalizer, text: &str) -> (Vec<TantivyToken>, Vec<TantivyToken>) {
     let mut chars = Vec::new();
     let mut words = Vec::new();
+    let mut normalizer = WordNormalizer::new();
     scan(
         Mode::WordsIndex,
         text,
         usize::MAX,
-        &mut normalizer.0,
+        &mut normalizer,
         &mut words,
         Some(&mut chars),
     );
     (chars, words)
-}
-
-/// The per-caller state of [`analyze_pair`].
-#[derive(Clone)]
-pub(crate) struct PairNormalizer(WordNormalizer);
-
-impl PairNormalizer {
-    pub(crate) fn new() -> PairNormalizer {
-        PairNormalizer(WordNormalizer::new())
-    }
 }
 
 /// How one query word or quoted phrase must be searched.

@@ -12,10 +12,9 @@
 use caselog_core::{Category, Status};
 use sha2::{Digest, Sha256};
 use tantivy::schema::{Field, NumericOptions, Schema, SchemaBuilder, TextOptions, FAST, INDEXED, STORED, STRING};
-use tantivy::tokenizer::PreTokenizedString;
 use tantivy::{TantivyDocument, Term};
 
-use super::analysis::{analyze, analyze_pair_with, Analyzer, PairNormalizer};
+use super::analysis::{analyze, Analyzer};
 use crate::model::{Case, ThreadEntry};
 
 /// Bump when the meaning of indexed content changes in a way the schema
@@ -239,24 +238,17 @@ impl Fields {
         doc.add_i64(self.created, case.state.created_at.as_millis());
         doc.add_i64(self.updated, case.state.updated_at.as_millis());
         doc.add_text(self.title, &case.title);
-        // Each text is analyzed once for both fields (`analyze_pair`), and
-        // the title's words serve the title field too; the tokens are what
-        // each field's registered analyzer would make, so queries and the
-        // index content are as if each field analyzed its own copy.
+        doc.add_text(self.title_words, &case.title);
         // Each text is its own value: tantivy leaves a position gap between
-        // values, so a phrase never matches across two messages.
-        let mut normalizer = PairNormalizer::new();
-        let mut title_words = None;
+        // values, so a phrase never matches across two messages. Each field
+        // analyzes its own copy: feeding both the tokens of one pass
+        // (`analysis::analyze_pair`) as pre-tokenized values was measured
+        // slower, because tantivy's `TantivyDocument` keeps a pre-tokenized
+        // value as JSON and parses it back when it indexes (BENCHMARKS.md).
         for text in &texts {
-            let (chars, words) = analyze_pair_with(&mut normalizer, text);
-            if title_words.is_none() && std::ptr::eq(*text, case.title.as_str()) {
-                title_words = Some(words.clone());
-            }
-            doc.add_pre_tokenized_text(self.text_words, pre_tokenized(text, words));
-            doc.add_pre_tokenized_text(self.text_chars, pre_tokenized(text, chars));
+            doc.add_text(self.text_words, text);
+            doc.add_text(self.text_chars, text);
         }
-        let title_words = title_words.unwrap_or_else(|| analyze_pair_with(&mut normalizer, &case.title).1);
-        doc.add_pre_tokenized_text(self.title_words, pre_tokenized(&case.title, title_words));
         for n in &case.refs.cases {
             doc.add_text(self.case, n.as_str());
         }
@@ -278,13 +270,6 @@ impl Fields {
 /// The form a SKU is indexed and searched in: `sku:` ignores case.
 pub(crate) fn sku_key(sku: &str) -> String {
     sku.to_lowercase()
-}
-
-fn pre_tokenized(text: &str, tokens: Vec<tantivy::tokenizer::Token>) -> PreTokenizedString {
-    PreTokenizedString {
-        text: text.to_owned(),
-        tokens,
-    }
 }
 
 /// The texts of a case that are searchable, in order: the title, then each
