@@ -3,9 +3,10 @@
 
 use std::fmt::Debug;
 
+use caselog_core::{Actor, UserId};
 use caselog_store::fuzzing::{
     decode_case, decode_entry, decode_tenant, encode_case, encode_entry, encode_tenant, ViewSummary, RECORD_CASE_V2,
-    RECORD_V1,
+    RECORD_ENTRY_V2, RECORD_V1,
 };
 use caselog_store::StoreError;
 
@@ -16,7 +17,8 @@ use caselog_store::StoreError;
 ///   a known version, `Corrupt` (naming the table) otherwise;
 /// * a decoded record re-encodes to bytes that start with the current
 ///   version, decode to an equal record, and re-encode to the same bytes
-///   (case records: version 1 is still read, version 2 written);
+///   (case records and thread entries: version 1 is still read, version 2
+///   written; a thread entry's compressed body is bounded and checked);
 /// * the fixed-size view summary decodes only from exactly 20 bytes and
 ///   re-encodes to them.
 pub fn record_decode(data: &[u8]) {
@@ -27,7 +29,16 @@ pub fn record_decode(data: &[u8]) {
         |b| decode_case(b, 7),
         encode_case,
     );
-    round_trip(data, "thread", &[RECORD_V1], |b| decode_entry(b, 7, 3), encode_entry);
+    // An author named by reference reads as the earlier entry's (here a
+    // fixed one); the re-encoding names it inline.
+    let earlier = Actor::Support(UserId::parse("agent-1").expect("valid user id"));
+    round_trip(
+        data,
+        "thread",
+        &[RECORD_V1, RECORD_ENTRY_V2],
+        |b| decode_entry(b, 7, 3, &earlier),
+        encode_entry,
+    );
     round_trip(
         data,
         "tenants",

@@ -1285,7 +1285,7 @@ impl Fixture {
                 .map(|_| ())
                 .map_err(Failure::Store),
             Op::Decode(bytes) => decode_case(bytes, 1)
-                .and_then(|_| decode_entry(bytes, 1, 0).map(|_| ()))
+                .and_then(|_| decode_entry(bytes, 1, 0, &Actor::System).map(|_| ()))
                 .map_err(Failure::Store),
             Op::Open(damage) => {
                 let dir = self.copy(&format!("damaged-{n}"));

@@ -212,6 +212,16 @@ The store must not be open in another process. Prints the store file's size
 before and after and the index segments merged.")]
     Scrub(ScrubArgs),
 
+    /// Give the store file's free pages back to the disk (redb compaction).
+    #[command(after_help = "\
+Example:
+  caselog compact --json
+
+The store must not be open in another process. The search index is not touched.
+Prints the store file's length and allocated size before and after. An import
+into an empty store compacts by itself when it ends.")]
+    Compact(CompactArgs),
+
     /// Apply the lifecycle timers once: expired reply deadlines, auto-close.
     #[command(after_help = "\
 Example:
@@ -1007,6 +1017,14 @@ pub struct EraseArgs {
 #[derive(Debug, Args)]
 pub struct ScrubArgs {
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `compact`.
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Print JSON: {"bytes_before","bytes_after","allocated_before","allocated_after"}.
     #[arg(long)]
     pub json: bool,
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use caselog_core::{AttachmentPolicy, CaseId};
 use caselog_store::interchange::{foreign_bom, parse_line_with, strip_bom};
-use caselog_store::{ImportCase, ImportConflict, ImportOutcome, StoreError};
+use caselog_store::{ImportCase, ImportConflict, ImportOutcome, Store, StoreError};
 use serde::Serialize;
 
 use crate::cli::ImportArgs;
@@ -183,6 +183,9 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
         bail!("{} line 1: {problem}", source());
     }
     let store = open_or_create(db)?;
+    // Nothing ever written: the import is the store's first content, and
+    // its copy-on-write leaves free pages a compaction gives back.
+    let was_empty = store.last_change() == 0;
     let consumed = Arc::new(AtomicU64::new(0));
     let mut feed = Feed {
         lines: LineReader::new(reader, consumed.clone()),
@@ -203,6 +206,9 @@ pub fn run(db: &Path, args: &ImportArgs, out: &mut dyn Write) -> Result<Outcome>
     bar.finish_and_clear();
     let outcomes = outcomes.context("importing")?;
     close(store)?;
+    if was_empty && outcomes.iter().any(|o| o.is_ok()) {
+        Store::compact(db).with_context(|| format!("compacting the store at {} after the import", db.display()))?;
+    }
 
     let mut summary = Summary {
         imported: 0,

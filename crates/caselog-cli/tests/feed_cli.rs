@@ -82,6 +82,14 @@ fn erase_then_scrub_reports_the_erasure_and_verify_stays_clean() {
     let scrub = lines(caselog(db).args(["scrub", "--json"]));
     assert!(scrub[0]["segments_after"].as_u64().unwrap() <= 1);
     caselog(db).args(["verify"]).assert().success();
+    // `compact` reports the file's length and allocation, and the store
+    // still verifies.
+    let compact = lines(caselog(db).args(["compact", "--json"]));
+    let len = std::fs::metadata(db.join("cases.redb")).unwrap().len();
+    assert_eq!(compact[0]["bytes_after"].as_u64(), Some(len));
+    assert!(compact[0]["bytes_before"].as_u64().unwrap() >= len);
+    assert!(compact[0]["allocated_after"].as_u64().unwrap() <= compact[0]["allocated_before"].as_u64().unwrap());
+    caselog(db).args(["verify"]).assert().success();
     let out = caselog(db).args(["show", number, "--all-tenants"]).output().unwrap();
     assert!(!out.status.success(), "the erased case is still shown");
 }

@@ -76,8 +76,8 @@ pub(crate) fn erase_case(
     let mut hashes = Vec::new();
     for seq in 0..c.entries {
         if let Some(v) = t.thread.remove((id, seq)).map_err(st("erasing a thread"))? {
-            let entry = records::decode_entry(v.value(), id, seq)?;
-            hashes.extend(entry.attachments.iter().map(|a| a.sha256.0));
+            let attachments = records::entry_attachments(v.value(), id, seq)?;
+            hashes.extend(attachments.iter().map(|a| a.sha256.0));
         }
     }
     hashes.sort_unstable();
@@ -182,17 +182,7 @@ impl Store {
                 .map_err(io("reading the size of", p))
         };
         let store_bytes_before = size(&path)?;
-        {
-            let mut db = redb::Database::open(&path).map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.clone() },
-                other => StoreError::storage("opening the store to scrub", other),
-            })?;
-            // Each pass moves pages towards the start; repeat until none moves.
-            while db
-                .compact()
-                .map_err(|e| StoreError::storage("compacting the store", e))?
-            {}
-        }
+        crate::compact::compact_file(&path)?;
         let store_bytes_after = size(&path)?;
         let (segments_before, segments_after, deleted_docs_dropped) = merge_index(&dir.join("index"))?;
         Ok(ScrubReport {

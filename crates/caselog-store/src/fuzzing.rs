@@ -7,10 +7,12 @@
 //! bytes. Host applications must not use it.
 #![doc(hidden)]
 
+use caselog_core::Actor;
+
 use crate::error::Result;
 use crate::model::{Case, ThreadEntry};
 
-pub use crate::records::{TenantRecord, ViewSummary, RECORD_CASE_V2, RECORD_V1};
+pub use crate::records::{TenantRecord, ViewSummary, RECORD_CASE_V2, RECORD_ENTRY_V2, RECORD_V1};
 
 /// Encodes a case record as the store writes it (version byte + postcard).
 pub fn encode_case(case: &Case) -> Result<Vec<u8>> {
@@ -29,9 +31,11 @@ pub fn encode_entry(entry: &ThreadEntry) -> Result<Vec<u8>> {
 }
 
 /// Decodes a thread entry as the store reads it; `case` and `seq` only
-/// name the key in errors.
-pub fn decode_entry(bytes: &[u8], case: u64, seq: u32) -> Result<ThreadEntry> {
-    crate::records::decode_entry(bytes, case, seq)
+/// name the key in errors. An entry that names its author by reference to
+/// an earlier entry of its thread reads as written by `earlier_author`
+/// (the store reads that entry's author).
+pub fn decode_entry(bytes: &[u8], case: u64, seq: u32, earlier_author: &Actor) -> Result<ThreadEntry> {
+    crate::records::decode_entry_with(bytes, case, seq, |_| Ok(earlier_author.clone()))
 }
 
 /// Encodes a tenant record as the store writes it.

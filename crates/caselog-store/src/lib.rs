@@ -35,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod compact;
 mod erase;
 mod error;
 mod feed;
@@ -65,6 +66,7 @@ mod workflow;
 mod write;
 mod writer;
 
+pub use compact::CompactReport;
 pub use erase::{Erased, ScrubReport};
 pub use error::{Result, StoreError};
 pub use feed::{

@@ -625,7 +625,7 @@ impl Store {
             for item in thread.iter().map_err(st("counting messages"))? {
                 let (k, v) = item.map_err(st("counting messages"))?;
                 let (case, seq) = k.value();
-                if !records::decode_entry(v.value(), case, seq)?.body.is_empty() {
+                if records::entry_has_body(v.value(), case, seq)? {
                     stats.messages += 1;
                 }
             }

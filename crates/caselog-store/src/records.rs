@@ -6,7 +6,7 @@
 //! and an unknown tag is a typed error rather than a garbled decode.
 //!
 //! The stored shapes are private types of this module (`CaseV1`,
-//! `EntryV1`), converted to and from the public [`Case`] and
+//! `CaseV2`, `EntryV1`, `EntryV2`), converted to and from the public [`Case`] and
 //! [`ThreadEntry`] explicitly: a public field can change without changing
 //! the format, and a new format version without changing the API.
 
@@ -174,7 +174,8 @@ impl From<CaseV1> for Case {
     }
 }
 
-/// Version 1 of a thread entry (a status change's fields inline).
+/// Version 1 of a thread entry (a status change's fields inline), frozen
+/// (read only).
 #[derive(Deserialize)]
 struct EntryV1 {
     at: Timestamp,
@@ -182,27 +183,6 @@ struct EntryV1 {
     change: Option<(CaseEvent, Option<Status>, Status)>,
     body: String,
     attachments: Vec<AttachmentMeta>,
-}
-
-#[derive(Serialize)]
-struct EntryV1Ref<'a> {
-    at: Timestamp,
-    actor: &'a Actor,
-    change: Option<(&'a CaseEvent, Option<Status>, Status)>,
-    body: &'a str,
-    attachments: &'a [AttachmentMeta],
-}
-
-impl<'a> From<&'a ThreadEntry> for EntryV1Ref<'a> {
-    fn from(e: &'a ThreadEntry) -> Self {
-        EntryV1Ref {
-            at: e.at,
-            actor: &e.actor,
-            change: e.change.as_ref().map(|c| (&c.event, c.from, c.to)),
-            body: &e.body,
-            attachments: &e.attachments,
-        }
-    }
 }
 
 impl From<EntryV1> for ThreadEntry {
@@ -217,12 +197,131 @@ impl From<EntryV1> for ThreadEntry {
     }
 }
 
-/// Version tag of the thread and tenant records this release writes, and
-/// of the first case records (still read).
+/// Version 2 of a thread entry: version 1 with two savings. The author is
+/// either inline or, when an earlier entry of the same thread names the
+/// same actor inline, a reference to that entry's sequence (a seller and an
+/// agent take turns: their ids are stored once per thread, not once per
+/// message). The body is stored raw or as one zstd frame, whichever is
+/// smaller (short bodies do not pay for a frame header). Fields are
+/// positional: never reorder or retype them; a change is a new version.
+#[derive(Deserialize)]
+struct EntryV2<'a> {
+    at: Timestamp,
+    author: Author,
+    change: Option<(CaseEvent, Option<Status>, Status)>,
+    #[serde(borrow)]
+    body: BodyV2<'a>,
+    attachments: Vec<AttachmentMeta>,
+}
+
+#[derive(Serialize)]
+struct EntryV2Ref<'a> {
+    at: Timestamp,
+    author: AuthorRef<'a>,
+    change: Option<(&'a CaseEvent, Option<Status>, Status)>,
+    body: BodyV2<'a>,
+    attachments: &'a [AttachmentMeta],
+}
+
+/// A version-2 entry's author as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) enum Author {
+    /// Named here.
+    Actor(Actor),
+    /// The actor named inline by the earlier entry with this sequence.
+    SameAs(u32),
+}
+
+#[derive(Serialize)]
+enum AuthorRef<'a> {
+    Actor(&'a Actor),
+    SameAs(u32),
+}
+
+/// A version-2 entry's body: raw text, or a zstd frame (its header carries
+/// the decompressed size, which the reader bounds before allocating).
+#[derive(Serialize, Deserialize)]
+enum BodyV2<'a> {
+    Raw(&'a str),
+    Zstd(&'a [u8]),
+}
+
+/// Compression level of stored bodies (see `BENCHMARKS.md`, body
+/// compression: higher levels gain little on message-sized texts).
+const BODY_ZSTD_LEVEL: i32 = 3;
+/// Bodies shorter than this are stored raw without trying: a zstd frame
+/// costs about a dozen bytes of header before it saves any.
+const BODY_ZSTD_MIN: usize = 64;
+
+thread_local! {
+    // zstd contexts are costly to make (hundreds of KiB); one per thread.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The body as stored: compressed when that is smaller, else `None`.
+fn compress_body(body: &str) -> Option<Vec<u8>> {
+    if body.len() < BODY_ZSTD_MIN {
+        return None;
+    }
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(BODY_ZSTD_LEVEL).ok();
+        }
+        // A compressor that cannot be made or fails stores the body raw:
+        // compression is an optimisation, never a reason to refuse a write.
+        let frame = c.as_mut()?.compress(body.as_bytes()).ok()?;
+        (frame.len() < body.len()).then_some(frame)
+    })
+}
+
+/// Decompresses a stored body, refusing a frame that does not declare its
+/// size or declares more than a message body may hold, so a damaged or
+/// hostile record cannot make the reader allocate without bound.
+fn decompress_body(frame: &[u8], corrupt: impl Fn(String) -> StoreError) -> Result<String> {
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) => n,
+        Ok(None) => return Err(corrupt("compressed body does not declare its size".into())),
+        Err(_) => return Err(corrupt("compressed body is not a zstd frame".into())),
+    };
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|&n| n <= caselog_core::MAX_BODY_BYTES)
+        .ok_or_else(|| corrupt(format!("compressed body declares {size} bytes")))?;
+    let bytes = DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d =
+                Some(zstd::bulk::Decompressor::new().map_err(|e| corrupt(format!("cannot make a zstd context: {e}")))?);
+        }
+        match d.as_mut() {
+            Some(d) => d
+                .decompress(frame, size)
+                .map_err(|e| corrupt(format!("compressed body: {e}"))),
+            None => Err(corrupt("no zstd context".into())),
+        }
+    })?;
+    if bytes.len() != size {
+        return Err(corrupt(format!(
+            "compressed body holds {} bytes, declares {size}",
+            bytes.len()
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| corrupt("compressed body is not UTF-8".into()))
+}
+
+/// Version tag of the tenant records this release writes, of the first
+/// case records and of the first thread entries (both still read).
 pub const RECORD_V1: u8 = 1;
 /// Version tag of the case records this release writes: version 1 plus the
 /// seller-side handler.
 pub const RECORD_CASE_V2: u8 = 2;
+/// Version tag of the thread entries this release writes: authors by
+/// reference within a thread, bodies compressed.
+pub const RECORD_ENTRY_V2: u8 = 2;
 
 pub(crate) fn encode<T: Serialize>(value: &T, table: &'static str) -> Result<Vec<u8>> {
     encode_as(RECORD_V1, value, table)
@@ -280,14 +379,131 @@ pub fn decode_case(bytes: &[u8], id: u64) -> Result<Case> {
     }
 }
 
-/// Encodes a thread entry.
+/// Encodes a thread entry (version 2) with its author inline (the fuzz
+/// targets' and tests' encoder; the store names authors by reference).
+#[cfg(any(test, feature = "internals"))]
 pub fn encode_entry(entry: &ThreadEntry) -> Result<Vec<u8>> {
-    encode(&EntryV1Ref::from(entry), "thread")
+    encode_entry_as(entry, None)
 }
 
-/// Decodes a thread entry.
-pub fn decode_entry(bytes: &[u8], case: u64, seq: u32) -> Result<ThreadEntry> {
-    decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(ThreadEntry::from)
+/// Encodes a thread entry (version 2); `same_author_as` names an earlier
+/// entry of the thread that stores the same actor inline.
+pub(crate) fn encode_entry_as(entry: &ThreadEntry, same_author_as: Option<u32>) -> Result<Vec<u8>> {
+    let frame = compress_body(&entry.body);
+    let record = EntryV2Ref {
+        at: entry.at,
+        author: match same_author_as {
+            Some(seq) => AuthorRef::SameAs(seq),
+            None => AuthorRef::Actor(&entry.actor),
+        },
+        change: entry.change.as_ref().map(|c| (&c.event, c.from, c.to)),
+        body: match &frame {
+            Some(f) => BodyV2::Zstd(f),
+            None => BodyV2::Raw(&entry.body),
+        },
+        attachments: &entry.attachments,
+    };
+    encode_as(RECORD_ENTRY_V2, &record, "thread")
+}
+
+fn entry_corrupt(case: u64, seq: u32) -> impl Fn(String) -> StoreError {
+    move |detail| StoreError::Corrupt {
+        table: "thread",
+        key: format!("({case}, {seq})"),
+        detail,
+    }
+}
+
+/// Decodes a thread entry of version 1 or 2. A version-2 entry that names
+/// its author by reference gets it from `earlier(k)`: the actor entry `k`
+/// of the same thread stores inline (`k` is below `seq`, checked here).
+pub(crate) fn decode_entry_with(
+    bytes: &[u8],
+    case: u64,
+    seq: u32,
+    earlier: impl FnOnce(u32) -> Result<Actor>,
+) -> Result<ThreadEntry> {
+    let corrupt = entry_corrupt(case, seq);
+    let Some((&RECORD_ENTRY_V2, body)) = bytes.split_first() else {
+        return decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(ThreadEntry::from);
+    };
+    let r: EntryV2<'_> = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    let actor = match r.author {
+        Author::Actor(a) => a,
+        Author::SameAs(k) if k < seq => earlier(k)?,
+        Author::SameAs(k) => return Err(corrupt(format!("author refers to entry {k}, not an earlier one"))),
+    };
+    let body = match r.body {
+        BodyV2::Raw(s) => s.to_owned(),
+        BodyV2::Zstd(frame) => decompress_body(frame, &corrupt)?,
+    };
+    Ok(ThreadEntry {
+        at: r.at,
+        actor,
+        change: r.change.map(|(event, from, to)| StatusChange { event, from, to }),
+        body,
+        attachments: r.attachments,
+    })
+}
+
+/// The author of a stored thread entry of version 1 or 2, as stored (a
+/// version-1 entry always names it), without decoding the rest.
+pub(crate) fn entry_author(bytes: &[u8], case: u64, seq: u32) -> Result<Author> {
+    let corrupt = entry_corrupt(case, seq);
+    match bytes.split_first() {
+        Some((&RECORD_ENTRY_V2, body)) => postcard::take_from_bytes::<(Timestamp, Author)>(body)
+            .map(|((_, a), _)| a)
+            .map_err(|e| corrupt(e.to_string())),
+        _ => decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(|e| Author::Actor(e.actor)),
+    }
+}
+
+/// The attachments of a stored thread entry (no author resolved, no body
+/// decompressed).
+pub(crate) fn entry_attachments(bytes: &[u8], case: u64, seq: u32) -> Result<Vec<AttachmentMeta>> {
+    match bytes.split_first() {
+        Some((&RECORD_ENTRY_V2, body)) => postcard::from_bytes::<EntryV2<'_>>(body)
+            .map(|r| r.attachments)
+            .map_err(|e| entry_corrupt(case, seq)(e.to_string())),
+        _ => decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(|e| e.attachments),
+    }
+}
+
+/// Whether a stored thread entry carries a message (a non-empty body).
+pub(crate) fn entry_has_body(bytes: &[u8], case: u64, seq: u32) -> Result<bool> {
+    match bytes.split_first() {
+        Some((&RECORD_ENTRY_V2, body)) => postcard::from_bytes::<EntryV2<'_>>(body)
+            .map(|r| match r.body {
+                BodyV2::Raw(s) => !s.is_empty(),
+                // Only a body that compressed to less than itself is a frame.
+                BodyV2::Zstd(_) => true,
+            })
+            .map_err(|e| entry_corrupt(case, seq)(e.to_string())),
+        _ => decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(|e| !e.body.is_empty()),
+    }
+}
+
+/// Which earlier entry a thread's next entry can name its author by: the
+/// first entry of each actor stores it inline, later ones refer to that
+/// entry. Used where a whole thread is written at once (an import).
+#[derive(Default)]
+pub(crate) struct ThreadAuthors {
+    first: Vec<(Actor, u32)>,
+}
+
+impl ThreadAuthors {
+    /// The reference for entry `seq` by `actor`, remembering the actor's
+    /// first entry. The system has no id to save.
+    pub(crate) fn same_as(&mut self, actor: &Actor, seq: u32) -> Option<u32> {
+        if *actor == Actor::System {
+            return None;
+        }
+        if let Some((_, k)) = self.first.iter().find(|(a, _)| a == actor) {
+            return Some(*k);
+        }
+        self.first.push((actor.clone(), seq));
+        None
+    }
 }
 
 /// What the store keeps about a tenant.
@@ -456,9 +672,9 @@ mod tests {
         (case, entry)
     }
 
-    /// The private record types write exactly the postcard encoding of the
-    /// public structs behind the tag (version 2 for cases, 1 for entries),
-    /// read back what was written, and still read version-1 cases.
+    /// The private case record type writes exactly the postcard encoding
+    /// of the public struct behind tag 2, reads back what was written, and
+    /// version-1 cases and entries still read.
     #[test]
     fn records_keep_their_bytes_and_round_trip() {
         let (case, entry) = sample();
@@ -466,15 +682,6 @@ mod tests {
         assert_eq!(bytes[0], RECORD_CASE_V2);
         assert_eq!(&bytes[1..], postcard::to_stdvec(&case).unwrap().as_slice());
         assert_eq!(decode_case(&bytes, 42).unwrap(), case);
-        let bytes = encode_entry(&entry).unwrap();
-        assert_eq!(&bytes[1..], postcard::to_stdvec(&entry).unwrap().as_slice());
-        assert_eq!(decode_entry(&bytes, 42, 2).unwrap(), entry);
-        let mut bare = entry;
-        bare.change = None;
-        let bytes = encode_entry(&bare).unwrap();
-        assert_eq!(&bytes[1..], postcard::to_stdvec(&bare).unwrap().as_slice());
-        assert_eq!(decode_entry(&bytes, 42, 3).unwrap(), bare);
-
         // A version-1 case (no handler), as the first release wrote it.
         #[derive(Serialize)]
         struct V1<'a>(
@@ -519,5 +726,158 @@ mod tests {
         let mut expected = case.clone();
         expected.handler = None;
         assert_eq!(decode_case(&bytes, 42).unwrap(), expected);
+        // A version-1 entry (what the first release wrote: the postcard
+        // encoding of the public struct) still reads, with or without a
+        // status change.
+        let no_ref = |_| -> Result<Actor> { panic!("a version-1 entry has no author reference") };
+        let mut v1 = vec![RECORD_V1];
+        v1.extend(postcard::to_stdvec(&entry).unwrap());
+        assert_eq!(decode_entry_with(&v1, 42, 2, no_ref).unwrap(), entry);
+        let mut bare = entry.clone();
+        bare.change = None;
+        let mut v1 = vec![RECORD_V1];
+        v1.extend(postcard::to_stdvec(&bare).unwrap());
+        assert_eq!(decode_entry_with(&v1, 42, 3, no_ref).unwrap(), bare);
+        assert_eq!(entry_author(&v1, 42, 3).unwrap(), Author::Actor(bare.actor.clone()));
+        assert_eq!(entry_attachments(&v1, 42, 3).unwrap(), bare.attachments);
+        assert!(entry_has_body(&v1, 42, 3).unwrap());
+    }
+
+    /// The bytes of a version-2 entry, field by field: tag 2, time, author
+    /// (variant 0 + the actor, or variant 1 + the sequence it refers to),
+    /// status change, body (variant 0 + the text, or variant 1 + a zstd
+    /// frame), attachments.
+    fn entry_v2_bytes(e: &ThreadEntry, same_as: Option<u32>, frame: Option<&[u8]>) -> Vec<u8> {
+        let mut b = vec![RECORD_ENTRY_V2];
+        b.extend(postcard::to_stdvec(&e.at).unwrap());
+        match same_as {
+            None => {
+                b.push(0);
+                b.extend(postcard::to_stdvec(&e.actor).unwrap());
+            }
+            Some(k) => {
+                b.push(1);
+                b.extend(postcard::to_stdvec(&k).unwrap());
+            }
+        }
+        b.extend(postcard::to_stdvec(&e.change).unwrap());
+        match frame {
+            None => {
+                b.push(0);
+                b.extend(postcard::to_stdvec(&e.body).unwrap());
+            }
+            Some(f) => {
+                b.push(1);
+                b.extend(postcard::to_stdvec(&f.len()).unwrap());
+                b.extend_from_slice(f);
+            }
+        }
+        b.extend(postcard::to_stdvec(&e.attachments).unwrap());
+        b
+    }
+
+    #[test]
+    fn entry_v2_keeps_its_bytes_and_round_trips() {
+        let (_, entry) = sample();
+        let no_ref = |_| -> Result<Actor> { panic!("no author reference expected") };
+        // A short body stays raw; the author inline.
+        let bytes = encode_entry(&entry).unwrap();
+        assert_eq!(bytes, entry_v2_bytes(&entry, None, None));
+        assert_eq!(decode_entry_with(&bytes, 42, 2, no_ref).unwrap(), entry);
+
+        // A long body is a zstd frame of the configured level; the author
+        // by reference, resolved by the caller.
+        let mut long = entry.clone();
+        long.change = None;
+        long.body = "The refund for my order has not arrived yet. ".repeat(8);
+        let frame = zstd::bulk::compress(long.body.as_bytes(), BODY_ZSTD_LEVEL).unwrap();
+        assert!(frame.len() < long.body.len());
+        let bytes = encode_entry_as(&long, Some(1)).unwrap();
+        assert_eq!(bytes, entry_v2_bytes(&long, Some(1), Some(&frame)));
+        assert_eq!(entry_author(&bytes, 42, 5).unwrap(), Author::SameAs(1));
+        assert_eq!(entry_attachments(&bytes, 42, 5).unwrap(), long.attachments);
+        assert!(entry_has_body(&bytes, 42, 5).unwrap());
+        let mut asked = None;
+        let back = decode_entry_with(&bytes, 42, 5, |k| {
+            asked = Some(k);
+            Ok(long.actor.clone())
+        })
+        .unwrap();
+        assert_eq!((back, asked), (long.clone(), Some(1)));
+
+        // A body above the threshold that does not compress (70 distinct
+        // characters: no match, nothing for an entropy coder) stays raw.
+        let mut noise = long.clone();
+        noise.body = (0..70u32).filter_map(|i| char::from_u32(33 + (i * 37) % 94)).collect();
+        assert!(noise.body.len() >= BODY_ZSTD_MIN);
+        let bytes = encode_entry(&noise).unwrap();
+        assert_eq!(bytes, entry_v2_bytes(&noise, None, None));
+        let empty = ThreadEntry {
+            body: String::new(),
+            ..entry.clone()
+        };
+        assert!(!entry_has_body(&encode_entry(&empty).unwrap(), 42, 1).unwrap());
+    }
+
+    /// Damaged or hostile version-2 entries are typed errors naming the
+    /// key: a reference to a later entry, a frame declaring more than a
+    /// body may hold, one without a declared size, one holding more or
+    /// less than it declares, one that is not zstd or not UTF-8.
+    #[test]
+    fn damaged_entry_v2_is_a_typed_error() {
+        let (_, entry) = sample();
+        let corrupt = |bytes: &[u8], seq: u32| -> String {
+            match decode_entry_with(bytes, 42, seq, |_| Ok(Actor::System)) {
+                Err(StoreError::Corrupt { table, key, detail }) => {
+                    assert_eq!((table, key), ("thread", format!("(42, {seq})")));
+                    detail
+                }
+                other => panic!("expected a corruption error, got {other:?}"),
+            }
+        };
+        let own = encode_entry_as(&entry, Some(4)).unwrap();
+        assert!(corrupt(&own, 4).contains("not an earlier one"));
+
+        let huge = vec![b'a'; caselog_core::MAX_BODY_BYTES + 1];
+        let frame = zstd::bulk::compress(&huge, 19).unwrap();
+        let bytes = entry_v2_bytes(&entry, None, Some(&frame));
+        assert!(corrupt(&bytes, 1).contains("declares"));
+
+        let mut c = zstd::bulk::Compressor::new(3).unwrap();
+        c.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false))
+            .unwrap();
+        let unsized_frame = c.compress(&[b'b'; 300]).unwrap();
+        assert!(corrupt(&entry_v2_bytes(&entry, None, Some(&unsized_frame)), 1).contains("size"));
+
+        // Two frames back to back: the first declares 300 bytes, the
+        // second adds more.
+        let one = zstd::bulk::compress(&[b'c'; 300], 3).unwrap();
+        let two = [one.as_slice(), one.as_slice()].concat();
+        assert!(!corrupt(&entry_v2_bytes(&entry, None, Some(&two)), 1).is_empty());
+        let mut cut = one.clone();
+        cut.truncate(cut.len() - 2);
+        assert!(!corrupt(&entry_v2_bytes(&entry, None, Some(&cut)), 1).is_empty());
+        assert!(corrupt(&entry_v2_bytes(&entry, None, Some(b"not zstd at all")), 1).contains("zstd"));
+        let latin1 = zstd::bulk::compress(&[0xE9; 300], 3).unwrap();
+        assert!(corrupt(&entry_v2_bytes(&entry, None, Some(&latin1)), 1).contains("UTF-8"));
+        // Unknown versions stay typed.
+        assert!(matches!(
+            decode_entry_with(&[9, 1, 2], 42, 1, |_| Ok(Actor::System)),
+            Err(StoreError::UnknownRecordVersion { version: 9, .. })
+        ));
+    }
+
+    /// An imported thread stores each actor once and refers to it after.
+    #[test]
+    fn thread_authors_refer_to_each_actors_first_entry() {
+        let seller = Actor::Seller(UserId::parse("user1@seller00001.example").unwrap());
+        let agent = Actor::Support(UserId::parse("agent-3").unwrap());
+        let mut a = ThreadAuthors::default();
+        let got: Vec<Option<u32>> = [&seller, &agent, &seller, &Actor::System, &agent, &seller]
+            .iter()
+            .zip(0u32..)
+            .map(|(actor, seq)| a.same_as(actor, seq))
+            .collect();
+        assert_eq!(got, [None, None, Some(0), None, Some(1), Some(0)]);
     }
 }

@@ -4,11 +4,14 @@
 //! and the writer validating a command). They take an open table, so a
 //! caller reads everything it needs from one transaction.
 
+use std::collections::BTreeMap;
+
+use caselog_core::Actor;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition};
 
 use crate::error::{st, Result, StoreError};
 use crate::model::{Case, CaseRef, Scope, ThreadEntry};
-use crate::records;
+use crate::records::{self, Author};
 
 /// Opens a table of a read transaction.
 pub(crate) fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -93,10 +96,24 @@ fn entries(
     last: u32,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
     let mut entries = Vec::new();
+    // Authors stored inline by the entries read so far, which later ones
+    // may refer to (a reference below `first` is one more read).
+    let mut inline: BTreeMap<u32, Actor> = BTreeMap::new();
     for item in thread.range((id, first)..=(id, last)).map_err(st("reading a thread"))? {
         let (k, v) = item.map_err(st("reading a thread"))?;
         let (id, seq) = k.value();
-        entries.push((seq, records::decode_entry(v.value(), id, seq)?));
+        let mut by_reference = false;
+        let entry = records::decode_entry_with(v.value(), id, seq, |k| {
+            by_reference = true;
+            match inline.get(&k) {
+                Some(a) => Ok(a.clone()),
+                None => inline_author(thread, id, k),
+            }
+        })?;
+        if !by_reference && entry.actor != Actor::System {
+            inline.insert(seq, entry.actor.clone());
+        }
+        entries.push((seq, entry));
     }
     Ok(entries)
 }
@@ -108,9 +125,56 @@ pub(crate) fn read_entry(
     seq: u32,
 ) -> Result<Option<ThreadEntry>> {
     match thread.get((id, seq)).map_err(st("reading a thread entry"))? {
-        Some(v) => records::decode_entry(v.value(), id, seq).map(Some),
+        Some(v) => records::decode_entry_with(v.value(), id, seq, |k| inline_author(thread, id, k)).map(Some),
         None => Ok(None),
     }
+}
+
+/// The actor entry `k` of case `id`'s thread names inline: the target of a
+/// later entry's author reference (the writer refers only to such entries).
+fn inline_author(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64, k: u32) -> Result<Actor> {
+    let corrupt = |detail: &str| StoreError::Corrupt {
+        table: "thread",
+        key: format!("({id}, {k})"),
+        detail: format!("a later entry's author refers to this entry, which {detail}"),
+    };
+    match thread.get((id, k)).map_err(st("reading a thread entry"))? {
+        Some(v) => match records::entry_author(v.value(), id, k)? {
+            Author::Actor(a) => Ok(a),
+            Author::SameAs(_) => Err(corrupt("names its own author by reference")),
+        },
+        None => Err(corrupt("is missing")),
+    }
+}
+
+/// The earlier entry whose inline author a new entry `seq` by `actor` can
+/// refer to: found among the two entries before it (a conversation takes
+/// turns), directly or through their own reference. Two or four reads of
+/// keys next to the one being written.
+pub(crate) fn same_author_as(
+    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    id: u64,
+    seq: u32,
+    actor: &Actor,
+) -> Result<Option<u32>> {
+    if *actor == Actor::System {
+        return Ok(None);
+    }
+    for j in [seq.checked_sub(2), seq.checked_sub(1)].into_iter().flatten() {
+        let Some(v) = thread.get((id, j)).map_err(st("reading a thread entry"))? else {
+            continue;
+        };
+        match records::entry_author(v.value(), id, j)? {
+            Author::Actor(a) if a == *actor => return Ok(Some(j)),
+            Author::Actor(_) => {}
+            Author::SameAs(k) => {
+                if inline_author(thread, id, k)? == *actor {
+                    return Ok(Some(k));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// A case's whole thread, oldest first.
@@ -134,4 +198,119 @@ pub(crate) fn changes_after(
         out.push((k.value(), v.value()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use caselog_core::{Timestamp, UserId};
+    use proptest::prelude::*;
+    use redb::{Database, ReadableDatabase};
+
+    use super::*;
+    use crate::tables::THREAD;
+
+    fn actor(k: u8) -> Actor {
+        match k % 4 {
+            0 => Actor::Seller(UserId::parse("user1@seller00001.example").expect("valid user")),
+            1 => Actor::Support(UserId::parse("agent-7").expect("valid user")),
+            2 => Actor::Seller(UserId::parse("user2@seller00001.example").expect("valid user")),
+            _ => Actor::System,
+        }
+    }
+
+    fn entry(k: u8, body: String, i: u32) -> ThreadEntry {
+        ThreadEntry {
+            at: Timestamp::from_millis(1_767_225_600_000 + i64::from(i)).expect("in range"),
+            actor: actor(k),
+            change: None,
+            body,
+            attachments: Vec::new(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Threads written entry by entry (live writes: references found
+        /// among the two entries before) and whole (imports: each actor's
+        /// first entry) read back as written through every read of the
+        /// layer: the whole thread, any page of it, any single entry.
+        #[test]
+        fn author_references_and_compressed_bodies_read_back(
+            spec in prop::collection::vec((0u8..4, 0usize..3, 0usize..40), 1..14),
+            from in 0u32..14,
+            limit in 0u32..6,
+        ) {
+            let words = ["refund", "order 112-1234567-1234567 ", "退款"];
+            let thread: Vec<ThreadEntry> = spec
+                .iter()
+                .zip(0u32..)
+                .map(|(&(k, w, n), i)| entry(k, words[w].repeat(n), i))
+                .collect();
+            let dir = tempfile::tempdir().expect("temp dir");
+            let db = Database::create(dir.path().join("t.redb")).expect("database");
+            let txn = db.begin_write().expect("write");
+            {
+                let mut t = txn.open_table(THREAD).expect("table");
+                let mut authors = records::ThreadAuthors::default();
+                for (e, seq) in thread.iter().zip(0u32..) {
+                    let live = same_author_as(&t, 1, seq, &e.actor).expect("lookup");
+                    let bytes = records::encode_entry_as(e, live).expect("encode");
+                    t.insert((1, seq), bytes.as_slice()).expect("insert");
+                    let whole = records::encode_entry_as(e, authors.same_as(&e.actor, seq)).expect("encode");
+                    t.insert((2, seq), whole.as_slice()).expect("insert");
+                }
+            }
+            txn.commit().expect("commit");
+            let txn = db.begin_read().expect("read");
+            let t = txn.open_table(THREAD).expect("table");
+            let model: Vec<(u32, ThreadEntry)> = (0u32..).zip(thread.iter().cloned()).collect();
+            for id in [1, 2] {
+                prop_assert_eq!(&thread_entries(&t, id).expect("thread"), &model);
+                let page: Vec<_> = model.iter().filter(|(s, _)| *s >= from && *s < from + limit).cloned().collect();
+                prop_assert_eq!(read_thread(&t, id, from, limit).expect("page"), page);
+                for (seq, e) in &model {
+                    let one = read_entry(&t, id, *seq).expect("entry");
+                    prop_assert_eq!(one.as_ref(), Some(e));
+                }
+            }
+        }
+    }
+
+    /// A reference to an entry that is missing, or that itself refers, is a
+    /// typed error naming that entry.
+    #[test]
+    fn a_dangling_author_reference_is_corruption() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::create(dir.path().join("t.redb")).expect("database");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut t = txn.open_table(THREAD).expect("table");
+            let e = entry(0, "hello".into(), 0);
+            t.insert(
+                (1, 1),
+                records::encode_entry_as(&e, Some(0)).expect("encode").as_slice(),
+            )
+            .expect("insert");
+            t.insert(
+                (1, 2),
+                records::encode_entry_as(&e, Some(1)).expect("encode").as_slice(),
+            )
+            .expect("insert");
+        }
+        txn.commit().expect("commit");
+        let txn = db.begin_read().expect("read");
+        let t = txn.open_table(THREAD).expect("table");
+        for (seq, target, why) in [(1, 0, "missing"), (2, 1, "by reference")] {
+            match read_entry(&t, 1, seq) {
+                Err(StoreError::Corrupt { table, key, detail }) => {
+                    assert_eq!(table, "thread");
+                    assert_eq!(key, format!("(1, {target})"));
+                    assert!(detail.contains(why), "{detail}");
+                }
+                other => panic!("expected corruption, got {other:?}"),
+            }
+        }
+        assert!(matches!(thread_entries(&t, 1), Err(StoreError::Corrupt { .. })));
+    }
 }

@@ -225,8 +225,25 @@ pub(crate) fn put_case(t: &mut Tables<'_>, case: &Case) -> Result<()> {
     Ok(())
 }
 
+/// Writes entry `seq` of a thread, naming its author by reference when an
+/// entry just before it names the same actor (see `records::EntryV2`).
 pub(crate) fn put_entry(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &ThreadEntry) -> Result<()> {
-    let bytes = records::encode_entry(entry)?;
+    let same = crate::stored::same_author_as(&t.thread, case.0, seq, &entry.actor)?;
+    put_entry_as(t, case, seq, entry, same)
+}
+
+/// Writes a whole thread (an import): each actor's first entry names it,
+/// later ones refer to that entry.
+fn put_thread(t: &mut Tables<'_>, case: CaseId, thread: &[ThreadEntry]) -> Result<()> {
+    let mut authors = records::ThreadAuthors::default();
+    for (seq, entry) in (0u32..).zip(thread) {
+        put_entry_as(t, case, seq, entry, authors.same_as(&entry.actor, seq))?;
+    }
+    Ok(())
+}
+
+fn put_entry_as(t: &mut Tables<'_>, case: CaseId, seq: u32, entry: &ThreadEntry, same: Option<u32>) -> Result<()> {
+    let bytes = records::encode_entry_as(entry, same)?;
     t.thread
         .insert((case.0, seq), bytes.as_slice())
         .map_err(st("writing a thread entry"))?;
@@ -635,9 +652,7 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
     t.numbers
         .insert(case.number.as_str(), id.0)
         .map_err(st("writing a number"))?;
-    for (seq, entry) in thread.iter().enumerate() {
-        put_entry(t, id, seq as u32, entry)?;
-    }
+    put_thread(t, id, &thread)?;
     // Written, sorted, when the import ends (`import_views.rs`).
     crate::import_views::defer(t, id.0)?;
     let change = ctx.log_change(t, id)?;

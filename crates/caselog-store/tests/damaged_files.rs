@@ -134,9 +134,23 @@ fn words(rng: &mut Rng, n: usize) -> String {
         .join(" ")
 }
 
+/// `n` words of random letters: text zstd cannot shrink much, so a long
+/// body still fills pages after the store compresses it.
+fn noise(rng: &mut Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| {
+            let len = 3 + rng.below(6) as usize;
+            (0..len)
+                .map(|_| char::from(b'a' + rng.below(26) as u8))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Builds a small store: 120 cases of 3 tenants, threads of 1 to 4
 /// entries, bodies from a few words to a few kilobytes (so records spread
-/// over many leaf pages and some span pages).
+/// over many leaf pages and some span pages, compressed as they are).
 fn build_original() -> Original {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(7);
@@ -146,7 +160,7 @@ fn build_original() -> Original {
         for i in 0..120 {
             let t = format!("seller-{}", i % 3);
             let title = format!("Case {i} {}", words(&mut rng, 4));
-            let n = 5 + rng.below(400) as usize;
+            let n = 5 + rng.below(700) as usize;
             let new = NewCase::new(
                 tenant(&t),
                 user("ann"),
@@ -154,16 +168,16 @@ fn build_original() -> Original {
                 LanguageTag::parse("en").unwrap(),
                 Category::Orders,
                 title,
-                words(&mut rng, n),
+                noise(&mut rng, n),
             );
             let created = store.create_case(new).unwrap();
             for _ in 0..rng.below(4) {
-                let n = 3 + rng.below(300) as usize;
+                let n = 3 + rng.below(500) as usize;
                 store
                     .reply(
                         &Scope::Tenant(tenant(&t)),
                         &CaseRef::Id(created.id),
-                        NewMessage::new(seller("ann"), words(&mut rng, n)),
+                        NewMessage::new(seller("ann"), noise(&mut rng, n)),
                     )
                     .unwrap();
             }

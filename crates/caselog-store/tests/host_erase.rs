@@ -254,3 +254,77 @@ fn retention_erases_final_cases_past_their_time_and_dry_run_only_reports() {
     assert!(store.verify().unwrap().is_consistent());
     store.shutdown().unwrap();
 }
+
+/// Compaction after an import gives free pages back (the file does not
+/// grow, and shrinks once cases are erased) and changes no read: every
+/// case with its thread and a search read the same after it. An open store
+/// is refused.
+#[test]
+fn compact_gives_back_free_pages_and_changes_no_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), fast_options()).unwrap();
+    let cases: Vec<ImportCase> = (0..300)
+        .map(|i| {
+            let body = format!("refund {i} for my order has not arrived, ").repeat(1 + i % 7);
+            archived_case(
+                &format!("CS-{i}"),
+                "seller-a",
+                &format!("parcel {i}"),
+                &body,
+                Status::Open,
+            )
+        })
+        .collect();
+    assert!(store.import(cases).unwrap().iter().all(|o| o.is_ok()));
+    let all = Scope::AllTenants;
+    // Erasing frees pages in the middle of the file.
+    for i in (0..300).step_by(3) {
+        let number = CaseNumber::parse_imported(&format!("CS-{i}")).unwrap();
+        store.erase(&all, &CaseRef::Number(number)).unwrap();
+    }
+    assert!(matches!(
+        Store::compact(dir.path()),
+        Err(StoreError::AlreadyOpen { .. })
+    ));
+    let read_all = |store: &Store| -> Vec<(Case, Vec<ThreadEntry>)> {
+        (0..300)
+            .filter_map(|i| {
+                let number = CaseNumber::parse_imported(&format!("CS-{i}")).unwrap();
+                store.case_with_thread(&all, &CaseRef::Number(number)).unwrap()
+            })
+            .collect()
+    };
+    let before = read_all(&store);
+    assert_eq!(before.len(), 200);
+    let s = Scope::Tenant(tenant("seller-a"));
+    store
+        .wait_indexed(store.last_change(), Duration::from_secs(60))
+        .unwrap();
+    let hits = store
+        .search(&s, "refund arrived", &SearchOptions::default())
+        .unwrap()
+        .total;
+    store.shutdown().unwrap();
+
+    let report = Store::compact(dir.path()).unwrap();
+    assert!(report.bytes_after < report.bytes_before, "{report:?}");
+    assert!(report.allocated_after <= report.allocated_before, "{report:?}");
+    let len = std::fs::metadata(dir.path().join(STORE_FILE)).unwrap().len();
+    assert_eq!(len, report.bytes_after);
+
+    let store = Store::open(dir.path(), fast_options()).unwrap();
+    assert_eq!(read_all(&store), before);
+    store
+        .wait_indexed(store.last_change(), Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(
+        store
+            .search(&s, "refund arrived", &SearchOptions::default())
+            .unwrap()
+            .total,
+        hits
+    );
+    assert_eq!(hits, 200);
+    assert!(store.verify().unwrap().is_consistent());
+    store.shutdown().unwrap();
+}

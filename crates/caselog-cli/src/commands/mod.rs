@@ -41,6 +41,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
         Command::Feed(a) => feed::run(db, &a, out),
         Command::Erase(a) => erase::erase(db, &a, out),
         Command::Scrub(a) => erase::scrub(db, &a, out),
+        Command::Compact(a) => ops::compact(db, &a, out),
         Command::Timers(a) => workflow::timers(db, &a, out),
         Command::Tenant(a) => workflow::tenant(db, a.action, out),
     }

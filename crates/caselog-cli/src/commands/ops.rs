@@ -1,4 +1,4 @@
-//! Operator commands: `backup`, `verify`, `reindex`.
+//! Operator commands: `backup`, `verify`, `reindex`, `compact`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -6,11 +6,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use caselog_core::Status;
-use caselog_store::{Scope, Store, VerifyReport};
+use caselog_store::{Scope, Store, VerifyReport, STORE_FILE};
 use serde::Serialize;
 
 use super::{close, open_existing, open_for_reading, open_or_create};
-use crate::cli::{BackupArgs, VerifyArgs};
+use crate::cli::{BackupArgs, CompactArgs, VerifyArgs};
 use crate::render::json_line;
 use crate::{progress, Outcome};
 
@@ -301,5 +301,29 @@ pub fn reindex(db: &Path, out: &mut dyn Write) -> Result<Outcome> {
         report.took.as_secs_f64(),
         report.change
     )?;
+    Ok(Outcome::Success)
+}
+
+/// `compact`: redb compaction of the closed store's file.
+pub fn compact(db: &Path, args: &CompactArgs, out: &mut dyn Write) -> Result<Outcome> {
+    if !db.join(STORE_FILE).is_file() {
+        bail!("no caselog store at {}", db.display());
+    }
+    let r = Store::compact(db).with_context(|| format!("compacting the store at {}", db.display()))?;
+    if args.json {
+        let v = serde_json::json!({
+            "bytes_before": r.bytes_before,
+            "bytes_after": r.bytes_after,
+            "allocated_before": r.allocated_before,
+            "allocated_after": r.allocated_after,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "store file {} -> {} bytes ({} -> {} bytes allocated)",
+            r.bytes_before, r.bytes_after, r.allocated_before, r.allocated_after
+        )?;
+    }
     Ok(Outcome::Success)
 }

@@ -306,8 +306,39 @@ pub fn register(index: &Index) {
 pub fn analyze(analyzer: Analyzer, text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut normalizer = WordNormalizer::new();
-    scan(analyzer.index_mode(), text, usize::MAX, &mut normalizer, &mut tokens);
+    scan(
+        analyzer.index_mode(),
+        text,
+        usize::MAX,
+        &mut normalizer,
+        &mut tokens,
+        None,
+    );
     tokens.into_iter().map(Token::from).collect()
+}
+
+/// Runs both analyzers over `text` in one pass: `(chars, words)`, exactly
+/// the tokens [`analyze`] gives for [`Analyzer::Chars`] and
+/// [`Analyzer::Words`] (a property test holds them equal). An English-like
+/// word is normalized (lowercased, folded, stemmed) once for both; a CJK
+/// character is a chars token as it is read, and its run goes to jieba for
+/// the words. The index does not use it: handing these tokens to tantivy as
+/// pre-tokenized values costs more than the second analysis saves, because
+/// `TantivyDocument` stores a pre-tokenized value as JSON and parses it back
+/// (BENCHMARKS.md); a document type of our own could.
+pub fn analyze_pair(text: &str) -> (Vec<TantivyToken>, Vec<TantivyToken>) {
+    let mut chars = Vec::new();
+    let mut words = Vec::new();
+    let mut normalizer = WordNormalizer::new();
+    scan(
+        Mode::WordsIndex,
+        text,
+        usize::MAX,
+        &mut normalizer,
+        &mut words,
+        Some(&mut chars),
+    );
+    (chars, words)
 }
 
 /// How one query word or quoted phrase must be searched.
@@ -409,9 +440,23 @@ impl QueryPlan {
 pub fn query_plan(text: &str) -> QueryPlan {
     let mut normalizer = WordNormalizer::new();
     let mut chars = Vec::new();
-    scan(Mode::Chars, text, MAX_QUERY_POSITIONS, &mut normalizer, &mut chars);
+    scan(
+        Mode::Chars,
+        text,
+        MAX_QUERY_POSITIONS,
+        &mut normalizer,
+        &mut chars,
+        None,
+    );
     let mut words = Vec::new();
-    scan(Mode::WordsQuery, text, MAX_QUERY_POSITIONS, &mut normalizer, &mut words);
+    scan(
+        Mode::WordsQuery,
+        text,
+        MAX_QUERY_POSITIONS,
+        &mut normalizer,
+        &mut words,
+        None,
+    );
     QueryPlan {
         chars: chars.into_iter().map(Token::from).collect(),
         words: words.into_iter().map(Token::from).collect(),
@@ -520,6 +565,7 @@ impl Tokenizer for CaselogTokenizer {
             usize::MAX,
             &mut self.normalizer,
             &mut tokens,
+            None,
         );
         CaselogTokenStream {
             tokens: tokens.into_iter(),
@@ -721,15 +767,28 @@ fn truncate_at_char_boundary(text: &mut String, max_bytes: usize) {
 }
 
 /// The analysis proper: walks `text` once, emitting tokens with positions
-/// below `limit` into `out`, sorted by position.
-fn scan(mode: Mode, text: &str, limit: usize, normalizer: &mut WordNormalizer, out: &mut Vec<TantivyToken>) {
+/// below `limit` into `out`, sorted by position. In a words mode, `chars`
+/// (if given) receives at the same time what [`Mode::Chars`] would emit.
+fn scan(
+    mode: Mode,
+    text: &str,
+    limit: usize,
+    normalizer: &mut WordNormalizer,
+    out: &mut Vec<TantivyToken>,
+    chars: Option<&mut Vec<TantivyToken>>,
+) {
     let mut scanner = Scanner {
         mode,
         text,
         limit,
         position: 0,
         out,
+        chars: if mode == Mode::Chars { None } else { chars },
     };
+    // Characters of the pending CJK run: in a words mode the run takes its
+    // positions only when it is segmented, so a chars token of the run sits
+    // at the scanner's position plus the characters before it.
+    let mut run_chars = 0usize;
     // Byte offset where the pending English-like word starts, and its
     // width-folded characters.
     let mut word_start: Option<usize> = None;
@@ -748,6 +807,7 @@ fn scan(mode: Mode, text: &str, limit: usize, normalizer: &mut WordNormalizer, o
             Class::Word => {
                 if let Some(start) = run_start.take() {
                     scanner.cjk_run(start, offset);
+                    run_chars = 0;
                 }
                 word_start.get_or_insert(offset);
                 word.push(c);
@@ -762,6 +822,8 @@ fn scan(mode: Mode, text: &str, limit: usize, normalizer: &mut WordNormalizer, o
                     scanner.push(raw.to_string(), scanner.position, offset, offset + raw.len_utf8(), 1);
                     scanner.position += 1;
                 } else {
+                    scanner.push_char(raw, scanner.position + run_chars, offset);
+                    run_chars += 1;
                     run_start.get_or_insert(offset);
                 }
             }
@@ -772,6 +834,7 @@ fn scan(mode: Mode, text: &str, limit: usize, normalizer: &mut WordNormalizer, o
                 }
                 if let Some(start) = run_start.take() {
                     scanner.cjk_run(start, offset);
+                    run_chars = 0;
                 }
             }
         }
@@ -791,6 +854,8 @@ struct Scanner<'t, 'o> {
     /// Next free position.
     position: usize,
     out: &'o mut Vec<TantivyToken>,
+    /// The chars analyzer's tokens, made in the same pass (words modes).
+    chars: Option<&'o mut Vec<TantivyToken>>,
 }
 
 impl Scanner<'_, '_> {
@@ -806,8 +871,35 @@ impl Scanner<'_, '_> {
         }
     }
 
+    /// A CJK character's chars token, in a words mode's pass.
+    fn push_char(&mut self, c: char, position: usize, from: usize) {
+        if let Some(chars) = self.chars.as_deref_mut() {
+            if position < self.limit {
+                chars.push(TantivyToken {
+                    offset_from: from,
+                    offset_to: from + c.len_utf8(),
+                    position,
+                    text: c.to_string(),
+                    position_length: 1,
+                });
+            }
+        }
+    }
+
     fn word(&mut self, normalizer: &mut WordNormalizer, from: usize, to: usize, word: &str) {
         let text = normalizer.normalize(word);
+        // English-like words are the same token for both analyzers.
+        if let Some(chars) = self.chars.as_deref_mut() {
+            if self.position < self.limit && !text.is_empty() {
+                chars.push(TantivyToken {
+                    offset_from: from,
+                    offset_to: to,
+                    position: self.position,
+                    text: text.clone(),
+                    position_length: 1,
+                });
+            }
+        }
         self.push(text, self.position, from, to, 1);
         self.position += 1;
     }
@@ -1239,6 +1331,26 @@ mod tests {
                 for q in query.iter() {
                     prop_assert!(doc.iter().any(|t| t.position == q.position && t.text == q.text),
                         "{analyzer:?}: {q:?} missing from {:?}", render(&doc));
+                }
+            }
+        }
+
+        /// The one-pass analysis of the index gives exactly the tokens of
+        /// each analyzer run alone (text, position, offsets, length), on
+        /// mixed and on arbitrary text.
+        #[test]
+        fn one_pass_gives_each_analyzers_tokens(text in mixed_text(), other in any::<String>()) {
+            for text in [&text, &other] {
+                let (chars, words) = analyze_pair(text);
+                for (analyzer, got) in [(Chars, chars), (Words, words)] {
+                    let mut alone = Vec::new();
+                    scan(analyzer.index_mode(), text, usize::MAX, &mut WordNormalizer::new(), &mut alone, None);
+                    let key = |t: &TantivyToken| (t.text.clone(), t.position, t.offset_from, t.offset_to, t.position_length);
+                    prop_assert_eq!(
+                        got.iter().map(key).collect::<Vec<_>>(),
+                        alone.iter().map(key).collect::<Vec<_>>(),
+                        "{:?} of {:?}", analyzer, text
+                    );
                 }
             }
         }

@@ -240,7 +240,11 @@ impl Fields {
         doc.add_text(self.title, &case.title);
         doc.add_text(self.title_words, &case.title);
         // Each text is its own value: tantivy leaves a position gap between
-        // values, so a phrase never matches across two messages.
+        // values, so a phrase never matches across two messages. Each field
+        // analyzes its own copy: feeding both the tokens of one pass
+        // (`analysis::analyze_pair`) as pre-tokenized values was measured
+        // slower, because tantivy's `TantivyDocument` keeps a pre-tokenized
+        // value as JSON and parses it back when it indexes (BENCHMARKS.md).
         for text in &texts {
             doc.add_text(self.text_words, text);
             doc.add_text(self.text_chars, text);
