@@ -4,6 +4,7 @@
 //! and the writer validating a command). They take an open table, so a
 //! caller reads everything it needs from one transaction.
 
+use crate::wal::ops::Readable;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition};
 
 use crate::error::{st, Result, StoreError};
@@ -19,7 +20,8 @@ pub(crate) fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
 }
 
 /// Reads a u64 counter from the meta table (0 when absent).
-pub(crate) fn read_counter(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64> {
+pub(crate) fn read_counter(meta: &impl Readable<&'static str, &'static [u8]>, key: &str) -> Result<u64> {
+    let meta = meta.readable();
     let Some(v) = meta.get(key).map_err(st("reading a counter"))? else {
         return Ok(0);
     };
@@ -32,7 +34,8 @@ pub(crate) fn read_counter(meta: &impl ReadableTable<&'static str, &'static [u8]
 }
 
 /// Loads a case by id (no scope check).
-pub(crate) fn load_case(cases: &impl ReadableTable<u64, &'static [u8]>, id: u64) -> Result<Option<Case>> {
+pub(crate) fn load_case(cases: &impl Readable<u64, &'static [u8]>, id: u64) -> Result<Option<Case>> {
+    let cases = cases.readable();
     match cases.get(id).map_err(st("reading a case"))? {
         Some(v) => records::decode_case(v.value(), id).map(Some),
         None => Ok(None),
@@ -42,11 +45,13 @@ pub(crate) fn load_case(cases: &impl ReadableTable<u64, &'static [u8]>, id: u64)
 /// Resolves a case reference within a scope; another tenant's case is
 /// reported exactly like a missing one.
 pub(crate) fn resolve(
-    cases: &impl ReadableTable<u64, &'static [u8]>,
-    numbers: &impl ReadableTable<&'static str, u64>,
+    cases: &impl Readable<u64, &'static [u8]>,
+    numbers: &impl Readable<&'static str, u64>,
     scope: &Scope,
     case: &CaseRef,
 ) -> Result<Case> {
+    let cases = cases.readable();
+    let numbers = numbers.readable();
     let id = match case {
         CaseRef::Id(id) => Some(id.0),
         CaseRef::Number(n) => numbers
@@ -66,11 +71,12 @@ pub(crate) fn resolve(
 
 /// Entries `from..from + limit` of case `id`'s thread, with their sequences.
 pub(crate) fn read_thread(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
     from: u32,
     limit: u32,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
+    let thread = thread.readable();
     match limit.checked_sub(1) {
         Some(n) => entries(thread, id, from, from.saturating_add(n)),
         None => Ok(Vec::new()),
@@ -79,19 +85,21 @@ pub(crate) fn read_thread(
 
 /// Every entry of case `id`'s thread, with its sequence.
 pub(crate) fn thread_entries(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
+    let thread = thread.readable();
     entries(thread, id, 0, u32::MAX)
 }
 
 /// Entries `first..=last` of case `id`'s thread.
 fn entries(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
     first: u32,
     last: u32,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
+    let thread = thread.readable();
     let mut entries = Vec::new();
     for item in thread.range((id, first)..=(id, last)).map_err(st("reading a thread"))? {
         let (k, v) = item.map_err(st("reading a thread"))?;
@@ -103,10 +111,11 @@ fn entries(
 
 /// Entry `seq` of case `id`'s thread, if there is one.
 pub(crate) fn read_entry(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
     seq: u32,
 ) -> Result<Option<ThreadEntry>> {
+    let thread = thread.readable();
     match thread.get((id, seq)).map_err(st("reading a thread entry"))? {
         Some(v) => records::decode_entry(v.value(), id, seq).map(Some),
         None => Ok(None),
@@ -114,16 +123,14 @@ pub(crate) fn read_entry(
 }
 
 /// A case's whole thread, oldest first.
-pub(crate) fn full_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
+pub(crate) fn full_thread(thread: &impl Readable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
+    let thread = thread.readable();
     Ok(thread_entries(thread, id)?.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Change-log entries after `after`, at most `limit`: (sequence, case id).
-pub(crate) fn changes_after(
-    changes: &impl ReadableTable<u64, u64>,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<(u64, u64)>> {
+pub(crate) fn changes_after(changes: &impl Readable<u64, u64>, after: u64, limit: usize) -> Result<Vec<(u64, u64)>> {
+    let changes = changes.readable();
     let mut out = Vec::new();
     for item in changes
         .range(after.saturating_add(1)..)
