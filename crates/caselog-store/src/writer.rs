@@ -14,7 +14,9 @@
 //! nothing is retried on a file in an unknown state.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use caselog_core::Timestamp;
@@ -122,7 +124,8 @@ impl CommitWatch {
     }
 
     pub fn publish(&self, committed: u64) {
-        if let Ok(mut s) = self.state.lock() {
+        {
+            let mut s = self.state.lock();
             s.committed = s.committed.max(committed);
         }
         self.changed.notify_all();
@@ -140,30 +143,22 @@ impl CommitWatch {
     }
 
     pub fn close(&self) {
-        if let Ok(mut s) = self.state.lock() {
-            s.closed = true;
-        }
+        self.state.lock().closed = true;
         self.changed.notify_all();
     }
 
     /// The highest committed change.
     pub fn committed(&self) -> u64 {
-        self.state.lock().map(|s| s.committed).unwrap_or(0)
+        self.state.lock().committed
     }
 
     /// Waits until the committed change passes `seen` or the watch closes,
     /// at most `timeout`. Returns the committed change and whether closed.
     pub fn wait_past(&self, seen: u64, timeout: std::time::Duration) -> (u64, bool) {
-        let Ok(guard) = self.state.lock() else {
-            return (0, true);
-        };
-        match self
-            .changed
-            .wait_timeout_while(guard, timeout, |s| s.committed <= seen && !s.closed)
-        {
-            Ok((s, _)) => (s.committed, s.closed),
-            Err(_) => (0, true),
-        }
+        let mut s = self.state.lock();
+        self.changed
+            .wait_while_for(&mut s, |s| s.committed <= seen && !s.closed, timeout);
+        (s.committed, s.closed)
     }
 }
 

@@ -828,14 +828,18 @@ fn store_file(dir: &Path) -> PathBuf {
     dir.join(STORE_FILE)
 }
 
-/// A store whose redb file goes through a [`FaultyBackend`].
+/// A store whose redb file and write-ahead log go through
+/// [`FaultyBackend`]s sharing one fault plan (a log write or sync counts
+/// as a `Write` or `Sync` like the store file's).
 fn open_faulty(dir: &Path, faults: &Faults, opts: Options) -> Result<Store, StoreError> {
     let backend = FaultyBackend::open(&store_file(dir), faults.clone());
+    let log = FaultyBackend::open(&dir.join(WAL_FILE), faults.clone());
     Store::open_with(
         dir,
         opts,
         StorageHooks {
             backend: Some(Box::new(backend)),
+            wal: Some(Box::new(log)),
             ..StorageHooks::default()
         },
     )
@@ -856,7 +860,10 @@ fn dry_run_counts(opts: Options, workload: Workload) -> ([u64; OPS], u64, u64) {
             StorageHooks {
                 backend: Some(Box::new(FaultyBackend::open(&store_file(dir.path()), faults.clone()))),
                 index_directory: Some(faulty_index(&ix)),
-                wal: None,
+                wal: Some(Box::new(FaultyBackend::open(
+                    &dir.path().join(WAL_FILE),
+                    faults.clone(),
+                ))),
             },
         )
         .unwrap();
