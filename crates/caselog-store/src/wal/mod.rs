@@ -98,12 +98,15 @@ pub(crate) fn open_file(path: &Path) -> Result<Box<dyn StorageBackend>> {
         .truncate(false)
         .open(path)
         .map_err(io_error(path, "opening the log"))?;
-    let backend = redb::backends::FileBackend::new(file).map_err(|e| StoreError::Io {
+    Ok(Box::new(file_backend(file, path)?))
+}
+
+fn file_backend(file: std::fs::File, path: &Path) -> Result<redb::backends::FileBackend> {
+    redb::backends::FileBackend::new(file).map_err(|e| StoreError::Io {
         action: "opening the log",
         path: path.to_owned(),
         error: std::sync::Arc::new(std::io::Error::other(e.to_string())),
-    })?;
-    Ok(Box::new(backend))
+    })
 }
 
 /// What [`recover`] did.
@@ -198,11 +201,7 @@ pub(crate) fn needs_replay(db: &dyn ReadableDatabase, path: &Path) -> Result<boo
         return Ok(true);
     }
     let file = std::fs::File::open(path).map_err(io_error(path, "opening the log"))?;
-    let backend = redb::backends::FileBackend::new(file).map_err(|e| StoreError::Io {
-        action: "opening the log",
-        path: path.to_owned(),
-        error: std::sync::Arc::new(std::io::Error::other(e.to_string())),
-    })?;
+    let backend = file_backend(file, path)?;
     match log::scan(&backend, position).map_err(io_error(path, "reading the log"))? {
         Ok(scanned) => Ok(!scanned.records.is_empty()),
         Err(_) => Ok(true),
