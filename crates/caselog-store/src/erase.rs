@@ -187,6 +187,16 @@ impl Store {
                 redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.clone() },
                 other => StoreError::storage("opening the store to scrub", other),
             })?;
+            // The write-ahead log holds the bytes of past writes, erased
+            // ones too: whatever it has to replay goes into the store, then
+            // the log goes (the next open starts a new one).
+            let log = dir.join(crate::wal::WAL_FILE);
+            if log.exists() {
+                let file = crate::wal::open_file(&log)?;
+                crate::wal::recover(&db, Some(&*file), &log)?;
+                drop(file);
+                std::fs::remove_file(&log).map_err(io("removing the write-ahead log", &log))?;
+            }
             // Each pass moves pages towards the start; repeat until none moves.
             while db
                 .compact()
