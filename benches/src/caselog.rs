@@ -27,9 +27,12 @@ fn scope(tenant: Option<&str>) -> Result<Scope> {
 }
 
 /// Default options with redb's page cache at SQLite's 256 MiB.
+/// `CASEBENCH_WAL=0` turns the write-ahead log off (durable redb commits
+/// per batch, as before the log), for before/after figures.
 fn options() -> Options {
     Options {
         cache_bytes: 256 * 1024 * 1024,
+        wal: std::env::var("CASEBENCH_WAL").map_or(true, |v| v.trim() != "0"),
         ..Options::default()
     }
 }

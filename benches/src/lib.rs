@@ -180,6 +180,12 @@ pub fn disk_files(root: &Path) -> Result<Vec<FileSize>> {
 pub fn metrics_json(m: &caselog_store::Metrics) -> serde_json::Value {
     let lat = |l: &caselog_store::LatencySummary| serde_json::json!({"count": l.count, "p50_us": l.p50_us, "p99_us": l.p99_us, "max_us": l.max_us});
     serde_json::json!({
+        "elapsed_s": m.elapsed.as_secs_f64(),
+        "commits_per_sec": m.commits_per_sec(),
+        "fsyncs_per_commit": m.fsyncs_per_commit(),
+        "log_bytes": m.log_bytes,
+        "log_syncs": m.log_syncs,
+        "checkpoints": m.checkpoints,
         "commits": m.commits,
         "durable_commits": m.durable_commits,
         "commands": m.commands,

@@ -689,6 +689,9 @@ pub fn child_options(mode: Mode) -> caselog_store::Options {
         index_open_duplicate_check: !open_check_disabled(),
         // The workload's model has no timers: none run behind its back.
         timer_interval: None,
+        // Checkpoints of the write-ahead log every 50 ms, so kills land in
+        // log appends, in checkpoints and (at the next open) in replay.
+        checkpoint_interval: std::time::Duration::from_millis(50),
         ..base
     };
     match mode {

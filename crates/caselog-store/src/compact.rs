@@ -58,6 +58,16 @@ pub(crate) fn compact_file(path: &Path) -> Result<()> {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.to_owned() },
             other => StoreError::storage("opening the store to compact", other),
         })?;
+    // Writes the log holds and the file does not go in first (the replay
+    // closes the log's session): compaction rewrites only the file.
+    let log = path.with_file_name(crate::wal::WAL_FILE);
+    let file = if log.exists() {
+        Some(crate::wal::open_file(&log)?)
+    } else {
+        None
+    };
+    crate::wal::recover(&db, file.as_deref(), &log)?;
+    drop(file);
     // Each pass moves pages towards the start; repeat until none moves.
     while db
         .compact()

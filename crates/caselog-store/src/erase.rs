@@ -183,6 +183,13 @@ impl Store {
         };
         let store_bytes_before = size(&path)?;
         crate::compact::compact_file(&path)?;
+        // The write-ahead log holds the bytes of past writes, erased ones
+        // too: the compaction replayed what it had into the store, so it
+        // goes (the next open starts a new one).
+        let log = dir.join(crate::wal::WAL_FILE);
+        if log.exists() {
+            std::fs::remove_file(&log).map_err(io("removing the write-ahead log", &log))?;
+        }
         let store_bytes_after = size(&path)?;
         let (segments_before, segments_after, deleted_docs_dropped) = merge_index(&dir.join("index"))?;
         Ok(ScrubReport {

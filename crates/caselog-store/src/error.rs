@@ -247,6 +247,16 @@ pub enum StoreError {
         /// The store file.
         path: PathBuf,
     },
+    /// The write-ahead log cannot be replayed: missing while the store
+    /// names one, another session's, or damaged before its last whole
+    /// record. Nothing was replayed and the store file is as it was.
+    #[error("write-ahead log {path}: {error}")]
+    LogCorrupt {
+        /// The log file.
+        path: PathBuf,
+        /// What was wrong.
+        error: crate::wal::LogError,
+    },
     /// The store closed cleanly — every acknowledged write is durable —
     /// but the search index could not commit its last changes (for
     /// instance the disk is full). Searches lag behind the store until the

@@ -14,6 +14,7 @@
 //! A consumer is scoped: one registered by a tenant sees only that tenant's
 //! changes and is found only under that tenant's scope.
 
+use crate::wal::ops::Readable;
 use std::time::{Duration, Instant};
 
 use caselog_core::{CaseId, CaseNumber, Status, TenantId, Timestamp};
@@ -330,7 +331,8 @@ pub(crate) fn tombstone(
 }
 
 /// The lowest feed sequence not pruned.
-fn feed_first(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<u64> {
+fn feed_first(meta: &impl Readable<&'static str, &'static [u8]>) -> Result<u64> {
+    let meta = meta.readable();
     Ok(read_counter(meta, tables::META_FEED_FIRST)?.max(1))
 }
 

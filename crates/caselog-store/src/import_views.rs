@@ -102,7 +102,10 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     }
     written +=
         (by_updated.len() + by_created.len() + by_status.len() + by_user.len() + attention.len() + queue.len()) as u64;
-    t.views_pending.retain(|_, _| false).map_err(&w)?;
+    // One logged removal per id (the write-ahead log replays each write).
+    for id in &ids {
+        t.views_pending.remove(*id).map_err(&w)?;
+    }
     written += ids.len() as u64;
     t.written += written;
     Ok(cases.len() as u64)

@@ -62,6 +62,7 @@ mod tables;
 mod timer;
 mod unread;
 mod views;
+mod wal;
 mod workflow;
 mod write;
 mod writer;
@@ -93,8 +94,35 @@ pub use salvage::{SalvageLoss, SalvageReport};
 pub use snapshot::{check_backup_destination, CopySummary, Snapshot, SnapshotCases};
 pub use store::{Store, STORE_FILE};
 pub use unread::UnreadCount;
+pub use wal::{LogError, WAL_FILE};
 
 /// The repository README's examples, compiled and run as doctests.
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// A named point on the durable path where the crash tests stop the
+/// process (`CASELOG_ABORT_AT=<name>:<n>` aborts at the n-th time the
+/// point is passed). Compiled in only with the `internals` feature.
+#[cfg(feature = "internals")]
+pub(crate) fn fault_point(name: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PLAN: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static PASSED: AtomicU64 = AtomicU64::new(0);
+    let plan = PLAN.get_or_init(|| {
+        let v = std::env::var("CASELOG_ABORT_AT").ok()?;
+        let (point, n) = v.rsplit_once(':')?;
+        Some((point.to_owned(), n.parse().ok()?))
+    });
+    if let Some((point, n)) = plan {
+        if point == name && PASSED.fetch_add(1, Ordering::Relaxed) + 1 >= *n {
+            // No destructors, no flushes: what a kill leaves.
+            std::process::abort();
+        }
+    }
+}
+
+#[cfg(not(feature = "internals"))]
+#[inline(always)]
+pub(crate) fn fault_point(_name: &str) {}

@@ -86,8 +86,10 @@ impl<const N: usize> Histogram<N> {
 
 /// The live counters, shared by the store, its writer thread and the file
 /// backend.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
+    /// When the store was opened: rates are over the time since.
+    opened: std::time::Instant,
     commits: AtomicU64,
     durable_commits: AtomicU64,
     commands: AtomicU64,
@@ -99,10 +101,50 @@ pub(crate) struct Counters {
     bytes_written: AtomicU64,
     write_calls: AtomicU64,
     fsyncs: AtomicU64,
+    /// The write-ahead log's traffic (its appends and syncs are not in
+    /// `bytes_written`/`fsyncs`, which count the store file).
     entries_written: AtomicU64,
+    log_bytes: AtomicU64,
+    log_syncs: AtomicU64,
+    checkpoints: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            opened: std::time::Instant::now(),
+            commits: AtomicU64::default(),
+            durable_commits: AtomicU64::default(),
+            commands: AtomicU64::default(),
+            batch_sizes: Histogram::default(),
+            commit_pages: Histogram::default(),
+            commit_time: Histogram::default(),
+            ack_time: Histogram::default(),
+            acks: AtomicU64::default(),
+            bytes_written: AtomicU64::default(),
+            write_calls: AtomicU64::default(),
+            fsyncs: AtomicU64::default(),
+            entries_written: AtomicU64::default(),
+            log_bytes: AtomicU64::default(),
+            log_syncs: AtomicU64::default(),
+            checkpoints: AtomicU64::default(),
+        }
+    }
 }
 
 impl Counters {
+    /// Records one append to the write-ahead log of `bytes`, synced or not.
+    pub fn log_append(&self, bytes: u64, synced: bool) {
+        relaxed_add(&self.log_bytes, bytes);
+        relaxed_add(&self.log_syncs, u64::from(synced));
+    }
+
+    /// Records one checkpoint (a durable commit of the store file that
+    /// lets the log before it be reused).
+    pub fn checkpoint(&self) {
+        relaxed_add(&self.checkpoints, 1);
+    }
+
     /// Bytes written to the file so far (for per-commit deltas).
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written.load(Ordering::Relaxed)
@@ -135,6 +177,10 @@ impl Counters {
     pub fn snapshot(&self) -> Metrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Metrics {
+            elapsed: self.opened.elapsed(),
+            log_bytes: get(&self.log_bytes),
+            log_syncs: get(&self.log_syncs),
+            checkpoints: get(&self.checkpoints),
             commits: get(&self.commits),
             durable_commits: get(&self.durable_commits),
             commands: get(&self.commands),
@@ -227,6 +273,15 @@ impl LatencySummary {
 /// The store's write-path counters since it was opened.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metrics {
+    /// Time since the store was opened (the span of every count here).
+    pub elapsed: Duration,
+    /// Bytes appended to the write-ahead log (records with their framing).
+    pub log_bytes: u64,
+    /// `fdatasync`s of the write-ahead log: one per durable group commit.
+    pub log_syncs: u64,
+    /// Checkpoints: durable commits of the store file after which the log
+    /// before them may be reused.
+    pub checkpoints: u64,
     /// Write transactions the writer committed (one per batch).
     pub commits: u64,
     /// Of those, durable ones (fsynced before their callers were answered).
@@ -263,6 +318,18 @@ impl Metrics {
         self.commands as f64 / self.commits.max(1) as f64
     }
 
+    /// Commits per second since the store was opened.
+    pub fn commits_per_sec(&self) -> f64 {
+        self.commits as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Syncs per commit: of the store file and of the log together (redb
+    /// syncs its file more than once per durable commit; a logged commit
+    /// syncs only the log).
+    pub fn fsyncs_per_commit(&self) -> f64 {
+        (self.fsyncs + self.log_syncs) as f64 / self.commits.max(1) as f64
+    }
+
     /// Mean bytes written per commit.
     pub fn mean_bytes_per_commit(&self) -> f64 {
         self.bytes_written as f64 / self.commits.max(1) as f64
@@ -273,9 +340,11 @@ impl std::fmt::Display for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "commits {} ({} durable), commands {}, mean batch {:.1}",
+            "commits {} ({} durable) in {:.1} s ({:.0}/s), commands {}, mean batch {:.1}",
             self.commits,
             self.durable_commits,
+            self.elapsed.as_secs_f64(),
+            self.commits_per_sec(),
             self.commands,
             self.mean_batch()
         )?;
@@ -295,6 +364,14 @@ impl std::fmt::Display for Metrics {
             "B-tree entries written: {} ({:.1} per command)",
             self.entries_written,
             self.entries_written as f64 / self.commands.max(1) as f64
+        )?;
+        writeln!(
+            f,
+            "log: {} bytes, {} syncs, {} checkpoints; {:.2} fsyncs per commit (file and log)",
+            self.log_bytes,
+            self.log_syncs,
+            self.checkpoints,
+            self.fsyncs_per_commit()
         )?;
         writeln!(
             f,

@@ -101,6 +101,18 @@ pub struct Options {
     /// to this release's schema, with (cases done, cases in all). Default:
     /// none.
     pub migration_progress: Option<MigrationProgress>,
+    /// Acknowledge durable writes on a sync of the write-ahead log
+    /// (`dir/cases.wal`) instead of a durable commit of the store file
+    /// (see the `wal` module in ARCHITECTURE.md). Applies with
+    /// [`Durability::Immediate`]. Default: `true`.
+    pub wal: bool,
+    /// Bytes of the log's ring (preallocated once). A batch larger than
+    /// half of it commits durably to the store file instead. Default:
+    /// 64 MiB.
+    pub wal_bytes: u64,
+    /// Longest time between checkpoints (durable commits of the store
+    /// file that let the log be reused) while writes come in. Default: 2 s.
+    pub checkpoint_interval: Duration,
 }
 
 /// A callback of a schema migration's progress: (cases done, cases in all).
@@ -171,6 +183,9 @@ impl Default for Options {
             rekey_batch: 5_000,
             index_merge_min_segments: 8,
             migration_progress: None,
+            wal: true,
+            wal_bytes: 64 * 1024 * 1024,
+            checkpoint_interval: Duration::from_secs(2),
         }
     }
 }
@@ -201,6 +216,10 @@ pub struct StorageHooks {
     /// itself still lives in `dir/index`; the hook sees every file
     /// operation. Default: `None` (the directory as is).
     pub index_directory: Option<IndexDirectoryHook>,
+    /// The storage of the write-ahead log instead of the file
+    /// `dir/cases.wal` (same trait and same rules as `backend`: it must
+    /// be empty or hold this store's log). Default: `None` (the file).
+    pub wal: Option<Box<dyn redb::StorageBackend>>,
 }
 
 impl std::fmt::Debug for StorageHooks {
@@ -208,6 +227,7 @@ impl std::fmt::Debug for StorageHooks {
         f.debug_struct("StorageHooks")
             .field("backend", &self.backend)
             .field("index_directory", &self.index_directory.as_ref().map(|_| "hook"))
+            .field("wal", &self.wal)
             .finish()
     }
 }

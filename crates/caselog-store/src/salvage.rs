@@ -131,6 +131,7 @@ fn recover_copy(path: &Path, opts: &Options, damage: &Damage) -> Result<(Arc<Rea
         });
     match opened {
         Ok(db) => {
+            replay_into_copy(path, &tmp, &db, damage);
             let db: Arc<ReadDb> = Arc::new(db);
             Ok((db, tmp))
         }
@@ -138,6 +139,29 @@ fn recover_copy(path: &Path, opts: &Options, damage: &Damage) -> Result<(Arc<Rea
             let _ = std::fs::remove_dir_all(&tmp);
             Err(e)
         }
+    }
+}
+
+/// Replays the store's write-ahead log (copied next to the recovered copy)
+/// into the copy, as an open would: the acknowledged writes the store file
+/// lacks. A log that cannot be replayed leaves the copy as the file had it
+/// (salvage reads what it can).
+fn replay_into_copy(path: &Path, tmp: &Path, db: &Database, damage: &Damage) {
+    let log = path.with_file_name(crate::wal::WAL_FILE);
+    if !log.exists() {
+        return;
+    }
+    let copy = tmp.join(crate::wal::WAL_FILE);
+    let replayed = std::fs::copy(&log, &copy)
+        .map_err(io("copying the log for recovery", &copy))
+        .and_then(|_| crate::wal::open_file(&copy))
+        .and_then(|file| {
+            damage.guard("replaying the log into the copy", || {
+                crate::wal::recover(db, Some(&*file), &copy)
+            })
+        });
+    if let Err(e) = replayed {
+        tracing::warn!("salvage: the log could not be replayed, reading the store file alone: {e}");
     }
 }
 

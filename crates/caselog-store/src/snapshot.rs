@@ -185,6 +185,8 @@ impl Snapshot {
             };
         }
         tables::for_each_table!(copy);
+        // The backup is whole in its file: it has no log to replay.
+        crate::wal::forget_session(&txn)?;
         // redb's default durability is immediate: commit returns after fsync.
         txn.commit()
             .map_err(|e| StoreError::storage("committing the backup", e))?;

@@ -16,7 +16,7 @@ use crate::error::{Result, StoreError};
 use crate::guard::Damage;
 use crate::index::{IndexHandle, IndexProgress};
 use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewFollowUp, NewMessage, Scope, Written};
-use crate::options::{IndexDirectoryHook, Options, StorageHooks};
+use crate::options::{Durability, IndexDirectoryHook, Options, StorageHooks};
 use crate::tables;
 use crate::writer::{Command, CommitWatch, EventCommand, Reply, Writer};
 
@@ -104,6 +104,7 @@ impl Store {
         let StorageHooks {
             backend,
             index_directory,
+            wal: wal_backend,
         } = hooks;
         let (db, existed) = match backend {
             None => {
@@ -132,9 +133,27 @@ impl Store {
             }
         };
         let db = db.map_err(|e| open_error("opening the database", &path, e))?;
+        // The log is replayed before anything else reads or writes the
+        // store: until then the file may lack acknowledged writes.
+        let wal_path = dir.join(crate::wal::WAL_FILE);
+        let logging = opts.wal && opts.durability == Durability::Immediate;
+        let wal_file = match wal_backend {
+            Some(b) => Some(b),
+            None if logging || wal_path.exists() => Some(crate::wal::open_file(&wal_path)?),
+            None => None,
+        };
+        damage.guard("replaying the log", || {
+            crate::wal::recover(&db, wal_file.as_deref(), &wal_path).map(drop)
+        })?;
         damage.guard("checking the store header", || {
             init_or_check(&db, &path, existed, &opts)
         })?;
+        let wal = match wal_file {
+            Some(file) if logging => Some(damage.guard("starting the log", || {
+                crate::wal::Wal::start(&db, file, &wal_path, opts.wal_bytes, opts.checkpoint_interval)
+            })?),
+            _ => None,
+        };
         // The index is opened before the writer starts; a rebuild it needs
         // runs on the indexer thread from one store snapshot.
         let hook: Option<&IndexDirectoryHook> = index_directory.as_ref();
@@ -145,7 +164,7 @@ impl Store {
         let watch = Arc::new(CommitWatch::with_counters(counters));
         watch.publish(damage.guard("reading counters", || last_change(&*db))?);
         let (tx, rx) = bounded(opts.channel_capacity.max(1));
-        let writer = Writer::spawn(db.clone(), opts.clone(), rx, watch.clone())
+        let writer = Writer::spawn(db.clone(), opts.clone(), rx, watch.clone(), wal)
             .map_err(io("starting the writer thread", &dir))?;
         let index = match IndexHandle::start(opened, db.clone(), &opts, watch.clone(), tx.clone()) {
             Ok(index) => index,
@@ -239,6 +258,11 @@ impl Store {
                 .begin_read()
                 .map_err(|e| StoreError::storage("checking the store header", e))?;
             match check_header(&txn, &path)? {
+                // Acknowledged writes in the log that the file lacks need
+                // a replay, which writes.
+                Header::Caselog if crate::wal::needs_replay(&db, &dir.join(crate::wal::WAL_FILE))? => {
+                    Err(StoreError::NeedsRecovery { path: path.clone() })
+                }
                 Header::Caselog => Ok(()),
                 // Only a creation cut short leaves a file without tables,
                 // and initialising it is a write.

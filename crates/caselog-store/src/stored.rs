@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::wal::ops::Readable;
 use caselog_core::Actor;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition};
 
@@ -22,7 +23,8 @@ pub(crate) fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
 }
 
 /// Reads a u64 counter from the meta table (0 when absent).
-pub(crate) fn read_counter(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64> {
+pub(crate) fn read_counter(meta: &impl Readable<&'static str, &'static [u8]>, key: &str) -> Result<u64> {
+    let meta = meta.readable();
     let Some(v) = meta.get(key).map_err(st("reading a counter"))? else {
         return Ok(0);
     };
@@ -35,7 +37,8 @@ pub(crate) fn read_counter(meta: &impl ReadableTable<&'static str, &'static [u8]
 }
 
 /// Loads a case by id (no scope check).
-pub(crate) fn load_case(cases: &impl ReadableTable<u64, &'static [u8]>, id: u64) -> Result<Option<Case>> {
+pub(crate) fn load_case(cases: &impl Readable<u64, &'static [u8]>, id: u64) -> Result<Option<Case>> {
+    let cases = cases.readable();
     match cases.get(id).map_err(st("reading a case"))? {
         Some(v) => records::decode_case(v.value(), id).map(Some),
         None => Ok(None),
@@ -45,11 +48,13 @@ pub(crate) fn load_case(cases: &impl ReadableTable<u64, &'static [u8]>, id: u64)
 /// Resolves a case reference within a scope; another tenant's case is
 /// reported exactly like a missing one.
 pub(crate) fn resolve(
-    cases: &impl ReadableTable<u64, &'static [u8]>,
-    numbers: &impl ReadableTable<&'static str, u64>,
+    cases: &impl Readable<u64, &'static [u8]>,
+    numbers: &impl Readable<&'static str, u64>,
     scope: &Scope,
     case: &CaseRef,
 ) -> Result<Case> {
+    let cases = cases.readable();
+    let numbers = numbers.readable();
     let id = match case {
         CaseRef::Id(id) => Some(id.0),
         CaseRef::Number(n) => numbers
@@ -69,11 +74,12 @@ pub(crate) fn resolve(
 
 /// Entries `from..from + limit` of case `id`'s thread, with their sequences.
 pub(crate) fn read_thread(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
     from: u32,
     limit: u32,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
+    let thread = thread.readable();
     match limit.checked_sub(1) {
         Some(n) => entries(thread, id, from, from.saturating_add(n)),
         None => Ok(Vec::new()),
@@ -82,19 +88,21 @@ pub(crate) fn read_thread(
 
 /// Every entry of case `id`'s thread, with its sequence.
 pub(crate) fn thread_entries(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
+    let thread = thread.readable();
     entries(thread, id, 0, u32::MAX)
 }
 
 /// Entries `first..=last` of case `id`'s thread.
 fn entries(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
     first: u32,
     last: u32,
 ) -> Result<Vec<(u32, ThreadEntry)>> {
+    let thread = thread.readable();
     let mut entries = Vec::new();
     // Authors stored inline by the entries read so far, which later ones
     // may refer to (a reference below `first` is one more read).
@@ -120,10 +128,11 @@ fn entries(
 
 /// Entry `seq` of case `id`'s thread, if there is one.
 pub(crate) fn read_entry(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
     seq: u32,
 ) -> Result<Option<ThreadEntry>> {
+    let thread = thread.readable();
     match thread.get((id, seq)).map_err(st("reading a thread entry"))? {
         Some(v) => records::decode_entry_with(v.value(), id, seq, |k| inline_author(thread, id, k)).map(Some),
         None => Ok(None),
@@ -152,7 +161,7 @@ fn inline_author(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64
 /// turns), directly or through their own reference. Two or four reads of
 /// keys next to the one being written.
 pub(crate) fn same_author_as(
-    thread: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    thread: &impl Readable<(u64, u32), &'static [u8]>,
     id: u64,
     seq: u32,
     actor: &Actor,
@@ -160,6 +169,7 @@ pub(crate) fn same_author_as(
     if *actor == Actor::System {
         return Ok(None);
     }
+    let thread = thread.readable();
     for j in [seq.checked_sub(2), seq.checked_sub(1)].into_iter().flatten() {
         let Some(v) = thread.get((id, j)).map_err(st("reading a thread entry"))? else {
             continue;
@@ -178,16 +188,14 @@ pub(crate) fn same_author_as(
 }
 
 /// A case's whole thread, oldest first.
-pub(crate) fn full_thread(thread: &impl ReadableTable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
+pub(crate) fn full_thread(thread: &impl Readable<(u64, u32), &'static [u8]>, id: u64) -> Result<Vec<ThreadEntry>> {
+    let thread = thread.readable();
     Ok(thread_entries(thread, id)?.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Change-log entries after `after`, at most `limit`: (sequence, case id).
-pub(crate) fn changes_after(
-    changes: &impl ReadableTable<u64, u64>,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<(u64, u64)>> {
+pub(crate) fn changes_after(changes: &impl Readable<u64, u64>, after: u64, limit: usize) -> Result<Vec<(u64, u64)>> {
+    let changes = changes.readable();
     let mut out = Vec::new();
     for item in changes
         .range(after.saturating_add(1)..)

@@ -15,14 +15,14 @@
 //! changed in the same transaction as the entries they count, so a view's
 //! total is a point read instead of a scan.
 
-use redb::{ReadableTable, Table};
+use redb::ReadableTable;
 
 use crate::error::{st, Result, StoreError};
 use crate::model::Case;
 use crate::options::Options;
 use crate::records::{category_from_byte, encode_queue_value, marketplace_bytes, status_from_byte, ViewSummary};
 use crate::tables::{order_bits, ALL_SCOPE};
-use crate::write::{queue_key, Tables};
+use crate::write::{queue_key, Table, Tables};
 
 /// Length of a `by_created` value written by this release: status,
 /// category, marketplace. (Schema 1 wrote a 20-byte [`ViewSummary`],

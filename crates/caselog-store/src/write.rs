@@ -5,11 +5,16 @@
 //! commands of its batch commit normally.
 
 use crate::stored::{full_thread, load_case, read_counter, resolve};
+use crate::wal::ops::Readable;
 use caselog_core::{
     create, find_duplicate, transition, validate_body, validate_title, Actor, AttachmentMeta, AttachmentPolicy,
     CaseEvent, CaseId, CaseNumber, DuplicateFacts, PerformanceTier, QueueInputs, Status, TenantId, Timestamp,
 };
-use redb::{ReadableTable, Table, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
+
+/// The writer's tables record every write into the batch's log record
+/// (`wal::ops`); reads go to redb's table as before.
+pub(crate) type Table<'t, K, V> = crate::wal::ops::Logged<'t, K, V>;
 use sha2::{Digest, Sha256};
 
 use crate::error::{st, Result, StoreError};
@@ -55,8 +60,15 @@ pub(crate) struct Tables<'t> {
 }
 
 impl<'t> Tables<'t> {
+    /// The tables, writing nothing to a log (open-time work, tests).
     pub fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        Self::open_logged(txn, None)
+    }
+
+    /// The tables, recording every write into `log` when given.
+    pub fn open_logged(txn: &'t WriteTransaction, log: Option<&'t crate::wal::ops::OpLog>) -> Result<Self> {
         let o = &st::<redb::TableError>("opening tables");
+        let txn = crate::wal::ops::LoggingTxn::new(txn, log);
         Ok(Tables {
             meta: txn.open_table(tables::META).map_err(o)?,
             cases: txn.open_table(tables::CASES).map_err(o)?,
@@ -695,12 +707,15 @@ fn first_difference(
 /// reply deadlines first, every one chosen before any is applied. Also
 /// read by the timer thread to skip a pass (and its commit) with nothing due.
 pub(crate) fn due_timers(
-    attention: &impl ReadableTable<(&'static str, u64, u64), ()>,
-    by_status: &impl ReadableTable<(&'static str, u8, u64, u64), ()>,
-    cases: &impl ReadableTable<u64, &'static [u8]>,
+    attention: &impl Readable<(&'static str, u64, u64), ()>,
+    by_status: &impl Readable<(&'static str, u8, u64, u64), ()>,
+    cases: &impl Readable<u64, &'static [u8]>,
     lifecycle: &caselog_core::LifecyclePolicy,
     now: Timestamp,
 ) -> Result<Vec<(u64, CaseEvent)>> {
+    let attention = attention.readable();
+    let by_status = by_status.readable();
+    let cases = cases.readable();
     let mut due: Vec<(u64, CaseEvent)> = Vec::new();
     let range = attention
         .range((ALL_SCOPE, 0, 0)..=(ALL_SCOPE, order_bits(now.as_millis()), u64::MAX))

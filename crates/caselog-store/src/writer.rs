@@ -14,7 +14,9 @@
 //! nothing is retried on a file in an unknown state.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use caselog_core::Timestamp;
@@ -122,7 +124,8 @@ impl CommitWatch {
     }
 
     pub fn publish(&self, committed: u64) {
-        if let Ok(mut s) = self.state.lock() {
+        {
+            let mut s = self.state.lock();
             s.committed = s.committed.max(committed);
         }
         self.changed.notify_all();
@@ -140,30 +143,22 @@ impl CommitWatch {
     }
 
     pub fn close(&self) {
-        if let Ok(mut s) = self.state.lock() {
-            s.closed = true;
-        }
+        self.state.lock().closed = true;
         self.changed.notify_all();
     }
 
     /// The highest committed change.
     pub fn committed(&self) -> u64 {
-        self.state.lock().map(|s| s.committed).unwrap_or(0)
+        self.state.lock().committed
     }
 
     /// Waits until the committed change passes `seen` or the watch closes,
     /// at most `timeout`. Returns the committed change and whether closed.
     pub fn wait_past(&self, seen: u64, timeout: std::time::Duration) -> (u64, bool) {
-        let Ok(guard) = self.state.lock() else {
-            return (0, true);
-        };
-        match self
-            .changed
-            .wait_timeout_while(guard, timeout, |s| s.committed <= seen && !s.closed)
-        {
-            Ok((s, _)) => (s.committed, s.closed),
-            Err(_) => (0, true),
-        }
+        let mut s = self.state.lock();
+        self.changed
+            .wait_while_for(&mut s, |s| s.committed <= seen && !s.closed, timeout);
+        (s.committed, s.closed)
     }
 }
 
@@ -187,6 +182,10 @@ pub(crate) struct Writer {
     rx: Receiver<Command>,
     watch: Arc<CommitWatch>,
     poisoned: Option<String>,
+    /// The write-ahead log, when durable writes are acknowledged on it.
+    wal: Option<crate::wal::Wal>,
+    /// The last batch's op buffer, kept for its capacity.
+    op_buf: Vec<u8>,
 }
 
 impl Writer {
@@ -195,6 +194,7 @@ impl Writer {
         opts: Options,
         rx: Receiver<Command>,
         watch: Arc<CommitWatch>,
+        wal: Option<crate::wal::Wal>,
     ) -> std::io::Result<JoinHandle<Result<()>>> {
         let writer = Writer {
             db,
@@ -202,6 +202,8 @@ impl Writer {
             rx,
             watch,
             poisoned: None,
+            wal,
+            op_buf: Vec::new(),
         };
         std::thread::Builder::new()
             .name("caselog-writer".into())
@@ -214,7 +216,23 @@ impl Writer {
     fn run(mut self) -> Result<()> {
         // `recv` keeps returning queued commands after every sender is gone,
         // so shutdown drains and commits what was accepted.
-        while let Ok(first) = self.rx.recv() {
+        loop {
+            // With records logged since the last checkpoint, an idle
+            // writer checkpoints when the interval is up.
+            let first = match self.wal.as_ref().and_then(crate::wal::Wal::until_checkpoint) {
+                Some(wait) => match self.rx.recv_timeout(wait) {
+                    Ok(c) => c,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        self.idle_checkpoint();
+                        continue;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match self.rx.recv() {
+                    Ok(c) => c,
+                    Err(_) => break,
+                },
+            };
             let mut batch = vec![first];
             while batch.len() < self.opts.max_batch.max(1) {
                 match self.rx.try_recv() {
@@ -235,6 +253,7 @@ impl Writer {
         // A final durable commit makes deferred writes durable at shutdown.
         let result = match &self.poisoned {
             Some(reason) => Err(StoreError::Poisoned(reason.clone())),
+            None if self.wal.is_some() => self.close_log(),
             None if self.opts.durability == Durability::Deferred => self.sync_now(),
             None => Ok(()),
         };
@@ -249,6 +268,37 @@ impl Writer {
         txn.commit().map_err(|e| StoreError::storage("syncing", e))
     }
 
+    /// A checkpoint with no batch: the store file made durable up to the
+    /// log's end. A failure poisons the writer like a failed commit.
+    fn idle_checkpoint(&mut self) {
+        if self.poisoned.is_some() {
+            return;
+        }
+        let Some(wal) = &mut self.wal else { return };
+        let entry = wal.checkpoint_entry();
+        match commit_meta(&self.db, |meta| {
+            meta.insert(crate::wal::META_WAL, entry.as_slice()).map(drop)
+        }) {
+            Ok(()) => {
+                wal.checkpointed();
+                self.watch.counters.checkpoint();
+            }
+            Err(e) => {
+                tracing::error!("checkpoint failed, the store stops accepting writes: {e}");
+                self.poisoned = Some(e.to_string());
+            }
+        }
+    }
+
+    /// The clean end of a log session: everything is in the store file,
+    /// durably, and nothing is left to replay.
+    fn close_log(&mut self) -> Result<()> {
+        crate::fault_point("wal-close");
+        commit_meta(&self.db, |meta| meta.remove(crate::wal::META_WAL).map(drop))?;
+        self.watch.counters.checkpoint();
+        Ok(())
+    }
+
     fn process(&mut self, batch: Vec<Command>) {
         if let Some(reason) = &self.poisoned {
             let err = StoreError::Poisoned(reason.clone());
@@ -258,10 +308,16 @@ impl Writer {
             return;
         }
         let durable = batch.iter().any(|c| c.needs_durable(self.opts.durability));
+        // `sync` asks for the store file itself to be durable; an import
+        // chunk is large and is written once, to the store file, rather
+        // than to the log and then the file.
+        let force_checkpoint = batch
+            .iter()
+            .any(|c| matches!(c, Command::Sync { .. } | Command::Import { .. }));
         let commands = batch.len();
         let written_before = self.watch.counters.bytes_written();
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
-        let outcome = self.apply_batch(batch, durable, &mut pending);
+        let outcome = self.apply_batch(batch, durable, force_checkpoint, &mut pending);
         match outcome {
             Ok((last_change, commit_time)) => {
                 let written = self.watch.counters.bytes_written().saturating_sub(written_before);
@@ -294,9 +350,15 @@ impl Writer {
         &mut self,
         batch: Vec<Command>,
         durable: bool,
+        force_checkpoint: bool,
         pending: &mut Vec<Pending>,
     ) -> Result<(u64, std::time::Duration)> {
         let mut batch = batch.into_iter();
+        // The batch's writes as the log records them (declared before the
+        // transaction, which the tables borrowing it must not outlive).
+        let ops: crate::wal::ops::OpLog = std::cell::RefCell::new(std::mem::take(&mut self.op_buf));
+        ops.borrow_mut().clear();
+        let logging = self.wal.is_some();
         // Until a command has run, a failure is answered to every caller:
         // nothing was applied.
         let refuse_all = |batch: std::vec::IntoIter<Command>, e: StoreError| {
@@ -306,11 +368,13 @@ impl Writer {
             }
             e
         };
-        let txn = match self.begin(durable) {
+        // With the log, the batch is durable once logged; the store file
+        // commits without a sync unless this batch is a checkpoint.
+        let mut txn = match self.begin(durable && !logging) {
             Ok(txn) => txn,
             Err(e) => return Err(refuse_all(batch, e)),
         };
-        let mut t = match Tables::open(&txn) {
+        let mut t = match Tables::open_logged(&txn, logging.then_some(&ops)) {
             Ok(t) => t,
             Err(e) => return Err(refuse_all(batch, e)),
         };
@@ -339,10 +403,41 @@ impl Writer {
         ctx.save(&mut t)?;
         let last_change = ctx.next_change.saturating_sub(1);
         let entries = t.written;
-        drop(t);
         let commit_start = std::time::Instant::now();
+        let mut checkpoint = false;
+        if let Some(wal) = &mut self.wal {
+            let len = ops.borrow().len();
+            // A batch too large for the log, a due checkpoint or `sync`:
+            // the batch commits durably to the store file and records
+            // that the log before it is applied.
+            checkpoint = force_checkpoint || !wal.fits(len) || wal.checkpoint_due();
+            if checkpoint {
+                t.meta
+                    .insert(crate::wal::META_WAL, wal.checkpoint_entry().as_slice())
+                    .map_err(|e| StoreError::storage("recording a checkpoint", e))?;
+            } else if len > 0 {
+                // Every record is synced: records after an unsynced one
+                // could reach the disk while it is torn, which would read
+                // as corruption before the tail.
+                let written = wal.append(&ops.borrow(), true)?;
+                self.watch.counters.log_append(written, true);
+            }
+        }
+        drop(t);
+        if checkpoint {
+            txn.set_durability(redb::Durability::Immediate)
+                .map_err(|e| StoreError::storage("recording a checkpoint", e))?;
+            crate::fault_point("wal-checkpoint");
+        }
         txn.commit().map_err(|e| StoreError::storage("committing", e))?;
         self.watch.counters.entries(entries);
+        if checkpoint {
+            if let Some(wal) = &mut self.wal {
+                wal.checkpointed();
+                self.watch.counters.checkpoint();
+            }
+        }
+        self.op_buf = ops.into_inner();
         Ok((last_change, commit_start.elapsed()))
     }
 
@@ -359,6 +454,21 @@ impl Writer {
         .map_err(|e| StoreError::storage("starting a write", e))?;
         Ok(txn)
     }
+}
+
+/// Commits one durable transaction that changes only `meta`.
+fn commit_meta(
+    db: &Database,
+    change: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>) -> std::result::Result<(), redb::StorageError>,
+) -> Result<()> {
+    let s = |e: redb::Error| StoreError::storage("checkpointing", e);
+    let txn = db.begin_write().map_err(|e| s(e.into()))?;
+    {
+        let mut meta = txn.open_table(crate::tables::META).map_err(|e| s(e.into()))?;
+        change(&mut meta).map_err(|e| s(e.into()))?;
+    }
+    crate::fault_point("wal-checkpoint");
+    txn.commit().map_err(|e| s(e.into()))
 }
 
 /// Whether an error means the transaction itself is broken (as opposed to

@@ -215,6 +215,7 @@ fn build_original() -> Original {
         let hooks = StorageHooks {
             backend: Some(Box::new(Tracing::open(&dir.path().join(STORE_FILE), trace.clone()))),
             index_directory: None,
+            wal: None,
         };
         let store = Store::open_read_only_with(dir.path(), Options::default(), hooks).unwrap();
         let case = store

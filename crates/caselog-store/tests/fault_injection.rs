@@ -817,6 +817,9 @@ fn fault_options(durability: Durability) -> Options {
         import_chunk: 3,
         import_durable_every: 2,
         index_commit_interval: Duration::from_millis(10),
+        // Checkpoints and laps of the log's ring within one workload.
+        wal_bytes: 256 * 1024,
+        checkpoint_interval: Duration::from_millis(20),
         ..Options::default()
     }
 }
@@ -825,14 +828,18 @@ fn store_file(dir: &Path) -> PathBuf {
     dir.join(STORE_FILE)
 }
 
-/// A store whose redb file goes through a [`FaultyBackend`].
+/// A store whose redb file and write-ahead log go through
+/// [`FaultyBackend`]s sharing one fault plan (a log write or sync counts
+/// as a `Write` or `Sync` like the store file's).
 fn open_faulty(dir: &Path, faults: &Faults, opts: Options) -> Result<Store, StoreError> {
     let backend = FaultyBackend::open(&store_file(dir), faults.clone());
+    let log = FaultyBackend::open(&dir.join(WAL_FILE), faults.clone());
     Store::open_with(
         dir,
         opts,
         StorageHooks {
             backend: Some(Box::new(backend)),
+            wal: Some(Box::new(log)),
             ..StorageHooks::default()
         },
     )
@@ -840,11 +847,12 @@ fn open_faulty(dir: &Path, faults: &Faults, opts: Options) -> Result<Store, Stor
 
 /// Runs the workload once without faults and counts the operations of each
 /// kind it causes, so fault points can be drawn from the whole run.
-fn dry_run_counts(opts: Options, workload: Workload) -> ([u64; OPS], u64) {
+fn dry_run_counts(opts: Options, workload: Workload) -> ([u64; OPS], u64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::default();
     let ix = Faults::default();
     let power = Power::default();
+    let log_power = Power::default();
     {
         let store = Store::open_with(
             dir.path(),
@@ -852,6 +860,10 @@ fn dry_run_counts(opts: Options, workload: Workload) -> ([u64; OPS], u64) {
             StorageHooks {
                 backend: Some(Box::new(FaultyBackend::open(&store_file(dir.path()), faults.clone()))),
                 index_directory: Some(faulty_index(&ix)),
+                wal: Some(Box::new(FaultyBackend::open(
+                    &dir.path().join(WAL_FILE),
+                    faults.clone(),
+                ))),
             },
         )
         .unwrap();
@@ -872,15 +884,18 @@ fn dry_run_counts(opts: Options, workload: Workload) -> ([u64; OPS], u64) {
             opts,
             StorageHooks {
                 backend: Some(Box::new(PowerLossBackend(power.clone()))),
+                wal: Some(Box::new(PowerLossBackend(log_power.clone()))),
                 ..StorageHooks::default()
             },
         )
         .unwrap();
         let before = power.ops();
+        let log_before = log_power.ops();
         run_workload(&store, &Ledger::default(), 1, workload);
         let power_ops = power.ops() - before;
+        let log_ops = log_power.ops() - log_before;
         store.shutdown().unwrap();
-        (counts, power_ops)
+        (counts, power_ops, log_ops)
     }
 }
 
@@ -1088,7 +1103,7 @@ fn storage_faults_at_random_points_lose_no_acknowledged_write() {
         cache_bytes: 64 * 1024,
         ..fault_options(Durability::Immediate)
     };
-    let (counts, _) = dry_run_counts(opts.clone(), WORKLOAD);
+    let (counts, _, _) = dry_run_counts(opts.clone(), WORKLOAD);
     eprintln!("operations in a fault-free run: {counts:?}");
     let stats = Arc::new(Mutex::new(HashMap::<String, u64>::new()));
     let seen = stats.clone();
@@ -1199,7 +1214,7 @@ fn power_loss_with_torn_unsynced_writes_keeps_every_durable_write() {
 }
 
 fn power_loss_property(name: &str, default_seed: u64, iters: u64, torn: bool) {
-    let (_, power_ops) = dry_run_counts(fault_options(Durability::Immediate), WORKLOAD);
+    let (_, power_ops, log_ops) = dry_run_counts(fault_options(Durability::Immediate), WORKLOAD);
     let cut_mid_run = Arc::new(AtomicU64::new(0));
     let mid_run = cut_mid_run.clone();
     run_seeds(name, iters, default_seed, move |seed| {
@@ -1216,6 +1231,10 @@ fn power_loss_property(name: &str, default_seed: u64, iters: u64, torn: bool) {
         };
         let dir = tempfile::tempdir().unwrap();
         let power = Power::default();
+        // The write-ahead log on a disk of its own: the power goes on one
+        // of the two first (inside a log append, or inside a checkpoint),
+        // then on the other.
+        let log_power = Power::default();
         let ledger = Ledger::default();
         {
             let store = Store::open_with(
@@ -1223,16 +1242,24 @@ fn power_loss_property(name: &str, default_seed: u64, iters: u64, torn: bool) {
                 opts.clone(),
                 StorageHooks {
                     backend: Some(Box::new(PowerLossBackend(power.clone()))),
+                    wal: Some(Box::new(PowerLossBackend(log_power.clone()))),
                     ..StorageHooks::default()
                 },
             )
             .unwrap();
-            power.cut_after(1 + rng.below(power_ops + 2), torn.then(|| rng.next()));
+            let first = if durability == Durability::Immediate && rng.chance(50) {
+                log_power.cut_after(1 + rng.below(log_ops + 2), torn.then(|| rng.next()));
+                &log_power
+            } else {
+                power.cut_after(1 + rng.below(power_ops + 2), torn.then(|| rng.next()));
+                &power
+            };
             run_workload(&store, &ledger, seed, workload);
-            if power.lock().dead {
+            if first.lock().dead {
                 mid_run.fetch_add(1, Ordering::SeqCst);
             }
             power.cut_now();
+            log_power.cut_now();
             // The machine is off: the store must still answer and stop.
             if let Err(e) = one_case(&store, "After the power cut") {
                 assert_failing_store_error(&e);
@@ -1240,6 +1267,7 @@ fn power_loss_property(name: &str, default_seed: u64, iters: u64, torn: bool) {
             let _ = store.shutdown();
         }
         std::fs::write(store_file(dir.path()), power.durable_image()).unwrap();
+        std::fs::write(dir.path().join(WAL_FILE), log_power.durable_image()).unwrap();
         let store = Store::open(dir.path(), opts).unwrap();
         let synced_below = ledger.synced_below.load(Ordering::SeqCst);
         check_store(&store, &ledger, |order, ack| match durability {
@@ -1266,7 +1294,7 @@ fn power_loss_property(name: &str, default_seed: u64, iters: u64, torn: bool) {
 fn index_faults_at_random_points_are_reported_and_recovered() {
     let opts = fault_options(Durability::Deferred);
     let workload = Workload { imports: 4, ..WORKLOAD };
-    let (counts, _) = dry_run_counts(opts.clone(), workload);
+    let (counts, _, _) = dry_run_counts(opts.clone(), workload);
     let reported = Arc::new(AtomicU64::new(0));
     let seen = reported.clone();
     run_seeds("index faults", 16, 0x5EED_0004, move |seed| {

@@ -145,8 +145,11 @@ fn a_store_that_needs_recovery_is_refused_read_only_and_salvaged_in_a_copy() {
                 ))
                 .unwrap();
         }
-        // The file as a crash would leave it: copied while open for writing.
-        std::fs::copy(dir.path().join(STORE_FILE), crashed.path().join(STORE_FILE)).unwrap();
+        // The files as a crash would leave them: copied while open for
+        // writing (the store file and the write-ahead log).
+        for name in [STORE_FILE, WAL_FILE] {
+            std::fs::copy(dir.path().join(name), crashed.path().join(name)).unwrap();
+        }
         store.shutdown().unwrap();
     }
     let before = files(crashed.path());
@@ -248,6 +251,7 @@ fn an_index_that_cannot_commit_on_a_full_disk_is_reported_lagging_and_the_import
     let hooks = StorageHooks {
         backend: None,
         index_directory: Some(hook),
+        wal: None,
     };
     let store = Store::open_with(dir.path(), fast_options(), hooks).unwrap();
     full.store(true, Ordering::SeqCst);
@@ -338,6 +342,7 @@ fn reads_work_while_the_disk_is_full() {
     let hooks = StorageHooks {
         backend: Some(full_file(&file)),
         index_directory: None,
+        wal: None,
     };
     let rw = Store::open_with(dir.path(), fast_options(), hooks);
     assert_eq!(rw.err().and_then(|e| e.io_kind()), Some(io::ErrorKind::StorageFull));
@@ -345,6 +350,7 @@ fn reads_work_while_the_disk_is_full() {
     let hooks = StorageHooks {
         backend: Some(full_file(&file)),
         index_directory: None,
+        wal: None,
     };
     let store = Store::open_read_only_with(dir.path(), Options::default(), hooks).unwrap();
     let all = Scope::AllTenants;

@@ -125,6 +125,7 @@ fn gated(gate: &Arc<Gate>) -> StorageHooks {
                 gate: gate.clone(),
             }) as Box<dyn Directory>
         })),
+        wal: None,
     }
 }
 

@@ -2,7 +2,9 @@
 //! rebuild, `reindex`, and stopping it.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Sender};
@@ -170,10 +172,7 @@ impl IndexHandle {
             if s.ended {
                 return Err(StoreError::ShutDown);
             }
-            s = match self.shared.changed.wait_timeout(s, PROGRESS_POLL) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
+            self.shared.changed.wait_for(&mut s, PROGRESS_POLL);
         }
     }
 
@@ -184,7 +183,7 @@ impl IndexHandle {
 
     /// Gives back the writer's channel; call before stopping the writer.
     pub fn release_writer(&self) {
-        self.pruner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.pruner.lock().take();
     }
 
     /// Asks the indexer to apply what the writer committed, commit and end,

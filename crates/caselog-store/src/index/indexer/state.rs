@@ -3,7 +3,9 @@
 //! and the public status types.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use tantivy::{IndexReader, Searcher};
@@ -205,9 +207,7 @@ impl Drop for PruneHold {
 
 impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock only means a panicking thread held it; the state
-        // is a few plain values that stay meaningful.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 
     pub(super) fn publish(&self, change: u64) {
@@ -220,7 +220,7 @@ impl Shared {
         // the cached columns of the old one must not be taken for theirs.
         self.columns.clear();
         let (reader, generation) = reader.unzip();
-        *self.reader.write().unwrap_or_else(|p| p.into_inner()) = reader;
+        *self.reader.write() = reader;
         self.publish_generation(generation);
     }
 
@@ -233,7 +233,7 @@ impl Shared {
                 c.stale_documents += n;
             });
         }
-        *self.published.write().unwrap_or_else(|p| p.into_inner()) = generation;
+        *self.published.write() = generation;
     }
 
     /// Counts matches a search skipped as stale.
@@ -244,11 +244,11 @@ impl Shared {
     }
 
     pub(super) fn current_generation(&self) -> Option<Generation> {
-        self.published.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.published.read().clone()
     }
 
     pub(super) fn current_reader(&self) -> Option<IndexReader> {
-        self.reader.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.reader.read().clone()
     }
 
     pub(super) fn count(&self, f: impl FnOnce(&mut IndexCounters)) {
@@ -335,10 +335,7 @@ impl Shared {
             if now >= deadline {
                 return Ok(false);
             }
-            s = match self.changed.wait_timeout(s, deadline - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
+            self.changed.wait_for(&mut s, deadline - now);
         }
     }
 

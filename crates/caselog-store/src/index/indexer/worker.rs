@@ -3,7 +3,9 @@
 //! and recovery from failures.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
@@ -291,9 +293,9 @@ impl Indexer {
                 return Err(error);
             }
             {
-                let s = self.shared.lock();
+                let mut s = self.shared.lock();
                 // Woken early only by stop.
-                let _ = self.shared.changed.wait_timeout_while(s, pause, |s| !s.stop);
+                self.shared.changed.wait_while_for(&mut s, |s| !s.stop, pause);
             }
             pause = (pause * 2).min(RETRY_MAX);
             if self.shared.lock().stop {
@@ -561,7 +563,7 @@ impl Indexer {
             return;
         }
         let upto = self.committed + 1;
-        let guard = self.pruner.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.pruner.lock();
         if let Some(tx) = guard.as_ref() {
             let (reply, _answer) = bounded(1);
             if tx.try_send(Command::PruneChanges { upto, reply }).is_ok() {

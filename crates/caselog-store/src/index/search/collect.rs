@@ -6,7 +6,9 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
@@ -71,7 +73,7 @@ impl ColumnCache {
     /// opened them yet.
     pub(crate) fn get(&self, searcher: &tantivy::Searcher) -> Result<Arc<SearcherColumns>> {
         let generation = searcher.generation().generation_id();
-        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = || self.0.lock();
         if let Some(cached) = lock()
             .as_ref()
             .filter(|c| c.generation == generation && c.covers(searcher))
@@ -100,7 +102,7 @@ impl ColumnCache {
 
     /// Forgets the cached columns (the index was replaced).
     pub(crate) fn clear(&self) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.0.lock() = None;
     }
 }
 
