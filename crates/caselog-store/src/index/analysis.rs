@@ -321,24 +321,46 @@ pub fn analyze(analyzer: Analyzer, text: &str) -> Vec<Token> {
 /// Words a [`CharsAnalysis`] remembers before it starts over.
 const MEMO_WORDS: usize = 16_384;
 
-/// The chars analyzer for many texts of one vocabulary (the titles and
-/// messages of a page of hits, for highlighting): each distinct word is
-/// lowercased, folded and stemmed once and then looked up, and the
-/// normalizer is built once, not per text. Gives exactly what
-/// [`analyze`]`(Analyzer::Chars, text)` gives: a word's token depends on
-/// the word alone.
+/// The chars analyzer for highlighting a page of hits (their titles and
+/// messages) with one set of words: each distinct word is lowercased,
+/// folded and stemmed once and then looked up, the normalizer is built once,
+/// not per text, and a plain English word that cannot stem to any of the
+/// wanted tokens is not stemmed at all. Its token then gets a text no query
+/// token has, at the same place, so phrases still see it between their
+/// words. A stem keeps its word's first characters (all but the last two of
+/// the stem, the assumption [`crate::index::search`]'s probes rest on, which
+/// a property test checks): a word that does not start with that much of a
+/// wanted token cannot become it. For the wanted tokens, gives exactly the
+/// tokens of [`analyze`]`(Analyzer::Chars, text)`.
 pub(crate) struct CharsAnalysis {
     normalizer: WordNormalizer,
 }
 
+/// The text of a word's token when it can be no wanted token (a control
+/// character: never part of a word, so never in a query token).
+pub(crate) const UNWANTED: &str = "\u{1}";
+
 impl CharsAnalysis {
-    pub(crate) fn new() -> CharsAnalysis {
+    /// An analysis for finding the tokens of `wanted` (each a phrase of
+    /// chars tokens).
+    pub(crate) fn new(wanted: &[Vec<String>]) -> CharsAnalysis {
         let mut normalizer = WordNormalizer::new();
         normalizer.memo = Some(HashMap::new());
+        let mut stems: Vec<String> = wanted
+            .iter()
+            .flatten()
+            .filter(|t| t.is_ascii())
+            .filter_map(|t| t.get(..t.len().saturating_sub(2)))
+            .map(str::to_owned)
+            .collect();
+        stems.sort();
+        stems.dedup();
+        normalizer.stems = Some(stems);
         CharsAnalysis { normalizer }
     }
 
-    /// The chars tokens of `text`.
+    /// The chars tokens of `text` (see [`CharsAnalysis`] for the words that
+    /// cannot be wanted).
     pub(crate) fn analyze(&mut self, text: &str) -> Vec<Token> {
         let mut tokens = Vec::new();
         scan(Mode::Chars, text, usize::MAX, &mut self.normalizer, &mut tokens, None);
@@ -736,6 +758,10 @@ struct WordNormalizer {
     /// Words already normalized, when remembering them pays (see
     /// [`CharsAnalysis`]).
     memo: Option<HashMap<String, String>>,
+    /// When set, the beginnings a stem must have to be wanted: other plain
+    /// English words are not stemmed and give [`UNWANTED`] (see
+    /// [`CharsAnalysis`]).
+    stems: Option<Vec<String>>,
 }
 
 impl WordNormalizer {
@@ -748,11 +774,24 @@ impl WordNormalizer {
                 .filter(Stemmer::new(Language::English))
                 .build(),
             memo: None,
+            stems: None,
         }
     }
 
     /// `word` is already width-folded and free of combining marks.
     fn normalize(&mut self, word: &str) -> String {
+        if let Some(stems) = &self.stems {
+            // A word the stemmer would see (plain ASCII letters, not cut).
+            let plain =
+                word.len() <= MAX_WORD_BYTES && !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphabetic());
+            if plain
+                && !stems
+                    .iter()
+                    .any(|p| word.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+            {
+                return UNWANTED.to_owned();
+            }
+        }
         if let Some(text) = self.memo.as_ref().and_then(|m| m.get(word)) {
             return text.clone();
         }

@@ -37,7 +37,7 @@ impl Highlighter {
     /// and merged, and how many distinct words and phrases matched.
     #[cfg(test)]
     pub fn find(&self, text: &str) -> (Vec<Range<usize>>, usize) {
-        self.find_with(text, &mut CharsAnalysis::new())
+        self.find_with(text, &mut CharsAnalysis::new(&self.plans))
     }
 
     /// [`Highlighter::find`] with an analysis shared by the texts of a page.
@@ -141,8 +141,12 @@ impl Highlighter {
     /// the start of the first message with text when nothing matches.
     #[cfg(test)]
     pub fn snippet(&self, entries: &[(u32, &str)]) -> Option<Snippet> {
-        self.snippet_with(&mut Listed(entries), &self.probes(), &mut CharsAnalysis::new())
-            .unwrap_or(None)
+        self.snippet_with(
+            &mut Listed(entries),
+            &self.probes(),
+            &mut CharsAnalysis::new(&self.plans),
+        )
+        .unwrap_or(None)
     }
 
     /// [`Highlighter::snippet`] with the probes of [`Highlighter::probes`]

@@ -638,7 +638,7 @@ impl Store {
                 .begin_read()
                 .map_err(|e| StoreError::storage("reading search hits", e))?;
             hits = render(&txn, &columns, page, opts.sort, Missing::Error)?;
-            let mut analysis = CharsAnalysis::new();
+            let mut analysis = CharsAnalysis::new(&highlighter.plans);
             highlighter.titles(&mut hits, &mut analysis);
             if opts.snippets {
                 decorate(&txn, &highlighter, &mut analysis, &mut hits)?;
@@ -983,7 +983,7 @@ mod tests {
             };
             let h = Highlighter::new(&parsed.root);
             let probes = h.probes();
-            let mut analysis = CharsAnalysis::new();
+            let mut analysis = CharsAnalysis::new(&h.plans);
             for text in &texts {
                 let (spans, distinct) = find_plain(&h, text);
                 let (most_distinct, most_spans) = Highlighter::bound(&probes, text);
@@ -998,6 +998,24 @@ mod tests {
                 h.snippet_with(&mut Listed(&entries), &probes, &mut analysis).unwrap(),
                 snippet_plain(&h, &entries)
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// A stem keeps all but its last two characters from its word, as
+        /// the probes and `CharsAnalysis` assume (the suffixes are those
+        /// Porter2 rewrites).
+        #[test]
+        fn stems_keep_the_beginning_of_their_word(
+            word in "[a-zA-Z]{1,9}(ing|ed|ies|ied|ly|ational|ization|fulness|ness|ement|ous|ive|ize|bli|ogi|li|eed|eedly|ingly|edly|s|sses|y|e|at|bl|iz|ying|ies|us|ss)?",
+        ) {
+            for t in crate::index::analysis::analyze(crate::index::analysis::Analyzer::Chars, &word) {
+                let keep = t.text.len().saturating_sub(2);
+                proptest::prop_assert!(
+                    word.to_ascii_lowercase().starts_with(&t.text[..keep]),
+                    "{:?} stems to {:?}", word, t.text
+                );
+            }
         }
     }
 

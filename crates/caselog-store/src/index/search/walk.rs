@@ -87,7 +87,7 @@ impl<'s> SearchWalk<'s> {
         }
         let txn = self.store.read_txn()?;
         let mut hits = render(&txn, &self.columns, page, self.sort, Missing::Skip)?;
-        let mut analysis = CharsAnalysis::new();
+        let mut analysis = CharsAnalysis::new(&self.highlighter.plans);
         if self.titles {
             self.highlighter.titles(&mut hits, &mut analysis);
         }
