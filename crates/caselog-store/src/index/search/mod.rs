@@ -931,7 +931,9 @@ mod tests {
     /// limits), the first with every word, else the most distinct words,
     /// then the most spans, the earliest on a tie.
     fn snippet_plain(h: &Highlighter, entries: &[(u32, &str)]) -> Option<Snippet> {
-        let mut best: Option<(usize, usize, u32, &str, Vec<Range<usize>>)> = None;
+        // (distinct matches, spans, entry, body, spans) of the best message.
+        type Best<'t> = (usize, usize, u32, &'t str, Vec<Range<usize>>);
+        let mut best: Option<Best<'_>> = None;
         let mut budget = SNIPPET_THREAD_BYTES;
         for &(entry, body) in entries.iter().filter(|_| !h.plans.is_empty()) {
             if budget == 0 || best.as_ref().is_some_and(|b| b.0 == h.plans.len()) {
