@@ -859,7 +859,7 @@ fn message_out(e: &ThreadEntry) -> MessageOut<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -1068,7 +1068,8 @@ mod tests {
     }
 
     prop_compose! {
-        fn case_and_thread()(
+        /// A random case with its thread (also the records tests' cases).
+        pub(crate) fn case_and_thread()(
             tenant in "[a-zA-Z0-9._@+-]{1,30}",
             number in number(),
             created_by in name(),

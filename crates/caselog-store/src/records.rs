@@ -379,6 +379,98 @@ pub fn decode_case(bytes: &[u8], id: u64) -> Result<Case> {
     }
 }
 
+/// What a search hit shows of its case record: the fields the index does
+/// not hold as fast fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseHead {
+    /// Case number.
+    pub number: CaseNumber,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Title.
+    pub title: String,
+}
+
+/// The leading fields of a version-2 case record, up to the title. Postcard
+/// is positional, so a prefix of the fields reads a prefix of the bytes and
+/// the rest is never looked at; the fields before the title that a hit does
+/// not show are borrowed, not validated (a string newtype allocates and
+/// validates, the most costly part of a full decode).
+#[derive(Deserialize)]
+struct CaseHeadV2<'a> {
+    _id: CaseId,
+    number: CaseNumber,
+    tenant: TenantId,
+    #[serde(borrow)]
+    _created_by: &'a str,
+    #[serde(borrow)]
+    _assignee: Option<&'a str>,
+    #[serde(borrow)]
+    _handler: Option<&'a str>,
+    #[serde(borrow)]
+    _marketplace: &'a str,
+    #[serde(borrow)]
+    _language: &'a str,
+    _category: Category,
+    title: String,
+}
+
+/// [`CaseHeadV2`] for a version-1 record (no handler).
+#[derive(Deserialize)]
+struct CaseHeadV1<'a> {
+    _id: CaseId,
+    number: CaseNumber,
+    tenant: TenantId,
+    #[serde(borrow)]
+    _created_by: &'a str,
+    #[serde(borrow)]
+    _assignee: Option<&'a str>,
+    #[serde(borrow)]
+    _marketplace: &'a str,
+    #[serde(borrow)]
+    _language: &'a str,
+    _category: Category,
+    title: String,
+}
+
+/// Decodes the number, tenant and title of a case record of version 1 or 2:
+/// what [`decode_case`] gives for them, reading only the record's leading
+/// fields. A record damaged after the title is not noticed here (a full
+/// read, verification or the scrub reports it).
+pub fn decode_case_head(bytes: &[u8], id: u64) -> Result<CaseHead> {
+    let corrupt = |e: postcard::Error| StoreError::Corrupt {
+        table: "cases",
+        key: id.to_string(),
+        detail: e.to_string(),
+    };
+    match bytes.split_first() {
+        Some((&RECORD_CASE_V2, body)) => postcard::from_bytes::<CaseHeadV2<'_>>(body)
+            .map(|h| CaseHead {
+                number: h.number,
+                tenant: h.tenant,
+                title: h.title,
+            })
+            .map_err(corrupt),
+        Some((&RECORD_V1, body)) => postcard::from_bytes::<CaseHeadV1<'_>>(body)
+            .map(|h| CaseHead {
+                number: h.number,
+                tenant: h.tenant,
+                title: h.title,
+            })
+            .map_err(corrupt),
+        Some((&version, _)) => Err(StoreError::UnknownRecordVersion {
+            table: "cases",
+            key: id.to_string(),
+            version,
+        }),
+        None => Err(StoreError::Corrupt {
+            table: "cases",
+            key: id.to_string(),
+            detail: "empty record".into(),
+        }),
+    }
+}
+
 /// Encodes a thread entry (version 2) with its author inline (the fuzz
 /// targets' and tests' encoder; the store names authors by reference).
 #[cfg(any(test, feature = "internals"))]
@@ -480,6 +572,32 @@ pub(crate) fn entry_has_body(bytes: &[u8], case: u64, seq: u32) -> Result<bool> 
             })
             .map_err(|e| entry_corrupt(case, seq)(e.to_string())),
         _ => decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(|e| !e.body.is_empty()),
+    }
+}
+
+/// The leading fields of a version-2 entry, up to the body: what a
+/// snippet needs, without resolving the author or reading attachments.
+#[derive(Deserialize)]
+struct EntryBodyV2<'a> {
+    _at: Timestamp,
+    _author: Author,
+    _change: Option<(CaseEvent, Option<Status>, Status)>,
+    #[serde(borrow)]
+    body: BodyV2<'a>,
+}
+
+/// The body of a stored thread entry of version 1 or 2, decompressed: what
+/// [`decode_entry_with`] gives as the body, without resolving a referenced
+/// author (no other entry is read) or decoding the attachments.
+pub(crate) fn entry_body(bytes: &[u8], case: u64, seq: u32) -> Result<String> {
+    let corrupt = entry_corrupt(case, seq);
+    let Some((&RECORD_ENTRY_V2, body)) = bytes.split_first() else {
+        return decode::<EntryV1>(bytes, "thread", &format_args!("({case}, {seq})")).map(|e| e.body);
+    };
+    let r: EntryBodyV2<'_> = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    match r.body {
+        BodyV2::Raw(s) => Ok(s.to_owned()),
+        BodyV2::Zstd(frame) => decompress_body(frame, &corrupt),
     }
 }
 
@@ -672,17 +790,8 @@ mod tests {
         (case, entry)
     }
 
-    /// The private case record type writes exactly the postcard encoding
-    /// of the public struct behind tag 2, reads back what was written, and
-    /// version-1 cases and entries still read.
-    #[test]
-    fn records_keep_their_bytes_and_round_trip() {
-        let (case, entry) = sample();
-        let bytes = encode_case(&case).unwrap();
-        assert_eq!(bytes[0], RECORD_CASE_V2);
-        assert_eq!(&bytes[1..], postcard::to_stdvec(&case).unwrap().as_slice());
-        assert_eq!(decode_case(&bytes, 42).unwrap(), case);
-        // A version-1 case (no handler), as the first release wrote it.
+    /// A version-1 case record (no handler), as the first release wrote it.
+    fn case_v1_bytes(c: &Case) -> Vec<u8> {
         #[derive(Serialize)]
         struct V1<'a>(
             CaseId,
@@ -702,7 +811,6 @@ mod tests {
             u32,
             bool,
         );
-        let c = &case;
         let v1 = V1(
             c.id,
             &c.number,
@@ -723,6 +831,79 @@ mod tests {
         );
         let mut bytes = vec![RECORD_V1];
         bytes.extend(postcard::to_stdvec(&v1).unwrap());
+        bytes
+    }
+
+    /// The head of a case as the full decode gives it.
+    fn head_of(c: &Case) -> CaseHead {
+        CaseHead {
+            number: c.number.clone(),
+            tenant: c.tenant.clone(),
+            title: c.title.clone(),
+        }
+    }
+
+    proptest::proptest! {
+        /// The light decodes give what the full decodes give for the fields
+        /// they read: a case's number, tenant and title (version 2 and
+        /// version 1 records), an entry's body (version 2 with the author
+        /// inline or by reference, raw or compressed, and version 1); and a
+        /// truncated case record is an error or, cut after the title, the
+        /// same head.
+        #[test]
+        fn light_decodes_equal_full_decodes_projected(
+            (case, thread) in crate::interchange::tests::case_and_thread(),
+            repeat in 1usize..12,
+            cut in 0usize..400,
+        ) {
+            for (bytes, version) in [(encode_case(&case).unwrap(), RECORD_CASE_V2), (case_v1_bytes(&case), RECORD_V1)] {
+                proptest::prop_assert_eq!(bytes[0], version);
+                let full = decode_case(&bytes, 7).unwrap();
+                let head = decode_case_head(&bytes, 7).unwrap();
+                proptest::prop_assert_eq!(&head, &head_of(&full));
+                let cut = cut.min(bytes.len());
+                if let Ok(h) = decode_case_head(&bytes[..cut], 7) {
+                    proptest::prop_assert_eq!(h, head);
+                }
+            }
+            let mut thread = thread;
+            let long = ThreadEntry {
+                body: "The refund for my order has not arrived yet. ".repeat(repeat + 8),
+                ..thread[0].clone()
+            };
+            thread.push(long);
+            let mut compressed = 0;
+            for (e, seq) in thread.iter().zip(1u32..) {
+                let mut e = e.clone();
+                e.body = e.body.repeat(repeat);
+                let mut v1 = vec![RECORD_V1];
+                v1.extend(postcard::to_stdvec(&e).unwrap());
+                let inline = encode_entry_as(&e, None).unwrap();
+                let by_reference = encode_entry_as(&e, Some(0)).unwrap();
+                compressed += usize::from(compress_body(&e.body).is_some());
+                for bytes in [inline, by_reference, v1] {
+                    let full = decode_entry_with(&bytes, 7, seq, |_| Ok(e.actor.clone())).unwrap();
+                    proptest::prop_assert_eq!(&full, &e);
+                    proptest::prop_assert_eq!(entry_body(&bytes, 7, seq).unwrap(), full.body);
+                }
+            }
+            // The appended long body at least is stored as a zstd frame.
+            proptest::prop_assert!(compressed > 0);
+        }
+    }
+
+    /// The private case record type writes exactly the postcard encoding
+    /// of the public struct behind tag 2, reads back what was written, and
+    /// version-1 cases and entries still read.
+    #[test]
+    fn records_keep_their_bytes_and_round_trip() {
+        let (case, entry) = sample();
+        let bytes = encode_case(&case).unwrap();
+        assert_eq!(bytes[0], RECORD_CASE_V2);
+        assert_eq!(&bytes[1..], postcard::to_stdvec(&case).unwrap().as_slice());
+        assert_eq!(decode_case(&bytes, 42).unwrap(), case);
+        // A version-1 case (no handler), as the first release wrote it.
+        let bytes = case_v1_bytes(&case);
         let mut expected = case.clone();
         expected.handler = None;
         assert_eq!(decode_case(&bytes, 42).unwrap(), expected);

@@ -193,6 +193,48 @@ pub(crate) fn full_thread(thread: &impl Readable<(u64, u32), &'static [u8]>, id:
     Ok(thread_entries(thread, id)?.into_iter().map(|(_, e)| e).collect())
 }
 
+/// A case's thread entries as stored, each body decoded only when asked
+/// for (a snippet usually stops at an early message, and the authors and
+/// attachments are never decoded). What snippets are made from.
+pub(crate) struct ThreadBodies {
+    case: u64,
+    /// Sequence and stored bytes of each entry, oldest first.
+    raw: Vec<(u32, Vec<u8>)>,
+    /// Bodies decoded so far, by place in the thread.
+    bodies: Vec<Option<String>>,
+}
+
+impl ThreadBodies {
+    /// Reads case `id`'s thread entries (not decoded yet).
+    pub(crate) fn read(thread: &impl Readable<(u64, u32), &'static [u8]>, id: u64) -> Result<ThreadBodies> {
+        let thread = thread.readable();
+        let mut raw = Vec::new();
+        for item in thread.range((id, 0)..=(id, u32::MAX)).map_err(st("reading a thread"))? {
+            let (k, v) = item.map_err(st("reading a thread"))?;
+            raw.push((k.value().1, v.value().to_vec()));
+        }
+        let bodies = vec![None; raw.len()];
+        Ok(ThreadBodies { case: id, raw, bodies })
+    }
+
+    /// Entries in the thread.
+    pub(crate) fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// The body of the entry at place `at` in the thread (its place, as in
+    /// [`full_thread`], is what a snippet names); empty past the end.
+    pub(crate) fn body(&mut self, at: usize) -> Result<&str> {
+        let (Some((seq, bytes)), Some(slot)) = (self.raw.get(at), self.bodies.get_mut(at)) else {
+            return Ok("");
+        };
+        if slot.is_none() {
+            *slot = Some(records::entry_body(bytes, self.case, *seq)?);
+        }
+        Ok(slot.as_deref().unwrap_or(""))
+    }
+}
+
 /// Change-log entries after `after`, at most `limit`: (sequence, case id).
 pub(crate) fn changes_after(changes: &impl Readable<u64, u64>, after: u64, limit: usize) -> Result<Vec<(u64, u64)>> {
     let changes = changes.readable();

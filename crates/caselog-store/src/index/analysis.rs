@@ -157,6 +157,7 @@
 //! 0.65 times the indexing throughput of unigrams alone; answering all 201
 //! queries took about 0.1 s in every setup.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -315,6 +316,56 @@ pub fn analyze(analyzer: Analyzer, text: &str) -> Vec<Token> {
         None,
     );
     tokens.into_iter().map(Token::from).collect()
+}
+
+/// Words a [`CharsAnalysis`] remembers before it starts over.
+const MEMO_WORDS: usize = 16_384;
+
+/// The chars analyzer for highlighting a page of hits (their titles and
+/// messages) with one set of words: each distinct word is lowercased,
+/// folded and stemmed once and then looked up, the normalizer is built once,
+/// not per text, and a plain English word that cannot stem to any of the
+/// wanted tokens is not stemmed at all. Its token then gets a text no query
+/// token has, at the same place, so phrases still see it between their
+/// words. A stem keeps its word's first characters (all but the last two of
+/// the stem, the assumption [`crate::index::search`]'s probes rest on, which
+/// a property test checks): a word that does not start with that much of a
+/// wanted token cannot become it. For the wanted tokens, gives exactly the
+/// tokens of [`analyze`]`(Analyzer::Chars, text)`.
+pub(crate) struct CharsAnalysis {
+    normalizer: WordNormalizer,
+}
+
+/// The text of a word's token when it can be no wanted token (a control
+/// character: never part of a word, so never in a query token).
+pub(crate) const UNWANTED: &str = "\u{1}";
+
+impl CharsAnalysis {
+    /// An analysis for finding the tokens of `wanted` (each a phrase of
+    /// chars tokens).
+    pub(crate) fn new(wanted: &[Vec<String>]) -> CharsAnalysis {
+        let mut normalizer = WordNormalizer::new();
+        normalizer.memo = Some(HashMap::new());
+        let mut stems: Vec<String> = wanted
+            .iter()
+            .flatten()
+            .filter(|t| t.is_ascii())
+            .filter_map(|t| t.get(..t.len().saturating_sub(2)))
+            .map(str::to_owned)
+            .collect();
+        stems.sort();
+        stems.dedup();
+        normalizer.stems = Some(stems);
+        CharsAnalysis { normalizer }
+    }
+
+    /// The chars tokens of `text` (see [`CharsAnalysis`] for the words that
+    /// cannot be wanted).
+    pub(crate) fn analyze(&mut self, text: &str) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        scan(Mode::Chars, text, usize::MAX, &mut self.normalizer, &mut tokens, None);
+        tokens.into_iter().map(Token::from).collect()
+    }
 }
 
 /// Runs both analyzers over `text` in one pass: `(chars, words)`, exactly
@@ -704,6 +755,13 @@ struct WordNormalizer {
     folder: TextAnalyzer,
     /// tantivy's English (Porter2) stemmer, run on one word.
     stemmer: TextAnalyzer,
+    /// Words already normalized, when remembering them pays (see
+    /// [`CharsAnalysis`]).
+    memo: Option<HashMap<String, String>>,
+    /// When set, the beginnings a stem must have to be wanted: other plain
+    /// English words are not stemmed and give [`UNWANTED`] (see
+    /// [`CharsAnalysis`]).
+    stems: Option<Vec<String>>,
 }
 
 impl WordNormalizer {
@@ -715,11 +773,39 @@ impl WordNormalizer {
             stemmer: TextAnalyzer::builder(RawTokenizer::default())
                 .filter(Stemmer::new(Language::English))
                 .build(),
+            memo: None,
+            stems: None,
         }
     }
 
     /// `word` is already width-folded and free of combining marks.
     fn normalize(&mut self, word: &str) -> String {
+        if let Some(stems) = &self.stems {
+            // A word the stemmer would see (plain ASCII letters, not cut).
+            let plain =
+                word.len() <= MAX_WORD_BYTES && !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphabetic());
+            if plain
+                && !stems
+                    .iter()
+                    .any(|p| word.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+            {
+                return UNWANTED.to_owned();
+            }
+        }
+        if let Some(text) = self.memo.as_ref().and_then(|m| m.get(word)) {
+            return text.clone();
+        }
+        let text = self.normalize_anew(word);
+        if let Some(memo) = self.memo.as_mut() {
+            if memo.len() >= MEMO_WORDS {
+                memo.clear();
+            }
+            memo.insert(word.to_owned(), text.clone());
+        }
+        text
+    }
+
+    fn normalize_anew(&mut self, word: &str) -> String {
         let mut text = if word.is_ascii() {
             word.to_ascii_lowercase()
         } else {

@@ -6,9 +6,9 @@ use std::ops::Range;
 use redb::ReadTransaction;
 
 use crate::error::{Result, StoreError};
-use crate::index::analysis::{analyze, Analyzer};
+use crate::index::analysis::CharsAnalysis;
 use crate::index::schema::floor_char_boundary;
-use crate::stored::full_thread;
+use crate::stored::ThreadBodies;
 use crate::tables;
 
 use super::*;
@@ -35,11 +35,17 @@ impl Highlighter {
 
     /// Byte ranges of `text` matching any of the words and phrases, sorted
     /// and merged, and how many distinct words and phrases matched.
+    #[cfg(test)]
     pub fn find(&self, text: &str) -> (Vec<Range<usize>>, usize) {
+        self.find_with(text, &mut CharsAnalysis::new(&self.plans))
+    }
+
+    /// [`Highlighter::find`] with an analysis shared by the texts of a page.
+    pub(crate) fn find_with(&self, text: &str, analysis: &mut CharsAnalysis) -> (Vec<Range<usize>>, usize) {
         if self.plans.is_empty() {
             return (Vec::new(), 0);
         }
-        let tokens = analyze(Analyzer::Chars, text);
+        let tokens = analysis.analyze(text);
         let mut spans: Vec<Range<usize>> = Vec::new();
         let mut distinct = 0;
         for plan in &self.plans {
@@ -60,6 +66,20 @@ impl Highlighter {
         (merge(spans), distinct)
     }
 
+    /// Sets the title highlights of a page of hits; a title whose raw text
+    /// rules out every word is not analysed.
+    pub(crate) fn titles(&self, hits: &mut [SearchHit], analysis: &mut CharsAnalysis) {
+        if self.plans.is_empty() {
+            return;
+        }
+        let probes = self.probes();
+        for hit in hits {
+            if Highlighter::bound(&probes, &hit.title).0 > 0 {
+                hit.title_highlights = self.find_with(&hit.title, analysis).0;
+            }
+        }
+    }
+
     /// What a text must contain, before analysis, for each plan to be
     /// found in it (see [`Probe`]).
     pub(super) fn probes(&self) -> Vec<Vec<Probe>> {
@@ -71,58 +91,147 @@ impl Highlighter {
 
     /// Whether some plan may be found in `text`: `false` only when no plan
     /// can be, so the text need not be analysed.
+    #[cfg(test)]
     pub(super) fn may_match(probes: &[Vec<Probe>], text: &str) -> bool {
+        Highlighter::bound(probes, text).0 > 0
+    }
+
+    /// Upper bounds on what [`Highlighter::find_with`] can give for `text`,
+    /// from the raw text alone: (distinct plans, spans). A plan counts
+    /// unless one of its probes is missing; its windows are at most the
+    /// occurrences of any one of its probes that says something about this
+    /// text (each window's token at that place comes from its own stretch
+    /// of the text, and a stretch the token comes out of holds the probe).
+    /// A plan with no such probe bounds nothing (`usize::MAX` spans).
+    pub(super) fn bound(probes: &[Vec<Probe>], text: &str) -> (usize, usize) {
         let ascii = text.is_ascii();
         let mut lower: Option<String> = None;
-        probes.iter().any(|plan| {
-            plan.iter().all(|probe| match probe {
-                Probe::Char(c) => text.contains(*c),
-                // Non-ASCII text can fold into these (`Ｒｅｆｕｎｄ`, `Café`).
-                Probe::Ascii(_) if !ascii => true,
-                Probe::Ascii(p) => lower
-                    .get_or_insert_with(|| text.to_ascii_lowercase())
-                    .contains(p.as_str()),
-            })
-        })
+        let mut distinct = 0usize;
+        let mut spans = 0usize;
+        for plan in probes {
+            let mut windows = usize::MAX;
+            let mut possible = true;
+            for probe in plan {
+                let count = match probe {
+                    Probe::Char(c) => text.matches(*c).count(),
+                    // Non-ASCII text can fold into these (`Ｒｅｆｕｎｄ`, `Café`).
+                    Probe::Ascii(_) if !ascii => continue,
+                    Probe::Ascii(p) => lower
+                        .get_or_insert_with(|| text.to_ascii_lowercase())
+                        .matches(p.as_str())
+                        .count(),
+                };
+                if count == 0 {
+                    possible = false;
+                    break;
+                }
+                windows = windows.min(count);
+            }
+            if possible {
+                distinct += 1;
+                spans = spans.saturating_add(windows);
+            }
+        }
+        (distinct, spans)
     }
 
     /// A snippet of the thread: the first message in which every word and
-    /// phrase is found, else the one with the most distinct matches, cut
-    /// around its first match; the start of the first message with text
-    /// when nothing matches.
+    /// phrase is found, else the one with the most distinct matches (then
+    /// the most spans; the earliest on a tie), cut around its first match;
+    /// the start of the first message with text when nothing matches.
+    #[cfg(test)]
     pub fn snippet(&self, entries: &[(u32, &str)]) -> Option<Snippet> {
-        // (distinct matches, spans, entry, body, spans) of the best message.
-        type Best<'t> = (usize, usize, u32, &'t str, Vec<Range<usize>>);
-        let mut best: Option<Best<'_>> = None;
+        self.snippet_with(
+            &mut Listed(entries),
+            &self.probes(),
+            &mut CharsAnalysis::new(&self.plans),
+        )
+        .unwrap_or(None)
+    }
+
+    /// [`Highlighter::snippet`] with the probes of [`Highlighter::probes`]
+    /// and an analysis shared by the page. A message is read (decoded) only
+    /// when the choice can still change, and analysed only when its raw
+    /// text allows it to beat the best message so far
+    /// ([`Highlighter::bound`]), so a message that can match no word, or
+    /// only as few words and spans as one already found, costs a substring
+    /// search rather than an analysis.
+    pub(crate) fn snippet_with(
+        &self,
+        messages: &mut impl Messages,
+        probes: &[Vec<Probe>],
+        analysis: &mut CharsAnalysis,
+    ) -> Result<Option<Snippet>> {
+        // (distinct matches, spans, message, spans) of the best message.
+        let mut best: Option<(usize, usize, usize, Vec<Range<usize>>)> = None;
         let mut budget = SNIPPET_THREAD_BYTES;
-        let probes = self.probes();
         if !self.plans.is_empty() {
-            for &(entry, body) in entries {
+            for i in 0..messages.count() {
                 if budget == 0 || best.as_ref().is_some_and(|b| b.0 == self.plans.len()) {
                     break;
                 }
+                let (_, body) = messages.message(i)?;
                 let scan = &body[..floor_char_boundary(body, SNIPPET_SCAN_BYTES.min(budget))];
                 budget -= scan.len();
-                if !Highlighter::may_match(&probes, scan) {
+                let most = Highlighter::bound(probes, scan);
+                // Only a strictly better (distinct, spans) replaces the best.
+                if most.0 == 0 || best.as_ref().is_some_and(|b| most <= (b.0, b.1)) {
                     continue;
                 }
-                let (spans, distinct) = self.find(scan);
+                let (spans, distinct) = self.find_with(scan, analysis);
                 if distinct == 0 {
                     continue;
                 }
                 let better = best.as_ref().is_none_or(|b| (distinct, spans.len()) > (b.0, b.1));
                 if better {
-                    best = Some((distinct, spans.len(), entry, body, spans));
+                    best = Some((distinct, spans.len(), i, spans));
                 }
             }
         }
-        match best {
-            Some((_, _, entry, body, spans)) => Some(cut(entry, body, &spans)),
-            None => entries
-                .iter()
-                .find(|(_, body)| !body.trim().is_empty())
-                .map(|&(entry, body)| cut(entry, body, &[])),
+        if let Some((_, _, i, spans)) = best {
+            let (entry, body) = messages.message(i)?;
+            return Ok(Some(cut(entry, body, &spans)));
         }
+        for i in 0..messages.count() {
+            let (entry, body) = messages.message(i)?;
+            if !body.trim().is_empty() {
+                return Ok(Some(cut(entry, body, &[])));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The messages a snippet is chosen from, in thread order.
+pub(crate) trait Messages {
+    /// How many there are.
+    fn count(&self) -> usize;
+    /// The `i`th message: its place in the thread and its text.
+    fn message(&mut self, i: usize) -> Result<(u32, &str)>;
+}
+
+/// Messages already in memory.
+#[cfg(test)]
+pub(crate) struct Listed<'a>(pub(crate) &'a [(u32, &'a str)]);
+
+#[cfg(test)]
+impl Messages for Listed<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn message(&mut self, i: usize) -> Result<(u32, &str)> {
+        Ok(self.0.get(i).copied().unwrap_or((0, "")))
+    }
+}
+
+impl Messages for ThreadBodies {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn message(&mut self, i: usize) -> Result<(u32, &str)> {
+        Ok((u32::try_from(i).unwrap_or(u32::MAX), self.body(i)?))
     }
 }
 
@@ -225,21 +334,22 @@ pub(super) fn cut(entry: u32, body: &str, spans: &[Range<usize>]) -> Snippet {
     }
 }
 
-/// Adds snippets to a page of hits, reading every hit's thread through one
-/// table handle of one store snapshot.
-pub(super) fn decorate(txn: &ReadTransaction, highlighter: &Highlighter, hits: &mut [SearchHit]) -> Result<()> {
+/// Adds snippets to a page of hits, reading every hit's message bodies
+/// through one table handle of one store snapshot, with one analysis and
+/// one set of probes for the page.
+pub(super) fn decorate(
+    txn: &ReadTransaction,
+    highlighter: &Highlighter,
+    analysis: &mut CharsAnalysis,
+    hits: &mut [SearchHit],
+) -> Result<()> {
     let table = txn
         .open_table(tables::THREAD)
         .map_err(|e| StoreError::storage("reading threads for snippets", e))?;
+    let probes = highlighter.probes();
     for hit in hits {
-        let thread = full_thread(&table, hit.id.0)?;
-        let entries: Vec<(u32, &str)> = thread
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| !e.body.is_empty())
-            .map(|(i, e)| (u32::try_from(i).unwrap_or(u32::MAX), e.body.as_str()))
-            .collect();
-        hit.snippet = highlighter.snippet(&entries);
+        let mut thread = ThreadBodies::read(&table, hit.id.0)?;
+        hit.snippet = highlighter.snippet_with(&mut thread, &probes, analysis)?;
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Score, Term};
 
 use crate::error::{ix, Result, StoreError};
+use crate::index::analysis::CharsAnalysis;
 use crate::model::Scope;
 use crate::paging::{Binding, Cursor, SortKey};
 use crate::records::{self, category_from_byte, status_from_byte};
@@ -276,7 +277,9 @@ fn escape_into(out: &mut String, text: &str) {
 /// fields the hit was sorted and counted by; number, tenant and title from
 /// the store, through one table handle of one snapshot (a fast text field
 /// decompresses a dictionary block per value, the document store a block
-/// per hit: both cost more than the B-tree read).
+/// per hit: both cost more than the B-tree read). Only the leading fields
+/// of each case record are decoded ([`records::decode_case_head`]), and the
+/// records are read in id order (see [`read_heads`]).
 fn render(
     txn: &ReadTransaction,
     columns: &SearcherColumns,
@@ -287,33 +290,37 @@ fn render(
     let cases = txn
         .open_table(tables::CASES)
         .map_err(|e| StoreError::storage("reading search hits", e))?;
-    let mut hits = Vec::with_capacity(page.len());
-    for &(key, addr) in page {
-        let bad = |what: &str| {
-            StoreError::index_detail("reading a hit", format!("document {addr:?}: missing or invalid {what}"))
-        };
-        let c = columns
+    let bad = |addr: DocAddress, what: &str| {
+        StoreError::index_detail("reading a hit", format!("document {addr:?}: missing or invalid {what}"))
+    };
+    let segment = |addr: DocAddress| {
+        columns
             .segments
             .get(addr.segment_ord as usize)
-            .ok_or_else(|| bad("segment"))?;
+            .ok_or_else(|| bad(addr, "segment"))
+    };
+    let ids = page
+        .iter()
+        .map(|&(_, addr)| segment(addr)?.id.first(addr.doc_id).ok_or_else(|| bad(addr, "id")))
+        .collect::<Result<Vec<u64>>>()?;
+    let mut heads = read_heads(&cases, &ids)?;
+    let mut hits = Vec::with_capacity(page.len());
+    for ((&(key, addr), id), head) in page.iter().zip(ids).zip(heads.iter_mut()) {
+        let c = segment(addr)?;
         let doc = addr.doc_id;
         let time = |column: &Column<i64>, what: &str| {
             column
                 .first(doc)
                 .and_then(|ms| Timestamp::from_millis(ms).ok())
-                .ok_or_else(|| bad(what))
+                .ok_or_else(|| bad(addr, what))
         };
         let code = |column: &Column<u64>, what: &str| {
             column
                 .first(doc)
                 .and_then(|v| u8::try_from(v).ok())
-                .ok_or_else(|| bad(what))
+                .ok_or_else(|| bad(addr, what))
         };
-        let id = c.id.first(doc).ok_or_else(|| bad("id"))?;
-        let Some(record) = cases
-            .get(id)
-            .map_err(|e| StoreError::storage("reading search hits", e))?
-        else {
+        let Some(head) = head.take() else {
             if missing == Missing::Skip {
                 continue;
             }
@@ -322,14 +329,13 @@ fn render(
                 format!("case {id} is in the index but not in the store"),
             ));
         };
-        let case = records::decode_case(record.value(), id)?;
         hits.push(SearchHit {
             id: CaseId(id),
-            number: case.number,
-            tenant: case.tenant,
-            title: case.title,
-            status: status_from_byte(code(&c.status, "status")?).ok_or_else(|| bad("status"))?,
-            category: category_from_byte(code(&c.category, "category")?).ok_or_else(|| bad("category"))?,
+            number: head.number,
+            tenant: head.tenant,
+            title: head.title,
+            status: status_from_byte(code(&c.status, "status")?).ok_or_else(|| bad(addr, "status"))?,
+            category: category_from_byte(code(&c.category, "category")?).ok_or_else(|| bad(addr, "category"))?,
             created_at: time(&c.created, "created")?,
             updated_at: time(&c.updated, "updated")?,
             score: (sort == SearchSort::Relevance).then(|| score_of(key.0)),
@@ -338,6 +344,60 @@ fn render(
         });
     }
     Ok(hits)
+}
+
+/// A page whose ids span at most this many times its length is read with
+/// one range scan; a sparser one with a get per id.
+const RANGE_SCAN_SPREAD: u64 = 4;
+
+/// The number, tenant and title of each case of `ids` (`None` where the
+/// store has no such case), in the order of `ids`. The records are read in
+/// id order: consecutive keys share B-tree pages, and when the ids are
+/// dense (a walk by creation, where ids follow creation) one range scan
+/// replaces a descent from the root per hit.
+fn read_heads(
+    cases: &impl redb::ReadableTable<u64, &'static [u8]>,
+    ids: &[u64],
+) -> Result<Vec<Option<records::CaseHead>>> {
+    let err = |e| StoreError::storage("reading search hits", e);
+    let mut order: Vec<(u64, usize)> = ids.iter().copied().zip(0..).collect();
+    order.sort_unstable();
+    let mut heads: Vec<Option<records::CaseHead>> = vec![None; ids.len()];
+    let (Some(&(first, _)), Some(&(last, _))) = (order.first(), order.last()) else {
+        return Ok(heads);
+    };
+    let len = u64::try_from(order.len()).unwrap_or(u64::MAX);
+    if last - first < len.saturating_mul(RANGE_SCAN_SPREAD) {
+        let mut scan = cases.range(first..=last).map_err(err)?.peekable();
+        for &(id, at) in &order {
+            // Skip the records between the page's ids.
+            while let Some(item) = scan.next_if(|item| item.as_ref().is_ok_and(|(k, _)| k.value() < id)) {
+                item.map_err(err)?;
+            }
+            match scan.peek() {
+                Some(Ok((k, v))) if k.value() == id => {
+                    if let Some(slot) = heads.get_mut(at) {
+                        *slot = Some(records::decode_case_head(v.value(), id)?);
+                    }
+                }
+                Some(Err(_)) => {
+                    if let Some(Err(e)) = scan.next() {
+                        return Err(err(e));
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else {
+        for &(id, at) in &order {
+            if let Some(v) = cases.get(id).map_err(err)? {
+                if let Some(slot) = heads.get_mut(at) {
+                    *slot = Some(records::decode_case_head(v.value(), id)?);
+                }
+            }
+        }
+    }
+    Ok(heads)
 }
 
 /// What rendering does with a hit whose case is not in the store.
@@ -578,11 +638,10 @@ impl Store {
                 .begin_read()
                 .map_err(|e| StoreError::storage("reading search hits", e))?;
             hits = render(&txn, &columns, page, opts.sort, Missing::Error)?;
-            for hit in &mut hits {
-                hit.title_highlights = highlighter.find(&hit.title).0;
-            }
+            let mut analysis = CharsAnalysis::new(&highlighter.plans);
+            highlighter.titles(&mut hits, &mut analysis);
             if opts.snippets {
-                decorate(&txn, &highlighter, &mut hits)?;
+                decorate(&txn, &highlighter, &mut analysis, &mut hits)?;
             }
         }
         let more = fruit.remaining > (offset + hits.len()) as u64;
@@ -845,6 +904,119 @@ mod tests {
                 if h.find(&text).1 > 0 {
                     proptest::prop_assert!(Highlighter::may_match(&h.probes(), &text), "{:?} in {:?}", w, text);
                 }
+            }
+        }
+    }
+
+    /// [`Highlighter::find`] as it was before the shared analysis: a fresh
+    /// `analyze` of the text.
+    fn find_plain(h: &Highlighter, text: &str) -> (Vec<Range<usize>>, usize) {
+        let tokens = crate::index::analysis::analyze(crate::index::analysis::Analyzer::Chars, text);
+        let mut spans = Vec::new();
+        let mut distinct = 0;
+        for plan in &h.plans {
+            let mut found = false;
+            for window in tokens.windows(plan.len()) {
+                if window.iter().zip(plan).all(|(t, p)| &t.text == p) {
+                    spans.push(window[0].offset_from..window[plan.len() - 1].offset_to);
+                    found = true;
+                }
+            }
+            distinct += usize::from(found);
+        }
+        (merge(spans), distinct)
+    }
+
+    /// The brute-force snippet: every message analysed (within the scan
+    /// limits), the first with every word, else the most distinct words,
+    /// then the most spans, the earliest on a tie.
+    fn snippet_plain(h: &Highlighter, entries: &[(u32, &str)]) -> Option<Snippet> {
+        // (distinct matches, spans, entry, body, spans) of the best message.
+        type Best<'t> = (usize, usize, u32, &'t str, Vec<Range<usize>>);
+        let mut best: Option<Best<'_>> = None;
+        let mut budget = SNIPPET_THREAD_BYTES;
+        for &(entry, body) in entries.iter().filter(|_| !h.plans.is_empty()) {
+            if budget == 0 || best.as_ref().is_some_and(|b| b.0 == h.plans.len()) {
+                break;
+            }
+            let scan = &body[..crate::index::schema::floor_char_boundary(body, SNIPPET_SCAN_BYTES.min(budget))];
+            budget -= scan.len();
+            let (spans, distinct) = find_plain(h, scan);
+            if distinct > 0 && best.as_ref().is_none_or(|b| (distinct, spans.len()) > (b.0, b.1)) {
+                best = Some((distinct, spans.len(), entry, body, spans));
+            }
+        }
+        match best {
+            Some((_, _, entry, body, spans)) => Some(cut(entry, body, &spans)),
+            None => entries
+                .iter()
+                .find(|(_, body)| !body.trim().is_empty())
+                .map(|&(entry, body)| cut(entry, body, &[])),
+        }
+    }
+
+    proptest::proptest! {
+        /// The raw-text bounds are never below what analysis finds, and the
+        /// snippet (probes, bounds and one analysis with its word memo for
+        /// all messages and titles) is the one the brute-force finder picks.
+        #[test]
+        fn snippets_are_the_brute_force_ones(
+            messages in proptest::collection::vec(
+                (proptest::collection::vec(proptest::sample::select(WORDS), 0..10), "[a-zA-Z]{0,8}", 0usize..3),
+                0..6,
+            ),
+            query in proptest::collection::vec(proptest::sample::select(WORDS), 1..4),
+            typed in "[a-zA-Z]{1,10}",
+            shape in 0u8..3,
+        ) {
+            let seps = [" ", ", ", "\n"];
+            let texts: Vec<String> = messages
+                .iter()
+                .map(|(words, letters, sep)| format!("{}{}{letters}", words.join(seps[*sep]), seps[*sep]))
+                .collect();
+            let words: Vec<String> = query.iter().map(|w| (*w).to_owned()).chain([typed]).collect();
+            let q = match shape {
+                0 => words.join(" "),
+                1 => words.join(" OR "),
+                _ => format!("\"{}\"", words.join(" ")),
+            };
+            let Ok(parsed) = parse(&q, &QueryLimits::default()) else {
+                return Ok(());
+            };
+            let h = Highlighter::new(&parsed.root);
+            let probes = h.probes();
+            let mut analysis = CharsAnalysis::new(&h.plans);
+            for text in &texts {
+                let (spans, distinct) = find_plain(&h, text);
+                let (most_distinct, most_spans) = Highlighter::bound(&probes, text);
+                proptest::prop_assert!(
+                    distinct <= most_distinct && spans.len() <= most_spans,
+                    "{:?} in {:?}: found {} / {}, bound {} / {}", q, text, distinct, spans.len(), most_distinct, most_spans
+                );
+                proptest::prop_assert_eq!(h.find_with(text, &mut analysis), (spans, distinct));
+            }
+            let entries: Vec<(u32, &str)> = texts.iter().zip(0u32..).map(|(t, i)| (i, t.as_str())).collect();
+            proptest::prop_assert_eq!(
+                h.snippet_with(&mut Listed(&entries), &probes, &mut analysis).unwrap(),
+                snippet_plain(&h, &entries)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// A stem keeps all but its last two characters from its word, as
+        /// the probes and `CharsAnalysis` assume (the suffixes are those
+        /// Porter2 rewrites).
+        #[test]
+        fn stems_keep_the_beginning_of_their_word(
+            word in "[a-zA-Z]{1,9}(ing|ed|ies|ied|ly|ational|ization|fulness|ness|ement|ous|ive|ize|bli|ogi|li|eed|eedly|ingly|edly|s|sses|y|e|at|bl|iz|ying|ies|us|ss)?",
+        ) {
+            for t in crate::index::analysis::analyze(crate::index::analysis::Analyzer::Chars, &word) {
+                let keep = t.text.len().saturating_sub(2);
+                proptest::prop_assert!(
+                    word.to_ascii_lowercase().starts_with(&t.text[..keep]),
+                    "{:?} stems to {:?}", word, t.text
+                );
             }
         }
     }

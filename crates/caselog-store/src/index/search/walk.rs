@@ -87,13 +87,12 @@ impl<'s> SearchWalk<'s> {
         }
         let txn = self.store.read_txn()?;
         let mut hits = render(&txn, &self.columns, page, self.sort, Missing::Skip)?;
+        let mut analysis = CharsAnalysis::new(&self.highlighter.plans);
         if self.titles {
-            for hit in &mut hits {
-                hit.title_highlights = self.highlighter.find(&hit.title).0;
-            }
+            self.highlighter.titles(&mut hits, &mut analysis);
         }
         if self.snippets {
-            decorate(&txn, &self.highlighter, &mut hits)?;
+            decorate(&txn, &self.highlighter, &mut analysis, &mut hits)?;
         }
         Ok(hits)
     }
