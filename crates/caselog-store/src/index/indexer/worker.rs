@@ -59,6 +59,8 @@ pub(super) struct Indexer {
     pub(super) pruned: u64,
     /// When the oldest uncommitted change was applied.
     pub(super) dirty_since: Option<Instant>,
+    /// When the last commit started: the commit interval spaces commits.
+    pub(super) last_commit: Option<Instant>,
     pub(super) uncommitted_docs: usize,
     /// A rebuild that must be installed before indexing can go on.
     pub(super) rebuild_due: Option<RebuildReason>,
@@ -164,7 +166,13 @@ impl Indexer {
         }
         // Caught up with the store.
         if self.dirty_since.is_some() {
-            let waited = self.dirty_since.map_or(Duration::ZERO, |t| t.elapsed());
+            // The interval spaces commits (start to start) instead of
+            // delaying every change by it: what arrived while the last
+            // commit ran has waited for that commit already, so under a
+            // steady load commits follow each other at the interval, or
+            // back to back when one takes longer; after a quiet spell the
+            // first change is committed at once.
+            let waited = self.last_commit.map_or(Duration::MAX, |t| t.elapsed());
             let someone_waits = self.shared.lock().wanted > self.committed;
             // During a bulk import the document count above decides: a commit
             // every interval would make many tiny segments to merge.
@@ -378,6 +386,8 @@ impl Indexer {
         ids.sort_unstable();
         ids.dedup();
         let fields = self.shared.fields;
+        let started = Instant::now();
+        let mut added = 0u64;
         let cases = txn.open_table(tables::CASES).map_err(st("reading a case to index"))?;
         let thread = txn
             .open_table(tables::THREAD)
@@ -396,8 +406,12 @@ impl Indexer {
                 self.writer_mut()?.add_document(doc).map_err(ix("adding a document"))?;
                 self.max_id = self.max_id.max(id);
                 self.uncommitted_docs += 1;
+                added += 1;
             }
         }
+        self.watch
+            .counters
+            .index_applied(batch.len() as u64, added, started.elapsed());
         self.applied = batch.last().map_or(self.applied, |&(seq, _)| seq);
         self.dirty_since.get_or_insert_with(Instant::now);
         Ok(())
@@ -456,8 +470,19 @@ impl Indexer {
     pub(super) fn commit_unchecked(&mut self) -> Result<()> {
         let change = self.applied;
         let payload = self.place.payload(change, self.max_id);
+        let dirty_since = self.dirty_since;
+        let started = Instant::now();
+        self.last_commit = Some(started);
         commit(self.writer_mut()?, &payload)?;
-        self.after_commit(change)
+        let committed = Instant::now();
+        self.after_commit(change)?;
+        let published = Instant::now();
+        self.watch.counters.index_commit(
+            committed - started,
+            published - committed,
+            dirty_since.map_or(Duration::ZERO, |t| published - t),
+        );
+        Ok(())
     }
 
     pub(super) fn after_commit(&mut self, change: u64) -> Result<()> {
