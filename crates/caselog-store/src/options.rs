@@ -48,13 +48,10 @@ pub struct Options {
     /// Memory budget of the full-text index writer in bytes (at least
     /// 15 MB is used). Default: 128 MiB.
     pub index_heap_bytes: usize,
-    /// Shortest time between the starts of two index commits while no
-    /// caller waits in [`crate::Store::wait_indexed`] (a waiter gets a
-    /// commit as soon as its change is applied). A change applied when the
-    /// interval has passed since the last commit started is committed at
-    /// once; under sustained writes each commit takes what arrived since
-    /// the last, so search results are at most about one interval plus one
-    /// commit behind. During a bulk import
+    /// Longest the indexer lets applied changes wait before committing them
+    /// while no caller waits in [`crate::Store::wait_indexed`] (a waiter gets
+    /// a commit as soon as its change is applied). Bounds how stale search
+    /// results are under sustained writes. During a bulk import
     /// ([`crate::Store::import`]) the index commits every 50,000 documents
     /// instead (and whenever a caller waits), which keeps segments large.
     /// Default: 200 ms.
@@ -105,8 +102,10 @@ pub struct Options {
     /// tantivy's 10,000 puts the small segments of each commit in one level
     /// with what they were merged into, which is then merged again and
     /// again while it grows; with 1,000 a merged segment moves up a level
-    /// and is next merged with segments of its own size (a fifth of the
-    /// merge work under sustained replies, for a few more segments).
+    /// and is next merged with segments of its own size (with one indexing
+    /// thread, the merge thread's share of the process's CPU under
+    /// sustained replies fell from about 21% to 6%, for a few more
+    /// segments; BENCHMARKS.md).
     /// Default: 1,000.
     pub index_merge_min_layer_docs: u32,
     /// Indexing threads of the index writer; 0 picks one per two cores

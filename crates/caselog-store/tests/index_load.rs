@@ -137,35 +137,3 @@ proptest! {
         run(&tuning, &first_words, &ops)?;
     }
 }
-
-/// The commit interval spaces commits instead of delaying every change by
-/// it: the first change after a quiet spell is committed at once, the next
-/// one only once the interval has passed (or someone waits for it).
-#[test]
-fn the_first_change_after_a_quiet_spell_is_committed_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        durability: Durability::Deferred,
-        cache_bytes: 8 * 1024 * 1024,
-        index_heap_bytes: 15_000_000,
-        timer_interval: None,
-        index_commit_interval: Duration::from_secs(3_600),
-        ..Options::default()
-    };
-    let store = Store::open(dir.path(), opts).unwrap();
-    let scope = Scope::Tenant(tenant("t1"));
-    let a = store.create_case(new_case("t1", "Case", "first kettle")).unwrap();
-    // Nobody waits and the interval is an hour, yet no commit has started.
-    let started = std::time::Instant::now();
-    while number_set(&store, &scope, "kettle").is_empty() && started.elapsed() < WAIT {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(number_set(&store, &scope, "kettle"), [a.number.to_string()]);
-    // The next change comes within the hour of that commit: it waits.
-    let b = store.create_case(new_case("t1", "Case", "first marble")).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(number_set(&store, &scope, "marble").is_empty());
-    assert!(store.wait_indexed(b.change, WAIT).unwrap());
-    assert_eq!(number_set(&store, &scope, "marble"), [b.number.to_string()]);
-    store.shutdown().unwrap();
-}

@@ -112,7 +112,6 @@ impl IndexHandle {
             next_version: 1,
             pruned: 0,
             dirty_since: None,
-            last_commit: None,
             uncommitted_docs: 0,
             rebuild_due,
             startup: Some(Startup { clean, open_check }),

@@ -59,8 +59,6 @@ pub(super) struct Indexer {
     pub(super) pruned: u64,
     /// When the oldest uncommitted change was applied.
     pub(super) dirty_since: Option<Instant>,
-    /// When the last commit started: the commit interval spaces commits.
-    pub(super) last_commit: Option<Instant>,
     pub(super) uncommitted_docs: usize,
     /// A rebuild that must be installed before indexing can go on.
     pub(super) rebuild_due: Option<RebuildReason>,
@@ -166,13 +164,7 @@ impl Indexer {
         }
         // Caught up with the store.
         if self.dirty_since.is_some() {
-            // The interval spaces commits (start to start) instead of
-            // delaying every change by it: what arrived while the last
-            // commit ran has waited for that commit already, so under a
-            // steady load commits follow each other at the interval, or
-            // back to back when one takes longer; after a quiet spell the
-            // first change is committed at once.
-            let waited = self.last_commit.map_or(Duration::MAX, |t| t.elapsed());
+            let waited = self.dirty_since.map_or(Duration::ZERO, |t| t.elapsed());
             let someone_waits = self.shared.lock().wanted > self.committed;
             // During a bulk import the document count above decides: a commit
             // every interval would make many tiny segments to merge.
@@ -472,7 +464,6 @@ impl Indexer {
         let payload = self.place.payload(change, self.max_id);
         let dirty_since = self.dirty_since;
         let started = Instant::now();
-        self.last_commit = Some(started);
         commit(self.writer_mut()?, &payload)?;
         let committed = Instant::now();
         self.after_commit(change)?;
