@@ -462,21 +462,15 @@ impl Indexer {
     pub(super) fn commit_unchecked(&mut self) -> Result<()> {
         let change = self.applied;
         let payload = self.place.payload(change, self.max_id);
-        let dirty_since = self.dirty_since;
         let started = Instant::now();
         commit(self.writer_mut()?, &payload)?;
-        let committed = Instant::now();
-        self.after_commit(change)?;
-        let published = Instant::now();
-        self.watch.counters.index_commit(
-            committed - started,
-            published - committed,
-            dirty_since.map_or(Duration::ZERO, |t| published - t),
-        );
-        Ok(())
+        self.after_commit(change, started)
     }
 
-    pub(super) fn after_commit(&mut self, change: u64) -> Result<()> {
+    /// Reloads, checks and publishes a commit that started at `started`.
+    pub(super) fn after_commit(&mut self, change: u64, started: Instant) -> Result<()> {
+        let committed = Instant::now();
+        let dirty_since = self.dirty_since;
         self.committed = change;
         self.committed_max_id = self.max_id;
         self.dirty_since = None;
@@ -492,6 +486,14 @@ impl Indexer {
             self.shared.publish_generation(Some(generation));
         }
         self.shared.lock().failing = None;
+        // Counted before it is published, so a caller told "indexed" finds
+        // the commit counted.
+        let now = Instant::now();
+        self.watch.counters.index_commit(
+            committed - started,
+            now - committed,
+            dirty_since.map_or(Duration::ZERO, |t| now - t),
+        );
         self.shared.publish(change);
         self.maybe_prune();
         Ok(())
