@@ -103,9 +103,9 @@ pub struct Options {
     /// with what they were merged into, which is then merged again and
     /// again while it grows; with 1,000 a merged segment moves up a level
     /// and is next merged with segments of its own size (with one indexing
-    /// thread, the merge thread's share of the process's CPU under
-    /// sustained replies fell from about 21% to 6%, for a few more
-    /// segments; BENCHMARKS.md).
+    /// thread, the merge thread's median share of the process's CPU under
+    /// sustained replies fell from 19% to 6%, for a few more segments;
+    /// BENCHMARKS.md).
     /// Default: 1,000.
     pub index_merge_min_layer_docs: u32,
     /// Indexing threads of the index writer; 0 picks one per two cores
