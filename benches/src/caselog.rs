@@ -28,12 +28,29 @@ fn scope(tenant: Option<&str>) -> Result<Scope> {
 
 /// Default options with redb's page cache at SQLite's 256 MiB.
 /// `CASEBENCH_WAL=0` turns the write-ahead log off (durable redb commits
-/// per batch, as before the log), for before/after figures.
+/// per batch, as before the log), for before/after figures. For measuring
+/// the trade-offs of other defaults, these override an option each:
+/// `CASEBENCH_INDEX_THREADS` (`index_threads`), `CASEBENCH_MERGE_LAYER`
+/// (`index_merge_min_layer_docs`), `CASEBENCH_INDEX_COMMIT_MS`
+/// (`index_commit_interval`), `CASEBENCH_CHECKPOINT_MS`
+/// (`checkpoint_interval`).
 fn options() -> Options {
+    fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
+        std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+    }
+    let base = Options::default();
     Options {
         cache_bytes: 256 * 1024 * 1024,
         wal: std::env::var("CASEBENCH_WAL").map_or(true, |v| v.trim() != "0"),
-        ..Options::default()
+        index_threads: env("CASEBENCH_INDEX_THREADS").unwrap_or(base.index_threads),
+        index_merge_min_layer_docs: env("CASEBENCH_MERGE_LAYER").unwrap_or(base.index_merge_min_layer_docs),
+        index_commit_interval: env("CASEBENCH_INDEX_COMMIT_MS")
+            .map(Duration::from_millis)
+            .unwrap_or(base.index_commit_interval),
+        checkpoint_interval: env("CASEBENCH_CHECKPOINT_MS")
+            .map(Duration::from_millis)
+            .unwrap_or(base.checkpoint_interval),
+        ..base
     }
 }
 

@@ -199,6 +199,13 @@ pub fn metrics_json(m: &caselog_store::Metrics) -> serde_json::Value {
         "pages_per_commit_pow2": m.pages_per_commit.buckets(),
         "commit_latency": lat(&m.commit_latency),
         "ack_latency": lat(&m.ack_latency),
+        "index_commits": m.index_commits,
+        "index_changes": m.index_changes,
+        "index_documents": m.index_documents,
+        "index_build_s": m.index_build.as_secs_f64(),
+        "index_commit_latency": lat(&m.index_commit_latency),
+        "index_publish_latency": lat(&m.index_publish_latency),
+        "index_dirty_latency": lat(&m.index_dirty_latency),
         "text": m.to_string(),
     })
 }

@@ -107,6 +107,19 @@ pub(crate) struct Counters {
     log_bytes: AtomicU64,
     log_syncs: AtomicU64,
     checkpoints: AtomicU64,
+    index: IndexLoad,
+}
+
+/// The live indexer's work (see [`Metrics`]'s `index_*` fields).
+#[derive(Debug, Default)]
+struct IndexLoad {
+    commits: AtomicU64,
+    changes: AtomicU64,
+    documents: AtomicU64,
+    build_us: AtomicU64,
+    commit_time: Histogram<LAT_BUCKETS>,
+    publish_time: Histogram<LAT_BUCKETS>,
+    dirty_time: Histogram<LAT_BUCKETS>,
 }
 
 impl Default for Counters {
@@ -128,6 +141,7 @@ impl Default for Counters {
             log_bytes: AtomicU64::default(),
             log_syncs: AtomicU64::default(),
             checkpoints: AtomicU64::default(),
+            index: IndexLoad::default(),
         }
     }
 }
@@ -146,6 +160,24 @@ impl Counters {
     }
 
     /// Bytes written to the file so far (for per-commit deltas).
+    /// Change-log entries the indexer applied, the documents it added for
+    /// them and the time it took to read the cases and build the documents.
+    pub fn index_applied(&self, changes: u64, documents: u64, took: Duration) {
+        relaxed_add(&self.index.changes, changes);
+        relaxed_add(&self.index.documents, documents);
+        relaxed_add(&self.index.build_us, took.as_micros() as u64);
+    }
+
+    /// One index commit: the tantivy commit itself, the reload and checks
+    /// before it was published, and how long its oldest change waited
+    /// between being applied and being published.
+    pub fn index_commit(&self, commit: Duration, publish: Duration, dirty: Duration) {
+        relaxed_add(&self.index.commits, 1);
+        self.index.commit_time.add(lat_bucket(commit.as_micros() as u64));
+        self.index.publish_time.add(lat_bucket(publish.as_micros() as u64));
+        self.index.dirty_time.add(lat_bucket(dirty.as_micros() as u64));
+    }
+
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written.load(Ordering::Relaxed)
     }
@@ -192,6 +224,13 @@ impl Counters {
             pages_per_commit: Pow2Histogram(self.commit_pages.snapshot()),
             commit_latency: LatencySummary::of(&self.commit_time.snapshot()),
             ack_latency: LatencySummary::of(&self.ack_time.snapshot()),
+            index_commits: get(&self.index.commits),
+            index_changes: get(&self.index.changes),
+            index_documents: get(&self.index.documents),
+            index_build: Duration::from_micros(get(&self.index.build_us)),
+            index_commit_latency: LatencySummary::of(&self.index.commit_time.snapshot()),
+            index_publish_latency: LatencySummary::of(&self.index.publish_time.snapshot()),
+            index_dirty_latency: LatencySummary::of(&self.index.dirty_time.snapshot()),
         }
     }
 }
@@ -310,6 +349,27 @@ pub struct Metrics {
     /// From a caller submitting a command to its answer (queueing, the
     /// batch's work, the commit).
     pub ack_latency: LatencySummary,
+    /// Commits of the search index (by the live indexer; a rebuild's
+    /// single commit is not counted).
+    pub index_commits: u64,
+    /// Change-log entries the indexer applied.
+    pub index_changes: u64,
+    /// Documents it added for them (a case changed several times in one
+    /// batch is indexed once).
+    pub index_documents: u64,
+    /// Time the indexer spent reading changed cases and building and adding
+    /// their documents (tantivy's indexing threads take it from there).
+    pub index_build: Duration,
+    /// Time of each index commit (tantivy's flush of the new segments, its
+    /// delete pass, `meta.json` and the syncs).
+    pub index_commit_latency: LatencySummary,
+    /// After each index commit, the reader reload, stale-document and
+    /// document-count checks before the commit is published to searches.
+    pub index_publish_latency: LatencySummary,
+    /// Per index commit, from its oldest change being applied to the
+    /// commit being published (what the commit interval and the commit
+    /// itself add to write→searchable).
+    pub index_dirty_latency: LatencySummary,
 }
 
 impl Metrics {
@@ -378,10 +438,26 @@ impl std::fmt::Display for Metrics {
             "commit p50/p99/max: {:.0}/{:.0}/{:.0} µs",
             self.commit_latency.p50_us, self.commit_latency.p99_us, self.commit_latency.max_us
         )?;
-        write!(
+        writeln!(
             f,
             "submit→ack p50/p99/max: {:.0}/{:.0}/{:.0} µs over {} writes",
             self.ack_latency.p50_us, self.ack_latency.p99_us, self.ack_latency.max_us, self.ack_latency.count
+        )?;
+        writeln!(
+            f,
+            "index: {} commits, {} changes, {} documents, {:.1} s building them",
+            self.index_commits,
+            self.index_changes,
+            self.index_documents,
+            self.index_build.as_secs_f64()
+        )?;
+        let ms = |l: &LatencySummary| format!("{:.1}/{:.1}/{:.1}", l.p50_us / 1e3, l.p99_us / 1e3, l.max_us / 1e3);
+        write!(
+            f,
+            "index commit p50/p99/max: {} ms, publish {} ms, applied→published {} ms",
+            ms(&self.index_commit_latency),
+            ms(&self.index_publish_latency),
+            ms(&self.index_dirty_latency)
         )
     }
 }

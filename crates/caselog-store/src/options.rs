@@ -97,6 +97,22 @@ pub struct Options {
     /// `LogMergePolicy::min_num_segments`). Default: 8. Lower values merge
     /// more often (2: almost after every commit), which soak tests use.
     pub index_merge_min_segments: usize,
+    /// Segments with fewer live documents than this form the index's
+    /// smallest merge level (tantivy's `LogMergePolicy::min_layer_size`).
+    /// tantivy's 10,000 puts the small segments of each commit in one level
+    /// with what they were merged into, which is then merged again and
+    /// again while it grows; with 1,000 a merged segment moves up a level
+    /// and is next merged with segments of its own size (with one indexing
+    /// thread, the merge thread's median share of the process's CPU under
+    /// sustained replies fell from 19% to 6%, for a few more segments;
+    /// BENCHMARKS.md).
+    /// Default: 1,000.
+    pub index_merge_min_layer_docs: u32,
+    /// Indexing threads of the index writer; 0 picks one per two cores
+    /// (at least 1, at most 4, and at most one per 15 MB of
+    /// `index_heap_bytes`). Every thread writes its own segment at each
+    /// commit. Default: 0.
+    pub index_threads: usize,
     /// Called while an open migrates a store written by an older release
     /// to this release's schema, with (cases done, cases in all). Default:
     /// none.
@@ -182,6 +198,8 @@ impl Default for Options {
             clock: Clock::system(),
             rekey_batch: 5_000,
             index_merge_min_segments: 8,
+            index_merge_min_layer_docs: 1_000,
+            index_threads: 0,
             migration_progress: None,
             wal: true,
             wal_bytes: 64 * 1024 * 1024,

@@ -41,6 +41,10 @@ pub(super) struct Place {
     pub(super) heap_bytes: usize,
     /// `Options::index_merge_min_segments`.
     pub(super) merge_min_segments: usize,
+    /// `Options::index_merge_min_layer_docs`.
+    pub(super) merge_min_layer_docs: u32,
+    /// `Options::index_threads`.
+    pub(super) threads: usize,
 }
 
 impl Place {
@@ -226,6 +230,8 @@ pub(crate) fn open(
         fields,
         heap_bytes: opts.index_heap_bytes,
         merge_min_segments: opts.index_merge_min_segments,
+        merge_min_layer_docs: opts.index_merge_min_layer_docs,
+        threads: opts.index_threads,
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
@@ -415,7 +421,16 @@ pub(super) fn last_change_in(txn: &ReadTransaction) -> Result<u64> {
 pub(super) fn new_writer(index: &Index, place: &Place) -> Result<IndexWriter> {
     let heap = place.heap_bytes.max(MIN_HEAP_PER_THREAD);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.clamp(1, 4).min(heap / MIN_HEAP_PER_THREAD).max(1);
+    // Half the cores by default: the store's writer and the indexer's own
+    // thread (reading cases, building documents) need the others, and
+    // every indexing thread writes its own segment per commit, so more
+    // threads also mean more small segments to merge (BENCHMARKS.md).
+    let threads = match place.threads {
+        0 => (cores / 2).clamp(1, 4),
+        n => n,
+    }
+    .min(heap / MIN_HEAP_PER_THREAD)
+    .max(1);
     let options = tantivy::indexer::IndexWriterOptions::builder()
         .num_worker_threads(threads)
         .memory_budget_per_thread(heap / threads)
@@ -428,6 +443,7 @@ pub(super) fn new_writer(index: &Index, place: &Place) -> Result<IndexWriter> {
         .map_err(ix("starting the index writer"))?;
     let mut policy = tantivy::indexer::LogMergePolicy::default();
     policy.set_min_num_segments(place.merge_min_segments.max(2));
+    policy.set_min_layer_size(place.merge_min_layer_docs.max(1));
     writer.set_merge_policy(Box::new(policy));
     // Before any operation: tantivy would hand out the committed opstamp
     // again, and a delete carrying it can be lost in a merge (opstamps.rs).
@@ -573,6 +589,8 @@ pub(crate) fn open_read_only(
         fields,
         heap_bytes: opts.index_heap_bytes,
         merge_min_segments: opts.index_merge_min_segments,
+        merge_min_layer_docs: opts.index_merge_min_layer_docs,
+        threads: opts.index_threads,
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;

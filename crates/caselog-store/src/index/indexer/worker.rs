@@ -378,6 +378,8 @@ impl Indexer {
         ids.sort_unstable();
         ids.dedup();
         let fields = self.shared.fields;
+        let started = Instant::now();
+        let mut added = 0u64;
         let cases = txn.open_table(tables::CASES).map_err(st("reading a case to index"))?;
         let thread = txn
             .open_table(tables::THREAD)
@@ -396,8 +398,12 @@ impl Indexer {
                 self.writer_mut()?.add_document(doc).map_err(ix("adding a document"))?;
                 self.max_id = self.max_id.max(id);
                 self.uncommitted_docs += 1;
+                added += 1;
             }
         }
+        self.watch
+            .counters
+            .index_applied(batch.len() as u64, added, started.elapsed());
         self.applied = batch.last().map_or(self.applied, |&(seq, _)| seq);
         self.dirty_since.get_or_insert_with(Instant::now);
         Ok(())
@@ -456,11 +462,15 @@ impl Indexer {
     pub(super) fn commit_unchecked(&mut self) -> Result<()> {
         let change = self.applied;
         let payload = self.place.payload(change, self.max_id);
+        let started = Instant::now();
         commit(self.writer_mut()?, &payload)?;
-        self.after_commit(change)
+        self.after_commit(change, started)
     }
 
-    pub(super) fn after_commit(&mut self, change: u64) -> Result<()> {
+    /// Reloads, checks and publishes a commit that started at `started`.
+    pub(super) fn after_commit(&mut self, change: u64, started: Instant) -> Result<()> {
+        let committed = Instant::now();
+        let dirty_since = self.dirty_since;
         self.committed = change;
         self.committed_max_id = self.max_id;
         self.dirty_since = None;
@@ -476,6 +486,14 @@ impl Indexer {
             self.shared.publish_generation(Some(generation));
         }
         self.shared.lock().failing = None;
+        // Counted before it is published, so a caller told "indexed" finds
+        // the commit counted.
+        let now = Instant::now();
+        self.watch.counters.index_commit(
+            committed - started,
+            now - committed,
+            dirty_since.map_or(Duration::ZERO, |t| now - t),
+        );
         self.shared.publish(change);
         self.maybe_prune();
         Ok(())
