@@ -61,12 +61,6 @@ pub(super) fn view(
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(e) => return Err(StoreError::storage("opening the view counts", e)),
     };
-    let buckets = match txn.open_table(tables::VIEW_BUCKETS) {
-        Ok(t) => Some(t),
-        // A schema-2 store opened read-only: pages skip from the start.
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(StoreError::storage("opening the view bucket counts", e)),
-    };
     let s = scope.key();
     let mut statuses = f.statuses.clone();
     statuses.sort();
@@ -78,11 +72,17 @@ pub(super) fn view(
     let slots: Vec<u8> = statuses.iter().map(|st| buckets::status_slot(*st)).collect();
     // Where a numbered page starts: after the cursor's key, or at its
     // bucket with the keys before it in that bucket to skip.
+    // The counts are opened only for a page that skips (page 1 and cursor
+    // walks do not).
     let start = |series: Series<'_>, total: u64, descending: bool| -> Result<Start> {
-        match (after, &buckets) {
-            (Some(_), _) => Ok(Start::At(after, 0)),
-            (None, Some(table)) => seek(table, s, series, &slots, total, skip, descending),
-            (None, None) => Ok(Start::At(None, skip)),
+        if after.is_some() || skip == 0 {
+            return Ok(Start::At(after, 0));
+        }
+        match txn.open_table(tables::VIEW_BUCKETS) {
+            Ok(table) => seek(&table, s, series, &slots, total, skip, descending),
+            // A schema-2 store opened read-only: the page skips from the start.
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Start::At(None, skip)),
+            Err(e) => Err(StoreError::storage("opening the view bucket counts", e)),
         }
     };
     let (total, ids) = match &q.kind {
