@@ -994,7 +994,7 @@ fn catalogue() -> Vec<Row> {
         row(
             "a schema from the future",
             Op::Open(Damage::FutureSchema),
-            E::SchemaTooNew(3),
+            E::SchemaTooNew(4),
         ),
         row("no schema version", Op::Open(Damage::NoSchema), E::Corrupt("meta")),
         row("a truncated store file", Op::Open(Damage::Truncated), E::Storage),
@@ -1421,7 +1421,7 @@ fn damage_file(file: &Path, damage: Damage) {
         }),
         Damage::FutureSchema => rw(&|txn| {
             let mut meta = txn.open_table(META).unwrap_or_else(|e| panic!("{e}"));
-            meta.insert("schema_version", 3u32.to_le_bytes().as_slice())
+            meta.insert("schema_version", 4u32.to_le_bytes().as_slice())
                 .unwrap_or_else(|e| panic!("{e}"));
         }),
         Damage::NoSchema => rw(&|txn| {

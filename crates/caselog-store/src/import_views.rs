@@ -73,6 +73,9 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
         for (scope, name) in e.counts {
             *t.count_deltas.entry((scope.to_owned(), name)).or_default() += 1;
         }
+        for item in &e.buckets {
+            crate::buckets::add_delta(&mut t.bucket_deltas, item, 1);
+        }
     }
     by_updated.sort_unstable();
     by_created.sort_unstable();

@@ -35,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod buckets;
 mod compact;
 mod erase;
 mod error;

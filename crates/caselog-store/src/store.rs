@@ -665,9 +665,16 @@ fn init_or_check(db: &Database, path: &Path, existed: bool, opts: &Options) -> R
     let txn = db.begin_write().map_err(|e| s(e.into()))?;
     // An older schema is migrated in this same transaction, so the store
     // is either still the old one or wholly the new one.
-    if existed && crate::migrate::stored_version(&txn)? < tables::SCHEMA_VERSION {
-        let cases = crate::migrate::v1_to_v2(&txn, opts)?;
-        tracing::info!("store migrated to schema {} ({cases} cases)", tables::SCHEMA_VERSION);
+    if existed {
+        let version = crate::migrate::stored_version(&txn)?;
+        if version < 2 {
+            let cases = crate::migrate::v1_to_v2(&txn, opts)?;
+            tracing::info!("store migrated to schema 2 ({cases} cases)");
+        }
+        if version < 3 {
+            let cases = crate::migrate::v2_to_v3(&txn, opts)?;
+            tracing::info!("store migrated to schema 3 ({cases} cases)");
+        }
     }
     {
         // Opening a table in a write transaction creates it.

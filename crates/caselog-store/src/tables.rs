@@ -57,6 +57,14 @@ pub const VIEW_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new
 /// written yet (`import_views.rs` writes them, sorted, when the import
 /// ends, or the next open does). Schema 2.
 pub const VIEWS_PENDING: TableDefinition<u64, ()> = TableDefinition::new("views_pending");
+/// (scope, series, bucket) → counts (`buckets.rs`): per scope, how many
+/// keys of a view fall in each time bucket, split by status for the
+/// status-filtered views — series `updated` (`by_updated`, `by_status`),
+/// `created` (`by_created`), `attention` and `user:<user>` (`by_user`) —,
+/// kept in the same transaction as the keys they count, so a numbered page
+/// seeks to its bucket instead of skipping every key before it. An entry
+/// whose counts are all 0 is absent. Schema 3.
+pub const VIEW_BUCKETS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("view_buckets");
 
 /// Calls `$m!(TABLE)` for every table above: the one list of the store's
 /// tables (the backup copies exactly these and refuses a file with any
@@ -79,6 +87,7 @@ macro_rules! for_each_table {
         $m!(CHANGES);
         $m!(VIEW_COUNTS);
         $m!(VIEWS_PENDING);
+        $m!(VIEW_BUCKETS);
         $m!(FEED);
         $m!(FEED_SEEN);
         $m!(FEED_CONSUMERS);
@@ -106,10 +115,10 @@ pub const FORMAT_MARKER: &[u8] = b"caselog-store";
 /// Key of the schema version in [`META`].
 pub const META_SCHEMA: &str = "schema_version";
 /// The schema version this release writes and reads. Version 2 added
-/// [`VIEW_COUNTS`], [`VIEWS_PENDING`] and the 4-byte `by_created` value; a version-1 store is
-/// migrated when it is opened for writing (`migrate.rs`) and read as it is
-/// by a read-only open.
-pub const SCHEMA_VERSION: u32 = 2;
+/// [`VIEW_COUNTS`], [`VIEWS_PENDING`] and the 4-byte `by_created` value,
+/// version 3 [`VIEW_BUCKETS`]; an older store is migrated when it is opened
+/// for writing (`migrate.rs`) and read as it is by a read-only open.
+pub const SCHEMA_VERSION: u32 = 3;
 /// Counter keys in [`META`].
 pub const NEXT_CASE_ID: &str = "next_case_id";
 /// Counter of generated case numbers.

@@ -13,10 +13,13 @@
 //! [`tables::VIEW_COUNTS`] holds, per scope, the number of cases, of cases
 //! per status, of deadline entries and of *My cases* entries per user,
 //! changed in the same transaction as the entries they count, so a view's
-//! total is a point read instead of a scan.
+//! total is a point read instead of a scan; [`tables::VIEW_BUCKETS`]
+//! holds the same keys counted per time bucket (`buckets.rs`), so a
+//! numbered page seeks to its bucket.
 
 use redb::ReadableTable;
 
+use crate::buckets::{self, Series};
 use crate::error::{st, Result, StoreError};
 use crate::model::Case;
 use crate::options::Options;
@@ -114,6 +117,7 @@ pub(crate) struct Entries<'c> {
     pub attention: Vec<Scoped3<'c>>,
     pub queue: Option<([u8; 25], [u8; 3])>,
     pub counts: Vec<(&'c str, String)>,
+    pub buckets: Vec<crate::buckets::Item<'c>>,
 }
 
 /// The users under whom *My cases* lists a case in `scope`: on the seller
@@ -144,6 +148,7 @@ pub(crate) fn entries<'c>(opts: &Options, case: &'c Case) -> Entries<'c> {
         order_bits(s.created_at.as_millis()),
         order_bits(s.updated_at.as_millis()),
     );
+    let slot = buckets::status_slot(s.status);
     let mut e = Entries::default();
     for scope in [case.tenant.as_str(), ALL_SCOPE] {
         e.by_updated.push(((scope, updated, id), summary));
@@ -151,13 +156,22 @@ pub(crate) fn entries<'c>(opts: &Options, case: &'c Case) -> Entries<'c> {
         e.by_status.push((scope, s.status.index() as u8, updated, id));
         e.counts.push((scope, counter::CASES.to_owned()));
         e.counts.push((scope, counter::status(s.status)));
+        e.buckets
+            .push((scope, Series::Updated, buckets::bucket(scope, updated), slot));
+        e.buckets
+            .push((scope, Series::Created, buckets::bucket(scope, created), slot));
         for user in users_of(case, scope) {
             e.by_user.push((scope, user, created, id));
             e.counts.push((scope, counter::user(user)));
+            e.buckets
+                .push((scope, Series::User(user), buckets::bucket(scope, created), 0));
         }
         if let (caselog_core::Status::NeedsAttention, Some(d)) = (s.status, case.state.reply_deadline) {
-            e.attention.push((scope, order_bits(d.as_millis()), id));
+            let deadline = order_bits(d.as_millis());
+            e.attention.push((scope, deadline, id));
             e.counts.push((scope, counter::ATTENTION.to_owned()));
+            e.buckets
+                .push((scope, Series::Attention, buckets::bucket(scope, deadline), 0));
         }
     }
     if case.state.status.waits_on_support() {
@@ -242,12 +256,23 @@ pub(crate) fn update(t: &mut Tables<'_>, opts: &Options, old: Option<&Case>, new
             *t.count_deltas.entry(((*scope).to_owned(), name.clone())).or_default() += 1;
         }
     }
+    // A key that stays in its bucket (with its status) changes no count.
+    for item in &o.buckets {
+        if !n.buckets.contains(item) {
+            buckets::add_delta(&mut t.bucket_deltas, item, -1);
+        }
+    }
+    for item in &n.buckets {
+        if !o.buckets.contains(item) {
+            buckets::add_delta(&mut t.bucket_deltas, item, 1);
+        }
+    }
     t.written += written;
     Ok(())
 }
 
-/// Writes the batch's count changes (each counter once; one whose changes
-/// cancel out is not written).
+/// Writes the batch's count changes, totals and buckets (each counter
+/// once; one whose changes cancel out is not written).
 pub(crate) fn flush_counts(t: &mut Tables<'_>) -> Result<()> {
     for ((scope, name), delta) in std::mem::take(&mut t.count_deltas) {
         if delta != 0 {
@@ -255,6 +280,8 @@ pub(crate) fn flush_counts(t: &mut Tables<'_>) -> Result<()> {
             t.written += 1;
         }
     }
+    let deltas = std::mem::take(&mut t.bucket_deltas);
+    t.written += buckets::flush(&mut t.view_buckets, deltas)?;
     Ok(())
 }
 

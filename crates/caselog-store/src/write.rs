@@ -50,6 +50,7 @@ pub(crate) struct Tables<'t> {
     pub read_markers: Table<'t, (&'static str, u64), u32>,
     pub view_counts: Table<'t, (&'static str, &'static str), u64>,
     pub views_pending: Table<'t, u64, ()>,
+    pub view_buckets: Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
     /// B-tree entries this transaction inserted or removed in the case,
     /// number, thread, change-log, feed, view, queue, count and meta tables
     /// (`Metrics::entries_written`).
@@ -57,6 +58,9 @@ pub(crate) struct Tables<'t> {
     /// View-count changes of this batch, written once by `Ctx::save`
     /// (`views::flush_counts`): an import chunk touches each counter once.
     pub count_deltas: std::collections::BTreeMap<(String, String), i64>,
+    /// Bucket-count changes of this batch, written with the counts
+    /// (`buckets::flush`).
+    pub bucket_deltas: crate::buckets::Deltas,
 }
 
 impl<'t> Tables<'t> {
@@ -89,8 +93,10 @@ impl<'t> Tables<'t> {
             read_markers: txn.open_table(tables::READ_MARKERS).map_err(o)?,
             view_counts: txn.open_table(tables::VIEW_COUNTS).map_err(o)?,
             views_pending: txn.open_table(tables::VIEWS_PENDING).map_err(o)?,
+            view_buckets: txn.open_table(tables::VIEW_BUCKETS).map_err(o)?,
             written: 0,
             count_deltas: Default::default(),
+            bucket_deltas: Default::default(),
         })
     }
 }

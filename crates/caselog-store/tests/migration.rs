@@ -1,8 +1,9 @@
-//! Schema 1 → 2 at open: a store written in schema 1's bytes (built here
-//! by writing its tables directly) reads the same before and after the
-//! migration, in every view, total and order, read-only (schema 1 as it
-//! is) and read-write (migrated); and a process killed with SIGKILL in the
-//! middle of the migration leaves a store that opens as schema 1 or 2,
+//! Schema migrations at open: a store written in schema 1's bytes (built
+//! here by writing its tables directly), or in schema 2's (no bucket
+//! counts), reads the same before and after its migration to schema 3, in
+//! every view, total and order, read-only (the old schema as it is) and
+//! read-write (migrated); and a process killed with SIGKILL in the middle
+//! of a migration leaves a store that opens as the old schema or as 3,
 //! never anything else, and reads the same once opened.
 
 mod common;
@@ -20,6 +21,7 @@ const BY_UPDATED: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::ne
 const BY_CREATED: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("by_created");
 const BY_USER: TableDefinition<(&str, &str, u64, u64), ()> = TableDefinition::new("by_user");
 const VIEW_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("view_counts");
+const VIEW_BUCKETS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("view_buckets");
 
 const TENANTS: [&str; 2] = ["seller-a", "seller-b"];
 const USERS: [&str; 3] = ["ann", "bob", "agent-1"];
@@ -166,18 +168,48 @@ fn downgrade_to_v1(dir: &Path) {
             .unwrap();
     }
     assert!(txn.delete_table(VIEW_COUNTS).unwrap());
+    assert!(txn.delete_table(VIEW_BUCKETS).unwrap());
     txn.commit().unwrap();
 }
 
-/// The schema version and whether the view counts exist, read with redb.
-fn schema_of(dir: &Path) -> (u32, bool) {
+/// Rewrites a schema-3 store into schema 2: no bucket counts.
+fn downgrade_to_v2(dir: &Path) {
+    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
+    let txn = db.begin_write().unwrap();
+    assert!(txn.delete_table(VIEW_BUCKETS).unwrap());
+    txn.open_table(META)
+        .unwrap()
+        .insert("schema_version", 2u32.to_le_bytes().as_slice())
+        .unwrap();
+    txn.commit().unwrap();
+}
+
+/// The schema version and whether the view counts and the bucket counts
+/// exist, read with redb.
+fn schema_of(dir: &Path) -> (u32, bool, bool) {
     let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
     let txn = db.begin_read().unwrap();
     let meta = txn.open_table(META).unwrap();
     let v = meta.get("schema_version").unwrap().unwrap();
     let version = u32::from_le_bytes(v.value().try_into().unwrap());
     let counts = txn.open_table(VIEW_COUNTS).is_ok();
-    (version, counts)
+    let buckets = txn.open_table(VIEW_BUCKETS).is_ok();
+    (version, counts, buckets)
+}
+
+/// The bucket counts, read with redb.
+fn buckets_of(dir: &Path) -> Vec<((String, String, u64), Vec<u8>)> {
+    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(VIEW_BUCKETS).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|item| {
+            let (k, v) = item.unwrap();
+            let (s, series, b) = k.value();
+            ((s.to_owned(), series.to_owned(), b), v.value().to_vec())
+        })
+        .collect()
 }
 
 fn options() -> Options {
@@ -204,12 +236,12 @@ fn a_schema_1_store_reads_the_same_before_and_after_its_migration() {
     for seed in [1, 2, 3] {
         let dir = tempfile::tempdir().unwrap();
         let want = v1_fixture(dir.path(), seed, 60);
-        assert_eq!(schema_of(dir.path()), (1, false));
+        assert_eq!(schema_of(dir.path()), (1, false, false));
         // Read-only: schema 1 as it is (no counts; the scans answer).
         let ro = Store::open_read_only(dir.path(), options()).unwrap();
         assert_eq!(views_of(&ro), want, "schema 1 read-only, seed {seed}");
         drop(ro);
-        assert_eq!(schema_of(dir.path()), (1, false), "a read-only open migrated");
+        assert_eq!(schema_of(dir.path()), (1, false, false), "a read-only open migrated");
         // Read-write: migrated at open, with progress.
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
@@ -230,7 +262,7 @@ fn a_schema_1_store_reads_the_same_before_and_after_its_migration() {
         populate(&store, seed + 100, 20);
         let after = views_of(&store);
         store.shutdown().unwrap();
-        assert_eq!(schema_of(dir.path()), (2, true));
+        assert_eq!(schema_of(dir.path()), (3, true, true));
         let fresh = tempfile::tempdir().unwrap();
         let twin = Store::open(fresh.path(), options()).unwrap();
         populate(&twin, seed, 60);
@@ -253,7 +285,7 @@ fn a_schema_1_store_reads_the_same_before_and_after_its_migration() {
 /// begins and `done` once the store is open. Its first progress call
 /// pauses, so that a kill can land inside the migration's transaction.
 #[test]
-#[ignore = "run by migration_killed_at_random_points_leaves_schema_1_or_2 as a child process"]
+#[ignore = "run by the migration kill tests as a child process"]
 fn migration_child() {
     let Ok(dir) = std::env::var("CASELOG_MIGRATION_CHILD") else {
         return;
@@ -275,15 +307,34 @@ fn migration_child() {
 }
 
 #[test]
-fn migration_killed_at_random_points_leaves_schema_1_or_2() {
+fn migration_killed_at_random_points_leaves_schema_1_or_3() {
     let base = tempfile::tempdir().unwrap();
     let fixture = base.path().join("fixture");
     let want = v1_fixture(&fixture, 7, 300);
+    let (as_old, _) = kill_migrations(base.path(), &fixture, &want, (1, false, false), 11);
+    assert!(as_old > 0, "no kill landed inside the migration");
+}
+
+#[test]
+fn migration_killed_at_random_points_leaves_schema_2_or_3() {
+    let base = tempfile::tempdir().unwrap();
+    let fixture = base.path().join("fixture");
+    let want = v2_fixture(&fixture, 8, 300);
+    let (as_old, _) = kill_migrations(base.path(), &fixture, &want, (2, true, false), 13);
+    assert!(as_old > 0, "no kill landed inside the migration");
+}
+
+/// Copies the old-schema store of `fixture` into a fresh directory per
+/// round, kills a child opening it at a random point once the migration
+/// began, and checks that the store is the old schema (`old`) or schema
+/// 3, opens, and reads as `want`. Returns how many rounds left each.
+fn kill_migrations(base: &Path, fixture: &Path, want: &[String], old: (u32, bool, bool), seed: u64) -> (u32, u32) {
     let rounds = env_u64("CASELOG_MIGRATION_KILLS").unwrap_or(6);
-    let mut rng = Rng(11);
-    let (mut as_v1, mut as_v2) = (0, 0);
+    let mut rng = Rng(seed);
+    let (mut as_old, mut as_new) = (0, 0);
+    let mut migrated_buckets = None;
     for round in 0..rounds {
-        let work = base.path().join(format!("round{round}"));
+        let work = base.join(format!("round{round}"));
         let store_dir = work.join("store");
         std::fs::create_dir_all(&store_dir).unwrap();
         std::fs::copy(fixture.join(STORE_FILE), store_dir.join(STORE_FILE)).unwrap();
@@ -292,19 +343,74 @@ fn migration_killed_at_random_points_leaves_schema_1_or_2() {
         run_child_and_kill("migration_child", "CASELOG_MIGRATION_CHILD", &work, rng.below(400));
         let finished = work.join("done").exists();
         match schema_of(&store_dir) {
-            (1, false) => {
-                assert!(!finished, "the store opened but is still schema 1");
-                as_v1 += 1;
+            s if s == old => {
+                assert!(!finished, "the store opened but is still schema {}", old.0);
+                as_old += 1;
             }
-            (2, true) => as_v2 += 1,
-            other => panic!("round {round}: the store is neither schema 1 nor 2: {other:?}"),
+            (3, true, true) => as_new += 1,
+            other => panic!("round {round}: the store is neither schema {} nor 3: {other:?}", old.0),
         }
         let store = Store::open(&store_dir, options()).unwrap();
         assert_eq!(views_of(&store), want, "round {round}");
         store.shutdown().unwrap();
-        assert_eq!(schema_of(&store_dir), (2, true));
+        assert_eq!(schema_of(&store_dir), (3, true, true));
+        // Every round ends with the same counts, killed or not.
+        let buckets = buckets_of(&store_dir);
+        assert_eq!(
+            migrated_buckets.get_or_insert_with(|| buckets.clone()),
+            &buckets,
+            "round {round}"
+        );
         std::fs::remove_dir_all(&work).unwrap();
     }
-    eprintln!("migration kills: {as_v1} left schema 1, {as_v2} schema 2");
-    assert!(as_v1 > 0, "no kill landed inside the migration");
+    eprintln!("migration kills: {as_old} left schema {}, {as_new} schema 3", old.0);
+    (as_old, as_new)
+}
+
+/// A schema-2 fixture of `cases` cases in `dir` (no bucket counts), and
+/// its views as the store showed them before the downgrade.
+fn v2_fixture(dir: &Path, seed: u64, cases: usize) -> Vec<String> {
+    let store = Store::open(dir, options()).unwrap();
+    populate(&store, seed, cases);
+    let views = views_of(&store);
+    store.shutdown().unwrap();
+    downgrade_to_v2(dir);
+    views
+}
+
+#[test]
+fn a_schema_2_store_reads_the_same_before_and_after_its_migration() {
+    for seed in [4, 5] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), options()).unwrap();
+        populate(&store, seed, 80);
+        let want = views_of(&store);
+        store.shutdown().unwrap();
+        let kept = buckets_of(dir.path());
+        downgrade_to_v2(dir.path());
+        assert_eq!(schema_of(dir.path()), (2, true, false));
+        // Read-only: schema 2 as it is (no bucket counts; pages skip keys).
+        let ro = Store::open_read_only(dir.path(), options()).unwrap();
+        assert_eq!(views_of(&ro), want, "schema 2 read-only, seed {seed}");
+        drop(ro);
+        assert_eq!(schema_of(dir.path()), (2, true, false), "a read-only open migrated");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let opts = Options {
+            migration_progress: Some(MigrationProgress(std::sync::Arc::new(move |done, total| {
+                log.lock().unwrap().push((done, total))
+            }))),
+            ..options()
+        };
+        let store = Store::open(dir.path(), opts).unwrap();
+        let progress = seen.lock().unwrap().clone();
+        let cases = store.case_ids().unwrap().len() as u64;
+        assert_eq!(progress.first(), Some(&(0, cases)));
+        assert_eq!(progress.last(), Some(&(cases, cases)));
+        assert_eq!(views_of(&store), want, "migrated, seed {seed}");
+        store.shutdown().unwrap();
+        assert_eq!(schema_of(dir.path()), (3, true, true));
+        // The counts built at open are the counts kept write by write.
+        assert_eq!(buckets_of(dir.path()), kept, "seed {seed}");
+    }
 }

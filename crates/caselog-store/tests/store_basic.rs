@@ -120,7 +120,7 @@ fn a_newer_schema_is_refused() {
     match Store::open(dir.path(), Options::default()) {
         Err(StoreError::SchemaTooNew {
             found: 99,
-            supported: 2,
+            supported: 3,
         }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }

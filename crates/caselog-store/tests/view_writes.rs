@@ -2,11 +2,12 @@
 //! written (`Metrics::entries_written`) is checked, write by write, against
 //! a model of which entries a change of a case must move — a key whose
 //! bytes stay is neither removed nor re-inserted, a value is rewritten only
-//! when its bytes change.
+//! when its bytes change, and a bucket count only when a key moves into
+//! or out of its bucket.
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use caselog_core::*;
 use caselog_store::*;
@@ -25,8 +26,60 @@ const AGENTS: [&str; 2] = ["agent-1", "agent-2"];
 /// side: creator and handler; support side: assignee), deadlines (while
 /// the case needs attention), one queue entry while it waits on support,
 /// and the counters of cases, of each status, of deadlines and of each
-/// user's entries.
+/// user's entries; and the bucket counts those keys fall in.
 fn view_entries(opts: &Options, old: Option<&Case>, new: &Case) -> u64 {
+    view_entries_without_buckets(opts, old, new) + bucket_entries(old, new)
+}
+
+/// The bucket counts (`view_buckets`) a change rewrites: per scope, the
+/// update-time bucket (by status), the creation-time bucket (by status),
+/// each listed user's creation-time bucket and the deadline's bucket; an
+/// entry is written when its counts change. Buckets are 2^26 ms across
+/// all tenants and 2^30 ms in a tenant's scope.
+fn bucket_entries(old: Option<&Case>, new: &Case) -> u64 {
+    fn bits(t: Timestamp) -> u64 {
+        (t.as_millis() as u64) ^ (1 << 63)
+    }
+    fn items(c: &Case, all: bool) -> Vec<(String, u64, usize)> {
+        let shift = if all { 26 } else { 30 };
+        let status = Status::ALL.iter().position(|s| *s == c.state.status).unwrap();
+        let mut out = vec![
+            ("updated".to_owned(), bits(c.state.updated_at) >> shift, status),
+            ("created".to_owned(), bits(c.state.created_at) >> shift, status),
+        ];
+        let users: BTreeSet<String> = if all {
+            c.assignee.iter().map(|u| u.to_string()).collect()
+        } else {
+            [Some(&c.created_by), c.handler.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|u| u.to_string())
+                .collect()
+        };
+        for u in users {
+            out.push((format!("user:{u}"), bits(c.state.created_at) >> shift, 0));
+        }
+        if let (Status::NeedsAttention, Some(d)) = (c.state.status, c.state.reply_deadline) {
+            out.push(("attention".to_owned(), bits(d) >> shift, 0));
+        }
+        out
+    }
+    let mut n = 0;
+    for all in [false, true] {
+        let mut delta: BTreeMap<(String, u64), [i64; 8]> = BTreeMap::new();
+        for (series, bucket, slot) in old.map(|c| items(c, all)).unwrap_or_default() {
+            delta.entry((series, bucket)).or_default()[slot] -= 1;
+        }
+        for (series, bucket, slot) in items(new, all) {
+            delta.entry((series, bucket)).or_default()[slot] += 1;
+        }
+        n += delta.values().filter(|d| d.iter().any(|x| *x != 0)).count() as u64;
+    }
+    n
+}
+
+/// The view, queue and counter entries of a change, bucket counts aside.
+fn view_entries_without_buckets(opts: &Options, old: Option<&Case>, new: &Case) -> u64 {
     // How many entries move when one key (and value) becomes another:
     // nothing if equal, a value rewrite if only the value changed, a
     // removal and an insertion if the key moved.
@@ -183,7 +236,7 @@ proptest! {
 
 /// A support reply to a case in progress (no status change) moves the
 /// case's two time-keyed entries (by update, by status) in its two scopes
-/// and nothing else of the views.
+/// and nothing else of the views; within its buckets, no bucket count.
 #[test]
 fn a_support_reply_writes_its_records_and_two_moved_keys_per_scope() {
     let dir = tempfile::tempdir().unwrap();
@@ -220,7 +273,24 @@ fn a_support_reply_writes_its_records_and_two_moved_keys_per_scope() {
     let written = entries_written(&store) - before;
     assert_eq!(new.state.status, old.state.status);
     // 2 scopes × (by update: remove + insert, by status: remove + insert).
+    assert_eq!(bucket_entries(Some(&old), &new), 0);
     assert_eq!(view_entries(&opts, Some(&old), &new), 8);
     assert_eq!(written, 8 + record_entries(1));
+    // A reply weeks later moves the case into other buckets in both
+    // scopes: the update-time counts of the old and the new bucket, twice.
+    let before = entries_written(&store);
+    store
+        .apply_event(
+            &Scope::AllTenants,
+            &id,
+            agent("agent-1"),
+            CaseEvent::Reply,
+            "Still on it.",
+            Some(t0.saturating_add(Span::days(30))),
+        )
+        .unwrap();
+    let later = store.case(&Scope::AllTenants, &id).unwrap().unwrap();
+    assert_eq!(bucket_entries(Some(&new), &later), 4);
+    assert_eq!(entries_written(&store) - before, 8 + 4 + record_entries(1));
     store.shutdown().unwrap();
 }

@@ -9,9 +9,11 @@
 //! by creation (`by_created`, statuses checked in its values), *Mine*
 //! (`by_user`; by update, the scope's `by_updated` walked for the user's
 //! cases while that costs less than loading them all) and *Needing
-//! attention* (`attention`). A page is found by skipping keys (no case is
-//! loaded but the page's) or, in a cursor walk, by seeking past the
-//! cursor's key. Pages, totals and orders are exactly the scan's.
+//! attention* (`attention`). A numbered page seeks to the time bucket that
+//! holds its first position, found from the bucket counts
+//! (`tables::VIEW_BUCKETS`, `buckets.rs`), and skips the keys before it in
+//! that bucket (no case is loaded but the page's); a cursor walk seeks past
+//! the cursor's key. Pages, totals and orders are exactly the scan's.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -19,6 +21,7 @@ use std::ops::Bound;
 use redb::{ReadOnlyTable, ReadTransaction};
 
 use super::{open, st, view_binding, ViewKey, ViewKind, ViewPage, ViewQuery, ViewSort};
+use crate::buckets::{self, Series};
 use crate::error::{Result, StoreError};
 use crate::model::{Case, Scope};
 use crate::paging::Cursor;
@@ -66,6 +69,22 @@ pub(super) fn view(
         Some(_) => 0,
         None => (u64::from(q.page.saturating_sub(1)) * u64::from(q.per_page)) as usize,
     };
+    let slots: Vec<u8> = statuses.iter().map(|st| buckets::status_slot(*st)).collect();
+    // Where a numbered page starts: after the cursor's key, or at its
+    // bucket with the keys before it in that bucket to skip.
+    // The counts are opened only for a page that skips (page 1 and cursor
+    // walks do not).
+    let start = |series: Series<'_>, total: u64, descending: bool| -> Result<Start> {
+        if after.is_some() || skip == 0 {
+            return Ok(Start::At(after, 0));
+        }
+        match txn.open_table(tables::VIEW_BUCKETS) {
+            Ok(table) => seek(&table, s, series, &slots, total, skip, descending),
+            // A schema-2 store opened read-only: the page skips from the start.
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Start::At(None, skip)),
+            Err(e) => Err(StoreError::storage("opening the view bucket counts", e)),
+        }
+    };
     let (total, ids) = match &q.kind {
         ViewKind::All => {
             let total = if statuses.is_empty() {
@@ -77,26 +96,33 @@ pub(super) fn view(
                 }
                 n
             };
+            let series = match q.sort {
+                ViewSort::Updated => Series::Updated,
+                _ => Series::Created,
+            };
+            let Start::At(from, skip) = start(series, total, q.descending)? else {
+                return Ok(Some(page(scope, q, total, Vec::new(), None)));
+            };
             let by_updated;
             let by_status;
             let by_created;
             let keys: Keys<'_> = match (q.sort, statuses.is_empty()) {
                 (ViewSort::Updated, true) => {
                     by_updated = open(txn, tables::BY_UPDATED)?;
-                    time_keys(&by_updated, s, after, q.descending, |_| Ok(true))?
+                    time_keys(&by_updated, s, from, q.descending, |_| Ok(true))?
                 }
                 (ViewSort::Updated, false) => {
                     by_status = open(txn, tables::BY_STATUS)?;
                     let mut walks = Vec::new();
                     for st in &statuses {
-                        walks.push(status_keys(&by_status, s, st.index() as u8, after, q.descending)?);
+                        walks.push(status_keys(&by_status, s, st.index() as u8, from, q.descending)?);
                     }
                     merged(walks, q.descending)
                 }
                 _ => {
                     by_created = open(txn, tables::BY_CREATED)?;
                     let wanted = statuses.clone();
-                    time_keys(&by_created, s, after, q.descending, move |(v, created)| {
+                    time_keys(&by_created, s, from, q.descending, move |(v, created)| {
                         Ok(wanted.is_empty() || wanted.contains(&decode_created(v, created)?.0.status))
                     })?
                 }
@@ -109,9 +135,12 @@ pub(super) fn view(
                 return Ok(None);
             }
             let total = read_count(&counts, s, counter::ATTENTION)?;
-            let attention = open(txn, tables::ATTENTION)?;
             // By deadline, soonest first, whatever the order asked.
-            let ids = page_of(time_keys(&attention, s, after, false, |_| Ok(true))?, skip, q.per_page)?;
+            let Start::At(from, skip) = start(Series::Attention, total, false)? else {
+                return Ok(Some(page(scope, q, total, Vec::new(), None)));
+            };
+            let attention = open(txn, tables::ATTENTION)?;
+            let ids = page_of(time_keys(&attention, s, from, false, |_| Ok(true))?, skip, q.per_page)?;
             (total, ids)
         }
         ViewKind::Mine(user) => {
@@ -123,7 +152,10 @@ pub(super) fn view(
             let lo = (s, user.as_str(), 0u64, 0u64);
             let hi = (s, user.as_str(), u64::MAX, u64::MAX);
             if q.sort == ViewSort::Created {
-                let range = match (after, q.descending) {
+                let Start::At(from, skip) = start(Series::User(user.as_str()), total, q.descending)? else {
+                    return Ok(Some(page(scope, q, total, Vec::new(), None)));
+                };
+                let range = match (from, q.descending) {
                     (None, _) => by_user.range(lo..=hi),
                     (Some((t, id)), true) => by_user.range(lo..(s, user.as_str(), t, id)),
                     (Some((t, id)), false) => {
@@ -166,6 +198,99 @@ pub(super) fn view(
         }
     }
     Ok(Some(page(scope, q, total, out, last.filter(|_| more))))
+}
+
+/// Where a numbered page's keys start.
+enum Start {
+    /// After this key (from the view's first key when `None`), with this
+    /// many keys to skip.
+    At(Option<ViewKey>, usize),
+    /// The page is past the view's end.
+    Past,
+}
+
+/// The start of the page whose first key is at position `skip` of a view
+/// of `total` keys in `descending` order (statuses `slots`, or every
+/// status when empty): the bucket counts of `series` walked from the
+/// nearer end of the view until the bucket holding that position, then the
+/// key before that bucket's first (in the page's order) and the position
+/// within the bucket.
+fn seek(
+    table: &ReadOnlyTable<(&'static str, &'static str, u64), &'static [u8]>,
+    s: &str,
+    series: Series<'_>,
+    slots: &[u8],
+    total: u64,
+    skip: usize,
+    descending: bool,
+) -> Result<Start> {
+    let skip = skip as u64;
+    if skip == 0 {
+        return Ok(Start::At(None, 0));
+    }
+    if skip >= total {
+        return Ok(Start::Past);
+    }
+    let name = series.name();
+    let range = table
+        .range((s, name.as_str(), 0u64)..=(s, name.as_str(), u64::MAX))
+        .map_err(st("reading view bucket counts"))?;
+    // The nearer end: from the page order's first bucket while the
+    // position is in the first half, from its last otherwise.
+    let from_first = skip <= total / 2;
+    let walk: Box<dyn Iterator<Item = _>> = if descending == from_first {
+        Box::new(range.rev())
+    } else {
+        Box::new(range)
+    };
+    let inconsistent = |detail: String| StoreError::Corrupt {
+        table: "view_buckets",
+        key: format!("({s}, {name})"),
+        detail,
+    };
+    // Keys of the buckets passed, from the end the walk started at.
+    let mut passed = 0u64;
+    for item in walk {
+        let (k, v) = item.map_err(st("reading view bucket counts"))?;
+        let bucket = k.value().2;
+        let counts = buckets::decode(v.value())?;
+        let n: u64 = if slots.is_empty() {
+            counts.iter().sum()
+        } else {
+            slots.iter().filter_map(|i| counts.get(usize::from(*i))).sum()
+        };
+        if n == 0 {
+            continue;
+        }
+        // The position of the bucket's first key in the page's order.
+        let first = if from_first {
+            passed
+        } else {
+            total
+                .checked_sub(passed + n)
+                .ok_or_else(|| inconsistent(format!("the buckets hold more than the total {total}")))?
+        };
+        passed += n;
+        if first <= skip && skip < first + n {
+            return Ok(Start::At(before_bucket(s, bucket, descending), (skip - first) as usize));
+        }
+    }
+    Err(inconsistent(format!("the buckets hold fewer than the total {total}")))
+}
+
+/// The cursor-like key just before a bucket's first key in the page's
+/// order (`None`: the view's first key).
+fn before_bucket(s: &str, bucket: u64, descending: bool) -> Option<ViewKey> {
+    if descending {
+        // Keys below the next bucket's start. No stored time reaches the
+        // end of the key space, so the next bucket always has a start.
+        buckets::bucket_start(s, bucket.checked_add(1)?).map(|t| (t, 0))
+    } else {
+        match buckets::bucket_start(s, bucket)? {
+            0 => None,
+            t => Some((t - 1, u64::MAX)),
+        }
+    }
 }
 
 /// The keys of a page: `skip` keys passed over, then at most `per_page`
