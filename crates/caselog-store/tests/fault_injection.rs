@@ -924,6 +924,12 @@ fn a_full_disk_in_a_commit_is_commit_failed_then_poisoned_and_reopen_keeps_ackno
     let faults = Faults::default();
     let store = open_faulty(dir.path(), &faults, fault_options(Durability::Immediate)).unwrap();
     let kept = one_case(&store, "Written before the disk filled up").unwrap();
+    // The fault must meet the next write's batch, not an idle checkpoint of
+    // the first case that the writer may start at any moment: checkpoint
+    // now (nothing is left to checkpoint while idle), then let the interval
+    // pass so that the next batch checkpoints, and its write fails.
+    store.sync().unwrap();
+    std::thread::sleep(fault_options(Durability::Immediate).checkpoint_interval * 3);
     faults.fail_nth(Op::Write, 1, ErrorKind::StorageFull, true);
     let failed = one_case(&store, "Written as the disk fills up").unwrap_err();
     assert!(
