@@ -159,7 +159,6 @@ impl Counters {
         relaxed_add(&self.checkpoints, 1);
     }
 
-    /// Bytes written to the file so far (for per-commit deltas).
     /// Change-log entries the indexer applied, the documents it added for
     /// them and the time it took to read the cases and build the documents.
     pub fn index_applied(&self, changes: u64, documents: u64, took: Duration) {
@@ -178,6 +177,7 @@ impl Counters {
         self.index.dirty_time.add(lat_bucket(dirty.as_micros() as u64));
     }
 
+    /// Bytes written to the file so far (for per-commit deltas).
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written.load(Ordering::Relaxed)
     }

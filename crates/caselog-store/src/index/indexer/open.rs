@@ -38,13 +38,31 @@ pub(super) struct Place {
     pub(super) schema_id: String,
     pub(super) store_id: String,
     pub(super) fields: Fields,
-    pub(super) heap_bytes: usize,
+    pub(super) tuning: WriterTuning,
+}
+
+/// The options every index writer of the store is made with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WriterTuning {
+    /// `Options::index_heap_bytes`.
+    heap_bytes: usize,
     /// `Options::index_merge_min_segments`.
-    pub(super) merge_min_segments: usize,
+    merge_min_segments: usize,
     /// `Options::index_merge_min_layer_docs`.
-    pub(super) merge_min_layer_docs: u32,
+    merge_min_layer_docs: u32,
     /// `Options::index_threads`.
-    pub(super) threads: usize,
+    threads: usize,
+}
+
+impl WriterTuning {
+    pub(super) fn of(opts: &Options) -> Self {
+        Self {
+            heap_bytes: opts.index_heap_bytes,
+            merge_min_segments: opts.index_merge_min_segments,
+            merge_min_layer_docs: opts.index_merge_min_layer_docs,
+            threads: opts.index_threads,
+        }
+    }
 }
 
 impl Place {
@@ -228,10 +246,7 @@ pub(crate) fn open(
         schema_id,
         store_id,
         fields,
-        heap_bytes: opts.index_heap_bytes,
-        merge_min_segments: opts.index_merge_min_segments,
-        merge_min_layer_docs: opts.index_merge_min_layer_docs,
-        threads: opts.index_threads,
+        tuning: WriterTuning::of(opts),
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
@@ -419,13 +434,14 @@ pub(super) fn last_change_in(txn: &ReadTransaction) -> Result<u64> {
 }
 
 pub(super) fn new_writer(index: &Index, place: &Place) -> Result<IndexWriter> {
-    let heap = place.heap_bytes.max(MIN_HEAP_PER_THREAD);
+    let tuning = place.tuning;
+    let heap = tuning.heap_bytes.max(MIN_HEAP_PER_THREAD);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Half the cores by default: the store's writer and the indexer's own
     // thread (reading cases, building documents) need the others, and
     // every indexing thread writes its own segment per commit, so more
     // threads also mean more small segments to merge (BENCHMARKS.md).
-    let threads = match place.threads {
+    let threads = match tuning.threads {
         0 => (cores / 2).clamp(1, 4),
         n => n,
     }
@@ -442,8 +458,8 @@ pub(super) fn new_writer(index: &Index, place: &Place) -> Result<IndexWriter> {
         .writer_with_options(options)
         .map_err(ix("starting the index writer"))?;
     let mut policy = tantivy::indexer::LogMergePolicy::default();
-    policy.set_min_num_segments(place.merge_min_segments.max(2));
-    policy.set_min_layer_size(place.merge_min_layer_docs.max(1));
+    policy.set_min_num_segments(tuning.merge_min_segments.max(2));
+    policy.set_min_layer_size(tuning.merge_min_layer_docs.max(1));
     writer.set_merge_policy(Box::new(policy));
     // Before any operation: tantivy would hand out the committed opstamp
     // again, and a delete carrying it can be lost in a merge (opstamps.rs).
@@ -587,10 +603,7 @@ pub(crate) fn open_read_only(
         // read-write open; until then no on-disk index can prove it fits.
         store_id: read_store_id(db)?.unwrap_or_default(),
         fields,
-        heap_bytes: opts.index_heap_bytes,
-        merge_min_segments: opts.index_merge_min_segments,
-        merge_min_layer_docs: opts.index_merge_min_layer_docs,
-        threads: opts.index_threads,
+        tuning: WriterTuning::of(opts),
     };
     let txn = db.begin_read().map_err(st("reading the store for the index"))?;
     let last = last_change_in(&txn)?;
