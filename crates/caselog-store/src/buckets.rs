@@ -109,53 +109,31 @@ pub(crate) fn add_delta(deltas: &mut Deltas, (scope, series, bucket, slot): &Ite
     }
 }
 
-/// Encodes counts: (slot u8, count LEB128) for each slot that is not 0,
-/// in slot order (a bucket of one status, the common case, is 2–4 bytes).
-pub(crate) fn encode(counts: &[u64; SLOTS]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8);
-    for (slot, &n) in counts.iter().enumerate() {
-        if n == 0 {
-            continue;
-        }
-        out.push(slot as u8);
-        let mut v = n;
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    out
+/// Encodes counts as postcard's `(slot, count)` list of the slots that are
+/// not 0, in slot order (a bucket of one status, the common case, is 3–5
+/// bytes: postcard writes lengths and integers as varints).
+pub(crate) fn encode(counts: &[u64; SLOTS]) -> Result<Vec<u8>> {
+    let nonzero: Vec<(u8, u64)> = (0u8..).zip(counts.iter().copied()).filter(|&(_, n)| n != 0).collect();
+    postcard::to_stdvec(&nonzero).map_err(|e| StoreError::Corrupt {
+        table: "view_buckets",
+        key: "(new count entry)".into(),
+        detail: format!("cannot encode: {e}"),
+    })
 }
 
 /// Decodes [`encode`]'s bytes.
 pub(crate) fn decode(bytes: &[u8]) -> Result<[u64; SLOTS]> {
-    let corrupt = |detail: &str| StoreError::Corrupt {
+    let corrupt = |detail: String| StoreError::Corrupt {
         table: "view_buckets",
         key: "(count entry)".into(),
-        detail: detail.into(),
+        detail,
     };
+    let nonzero: Vec<(u8, u64)> = postcard::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
     let mut counts = [0u64; SLOTS];
-    let mut rest = bytes.iter();
-    while let Some(&slot) = rest.next() {
-        let mut v = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let &byte = rest.next().ok_or_else(|| corrupt("count cut short"))?;
-            if shift >= 64 {
-                return Err(corrupt("count too long"));
-            }
-            v |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        *counts.get_mut(usize::from(slot)).ok_or_else(|| corrupt("bad slot"))? = v;
+    for (slot, n) in nonzero {
+        *counts
+            .get_mut(usize::from(slot))
+            .ok_or_else(|| corrupt(format!("bad slot {slot}")))? = n;
     }
     Ok(counts)
 }
@@ -187,7 +165,7 @@ pub(crate) fn flush(
         if counts.iter().all(|n| *n == 0) {
             table.remove(key).map_err(&w)?;
         } else {
-            table.insert(key, encode(&counts).as_slice()).map_err(&w)?;
+            table.insert(key, encode(&counts)?.as_slice()).map_err(&w)?;
         }
         written += 1;
     }
@@ -203,7 +181,7 @@ mod tests {
         #[test]
         fn counts_round_trip(counts in proptest::array::uniform8(proptest::option::weighted(0.3, any::<u64>()))) {
             let counts = counts.map(|c| c.unwrap_or(0));
-            prop_assert_eq!(decode(&encode(&counts)).unwrap(), counts);
+            prop_assert_eq!(decode(&encode(&counts).unwrap()).unwrap(), counts);
         }
 
         #[test]

@@ -154,7 +154,7 @@ pub(crate) fn v2_to_v3(txn: &WriteTransaction, opts: &Options) -> Result<u64> {
         table
             .insert(
                 (scope.as_str(), series.as_str(), *bucket),
-                crate::buckets::encode(&counts).as_slice(),
+                crate::buckets::encode(&counts)?.as_slice(),
             )
             .map_err(st(MIGRATING_3))?;
     }
