@@ -117,40 +117,6 @@ fn all_cases(store: &Store) -> Vec<Case> {
         .collect()
 }
 
-/// The oracle: total and the page's cases of a view, from the cases.
-fn oracle(cases: &[Case], scope: &Scope, q: &ViewQuery) -> (u64, Vec<CaseId>, bool) {
-    let mut rows: Vec<((i64, u64), CaseId)> = cases
-        .iter()
-        .filter(|c| scope.allows(&c.tenant))
-        .filter(|c| q.filter.statuses.is_empty() || q.filter.statuses.contains(&c.state.status))
-        .filter(|c| match &q.kind {
-            ViewKind::All => true,
-            ViewKind::Mine(u) => match scope {
-                Scope::AllTenants => c.assignee.as_ref() == Some(u),
-                Scope::Tenant(_) => &c.created_by == u || c.handler.as_ref() == Some(u),
-            },
-            ViewKind::NeedsAttention => c.state.status == Status::NeedsAttention && c.state.reply_deadline.is_some(),
-        })
-        .map(|c| {
-            let t = match (&q.kind, q.sort) {
-                (ViewKind::NeedsAttention, _) => c.state.reply_deadline.map_or(0, |d| d.as_millis()),
-                (_, ViewSort::Created) => c.state.created_at.as_millis(),
-                _ => c.state.updated_at.as_millis(),
-            };
-            ((t, c.id.0), c.id)
-        })
-        .collect();
-    rows.sort();
-    if q.descending && q.kind != ViewKind::NeedsAttention {
-        rows.reverse();
-    }
-    let total = rows.len() as u64;
-    let skip = ((q.page - 1) * q.per_page) as usize;
-    let page: Vec<CaseId> = rows.iter().skip(skip).take(q.per_page as usize).map(|r| r.1).collect();
-    let more = skip + (q.per_page as usize) < rows.len();
-    (total, page, more)
-}
-
 /// Every page of every time-ordered view in every scope, against the
 /// oracle; `per_pages` are the page sizes tried.
 fn check_views(store: &Store, per_pages: &[u32]) -> Result<(), TestCaseError> {
@@ -183,7 +149,7 @@ fn check_views(store: &Store, per_pages: &[u32]) -> Result<(), TestCaseError> {
                             q.page = page;
                             q.per_page = per_page;
                             let got = store.view(scope, &q).unwrap();
-                            let want = oracle(&cases, scope, &q);
+                            let want = view_oracle(&cases, scope, &q);
                             let got = (
                                 got.total,
                                 got.cases.iter().map(|c| c.id).collect::<Vec<_>>(),

@@ -159,3 +159,38 @@ pub fn run_child_and_kill(child: &str, env: &str, work: &std::path::Path, after_
     proc.kill().unwrap(); // SIGKILL
     proc.wait().unwrap();
 }
+
+/// A brute-force view page from the cases themselves: the view's total,
+/// the page's cases in order, and whether a next page exists.
+pub fn view_oracle(cases: &[Case], scope: &Scope, q: &ViewQuery) -> (u64, Vec<CaseId>, bool) {
+    let mut rows: Vec<((i64, u64), CaseId)> = cases
+        .iter()
+        .filter(|c| scope.allows(&c.tenant))
+        .filter(|c| q.filter.statuses.is_empty() || q.filter.statuses.contains(&c.state.status))
+        .filter(|c| match &q.kind {
+            ViewKind::All => true,
+            ViewKind::Mine(u) => match scope {
+                Scope::AllTenants => c.assignee.as_ref() == Some(u),
+                Scope::Tenant(_) => &c.created_by == u || c.handler.as_ref() == Some(u),
+            },
+            ViewKind::NeedsAttention => c.state.status == Status::NeedsAttention && c.state.reply_deadline.is_some(),
+        })
+        .map(|c| {
+            let t = match (&q.kind, q.sort) {
+                (ViewKind::NeedsAttention, _) => c.state.reply_deadline.map_or(0, |d| d.as_millis()),
+                (_, ViewSort::Created) => c.state.created_at.as_millis(),
+                _ => c.state.updated_at.as_millis(),
+            };
+            ((t, c.id.0), c.id)
+        })
+        .collect();
+    rows.sort();
+    if q.descending && q.kind != ViewKind::NeedsAttention {
+        rows.reverse();
+    }
+    let total = rows.len() as u64;
+    let skip = ((q.page - 1) * q.per_page) as usize;
+    let page: Vec<CaseId> = rows.iter().skip(skip).take(q.per_page as usize).map(|r| r.1).collect();
+    let more = skip + (q.per_page as usize) < rows.len();
+    (total, page, more)
+}
