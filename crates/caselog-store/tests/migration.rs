@@ -231,6 +231,22 @@ fn v1_fixture(dir: &Path, seed: u64, cases: usize) -> Vec<String> {
     views
 }
 
+/// Opens the store read-write (migrating it), recording the migration's
+/// progress calls.
+fn open_recording_progress(dir: &Path) -> (Store, Vec<(u64, u64)>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let opts = Options {
+        migration_progress: Some(MigrationProgress(std::sync::Arc::new(move |done, total| {
+            log.lock().unwrap().push((done, total))
+        }))),
+        ..options()
+    };
+    let store = Store::open(dir, opts).unwrap();
+    let progress = seen.lock().unwrap().clone();
+    (store, progress)
+}
+
 #[test]
 fn a_schema_1_store_reads_the_same_before_and_after_its_migration() {
     for seed in [1, 2, 3] {
@@ -243,16 +259,7 @@ fn a_schema_1_store_reads_the_same_before_and_after_its_migration() {
         drop(ro);
         assert_eq!(schema_of(dir.path()), (1, false, false), "a read-only open migrated");
         // Read-write: migrated at open, with progress.
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let opts = Options {
-            migration_progress: Some(MigrationProgress(std::sync::Arc::new(move |done, total| {
-                log.lock().unwrap().push((done, total))
-            }))),
-            ..options()
-        };
-        let store = Store::open(dir.path(), opts).unwrap();
-        let progress = seen.lock().unwrap().clone();
+        let (store, progress) = open_recording_progress(dir.path());
         let cases = store.case_ids().unwrap().len() as u64;
         assert_eq!(progress.first(), Some(&(0, cases)));
         assert_eq!(progress.last(), Some(&(cases, cases)));
@@ -394,16 +401,7 @@ fn a_schema_2_store_reads_the_same_before_and_after_its_migration() {
         assert_eq!(views_of(&ro), want, "schema 2 read-only, seed {seed}");
         drop(ro);
         assert_eq!(schema_of(dir.path()), (2, true, false), "a read-only open migrated");
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let opts = Options {
-            migration_progress: Some(MigrationProgress(std::sync::Arc::new(move |done, total| {
-                log.lock().unwrap().push((done, total))
-            }))),
-            ..options()
-        };
-        let store = Store::open(dir.path(), opts).unwrap();
-        let progress = seen.lock().unwrap().clone();
+        let (store, progress) = open_recording_progress(dir.path());
         let cases = store.case_ids().unwrap().len() as u64;
         assert_eq!(progress.first(), Some(&(0, cases)));
         assert_eq!(progress.last(), Some(&(cases, cases)));
