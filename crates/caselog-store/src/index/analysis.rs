@@ -318,53 +318,211 @@ pub fn analyze(analyzer: Analyzer, text: &str) -> Vec<Token> {
     tokens.into_iter().map(Token::from).collect()
 }
 
+/// How many leading bytes of a stem (a chars token of plain lowercase
+/// ASCII letters) every word that stems to it starts with, ignoring case:
+/// the English stemmer rewrites no more than the last two characters of
+/// what it keeps, and of a three-letter stem only the last one, except
+/// that `dying`, `lying` and the like (`Xying`) become `Xie`. The probes of
+/// [`crate::index::search`] and [`CharsAnalysis`]'s stem filter rest on
+/// it; property tests and an exhaustive test of short words check it.
+pub(crate) fn stem_kept(stem: &str) -> usize {
+    match stem.len() {
+        3 if !stem.ends_with("ie") => 2,
+        n => n.saturating_sub(2),
+    }
+}
+
 /// Words a [`CharsAnalysis`] remembers before it starts over.
 const MEMO_WORDS: usize = 16_384;
 
 /// The chars analyzer for highlighting a page of hits (their titles and
-/// messages) with one set of words: each distinct word is lowercased,
-/// folded and stemmed once and then looked up, the normalizer is built once,
-/// not per text, and a plain English word that cannot stem to any of the
-/// wanted tokens is not stemmed at all. Its token then gets a text no query
-/// token has, at the same place, so phrases still see it between their
-/// words. A stem keeps its word's first characters (all but the last two of
-/// the stem, the assumption [`crate::index::search`]'s probes rest on, which
-/// a property test checks): a word that does not start with that much of a
-/// wanted token cannot become it. For the wanted tokens, gives exactly the
-/// tokens of [`analyze`]`(Analyzer::Chars, text)`.
+/// messages) with one set of wanted tokens, built for speed: a token is
+/// not a string but the number of the wanted token it equals, or
+/// [`CharsAnalysis::UNWANTED`], so analysing a text allocates nothing once
+/// its words have been seen. Each distinct word is lowercased, folded and
+/// stemmed once and then looked up, the normalizer is built once, not per
+/// text, and a plain English word that cannot stem to any of the wanted
+/// tokens is not stemmed at all. A stem keeps its word's first characters
+/// ([`stem_kept`]): a word that does not start with that much of a wanted
+/// token cannot become it. For the wanted tokens, gives exactly the tokens of
+/// [`analyze`]`(Analyzer::Chars, text)`, in the same order, with the same
+/// offsets (a property test holds them equal); every other token is
+/// [`CharsAnalysis::UNWANTED`].
 pub(crate) struct CharsAnalysis {
     normalizer: WordNormalizer,
+    /// The wanted tokens and their numbers.
+    wanted: HashMap<String, u32>,
+    /// Each wanted phrase as numbers.
+    phrases: Vec<Vec<u32>>,
+    /// What each word seen so far gives: its number, or `None` when it
+    /// normalizes to nothing (no token).
+    memo: HashMap<String, Option<u32>>,
+    /// The beginnings a stem must have to be wanted (see above).
+    stems: Vec<String>,
+    /// Reused buffers: the pending word and the last text's tokens.
+    word: String,
+    tokens: Vec<NumberedToken>,
 }
 
-/// The text of a word's token when it can be no wanted token (a control
-/// character: never part of a word, so never in a query token).
-pub(crate) const UNWANTED: &str = "\u{1}";
+/// A token of a [`CharsAnalysis`]: which wanted token it is and where its
+/// source is in the analyzed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NumberedToken {
+    pub(crate) number: u32,
+    pub(crate) offset_from: usize,
+    pub(crate) offset_to: usize,
+}
 
 impl CharsAnalysis {
+    /// The number of every token that is no wanted token.
+    pub(crate) const UNWANTED: u32 = u32::MAX;
+
     /// An analysis for finding the tokens of `wanted` (each a phrase of
     /// chars tokens).
     pub(crate) fn new(wanted: &[Vec<String>]) -> CharsAnalysis {
-        let mut normalizer = WordNormalizer::new();
-        normalizer.memo = Some(HashMap::new());
+        let mut numbers: HashMap<String, u32> = HashMap::new();
+        let phrases = wanted
+            .iter()
+            .map(|phrase| {
+                phrase
+                    .iter()
+                    .map(|token| {
+                        let next = u32::try_from(numbers.len()).unwrap_or(CharsAnalysis::UNWANTED - 1);
+                        *numbers.entry(token.clone()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
         let mut stems: Vec<String> = wanted
             .iter()
             .flatten()
             .filter(|t| t.is_ascii())
-            .filter_map(|t| t.get(..t.len().saturating_sub(2)))
+            .filter_map(|t| t.get(..stem_kept(t)))
             .map(str::to_owned)
             .collect();
         stems.sort();
         stems.dedup();
-        normalizer.stems = Some(stems);
-        CharsAnalysis { normalizer }
+        CharsAnalysis {
+            normalizer: WordNormalizer::new(),
+            wanted: numbers,
+            phrases,
+            memo: HashMap::new(),
+            stems,
+            word: String::new(),
+            tokens: Vec::new(),
+        }
     }
 
-    /// The chars tokens of `text` (see [`CharsAnalysis`] for the words that
-    /// cannot be wanted).
-    pub(crate) fn analyze(&mut self, text: &str) -> Vec<Token> {
-        let mut tokens = Vec::new();
-        scan(Mode::Chars, text, usize::MAX, &mut self.normalizer, &mut tokens, None);
-        tokens.into_iter().map(Token::from).collect()
+    /// The tokens of `text` and the wanted phrases, as numbers.
+    ///
+    /// This is [`scan`] in [`Mode::Chars`] with numbers for texts; the two
+    /// must split text the same way (the property test
+    /// `numbered_tokens_are_the_chars_tokens` holds them equal).
+    pub(crate) fn analyze(&mut self, text: &str) -> (&[NumberedToken], &[Vec<u32>]) {
+        self.tokens.clear();
+        if text.is_ascii() {
+            self.analyze_ascii(text);
+        } else {
+            self.analyze_chars(text);
+        }
+        (&self.tokens, &self.phrases)
+    }
+
+    /// [`CharsAnalysis::analyze`] of ASCII text, by bytes: an ASCII text has
+    /// no width forms, marks or CJK, so its words are its runs of ASCII
+    /// letters and digits, borrowed as they are.
+    fn analyze_ascii(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let start = at;
+            while bytes.get(at).is_some_and(u8::is_ascii_alphanumeric) {
+                at += 1;
+            }
+            if at > start {
+                if let Some(word) = text.get(start..at) {
+                    self.push_word(start, at, word);
+                }
+            } else {
+                at += 1;
+            }
+        }
+    }
+
+    fn analyze_chars(&mut self, text: &str) {
+        let mut word = std::mem::take(&mut self.word);
+        word.clear();
+        let mut word_start: Option<usize> = None;
+        for (offset, raw) in text.char_indices() {
+            let c = fold_width(raw);
+            match classify(c) {
+                Class::Word => {
+                    word_start.get_or_insert(offset);
+                    word.push(c);
+                }
+                Class::Mark if word_start.is_some() => {}
+                Class::Cjk => {
+                    if let Some(start) = word_start.take() {
+                        self.push_word(start, offset, &word);
+                        word.clear();
+                    }
+                    // A CJK token is the character as written.
+                    let mut buf = [0u8; 4];
+                    let number = self.number_of(raw.encode_utf8(&mut buf));
+                    self.tokens.push(NumberedToken {
+                        number,
+                        offset_from: offset,
+                        offset_to: offset + raw.len_utf8(),
+                    });
+                }
+                Class::Mark | Class::Separator => {
+                    if let Some(start) = word_start.take() {
+                        self.push_word(start, offset, &word);
+                        word.clear();
+                    }
+                }
+            }
+        }
+        if let Some(start) = word_start {
+            self.push_word(start, text.len(), &word);
+        }
+        self.word = word;
+    }
+
+    fn number_of(&self, token: &str) -> u32 {
+        self.wanted.get(token).copied().unwrap_or(CharsAnalysis::UNWANTED)
+    }
+
+    /// `word` is already width-folded and free of combining marks.
+    fn push_word(&mut self, from: usize, to: usize, word: &str) {
+        // A word the stemmer would see (plain ASCII letters, not cut) that
+        // does not begin like a wanted stem cannot become one.
+        let plain = word.len() <= MAX_WORD_BYTES && !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphabetic());
+        let number = if plain
+            && !self
+                .stems
+                .iter()
+                .any(|p| word.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+        {
+            Some(CharsAnalysis::UNWANTED)
+        } else if let Some(known) = self.memo.get(word) {
+            *known
+        } else {
+            let text = self.normalizer.normalize(word);
+            let number = (!text.is_empty()).then(|| self.number_of(&text));
+            if self.memo.len() >= MEMO_WORDS {
+                self.memo.clear();
+            }
+            self.memo.insert(word.to_owned(), number);
+            number
+        };
+        if let Some(number) = number {
+            self.tokens.push(NumberedToken {
+                number,
+                offset_from: from,
+                offset_to: to,
+            });
+        }
     }
 }
 
@@ -755,13 +913,6 @@ struct WordNormalizer {
     folder: TextAnalyzer,
     /// tantivy's English (Porter2) stemmer, run on one word.
     stemmer: TextAnalyzer,
-    /// Words already normalized, when remembering them pays (see
-    /// [`CharsAnalysis`]).
-    memo: Option<HashMap<String, String>>,
-    /// When set, the beginnings a stem must have to be wanted: other plain
-    /// English words are not stemmed and give [`UNWANTED`] (see
-    /// [`CharsAnalysis`]).
-    stems: Option<Vec<String>>,
 }
 
 impl WordNormalizer {
@@ -773,39 +924,11 @@ impl WordNormalizer {
             stemmer: TextAnalyzer::builder(RawTokenizer::default())
                 .filter(Stemmer::new(Language::English))
                 .build(),
-            memo: None,
-            stems: None,
         }
     }
 
     /// `word` is already width-folded and free of combining marks.
     fn normalize(&mut self, word: &str) -> String {
-        if let Some(stems) = &self.stems {
-            // A word the stemmer would see (plain ASCII letters, not cut).
-            let plain =
-                word.len() <= MAX_WORD_BYTES && !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphabetic());
-            if plain
-                && !stems
-                    .iter()
-                    .any(|p| word.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
-            {
-                return UNWANTED.to_owned();
-            }
-        }
-        if let Some(text) = self.memo.as_ref().and_then(|m| m.get(word)) {
-            return text.clone();
-        }
-        let text = self.normalize_anew(word);
-        if let Some(memo) = self.memo.as_mut() {
-            if memo.len() >= MEMO_WORDS {
-                memo.clear();
-            }
-            memo.insert(word.to_owned(), text.clone());
-        }
-        text
-    }
-
-    fn normalize_anew(&mut self, word: &str) -> String {
         let mut text = if word.is_ascii() {
             word.to_ascii_lowercase()
         } else {
@@ -1438,6 +1561,46 @@ mod tests {
                         "{:?} of {:?}", analyzer, text
                     );
                 }
+            }
+        }
+
+        /// The highlighter's numbered analysis is the chars analyzer with
+        /// numbers for texts: the same tokens in the same order with the
+        /// same offsets, the wanted ones numbered as their phrase says and
+        /// every other one unwanted, on mixed, arbitrary and ASCII text, with
+        /// wanted tokens taken from the text itself and from another text,
+        /// and with one analysis reused (its word memo) across texts.
+        #[test]
+        fn numbered_tokens_are_the_chars_tokens(
+            texts in proptest::collection::vec(mixed_text(), 1..4),
+            other in any::<String>(),
+            ascii in "[a-zA-Z0-9 ,.'\\-]{0,60}",
+            picks in proptest::collection::vec(any::<SampleIndex>(), 0..6),
+        ) {
+            let all: Vec<String> = texts.iter().chain([&other, &ascii]).cloned().collect();
+            let pool: Vec<String> = all
+                .iter()
+                .flat_map(|t| analyze(Chars, t))
+                .map(|t| t.text)
+                .chain(["refund".to_owned(), "款".to_owned()])
+                .collect();
+            let wanted: Vec<Vec<String>> = picks.iter().map(|i| vec![i.get(&pool).clone()]).collect();
+            let mut analysis = CharsAnalysis::new(&wanted);
+            for text in &all {
+                let expected: Vec<(u32, usize, usize)> = analyze(Chars, text)
+                    .into_iter()
+                    .map(|t| {
+                        let number = wanted
+                            .iter()
+                            .position(|p| p[0] == t.text)
+                            .map_or(CharsAnalysis::UNWANTED, |i| analysis.phrases[i][0]);
+                        (number, t.offset_from, t.offset_to)
+                    })
+                    .collect();
+                let (tokens, phrases) = analysis.analyze(text);
+                prop_assert_eq!(phrases.len(), wanted.len());
+                let got: Vec<(u32, usize, usize)> = tokens.iter().map(|t| (t.number, t.offset_from, t.offset_to)).collect();
+                prop_assert_eq!(got, expected, "{:?} wanting {:?}", text, wanted);
             }
         }
 

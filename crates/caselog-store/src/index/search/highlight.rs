@@ -40,21 +40,27 @@ impl Highlighter {
         self.find_with(text, &mut CharsAnalysis::new(&self.plans))
     }
 
-    /// [`Highlighter::find`] with an analysis shared by the texts of a page.
+    /// [`Highlighter::find`] with an analysis shared by the texts of a page,
+    /// built by [`CharsAnalysis::new`] from this highlighter's plans.
     pub(crate) fn find_with(&self, text: &str, analysis: &mut CharsAnalysis) -> (Vec<Range<usize>>, usize) {
         if self.plans.is_empty() {
             return (Vec::new(), 0);
         }
-        let tokens = analysis.analyze(text);
+        // The analysis was built for these plans: its phrases are theirs,
+        // as numbers.
+        let (tokens, phrases) = analysis.analyze(text);
         let mut spans: Vec<Range<usize>> = Vec::new();
         let mut distinct = 0;
-        for plan in &self.plans {
-            let n = plan.len();
+        for phrase in phrases {
+            let n = phrase.len();
+            if n == 0 {
+                continue;
+            }
             let mut found = false;
             // The chars analyzer gives every token its own position, one
             // after the other, so a phrase is a run of consecutive tokens.
             for window in tokens.windows(n) {
-                if window.iter().zip(plan).all(|(t, p)| &t.text == p) {
+                if window.iter().zip(phrase).all(|(t, p)| t.number == *p) {
                     if let (Some(first), Some(last)) = (window.first(), window.last()) {
                         spans.push(first.offset_from..last.offset_to);
                         found = true;
@@ -243,10 +249,10 @@ pub(crate) enum Probe {
     Char(char),
     /// Lowercase ASCII that an ASCII text holds (ignoring case) wherever
     /// the token can come out of it: a token with a digit whole (such words
-    /// are never stemmed), a stemmed word without its last two characters
-    /// (the English stemmer rewrites no more than a word's last two
-    /// characters of what it keeps), nothing for stems under four letters. Says nothing about non-ASCII text, which can fold into
-    /// ASCII.
+    /// are never stemmed), of a stemmed word the beginning every word that
+    /// stems to it has ([`crate::index::analysis::stem_kept`]), nothing when
+    /// that is under two letters. Says nothing about non-ASCII text, which
+    /// can fold into ASCII.
     Ascii(String),
 }
 
@@ -265,9 +271,8 @@ impl Probe {
         if token.bytes().any(|b| b.is_ascii_digit()) {
             return Some(Probe::Ascii(token.to_owned()));
         }
-        // Short stems get none: Porter2's irregular forms (`dying` → `die`)
-        // rewrite them from their second character.
-        let kept = token.len().saturating_sub(2);
+        // A probe of one letter would rule out nothing.
+        let kept = crate::index::analysis::stem_kept(token);
         token
             .get(..kept)
             .filter(|_| kept >= 2)

@@ -1004,7 +1004,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// A stem keeps all but its last two characters from its word, as
+        /// A stem keeps the beginning `stem_kept` says from its word, as
         /// the probes and `CharsAnalysis` assume (the suffixes are those
         /// Porter2 rewrites).
         #[test]
@@ -1012,13 +1012,51 @@ mod tests {
             word in "[a-zA-Z]{1,9}(ing|ed|ies|ied|ly|ational|ization|fulness|ness|ement|ous|ive|ize|bli|ogi|li|eed|eedly|ingly|edly|s|sses|y|e|at|bl|iz|ying|ies|us|ss)?",
         ) {
             for t in crate::index::analysis::analyze(crate::index::analysis::Analyzer::Chars, &word) {
-                let keep = t.text.len().saturating_sub(2);
+                let keep = crate::index::analysis::stem_kept(&t.text);
                 proptest::prop_assert!(
                     word.to_ascii_lowercase().starts_with(&t.text[..keep]),
                     "{:?} stems to {:?}", word, t.text
                 );
             }
         }
+    }
+
+    /// `stem_kept` on every word of up to three letters, and on every base
+    /// of up to two letters with each suffix the stemmer rewrites (where the
+    /// short stems come from: `dying` → `die`, `cries` → `cri`).
+    #[test]
+    fn short_stems_keep_the_beginning_of_their_word() {
+        let letters: Vec<String> = ('a'..='z').map(String::from).collect();
+        let two: Vec<String> = letters
+            .iter()
+            .flat_map(|a| letters.iter().map(move |b| format!("{a}{b}")))
+            .collect();
+        let three: Vec<String> = two
+            .iter()
+            .flat_map(|ab| letters.iter().map(move |c| format!("{ab}{c}")))
+            .collect();
+        let suffixes = [
+            "ing", "ings", "ingly", "ed", "edly", "eed", "eedly", "ies", "ied", "ier", "iest", "ily", "ying", "yed",
+            "yes", "y", "ly", "li", "s", "es", "ss", "sses", "us", "e", "at", "bl", "iz", "ate", "ation", "ational",
+            "tional", "ization", "izer", "ize", "ful", "fulness", "ness", "ment", "ement", "ous", "ousli", "ive",
+            "iveness", "iviti", "biliti", "bli", "abli", "aliti", "alli", "entli", "eli", "ogi", "ical", "icate",
+            "iciti", "al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ent", "ism", "iti", "ion", "sion",
+        ];
+        let words = letters.iter().chain(&two).chain(&three).cloned().chain(
+            letters
+                .iter()
+                .chain(&two)
+                .flat_map(|b| suffixes.iter().map(move |s| format!("{b}{s}"))),
+        );
+        let mut checked = 0;
+        for word in words {
+            for t in crate::index::analysis::analyze(crate::index::analysis::Analyzer::Chars, &word) {
+                let keep = crate::index::analysis::stem_kept(&t.text);
+                assert!(word.starts_with(&t.text[..keep]), "{word:?} stems to {:?}", t.text);
+                checked += 1;
+            }
+        }
+        assert!(checked > 20_000, "{checked} words checked");
     }
 
     #[test]
