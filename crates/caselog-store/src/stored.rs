@@ -5,6 +5,7 @@
 //! caller reads everything it needs from one transaction.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use crate::wal::ops::Readable;
 use caselog_core::Actor;
@@ -198,37 +199,57 @@ pub(crate) fn full_thread(thread: &impl Readable<(u64, u32), &'static [u8]>, id:
 /// attachments are never decoded). What snippets are made from.
 pub(crate) struct ThreadBodies {
     case: u64,
-    /// Sequence and stored bytes of each entry, oldest first.
-    raw: Vec<(u32, Vec<u8>)>,
+    /// The stored bytes of every entry, one after the other (one buffer,
+    /// reused from thread to thread).
+    bytes: Vec<u8>,
+    /// Sequence of each entry and where its bytes are, oldest first.
+    entries: Vec<(u32, Range<usize>)>,
     /// Bodies decoded so far, by place in the thread.
     bodies: Vec<Option<String>>,
 }
 
 impl ThreadBodies {
-    /// Reads case `id`'s thread entries (not decoded yet).
-    pub(crate) fn read(thread: &impl Readable<(u64, u32), &'static [u8]>, id: u64) -> Result<ThreadBodies> {
+    /// No thread; [`ThreadBodies::refill`] reads one.
+    pub(crate) fn empty() -> ThreadBodies {
+        ThreadBodies {
+            case: 0,
+            bytes: Vec::new(),
+            entries: Vec::new(),
+            bodies: Vec::new(),
+        }
+    }
+
+    /// Replaces what is held with case `id`'s thread entries (not decoded
+    /// yet), keeping the buffers.
+    pub(crate) fn refill(&mut self, thread: &impl Readable<(u64, u32), &'static [u8]>, id: u64) -> Result<()> {
         let thread = thread.readable();
-        let mut raw = Vec::new();
+        self.case = id;
+        self.bytes.clear();
+        self.entries.clear();
+        self.bodies.clear();
         for item in thread.range((id, 0)..=(id, u32::MAX)).map_err(st("reading a thread"))? {
             let (k, v) = item.map_err(st("reading a thread"))?;
-            raw.push((k.value().1, v.value().to_vec()));
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(v.value());
+            self.entries.push((k.value().1, start..self.bytes.len()));
+            self.bodies.push(None);
         }
-        let bodies = vec![None; raw.len()];
-        Ok(ThreadBodies { case: id, raw, bodies })
+        Ok(())
     }
 
     /// Entries in the thread.
     pub(crate) fn len(&self) -> usize {
-        self.raw.len()
+        self.entries.len()
     }
 
     /// The body of the entry at place `at` in the thread (its place, as in
     /// [`full_thread`], is what a snippet names); empty past the end.
     pub(crate) fn body(&mut self, at: usize) -> Result<&str> {
-        let (Some((seq, bytes)), Some(slot)) = (self.raw.get(at), self.bodies.get_mut(at)) else {
+        let (Some((seq, range)), Some(slot)) = (self.entries.get(at), self.bodies.get_mut(at)) else {
             return Ok("");
         };
         if slot.is_none() {
+            let bytes = self.bytes.get(range.clone()).unwrap_or_default();
             *slot = Some(records::entry_body(bytes, self.case, *seq)?);
         }
         Ok(slot.as_deref().unwrap_or(""))

@@ -352,8 +352,9 @@ pub(super) fn decorate(
         .open_table(tables::THREAD)
         .map_err(|e| StoreError::storage("reading threads for snippets", e))?;
     let probes = highlighter.probes();
+    let mut thread = ThreadBodies::empty();
     for hit in hits {
-        let mut thread = ThreadBodies::read(&table, hit.id.0)?;
+        thread.refill(&table, hit.id.0)?;
         hit.snippet = highlighter.snippet_with(&mut thread, &probes, analysis)?;
     }
     Ok(())
