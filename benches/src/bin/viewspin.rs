@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use caselog_core::{Status, TenantId};
+use caselog_core::{Status, TenantId, UserId};
 use caselog_store::{Options, Scope, Store, ViewKind, ViewQuery, ViewSort};
 use clap::Parser;
 
@@ -43,6 +43,9 @@ struct Cli {
     /// Open read-only.
     #[arg(long)]
     read_only: bool,
+    /// *Mine* of this user instead of *All*.
+    #[arg(long)]
+    mine: Option<String>,
 }
 
 fn main() -> Result<()> {
@@ -63,7 +66,11 @@ fn main() -> Result<()> {
         Some(t) => Scope::Tenant(TenantId::parse(t)?),
         None => Scope::AllTenants,
     };
-    let mut q = ViewQuery::new(ViewKind::All);
+    let kind = match &cli.mine {
+        Some(u) => ViewKind::Mine(UserId::parse(u)?),
+        None => ViewKind::All,
+    };
+    let mut q = ViewQuery::new(kind);
     q.per_page = cli.per_page;
     q.sort = if cli.created {
         ViewSort::Created

@@ -309,3 +309,105 @@ proptest! {
         prop_assert_eq!(stored_buckets(dir.path()), kept);
     }
 }
+
+/// `n` archived cases of one tenant, most of them created by the first
+/// seller (`share` in 100), some handed to a seller.
+fn busy_archive(seed: u64, n: usize, share: u64) -> Vec<ImportCase> {
+    let mut rng = Rng(seed | 1);
+    (0..n)
+        .map(|i| {
+            let status = Status::ALL[rng.below(Status::ALL.len() as u64) as usize];
+            let mut c = archived_case(
+                &format!("8{i:09}"),
+                TENANTS[0],
+                &format!("Busy case {i}"),
+                "Imported text",
+                status,
+            );
+            let created = at(rng.below(240 * DAY as u64) as i64, 0);
+            c.case.state.created_at = created;
+            c.case.state.updated_at = created.saturating_add(Span(rng.below(20 * DAY as u64) as i64));
+            if status == Status::NeedsAttention {
+                c.case.state.reply_deadline = Some(c.case.state.updated_at.saturating_add(Span::days(3)));
+            }
+            c.case.created_by = user(SELLERS[usize::from(!rng.chance(share))]);
+            if rng.chance(30) {
+                c.case.handler = Some(user(SELLERS[rng.below(2) as usize]));
+            }
+            for e in &mut c.thread {
+                e.at = created;
+            }
+            c
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+    /// *Mine* by update of a user holding most of a tenant's 400 cases: its
+    /// first pages are walked testing each key against the user's keys
+    /// (taken while page × 400 × 8 ≤ the user's cases², so for pages of 1
+    /// up to about page 30 for the busy seller, a few pages for the other),
+    /// later ones through the set of the user's cases. Every numbered page
+    /// and the whole cursor walk are the oracle's, after replies move cases
+    /// and hand-overs move them between the sellers.
+    #[test]
+    fn mine_of_a_busy_user_is_the_brute_force_view(
+        seed in any::<u64>(),
+        events in proptest::collection::vec((0..400usize, 0..3u8, 0..2usize, 1..(30 * DAY)), 0..30),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options { import_chunk: 64, timer_interval: None, ..fast_options() };
+        let store = Store::open(dir.path(), opts).unwrap();
+        for out in store.import(busy_archive(seed, 400, 80)).unwrap() {
+            prop_assert!(out.is_ok(), "{:?}", out);
+        }
+        let scope = Scope::Tenant(tenant(TENANTS[0]));
+        for (case, kind, pick, step) in events {
+            let cases = all_cases(&store);
+            let c = &cases[case % cases.len()];
+            let when = Timestamp::from_millis(c.state.updated_at.as_millis() + step).unwrap();
+            let event = match kind {
+                0 => CaseEvent::Reply,
+                1 => CaseEvent::Assign { to: user(SELLERS[pick]) },
+                _ => CaseEvent::Release,
+            };
+            if let Err(e) = store.apply_event(&scope, &CaseRef::Id(c.id), seller(c.created_by.as_str()), event, "note", Some(when)) {
+                prop_assert!(refused(&e), "{:?}", e);
+            }
+        }
+        let cases = all_cases(&store);
+        for u in SELLERS {
+            for descending in [true, false] {
+                for per_page in [1u32, 7, 20] {
+                    let mut q = ViewQuery::new(ViewKind::Mine(user(u)));
+                    q.sort = ViewSort::Updated;
+                    q.descending = descending;
+                    q.per_page = per_page;
+                    let (total, _, _) = view_oracle(&cases, &scope, &q);
+                    for page in 1..=(total as u32).div_ceil(per_page) + 1 {
+                        q.page = page;
+                        let got = store.view(&scope, &q).unwrap();
+                        let got = (got.total, got.cases.iter().map(|c| c.id).collect::<Vec<_>>(), got.next.is_some());
+                        prop_assert_eq!(&got, &view_oracle(&cases, &scope, &q), "{} {:?}", u, q);
+                    }
+                    q.page = 1;
+                    let mut walked = Vec::new();
+                    let mut cursor = None;
+                    loop {
+                        let got = store.view_after(&scope, &q, cursor.as_ref()).unwrap();
+                        walked.extend(got.cases.iter().map(|c| c.id));
+                        match got.next {
+                            Some(next) => cursor = Some(next),
+                            None => break,
+                        }
+                    }
+                    q.per_page = (total as u32).max(1);
+                    let (_, all, _) = view_oracle(&cases, &scope, &q);
+                    prop_assert_eq!(walked, all, "{} walk by {}", u, per_page);
+                }
+            }
+        }
+        store.shutdown().unwrap();
+    }
+}

@@ -15,6 +15,7 @@
 //! that bucket (no case is loaded but the page's); a cursor walk seeks past
 //! the cursor's key. Pages, totals and orders are exactly the scan's.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ops::Bound;
 
@@ -25,6 +26,7 @@ use crate::buckets::{self, Series};
 use crate::error::{Result, StoreError};
 use crate::model::{Case, Scope};
 use crate::paging::Cursor;
+use crate::records::ViewSummary;
 use crate::stored::load_case;
 use crate::tables;
 use crate::views::{counter, decode_created, read_count};
@@ -37,6 +39,11 @@ type Keys<'a> = Box<dyn Iterator<Item = Result<ViewKey>> + 'a>;
 /// key is a few dozen bytes in order; a case is a random point read and a
 /// decode).
 const MINE_WALK_PER_CASE: usize = 8;
+
+/// How many of the user's cases a *Mine* walk that tests each key against
+/// the user's keys may visit a key for (a test is a point read, reading
+/// the user's cases into a set is a range scan of them all).
+const MINE_PROBE_PER_CASE: u64 = 8;
 
 /// The page, or `None` when this view is not one this module answers (the
 /// caller scans).
@@ -122,7 +129,7 @@ pub(super) fn view(
                 _ => {
                     by_created = open(txn, tables::BY_CREATED)?;
                     let wanted = statuses.clone();
-                    time_keys(&by_created, s, from, q.descending, move |(v, created)| {
+                    time_keys(&by_created, s, from, q.descending, move |(v, created, _)| {
                         Ok(wanted.is_empty() || wanted.contains(&decode_created(v, created)?.0.status))
                     })?
                 }
@@ -176,14 +183,49 @@ pub(super) fn view(
                 let ids = page_of(keys, skip, q.per_page)?;
                 (total, ids)
             } else {
-                let mut mine = HashSet::new();
-                for item in by_user.range(lo..=hi).map_err(st("scanning a view"))? {
-                    mine.insert(item.map_err(st("scanning a view"))?.0.value().3);
-                }
-                match mine_by_update(txn, s, &mine, after, q, skip)? {
+                // A user holding a large share of the scope's cases: each
+                // by-update key's case is tested against the user's keys
+                // (its creation time is in the key's summary) instead of
+                // first reading every case of the user into a set, when the
+                // walk should visit fewer keys than an eighth of theirs.
+                let scope_total = read_count(&counts, s, counter::CASES)?;
+                let want = skip.saturating_add(q.per_page as usize).saturating_add(1) as u64;
+                let probed = if want.saturating_mul(scope_total).saturating_mul(MINE_PROBE_PER_CASE)
+                    <= total.saturating_mul(total)
+                {
+                    let user = user.as_str();
+                    let member = |summary: &[u8], id: u64| -> Result<bool> {
+                        let created = ViewSummary::decode(summary, "by_updated")?.created_at.as_millis();
+                        Ok(by_user
+                            .get((s, user, tables::order_bits(created), id))
+                            .map_err(st("scanning a view"))?
+                            .is_some())
+                    };
+                    let budget = usize::try_from(total / MINE_PROBE_PER_CASE)
+                        .unwrap_or(usize::MAX)
+                        .max(64);
+                    mine_by_update(txn, s, member, budget, after, q, skip)?
+                } else {
+                    None
+                };
+                match probed {
                     Some(ids) => (total, ids),
-                    // The user's cases are too sparse in the scope: the scan loads them.
-                    None => return Ok(None),
+                    None => {
+                        let mut mine = HashSet::new();
+                        for item in by_user.range(lo..=hi).map_err(st("scanning a view"))? {
+                            mine.insert(item.map_err(st("scanning a view"))?.0.value().3);
+                        }
+                        if mine.is_empty() {
+                            (total, Vec::new())
+                        } else {
+                            let budget = mine.len().saturating_mul(MINE_WALK_PER_CASE).max(64);
+                            match mine_by_update(txn, s, |_, id| Ok(mine.contains(&id)), budget, after, q, skip)? {
+                                Some(ids) => (total, ids),
+                                // The user's cases are too sparse in the scope: the scan loads them.
+                                None => return Ok(None),
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -305,33 +347,37 @@ fn page_of(keys: Keys<'_>, skip: usize, per_page: u32) -> Result<Vec<(ViewKey, u
 }
 
 /// *Mine* by update time: the scope's `by_updated` walked, keeping the
-/// user's cases, until the page and one more are found; `None` when that
-/// would visit more keys than the user has cases times
-/// [`MINE_WALK_PER_CASE`].
+/// user's cases (`member`, given a key's summary and case id), until the
+/// page and one more are found; `None` when that would visit more than
+/// `budget` keys.
 fn mine_by_update(
     txn: &ReadTransaction,
     s: &str,
-    mine: &HashSet<u64>,
+    member: impl Fn(&[u8], u64) -> Result<bool>,
+    budget: usize,
     after: Option<ViewKey>,
     q: &ViewQuery,
     skip: usize,
 ) -> Result<Option<Vec<(ViewKey, u64)>>> {
-    if mine.is_empty() {
-        return Ok(Some(Vec::new()));
-    }
     let by_updated = open(txn, tables::BY_UPDATED)?;
-    let budget = mine.len().saturating_mul(MINE_WALK_PER_CASE).max(64);
     let want = skip + q.per_page as usize + 1;
+    let visited = Cell::new(0usize);
+    let keys = time_keys(&by_updated, s, after, q.descending, |(summary, _, id)| {
+        visited.set(visited.get() + 1);
+        // Past the budget the key is handed out, so that the loop below
+        // sees it and stops.
+        if visited.get() > budget {
+            return Ok(true);
+        }
+        member(summary, id)
+    })?;
     let mut found = Vec::new();
     let mut skipped = 0;
-    for (visited, key) in time_keys(&by_updated, s, after, q.descending, |_| Ok(true))?.enumerate() {
-        if visited >= budget {
+    for key in keys {
+        if visited.get() > budget {
             return Ok(None);
         }
         let key = key?;
-        if !mine.contains(&key.1) {
-            continue;
-        }
         if skipped < skip {
             skipped += 1;
             continue;
@@ -346,13 +392,13 @@ fn mine_by_update(
 
 /// The keys of a (scope, time, id) table in the scope, in the page's
 /// order, after the cursor's key, whose values pass `keep` (given the
-/// value and the key's time).
+/// value, the key's time and its case id).
 fn time_keys<'a, V: redb::Value + 'static>(
     table: &'a ReadOnlyTable<(&'static str, u64, u64), V>,
     s: &str,
     after: Option<ViewKey>,
     descending: bool,
-    keep: impl Fn((V::SelfType<'_>, u64)) -> Result<bool> + 'a,
+    keep: impl Fn((V::SelfType<'_>, u64, u64)) -> Result<bool> + 'a,
 ) -> Result<Keys<'a>> {
     let lo = (s, 0u64, 0u64);
     let hi = (s, u64::MAX, u64::MAX);
@@ -372,7 +418,7 @@ fn time_keys<'a, V: redb::Value + 'static>(
             Err(e) => return Some(Err(e)),
         };
         let (_, t, id): (&str, u64, u64) = k.value();
-        match keep((v.value(), t)) {
+        match keep((v.value(), t, id)) {
             Ok(true) => Some(Ok((t, id))),
             Ok(false) => None,
             Err(e) => Some(Err(e)),
