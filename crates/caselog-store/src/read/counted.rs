@@ -8,7 +8,8 @@
 //! range, or the `by_status` ranges of the chosen statuses merged), *All*
 //! by creation (`by_created`, statuses checked in its values), *Mine*
 //! (`by_user`; by update, the scope's `by_updated` walked for the user's
-//! cases while that costs less than loading them all) and *Needing
+//! cases, each tested with a point read of `by_user` or against the set of
+//! them, while that costs less than loading them all) and *Needing
 //! attention* (`attention`). A numbered page seeks to the time bucket that
 //! holds its first position, found from the bucket counts
 //! (`tables::VIEW_BUCKETS`, `buckets.rs`), and skips the keys before it in
