@@ -346,8 +346,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
     /// *Mine* by update of a user holding most of a tenant's 400 cases: its
     /// first pages are walked testing each key against the user's keys
-    /// (taken while page × 400 × 8 ≤ the user's cases², so for pages of 1
-    /// up to about page 30 for the busy seller, a few pages for the other),
+    /// (taken while (skip + page size + 1) × 400 × 4 ≤ the user's cases²,
+    /// so for pages of 1 up to about page 60 for the busy seller, a few
+    /// pages for the other),
     /// later ones through the set of the user's cases. Every numbered page
     /// and the whole cursor walk are the oracle's, after replies move cases
     /// and hand-overs move them between the sellers.

@@ -42,9 +42,10 @@ type Keys<'a> = Box<dyn Iterator<Item = Result<ViewKey>> + 'a>;
 const MINE_WALK_PER_CASE: usize = 8;
 
 /// How many of the user's cases a *Mine* walk that tests each key against
-/// the user's keys may visit a key for (a test is a point read, reading
-/// the user's cases into a set is a range scan of them all).
-const MINE_PROBE_PER_CASE: u64 = 8;
+/// the user's keys may visit a key for: a test (a point read) costs about
+/// four times what reading one of the user's cases into the set does (a
+/// range scan), measured at 1M cases (BENCHMARKS.md).
+const MINE_PROBE_PER_CASE: u64 = 4;
 
 /// The page, or `None` when this view is not one this module answers (the
 /// caller scans).
@@ -188,7 +189,7 @@ pub(super) fn view(
                 // by-update key's case is tested against the user's keys
                 // (its creation time is in the key's summary) instead of
                 // first reading every case of the user into a set, when the
-                // walk should visit fewer keys than an eighth of theirs.
+                // walk should visit fewer keys than a quarter of theirs.
                 let scope_total = read_count(&counts, s, counter::CASES)?;
                 let want = skip.saturating_add(q.per_page as usize).saturating_add(1) as u64;
                 let probed = if want.saturating_mul(scope_total).saturating_mul(MINE_PROBE_PER_CASE)
