@@ -76,12 +76,7 @@ fn main() -> Result<()> {
         }
         took.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    took.sort_by(f64::total_cmp);
-    let at = |p: f64| {
-        took.get(((took.len() as f64 - 1.0) * p) as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let at = |p: f64| caselog_bench::report::percentile(&took, p);
     println!(
         "{} runs, {} hits: p50 {:.1} µs, p99 {:.1} µs",
         took.len(),

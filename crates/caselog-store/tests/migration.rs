@@ -172,18 +172,6 @@ fn downgrade_to_v1(dir: &Path) {
     txn.commit().unwrap();
 }
 
-/// Rewrites a schema-3 store into schema 2: no bucket counts.
-fn downgrade_to_v2(dir: &Path) {
-    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
-    let txn = db.begin_write().unwrap();
-    assert!(txn.delete_table(VIEW_BUCKETS).unwrap());
-    txn.open_table(META)
-        .unwrap()
-        .insert("schema_version", 2u32.to_le_bytes().as_slice())
-        .unwrap();
-    txn.commit().unwrap();
-}
-
 /// The schema version and whether the view counts and the bucket counts
 /// exist, read with redb.
 fn schema_of(dir: &Path) -> (u32, bool, bool) {
@@ -195,21 +183,6 @@ fn schema_of(dir: &Path) -> (u32, bool, bool) {
     let counts = txn.open_table(VIEW_COUNTS).is_ok();
     let buckets = txn.open_table(VIEW_BUCKETS).is_ok();
     (version, counts, buckets)
-}
-
-/// The bucket counts, read with redb.
-fn buckets_of(dir: &Path) -> Vec<((String, String, u64), Vec<u8>)> {
-    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
-    let txn = db.begin_read().unwrap();
-    let t = txn.open_table(VIEW_BUCKETS).unwrap();
-    t.iter()
-        .unwrap()
-        .map(|item| {
-            let (k, v) = item.unwrap();
-            let (s, series, b) = k.value();
-            ((s.to_owned(), series.to_owned(), b), v.value().to_vec())
-        })
-        .collect()
 }
 
 fn options() -> Options {
@@ -362,7 +335,7 @@ fn kill_migrations(base: &Path, fixture: &Path, want: &[String], old: (u32, bool
         store.shutdown().unwrap();
         assert_eq!(schema_of(&store_dir), (3, true, true));
         // Every round ends with the same counts, killed or not.
-        let buckets = buckets_of(&store_dir);
+        let buckets = stored_buckets(&store_dir);
         assert_eq!(
             migrated_buckets.get_or_insert_with(|| buckets.clone()),
             &buckets,
@@ -393,7 +366,7 @@ fn a_schema_2_store_reads_the_same_before_and_after_its_migration() {
         populate(&store, seed, 80);
         let want = views_of(&store);
         store.shutdown().unwrap();
-        let kept = buckets_of(dir.path());
+        let kept = stored_buckets(dir.path());
         downgrade_to_v2(dir.path());
         assert_eq!(schema_of(dir.path()), (2, true, false));
         // Read-only: schema 2 as it is (no bucket counts; pages skip keys).
@@ -409,6 +382,6 @@ fn a_schema_2_store_reads_the_same_before_and_after_its_migration() {
         store.shutdown().unwrap();
         assert_eq!(schema_of(dir.path()), (3, true, true));
         // The counts built at open are the counts kept write by write.
-        assert_eq!(buckets_of(dir.path()), kept, "seed {seed}");
+        assert_eq!(stored_buckets(dir.path()), kept, "seed {seed}");
     }
 }

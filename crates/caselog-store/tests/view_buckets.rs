@@ -10,17 +10,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use caselog_core::*;
 use caselog_store::*;
 use common::*;
 use proptest::prelude::*;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const VIEW_BUCKETS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("view_buckets");
 
 const TENANTS: [&str; 3] = ["seller-a", "seller-b", "seller-c"];
 const SELLERS: [&str; 2] = ["ann", "bob"];
@@ -170,31 +163,22 @@ fn check_views(store: &Store, per_pages: &[u32]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The bucket counts as stored, read with redb.
-fn stored_buckets(dir: &Path) -> BTreeMap<(String, String, u64), Vec<u8>> {
-    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
-    let txn = db.begin_read().unwrap();
-    let t = txn.open_table(VIEW_BUCKETS).unwrap();
-    t.iter()
-        .unwrap()
-        .map(|item| {
-            let (k, v) = item.unwrap();
-            let (s, series, b) = k.value();
-            ((s.to_owned(), series.to_owned(), b), v.value().to_vec())
-        })
-        .collect()
-}
-
-/// Makes a schema-3 store schema 2: no bucket counts.
-fn downgrade_to_v2(dir: &Path) {
-    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
-    let txn = db.begin_write().unwrap();
-    assert!(txn.delete_table(VIEW_BUCKETS).unwrap());
-    txn.open_table(META)
-        .unwrap()
-        .insert("schema_version", 2u32.to_le_bytes().as_slice())
-        .unwrap();
-    txn.commit().unwrap();
+/// One archived case of `tenant` with a random status, times (snapped to
+/// bucket edges when `snap`) and deadline; its users are the caller's.
+fn random_archived(rng: &mut common::Rng, number: &str, tenant: &str, title: &str, snap: bool) -> ImportCase {
+    let status = Status::ALL[rng.below(Status::ALL.len() as u64) as usize];
+    let mut c = archived_case(number, tenant, title, "Imported text", status);
+    let snap = if snap { rng.below(12) as u8 } else { 0 };
+    let created = at(rng.below(240 * DAY as u64) as i64, snap);
+    c.case.state.created_at = created;
+    c.case.state.updated_at = created.saturating_add(Span(rng.below(20 * DAY as u64) as i64));
+    if status == Status::NeedsAttention {
+        c.case.state.reply_deadline = Some(c.case.state.updated_at.saturating_add(Span::days(3)));
+    }
+    for e in &mut c.thread {
+        e.at = created;
+    }
+    c
 }
 
 /// `n` archived cases with random times, statuses, users and deadlines.
@@ -202,29 +186,20 @@ fn archive(seed: u64, n: usize, first: u64) -> Vec<ImportCase> {
     let mut rng = Rng(seed | 1);
     (0..n)
         .map(|i| {
-            let status = Status::ALL[rng.below(Status::ALL.len() as u64) as usize];
-            let mut c = archived_case(
+            let tenant = TENANTS[rng.below(3) as usize];
+            let mut c = random_archived(
+                &mut rng,
                 &format!("9{:09}", first + i as u64),
-                TENANTS[rng.below(3) as usize],
+                tenant,
                 &format!("Archived case {i}"),
-                "Imported text",
-                status,
+                true,
             );
-            let created = at(rng.below(240 * DAY as u64) as i64, rng.below(12) as u8);
-            c.case.state.created_at = created;
-            c.case.state.updated_at = created.saturating_add(Span(rng.below(20 * DAY as u64) as i64));
-            if status == Status::NeedsAttention {
-                c.case.state.reply_deadline = Some(c.case.state.updated_at.saturating_add(Span::days(3)));
-            }
             c.case.created_by = user(SELLERS[rng.below(2) as usize]);
             if rng.chance(30) {
                 c.case.handler = Some(user(SELLERS[rng.below(2) as usize]));
             }
             if rng.chance(30) {
                 c.case.assignee = Some(user(AGENTS[rng.below(2) as usize]));
-            }
-            for e in &mut c.thread {
-                e.at = created;
             }
             c
         })
@@ -316,26 +291,16 @@ fn busy_archive(seed: u64, n: usize, share: u64) -> Vec<ImportCase> {
     let mut rng = Rng(seed | 1);
     (0..n)
         .map(|i| {
-            let status = Status::ALL[rng.below(Status::ALL.len() as u64) as usize];
-            let mut c = archived_case(
+            let mut c = random_archived(
+                &mut rng,
                 &format!("8{i:09}"),
                 TENANTS[0],
                 &format!("Busy case {i}"),
-                "Imported text",
-                status,
+                false,
             );
-            let created = at(rng.below(240 * DAY as u64) as i64, 0);
-            c.case.state.created_at = created;
-            c.case.state.updated_at = created.saturating_add(Span(rng.below(20 * DAY as u64) as i64));
-            if status == Status::NeedsAttention {
-                c.case.state.reply_deadline = Some(c.case.state.updated_at.saturating_add(Span::days(3)));
-            }
             c.case.created_by = user(SELLERS[usize::from(!rng.chance(share))]);
             if rng.chance(30) {
                 c.case.handler = Some(user(SELLERS[rng.below(2) as usize]));
-            }
-            for e in &mut c.thread {
-                e.at = created;
             }
             c
         })

@@ -194,3 +194,35 @@ pub fn view_oracle(cases: &[Case], scope: &Scope, q: &ViewQuery) -> (u64, Vec<Ca
     let more = skip + (q.per_page as usize) < rows.len();
     (total, page, more)
 }
+
+/// The bucket counts of a closed store (`view_buckets`), read with redb.
+pub fn stored_buckets(dir: &std::path::Path) -> std::collections::BTreeMap<(String, String, u64), Vec<u8>> {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    const VIEW_BUCKETS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("view_buckets");
+    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(VIEW_BUCKETS).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|item| {
+            let (k, v) = item.unwrap();
+            let (s, series, b) = k.value();
+            ((s.to_owned(), series.to_owned(), b), v.value().to_vec())
+        })
+        .collect()
+}
+
+/// Rewrites a closed schema-3 store into schema 2: no bucket counts.
+pub fn downgrade_to_v2(dir: &std::path::Path) {
+    use redb::TableDefinition;
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    const VIEW_BUCKETS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("view_buckets");
+    let db = redb::Database::open(dir.join(STORE_FILE)).unwrap();
+    let txn = db.begin_write().unwrap();
+    assert!(txn.delete_table(VIEW_BUCKETS).unwrap());
+    txn.open_table(META)
+        .unwrap()
+        .insert("schema_version", 2u32.to_le_bytes().as_slice())
+        .unwrap();
+    txn.commit().unwrap();
+}
