@@ -360,6 +360,17 @@ impl StoreError {
         }
     }
 
+    /// Whether redb refuses every later operation on the store file (it
+    /// latches the first I/O error of a read, write or sync): nothing but a
+    /// reopen helps, so retrying is pointless.
+    pub(crate) fn store_file_failed(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Storage { error, .. }
+                if matches!(**error, redb::Error::PreviousIo | redb::Error::DatabaseClosed)
+        )
+    }
+
     /// The kind of the I/O error underneath this one, if any: lets a host
     /// tell a full disk (`StorageFull`) from a failing one without parsing
     /// messages.

@@ -1082,15 +1082,27 @@ fn a_full_disk_under_the_index_is_reported_and_recovered_from() {
 /// Waits for `change` to be searchable while the indexer recovers: an
 /// `IndexFailing` answer means "not yet", anything else is final.
 fn wait_until_indexed(store: &Store, change: u64) {
+    if let Err(e) = wait_for_index_outcome(store, change) {
+        panic!("waiting for the index: {e:?}");
+    }
+}
+
+/// Waits for `change` to be searchable or for a final index error, through
+/// `IndexFailing` answers ("still retrying"), which must end.
+fn wait_for_index_outcome(store: &Store, change: u64) -> Result<(), StoreError> {
+    let mut last = None;
     for _ in 0..600 {
         match store.wait_indexed(change, Duration::from_secs(60)) {
-            Ok(true) => return,
+            Ok(true) => return Ok(()),
             Ok(false) => panic!("change {change} was not indexed"),
-            Err(StoreError::IndexFailing { .. }) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => panic!("waiting for the index: {e:?}"),
+            Err(e @ StoreError::IndexFailing { .. }) => {
+                last = Some(e);
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => return Err(e),
         }
     }
-    panic!("the index never recovered");
+    panic!("the index never recovered; last answer: {last:?}");
 }
 
 // ---------------------------------------------------------------------------
@@ -1137,16 +1149,47 @@ fn storage_faults_at_random_points_lose_no_acknowledged_write() {
             let fired = faults.fired();
             let writer_failed = !ledger.errors.lock().unwrap().is_empty() || probe.is_err();
             if let (Some((op, _)), Ok(c), false) = (fired, &probe, writer_failed) {
-                // The failure hurt no write: a reader's read (the indexer's,
-                // which retries) or one of redb's best-effort writes (an
-                // early flush of its write buffer, kept and retried at the
-                // commit). The store goes on; everything must still hold.
                 ledger.ack(Ack::Created {
                     number: c.number.clone(),
                     title: probe_title.into(),
                 });
-                wait_until_indexed(&store, c.change);
-                *seen.lock().unwrap().entry(format!("absorbed {op:?}")).or_default() += 1;
+                // The fault fired after the probe was acknowledged. Either it
+                // hurt no write (one of redb's best-effort writes: an early
+                // flush of its write buffer, kept and retried at the commit)
+                // and the store goes on, or it failed the store file behind
+                // the writers' backs (an idle checkpoint's sync, a reader's
+                // read: redb then refuses every operation until reopened)
+                // and the next write and the indexer say so, finally.
+                let second_title = "Second probe after the workload";
+                ledger
+                    .titles
+                    .lock()
+                    .unwrap()
+                    .insert(second_title.into(), format!("Description of {second_title}"));
+                match one_case(&store, second_title) {
+                    Ok(second) => {
+                        ledger.ack(Ack::Created {
+                            number: second.number,
+                            title: second_title.into(),
+                        });
+                        wait_until_indexed(&store, second.change);
+                        *seen.lock().unwrap().entry(format!("absorbed {op:?}")).or_default() += 1;
+                    }
+                    Err(e) => {
+                        assert_failing_store_error(&e);
+                        // Indexed before the failure, or a final error: never
+                        // "still retrying" for as long as the store lives.
+                        match wait_for_index_outcome(&store, c.change) {
+                            Ok(()) | Err(StoreError::Index { .. }) => {}
+                            Err(e) => panic!("waiting for the index after {op:?} failed the store: {e:?}"),
+                        }
+                        *seen
+                            .lock()
+                            .unwrap()
+                            .entry(format!("failed after the ack {op:?}"))
+                            .or_default() += 1;
+                    }
+                }
             } else if let Some((fired_op, fired_kind)) = fired {
                 let e = probe.expect_err(&format!(
                     "{fired_op:?} fired; errors: {:?}",
@@ -1197,7 +1240,10 @@ fn storage_faults_at_random_points_lose_no_acknowledged_write() {
     });
     let stats = stats.lock().unwrap();
     // The fault points are drawn from the whole run: most iterations hit.
-    assert!(stats.values().sum::<u64>() > 0, "no fault ever fired: {stats:?}");
+    // A single replayed seed may draw a point its timing never reaches.
+    if env_u64("FAULT_ITERS").is_none_or(|n| n > 4) {
+        assert!(stats.values().sum::<u64>() > 0, "no fault ever fired: {stats:?}");
+    }
     eprintln!("storage faults fired: {stats:?}");
 }
 

@@ -38,8 +38,10 @@
 //! retries with a growing pause: a new writer, then an empty commit to prove
 //! the directory writable, then the change log again from the last
 //! committed change (or the whole rebuild, if there is no usable index).
-//! Searches keep answering from the last commit meanwhile. Only at shutdown
-//! is a failure final (the next open catches up).
+//! Searches keep answering from the last commit meanwhile. A failure is
+//! final only at shutdown, or when redb refuses the store file until it is
+//! reopened (it latches its first I/O error): then waiters and searches get
+//! [`StoreError::Index`] and the next open catches up.
 
 use std::time::Duration;
 

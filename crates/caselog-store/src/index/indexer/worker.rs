@@ -275,6 +275,13 @@ impl Indexer {
         let mut error = first;
         let mut pause = RETRY_FIRST;
         loop {
+            if error.store_file_failed() {
+                // The store file refuses every operation until the store is
+                // reopened (a failed checkpoint, a failed read): final, so
+                // waiters are told at once instead of "still retrying".
+                self.writer = None;
+                return Err(error);
+            }
             tracing::warn!("the search index failed, retrying: {error}");
             let stopping = {
                 let mut s = self.shared.lock();
