@@ -29,12 +29,31 @@ struct Cli {
     /// instead of searching one page.
     #[arg(long)]
     walk: bool,
+    /// Milliseconds to wait between open and the first run (a host's
+    /// first query rarely comes at once).
+    #[arg(long, default_value_t = 0)]
+    pause_ms: u64,
+    /// A second query, run once right after the first run of `query` and
+    /// timed alone (casebench's first Chinese query after the first English
+    /// one).
+    #[arg(long)]
+    then: Option<String>,
     /// The query text.
     query: String,
 }
 
+/// The process's minor page faults so far (Linux), to tell first-touch
+/// costs from work; `None` elsewhere.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command's closing parenthesis start at field 3;
+    // minflt is field 10.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(7)?.parse().ok()
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    let opened = Instant::now();
     let store = Store::open(
         &cli.store,
         Options {
@@ -58,9 +77,15 @@ fn main() -> Result<()> {
             ..opts
         };
     }
+    let open_ms = opened.elapsed().as_secs_f64() * 1e3;
+    std::thread::sleep(std::time::Duration::from_millis(cli.pause_ms));
     let mut took = Vec::with_capacity(cli.iters);
+    let mut faults = Vec::with_capacity(2);
     let mut hits = 0u64;
-    for _ in 0..cli.iters {
+    for i in 0..cli.iters {
+        if i < 2 {
+            faults.push(minor_faults());
+        }
         let t = Instant::now();
         if cli.walk {
             let mut walk = store.search_walk(&scope, &cli.query, &opts, None)?;
@@ -75,6 +100,26 @@ fn main() -> Result<()> {
             hits += store.search(&scope, &cli.query, &opts)?.hits.len() as u64;
         }
         took.push(t.elapsed().as_secs_f64() * 1e6);
+        if let (0, Some(then)) = (i, &cli.then) {
+            let t = Instant::now();
+            let n = store.search(&scope, then, &opts)?.total;
+            eprintln!("then {then:?}: {:.1} µs, {n} hits", t.elapsed().as_secs_f64() * 1e6);
+        }
+        if i < 2 {
+            if let (Some(Some(before)), Some(after)) = (faults.pop(), minor_faults()) {
+                eprintln!(
+                    "run {}: {:.1} µs, {} minor page faults{}",
+                    i + 1,
+                    took.last().copied().unwrap_or_default(),
+                    after.saturating_sub(before),
+                    if i == 0 {
+                        format!(" (open took {open_ms:.2} ms)")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
     }
     let at = |p: f64| caselog_bench::report::percentile(&took, p);
     println!(

@@ -680,23 +680,16 @@ pub fn warm_up() -> Duration {
     jieba_load_time().unwrap_or_default()
 }
 
-/// Starts loading the jieba dictionary on a thread of its own, unless it is
-/// loaded or loading. A search or indexing of Chinese text that comes
-/// first waits for that load rather than starting a second one; nothing
-/// else waits for it.
-pub fn warm_up_in_background() {
-    if JIEBA.get().is_some() {
-        return;
-    }
-    WARM_UP.call_once(|| {
-        // If the thread cannot be started the first user loads it.
-        let _ = std::thread::Builder::new().name("caselog-jieba".into()).spawn(|| {
-            jieba();
-        });
-    });
+/// Loads the jieba dictionary on the calling thread, which the store's
+/// background warm-up thread is (`index::warm`), unless it is loaded or
+/// loading. A search or indexing of Chinese text that comes first waits
+/// for that load rather than starting a second one.
+pub(crate) fn load_dictionary_here() {
+    WARM_UP.call_once(|| {});
+    jieba();
 }
 
-/// Whether [`warm_up_in_background`] has started a load in this process.
+/// Whether the store's warm-up has started a load in this process.
 pub fn warm_up_started() -> bool {
     WARM_UP.is_completed()
 }

@@ -11,6 +11,7 @@
 //! - `verify`: proving the index and the store agree.
 //! - `bare`: a case number typed alone, recognised by the parser or by a
 //!   lookup in the store's numbers table.
+//! - `warm`: mapping in the index's files after open, in the background.
 
 #[cfg(feature = "internals")]
 pub mod analysis;
@@ -24,6 +25,7 @@ mod schema;
 mod search;
 mod stale;
 mod verify;
+mod warm;
 
 /// The writer-start workaround for tantivy 0.27's reused opstamp, for the
 /// plain-tantivy reproduction in the tests.

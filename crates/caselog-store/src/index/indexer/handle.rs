@@ -60,9 +60,6 @@ impl IndexHandle {
             } => (Some((reader, generation)), change, Some(index), None),
             Start::Rebuild(reason) => (None, 0, None, Some(reason)),
         };
-        // Searches of Chinese text need the jieba dictionary (~130 ms to
-        // load): load it now, off the caller's path.
-        crate::index::analysis::warm_up_in_background();
         let shared = Arc::new(Shared {
             fields: place.fields,
             reader: RwLock::new(None),
@@ -81,14 +78,19 @@ impl IndexHandle {
                 ..State::default()
             }),
             changed: Condvar::new(),
+            first_search: Default::default(),
         });
         // Counts the generation's stale documents, if it has any.
         shared.set_reader(reader);
         // The first search should not open the columns (a failure is that
         // search's to report).
-        if let Some(reader) = shared.current_reader() {
-            let _ = shared.columns.get(&reader.searcher());
+        let searcher = shared.current_reader().map(|reader| reader.searcher());
+        if let Some(searcher) = &searcher {
+            let _ = shared.columns.get(searcher);
         }
+        // The jieba dictionary (~130 ms to load, for Chinese text) and the
+        // index's file maps, off the caller's path.
+        crate::index::warm::warm_in_background(searcher, shared.first_search.clone());
         let (control, requests) = bounded(4);
         let pruner = Arc::new(Mutex::new(Some(writer_tx)));
         let dir = place.live();

@@ -132,6 +132,8 @@ pub(crate) struct Shared {
     pub columns: crate::index::search::ColumnCache,
     pub(super) state: Mutex<State>,
     pub(super) changed: Condvar,
+    /// Told when a search ends; the open's warm-up waits for the first.
+    pub first_search: Arc<crate::index::warm::FirstSearch>,
 }
 
 #[derive(Debug, Default)]

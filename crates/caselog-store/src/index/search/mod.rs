@@ -617,6 +617,8 @@ impl Store {
             (opts.page as usize - 1) * opts.per_page as usize
         };
         let planned = self.plan_search(scope, root, bare);
+        // Tells the open's warm-up, waiting for this, when the page is done.
+        let _ended = SearchEnded(&self.index.shared.first_search);
         let ask = Ask {
             sort: opts.sort,
             descending: opts.descending,
@@ -758,6 +760,15 @@ impl Store {
         // A read-only handle has no indexer to rebuild with, and may not write.
         self.refuse_if_read_only()?;
         self.index.reindex(Box::new(progress))
+    }
+}
+
+/// Tells the warm-up that a search ended, however it ended.
+struct SearchEnded<'a>(&'a crate::index::warm::FirstSearch);
+
+impl Drop for SearchEnded<'_> {
+    fn drop(&mut self) {
+        self.0.ended();
     }
 }
 
