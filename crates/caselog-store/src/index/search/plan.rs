@@ -184,7 +184,15 @@ impl<'f> Planner<'f> {
             }
         }
         if cx.under_not {
-            // Exclusions probe their scorer backwards: see SeekGuardQuery.
+            // Under a negation nothing scores: a single term needs only its
+            // document ids (no term frequencies decoded), and only a
+            // phrase's scorer minds being probed backwards (SeekGuardQuery).
+            if let [token] = plan.chars.as_slice() {
+                return Some(Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.text_chars, &token.text),
+                    IndexRecordOption::Basic,
+                )));
+            }
             return Some(Box::new(SeekGuardQuery(recall)));
         }
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, recall)];
