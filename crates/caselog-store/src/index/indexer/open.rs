@@ -565,17 +565,59 @@ pub(super) fn live_ids(searcher: &Searcher, count_each: bool) -> Result<LiveIds>
         let versions = fast
             .u64(crate::index::schema::names::VERSION)
             .map_err(ix("reading document versions"))?;
+        if !count_each {
+            // The maxima alone, read in bulk: this runs at every open,
+            // beside the host's first queries.
+            live.max_id = live.max_id.max(max_alive(&ids, segment));
+            live.max_version = live.max_version.max(max_alive(&versions, segment));
+            continue;
+        }
         for doc in segment.doc_ids_alive() {
             if let Some(id) = ids.first(doc) {
-                if count_each {
-                    *live.seen.entry(id).or_default() += 1;
-                }
+                *live.seen.entry(id).or_default() += 1;
                 live.max_id = live.max_id.max(id);
             }
             live.max_version = live.max_version.max(versions.first(doc).unwrap_or(0));
         }
     }
     Ok(live)
+}
+
+/// The highest value of `column` over the segment's live documents (0 if
+/// none): the column's own maximum when nothing is deleted, else a bulk
+/// scan of a column with one value per document, else one by one.
+fn max_alive(column: &tantivy::columnar::Column<u64>, segment: &tantivy::SegmentReader) -> u64 {
+    use tantivy::columnar::ColumnIndex;
+    let Some(alive) = segment.alive_bitset() else {
+        return if column.num_docs() > 0 && column.values.num_vals() > 0 {
+            column.max_value()
+        } else {
+            0
+        };
+    };
+    let mut max = 0;
+    if matches!(column.index, ColumnIndex::Full) {
+        const CHUNK: u32 = 1024;
+        let mut buf = [0u64; CHUNK as usize];
+        let rows = column.values.num_vals().min(segment.max_doc());
+        let mut start = 0u32;
+        while start < rows {
+            let len = CHUNK.min(rows - start);
+            let Some(out) = buf.get_mut(..len as usize) else { break };
+            column.values.get_range(u64::from(start), out);
+            for (doc, value) in (start..).zip(out.iter()) {
+                if *value > max && alive.is_alive(doc) {
+                    max = *value;
+                }
+            }
+            start += len;
+        }
+    } else {
+        for doc in segment.doc_ids_alive() {
+            max = max.max(column.first(doc).unwrap_or(0));
+        }
+    }
+    max
 }
 
 // ---------------------------------------------------------------------------
@@ -672,4 +714,46 @@ pub(crate) fn open_read_only(
 
 pub(super) fn no_index() -> StoreError {
     StoreError::index_detail("indexing", "no usable index (a rebuild is due)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use tantivy::schema::{Schema, FAST, INDEXED};
+    use tantivy::{doc, Index, Term};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// The bulk maximum over live documents equals the one-by-one
+        /// maximum, with and without deletes, across segments.
+        #[test]
+        fn max_alive_is_the_maximum_over_live_documents(
+            batches in proptest::collection::vec(proptest::collection::vec((0u64..5_000, any::<bool>()), 0..2_500), 1..4),
+        ) {
+            let mut schema = Schema::builder();
+            let value = schema.add_u64_field("value", FAST | INDEXED);
+            let index = Index::create_in_ram(schema.build());
+            let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+            for batch in &batches {
+                for (v, _) in batch {
+                    writer.add_document(doc!(value => *v)).unwrap();
+                }
+                writer.commit().unwrap();
+                for (v, delete) in batch {
+                    if *delete {
+                        writer.delete_term(Term::from_field_u64(value, *v));
+                    }
+                }
+                writer.commit().unwrap();
+            }
+            let searcher = index.reader().unwrap().searcher();
+            for segment in searcher.segment_readers() {
+                let column = segment.fast_fields().u64("value").unwrap();
+                let brute = segment.doc_ids_alive().filter_map(|d| column.first(d)).max().unwrap_or(0);
+                prop_assert_eq!(max_alive(&column, segment), brute);
+            }
+        }
+    }
 }
