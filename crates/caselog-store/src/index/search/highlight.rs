@@ -30,7 +30,7 @@ impl Highlighter {
     /// excluded ones), as a search plans them.
     #[cfg(test)]
     pub fn new(root: &Query) -> Highlighter {
-        Planner::new(&Fields::build().1).plan(root).1
+        Planner::new(&Fields::build().1).plan(root, None).1
     }
 
     /// Byte ranges of `text` matching any of the words and phrases, sorted

@@ -666,7 +666,20 @@ impl Store {
     /// reference's clause and the tenant's required clause.
     fn plan_search(&self, scope: &Scope, root: &Query, bare: Option<&BareReference>) -> Planned {
         let fields = &self.index.shared.fields;
-        let (query, highlighter, required) = Planner::new(fields).plan(root);
+        // The tenant is a required clause added here, after parsing: nothing
+        // in the query text can widen it.
+        let tenant = match scope {
+            Scope::Tenant(tenant) => Some(Term::from_field_text(fields.tenant, tenant.as_str())),
+            Scope::AllTenants => None,
+        };
+        let only = |term: &Term| -> Box<dyn tantivy::query::Query> {
+            let only = TermQuery::new(term.clone(), IndexRecordOption::Basic);
+            Box::new(ConstScoreQuery::new(Box::new(only), 0.0))
+        };
+        // With a bare reference the query is one of two alternatives, and
+        // the tenant clause goes around both.
+        let filter = tenant.as_ref().filter(|_| bare.is_none()).map(only);
+        let (query, highlighter, required) = Planner::new(fields).plan(root, filter);
         let mut query = query.unwrap_or_else(|| Box::new(AllQuery));
         // With a bare reference the text is one of two alternatives: none of
         // its terms is required any more.
@@ -676,18 +689,11 @@ impl Store {
                 (Occur::Should, Planner::new(fields).bare(reference)),
                 (Occur::Should, query),
             ]));
+            if let Some(term) = &tenant {
+                query = Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, only(term))]));
+            }
         }
-        if let Scope::Tenant(tenant) = scope {
-            // The tenant is a required clause added here, after parsing:
-            // nothing in the query text can widen it.
-            let term = Term::from_field_text(fields.tenant, tenant.as_str());
-            required.push(term.clone());
-            let only = TermQuery::new(term, IndexRecordOption::Basic);
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(only), 0.0))),
-            ]));
-        }
+        required.extend(tenant);
         Planned {
             query,
             highlighter,
