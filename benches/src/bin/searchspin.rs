@@ -80,12 +80,10 @@ fn main() -> Result<()> {
     let open_ms = opened.elapsed().as_secs_f64() * 1e3;
     std::thread::sleep(std::time::Duration::from_millis(cli.pause_ms));
     let mut took = Vec::with_capacity(cli.iters);
-    let mut faults = Vec::with_capacity(2);
     let mut hits = 0u64;
     for i in 0..cli.iters {
-        if i < 2 {
-            faults.push(minor_faults());
-        }
+        // The first two runs report their page faults.
+        let faults_before = if i < 2 { minor_faults() } else { None };
         let t = Instant::now();
         if cli.walk {
             let mut walk = store.search_walk(&scope, &cli.query, &opts, None)?;
@@ -100,13 +98,8 @@ fn main() -> Result<()> {
             hits += store.search(&scope, &cli.query, &opts)?.hits.len() as u64;
         }
         took.push(t.elapsed().as_secs_f64() * 1e6);
-        if let (0, Some(then)) = (i, &cli.then) {
-            let t = Instant::now();
-            let n = store.search(&scope, then, &opts)?.total;
-            eprintln!("then {then:?}: {:.1} µs, {n} hits", t.elapsed().as_secs_f64() * 1e6);
-        }
-        if i < 2 {
-            if let (Some(Some(before)), Some(after)) = (faults.pop(), minor_faults()) {
+        if let Some(before) = faults_before {
+            if let Some(after) = minor_faults() {
                 eprintln!(
                     "run {}: {:.1} µs, {} minor page faults{}",
                     i + 1,
@@ -119,6 +112,11 @@ fn main() -> Result<()> {
                     }
                 );
             }
+        }
+        if let (0, Some(then)) = (i, &cli.then) {
+            let t = Instant::now();
+            let n = store.search(&scope, then, &opts)?.total;
+            eprintln!("then {then:?}: {:.1} µs, {n} hits", t.elapsed().as_secs_f64() * 1e6);
         }
     }
     let at = |p: f64| caselog_bench::report::percentile(&took, p);

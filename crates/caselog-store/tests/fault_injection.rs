@@ -535,6 +535,21 @@ impl Ledger {
         self.acks.lock().unwrap().push((n, ack));
     }
 
+    /// Creates a case titled `title` (described as "Description of
+    /// `title`"), recorded as attempted first and acknowledged if written.
+    fn create(&self, store: &Store, title: &str) -> Result<Created, StoreError> {
+        self.titles
+            .lock()
+            .unwrap()
+            .insert(title.into(), format!("Description of {title}"));
+        let created = one_case(store, title)?;
+        self.ack(Ack::Created {
+            number: created.number.clone(),
+            title: title.into(),
+        });
+        Ok(created)
+    }
+
     /// Records a write's error; returns whether it is one a failing store
     /// may give (anything else fails the test).
     fn error(&self, e: &StoreError) {
@@ -1137,22 +1152,13 @@ fn storage_faults_at_random_points_lose_no_acknowledged_write() {
             let store = open_faulty(dir.path(), &faults, opts.clone()).unwrap();
             faults.fail_nth(op, n, kind, false);
             run_workload(&store, &ledger, seed, WORKLOAD);
+            let count = |key: String| *seen.lock().unwrap().entry(key).or_default() += 1;
             // Refused or not, the next writes answer with a typed error.
-            let probe_title = "Probe after the workload";
-            ledger
-                .titles
-                .lock()
-                .unwrap()
-                .insert(probe_title.into(), format!("Description of {probe_title}"));
-            let probe = one_case(&store, probe_title);
+            let probe = ledger.create(&store, "Probe after the workload");
             // The fault may also fire in the probe itself.
             let fired = faults.fired();
             let writer_failed = !ledger.errors.lock().unwrap().is_empty() || probe.is_err();
             if let (Some((op, _)), Ok(c), false) = (fired, &probe, writer_failed) {
-                ledger.ack(Ack::Created {
-                    number: c.number.clone(),
-                    title: probe_title.into(),
-                });
                 // The fault fired after the probe was acknowledged. Either it
                 // hurt no write (one of redb's best-effort writes: an early
                 // flush of its write buffer, kept and retried at the commit)
@@ -1160,20 +1166,10 @@ fn storage_faults_at_random_points_lose_no_acknowledged_write() {
                 // the writers' backs (an idle checkpoint's sync, a reader's
                 // read: redb then refuses every operation until reopened)
                 // and the next write and the indexer say so, finally.
-                let second_title = "Second probe after the workload";
-                ledger
-                    .titles
-                    .lock()
-                    .unwrap()
-                    .insert(second_title.into(), format!("Description of {second_title}"));
-                match one_case(&store, second_title) {
+                match ledger.create(&store, "Second probe after the workload") {
                     Ok(second) => {
-                        ledger.ack(Ack::Created {
-                            number: second.number,
-                            title: second_title.into(),
-                        });
                         wait_until_indexed(&store, second.change);
-                        *seen.lock().unwrap().entry(format!("absorbed {op:?}")).or_default() += 1;
+                        count(format!("absorbed {op:?}"));
                     }
                     Err(e) => {
                         assert_failing_store_error(&e);
@@ -1183,11 +1179,7 @@ fn storage_faults_at_random_points_lose_no_acknowledged_write() {
                             Ok(()) | Err(StoreError::Index { .. }) => {}
                             Err(e) => panic!("waiting for the index after {op:?} failed the store: {e:?}"),
                         }
-                        *seen
-                            .lock()
-                            .unwrap()
-                            .entry(format!("failed after the ack {op:?}"))
-                            .or_default() += 1;
+                        count(format!("failed after the ack {op:?}"));
                     }
                 }
             } else if let Some((fired_op, fired_kind)) = fired {
@@ -1205,14 +1197,10 @@ fn storage_faults_at_random_points_lose_no_acknowledged_write() {
                 if let StoreError::CommitFailed { io_kind: Some(k), .. } = e {
                     assert_eq!(k, fired_kind);
                 }
-                *seen.lock().unwrap().entry(format!("fired {fired_op:?}")).or_default() += 1;
+                count(format!("fired {fired_op:?}"));
             } else {
                 assert!(ledger.errors.lock().unwrap().is_empty(), "{:?}", ledger.errors);
-                let c = probe.unwrap();
-                ledger.ack(Ack::Created {
-                    number: c.number,
-                    title: probe_title.into(),
-                });
+                probe.unwrap();
             }
             // Searches and reads answer (possibly with a typed error), never hang.
             let _ = store.search(&Scope::AllTenants, "refund", &SearchOptions::default());
@@ -1412,17 +1400,7 @@ fn index_faults_at_random_points_are_reported_and_recovered() {
                 // While the fault lasts no document can be committed (every
                 // commit of one writes, syncs and writes meta.json), but the
                 // store takes the write.
-                let title = "Written while the index is failing";
-                ledger
-                    .titles
-                    .lock()
-                    .unwrap()
-                    .insert(title.into(), format!("Description of {title}"));
-                let c = one_case(&store, title).unwrap();
-                ledger.ack(Ack::Created {
-                    number: c.number,
-                    title: title.into(),
-                });
+                let c = ledger.create(&store, "Written while the index is failing").unwrap();
                 let err = store.wait_indexed(c.change, Duration::from_secs(60)).unwrap_err();
                 assert!(matches!(err, StoreError::IndexFailing { .. }), "{err:?}");
             }

@@ -589,7 +589,7 @@ pub(super) fn live_ids(searcher: &Searcher, count_each: bool) -> Result<LiveIds>
 fn max_alive(column: &tantivy::columnar::Column<u64>, segment: &tantivy::SegmentReader) -> u64 {
     use tantivy::columnar::ColumnIndex;
     let Some(alive) = segment.alive_bitset() else {
-        return if column.num_docs() > 0 && column.values.num_vals() > 0 {
+        return if column.values.num_vals() > 0 {
             column.max_value()
         } else {
             0

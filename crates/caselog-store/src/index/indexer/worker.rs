@@ -231,9 +231,8 @@ impl Indexer {
             }
         }
         if !startup.clean {
-            if self.writer.is_none() {
-                self.writer = Some(new_writer(&index, &self.place)?);
-            }
+            // The writer collects the files the killed session left.
+            self.writer_mut()?;
             self.collect_garbage();
         }
         let reader = self.shared.current_reader().ok_or_else(no_index)?;
@@ -458,14 +457,11 @@ impl Indexer {
     /// is only searched never needs and which, done at open, slowed the
     /// host's first query at a million cases by a third.
     pub(super) fn writer_mut(&mut self) -> Result<&mut IndexWriter> {
-        if self.writer.is_none() {
-            let index = self.index.clone().ok_or_else(no_index)?;
-            self.writer = Some(new_writer(&index, &self.place)?);
-        }
-        self.writer.as_mut().ok_or(StoreError::index_detail(
-            "indexing",
-            "no index writer (recovering from a failure)",
-        ))
+        let writer = match self.writer.take() {
+            Some(writer) => writer,
+            None => new_writer(self.index.as_ref().ok_or_else(no_index)?, &self.place)?,
+        };
+        Ok(self.writer.insert(writer))
     }
 
     /// Commits what is applied, then checks the document count.

@@ -690,7 +690,7 @@ impl Store {
                 (Occur::Should, query),
             ]));
             if let Some(term) = &tenant {
-                query = Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, only(term))]));
+                query = plan::both(query, only(term));
             }
         }
         required.extend(tenant);

@@ -106,10 +106,7 @@ impl<'f> Planner<'f> {
         };
         let query = match (root, filter) {
             (Query::And(parts), Some(filter)) => self.and(parts, top, Some(filter)),
-            (root, Some(filter)) => {
-                let query = self.map(root, top).unwrap_or_else(|| Box::new(AllQuery));
-                Some(Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, filter)])) as Box<dyn TQuery>)
-            }
+            (root, Some(filter)) => Some(both(self.map(root, top).unwrap_or_else(|| Box::new(AllQuery)), filter)),
             (root, None) => self.map(root, top),
         };
         (query, Highlighter { plans: self.highlight }, self.required)
@@ -202,7 +199,9 @@ impl<'f> Planner<'f> {
     /// scores) the recall clause is all there is.
     pub(super) fn text(&mut self, text: &str, cx: Context) -> Option<Box<dyn TQuery>> {
         let plan = query_plan(text);
-        let recall = plan.chars_query(self.fields.text_chars)?;
+        if plan.chars.is_empty() {
+            return None;
+        }
         if cx.required {
             let field = self.fields.text_chars;
             self.required
@@ -224,8 +223,9 @@ impl<'f> Planner<'f> {
                     IndexRecordOption::Basic,
                 )));
             }
-            return Some(Box::new(SeekGuardQuery(recall)));
+            return Some(Box::new(SeekGuardQuery(plan.chars_query(self.fields.text_chars)?)));
         }
+        let recall = plan.chars_query(self.fields.text_chars)?;
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, recall)];
         if let Some(words) = plan.words_query(self.fields.text_words) {
             clauses.push((Occur::Should, Box::new(BoostQuery::new(words, DEFAULT_WORDS_BOOST))));
@@ -417,6 +417,11 @@ impl Scorer for SeekGuard {
 }
 
 /// `q` negated: every case but those `q` matches.
+/// Cases both `a` and `b` match.
+pub(super) fn both(a: Box<dyn TQuery>, b: Box<dyn TQuery>) -> Box<dyn TQuery> {
+    Box::new(BooleanQuery::new(vec![(Occur::Must, a), (Occur::Must, b)]))
+}
+
 pub(super) fn exclude(q: Box<dyn TQuery>) -> Box<dyn TQuery> {
     Box::new(BooleanQuery::new(vec![
         (Occur::Must, Box::new(AllQuery)),
