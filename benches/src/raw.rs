@@ -74,7 +74,7 @@ fn schema() -> (Schema, Fields) {
         created: b.add_i64_field("created", time.clone()),
         updated: b.add_i64_field("updated", time),
         title: b.add_text_field("title", STORED),
-        text_words: b.add_text_field("text_words", Analyzer::Words.text_options()),
+        text_words: b.add_text_field("text_words", Analyzer::CjkWords.text_options()),
         text_chars: b.add_text_field("text_chars", Analyzer::Chars.text_options()),
         title_words: b.add_text_field("title_words", Analyzer::Words.text_options()),
     };
@@ -194,11 +194,9 @@ impl Engine for Raw {
         // add score.
         let text = |term: &str| -> Result<Box<dyn Query>> {
             let plan = analysis::query_plan(term);
-            let mut text: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Must, plan.chars_query(f.text_chars).context("empty plan")?)];
-            if let Some(w) = plan.words_query(f.text_words) {
-                text.push((Occur::Should, Box::new(BoostQuery::new(w, DEFAULT_WORDS_BOOST))));
-            }
+            let mut text = plan
+                .clauses(f.text_chars, f.text_words, DEFAULT_WORDS_BOOST)
+                .context("empty plan")?;
             if let Some(w) = plan.words_query(f.title_words) {
                 text.push((Occur::Should, Box::new(BoostQuery::new(w, 1.5))));
             }

@@ -731,12 +731,12 @@ pub fn encode_queue_value(case: &Case) -> [u8; 3] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use caselog_core::{AttachmentKind, ContentHash, OrderId, Span};
 
     use super::*;
 
-    fn sample() -> (Case, ThreadEntry) {
+    pub(crate) fn sample() -> (Case, ThreadEntry) {
         let at = Timestamp::from_millis(1_767_225_600_000).unwrap();
         let number = |n: u64| CaseNumber::generated(n).unwrap();
         let mut state = CaseState::new(at);

@@ -275,26 +275,18 @@ fn the_index_of_another_store_is_rebuilt_at_open() {
     store.shutdown().unwrap();
 }
 
-/// The index of a closed store and the stored fields of case `id`'s
-/// document.
-fn document_of(dir: &Path, id: u64) -> (tantivy::Index, tantivy::TantivyDocument) {
-    use tantivy::{Index, Term};
-    let index = Index::open_in_dir(index_dir(dir)).unwrap();
-    caselog_store::index::analysis::register(&index);
-    let id_field = index.schema().get_field("id").unwrap();
-    let searcher = index.reader().unwrap().searcher();
-    let hits = searcher
-        .search(
-            &tantivy::query::TermQuery::new(
-                Term::from_field_u64(id_field, id),
-                tantivy::schema::IndexRecordOption::Basic,
-            ),
-            &tantivy::collector::DocSetCollector,
-        )
+/// The index of a closed store, and case `id` with its thread as the store
+/// holds it.
+fn document_of(dir: &Path, id: u64) -> (tantivy::Index, Case, Vec<ThreadEntry>) {
+    let store = Store::open_read_only(dir, Options::default()).unwrap();
+    let (case, thread) = store
+        .case_with_thread(&Scope::AllTenants, &CaseRef::Id(CaseId(id)))
+        .unwrap()
         .unwrap();
-    let address = *hits.iter().next().unwrap();
-    let doc = searcher.doc(address).unwrap();
-    (index, doc)
+    drop(store);
+    let index = tantivy::Index::open_in_dir(index_dir(dir)).unwrap();
+    caselog_store::index::analysis::register(&index);
+    (index, case, thread)
 }
 
 /// Adds `doc` to the index of a closed store, keeping the commit payload.
@@ -311,8 +303,8 @@ fn add_behind_the_store(index: &tantivy::Index, doc: tantivy::TantivyDocument) {
 /// Adds a second live document for the case with id `id`, straight into the
 /// index of a closed store, keeping the commit payload.
 fn duplicate_document(dir: &Path, id: u64) {
-    let (index, doc) = document_of(dir, id);
-    add_behind_the_store(&index, doc);
+    let (index, case, thread) = document_of(dir, id);
+    add_behind_the_store(&index, caselog_store::index::case_document(&case, &thread, 0));
 }
 
 #[test]
@@ -392,17 +384,9 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
 /// closed store, keeping the commit payload: what a delete lost by tantivy
 /// leaves behind.
 fn stale_document(dir: &Path, id: u64, status: Status) {
-    let (index, current) = document_of(dir, id);
-    let status_field = index.schema().get_field("status").unwrap();
-    // Stored fields only (no text, no version): the version reads as 0.
-    let mut older = tantivy::TantivyDocument::new();
-    for (field, value) in current.field_values() {
-        if field != status_field {
-            older.add_field_value(field, value);
-        }
-    }
-    older.add_u64(status_field, status.index() as u64);
-    add_behind_the_store(&index, older);
+    let (index, mut case, thread) = document_of(dir, id);
+    case.state.status = status;
+    add_behind_the_store(&index, caselog_store::index::case_document(&case, &thread, 0));
 }
 
 /// Every search over `store` counts and shows each of the `n` cases once:

@@ -23,6 +23,15 @@
 //! chars field alone answers every query, mixed ones such as `ASIN 被停用`
 //! included, and the words field never has to be consulted for recall.
 //!
+//! The index's message text uses [`Analyzer::CjkWords`] for its ranking
+//! field: the words analyzer without its English-like words, which would
+//! only be the chars field's tokens again (their postings and positions
+//! were about half of the words field at 71% English text). An English word
+//! is always a whole word, so [`QueryPlan::clauses`] gives the chars clause
+//! of a plan without CJK words the weight the words clause added before
+//! (a property test holds the scores equal). Titles keep the full words
+//! analyzer: a title match adds score to English words too.
+//!
 //! **Invariant — one position space.** In both analyzers every CJK character
 //! and every English word takes one position, while whitespace and
 //! punctuation take none; a jieba word sits at the position of its first
@@ -108,7 +117,7 @@
 //!
 //! let mut schema = Schema::builder();
 //! let chars = schema.add_text_field("body_chars", Analyzer::Chars.text_options());
-//! let words = schema.add_text_field("body_words", Analyzer::Words.text_options());
+//! let words = schema.add_text_field("body_words", Analyzer::CjkWords.text_options());
 //! let index = Index::create_in_ram(schema.build());
 //! analysis::register(&index);
 //! let mut writer = index.writer_with_num_threads(1, 15_000_000)?;
@@ -178,6 +187,11 @@ pub const WORDS_ANALYZER: &str = "caselog_words";
 /// CJK character, English words exactly as in [`WORDS_ANALYZER`]).
 pub const CHARS_ANALYZER: &str = "caselog_chars";
 
+/// Name under which the CJK word analyzer is registered: the words of
+/// [`WORDS_ANALYZER`] that come from CJK runs, and nothing for English-like
+/// words, which only take their positions.
+pub const CJK_WORDS_ANALYZER: &str = "caselog_cjk_words";
+
 /// Longest token, in bytes, that an English word, number or identifier keeps.
 ///
 /// Longer words (base64 blobs, minified URLs) are cut to this length on a
@@ -218,17 +232,26 @@ pub enum Analyzer {
     /// in [`Analyzer::Words`]. Registered as [`CHARS_ANALYZER`]; used for
     /// recall, since any CJK substring is a phrase of its characters.
     Chars,
+    /// [`Analyzer::Words`] without its English-like words: only the jieba
+    /// words of CJK runs, at the same positions (an English word still takes
+    /// its position but gives no token). Registered as
+    /// [`CJK_WORDS_ANALYZER`]; the index's ranking field for message text,
+    /// because an English word's token would be the chars field's token
+    /// again (its postings and positions stored twice, for a score the
+    /// chars clause's weight gives as well, see [`QueryPlan::clauses`]).
+    CjkWords,
 }
 
 impl Analyzer {
     /// Every analyzer, in registration order.
-    pub const ALL: [Analyzer; 2] = [Analyzer::Words, Analyzer::Chars];
+    pub const ALL: [Analyzer; 3] = [Analyzer::Words, Analyzer::Chars, Analyzer::CjkWords];
 
     /// The name under which [`register`] makes this analyzer known to tantivy.
     pub const fn name(self) -> &'static str {
         match self {
             Analyzer::Words => WORDS_ANALYZER,
             Analyzer::Chars => CHARS_ANALYZER,
+            Analyzer::CjkWords => CJK_WORDS_ANALYZER,
         }
     }
 
@@ -257,6 +280,7 @@ impl Analyzer {
         match self {
             Analyzer::Words => Mode::WordsIndex,
             Analyzer::Chars => Mode::Chars,
+            Analyzer::CjkWords => Mode::CjkWordsIndex,
         }
     }
 }
@@ -590,20 +614,48 @@ impl QueryPlan {
         tokens_query(words_field, &self.words)
     }
 
-    /// The recommended query for one query word over one chars/words field
-    /// pair: `+chars_query (words_query)^words_boost`. It matches exactly the
-    /// documents that [`QueryPlan::chars_query`] matches and ranks whole-word
-    /// matches higher. `None` if the plan is empty.
-    pub fn query(&self, chars_field: Field, words_field: Field, words_boost: Score) -> Option<Box<dyn Query>> {
+    /// The ranking clause on a field analyzed by [`Analyzer::CjkWords`]:
+    /// the plan's CJK words at their positions (a term query for one, a
+    /// phrase with offsets for several; English-like words between them are
+    /// gaps, left to the chars clause). `None` if the plan has no CJK word.
+    pub fn cjk_words_query(&self, cjk_words_field: Field) -> Option<Box<dyn Query>> {
+        let cjk: Vec<Token> = self.words.iter().filter(|t| is_cjk_token(&t.text)).cloned().collect();
+        tokens_query(cjk_words_field, &cjk)
+    }
+
+    /// The clauses of one query word over a chars field and a CJK words
+    /// field ([`Analyzer::CjkWords`]): `+chars_query (cjk_words_query)^words_boost`.
+    /// They match exactly the documents that [`QueryPlan::chars_query`]
+    /// matches and rank whole-word matches higher. A plan without CJK words
+    /// (English words, numbers, identifiers: always whole words) gives its
+    /// chars clause the weight of both, `1 + words_boost`, as when the words
+    /// field held English words too, so English and Chinese words of one
+    /// query keep their relative weight. `None` if the plan is empty.
+    pub fn clauses(
+        &self,
+        chars_field: Field,
+        cjk_words_field: Field,
+        words_boost: Score,
+    ) -> Option<Vec<(Occur, Box<dyn Query>)>> {
         let recall = self.chars_query(chars_field)?;
-        let mut clauses = vec![(Occur::Must, recall)];
-        if let Some(words) = self.words_query(words_field) {
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(words, words_boost)) as Box<dyn Query>,
-            ));
-        }
-        Some(Box::new(BooleanQuery::new(clauses)))
+        Some(match self.cjk_words_query(cjk_words_field) {
+            Some(words) => vec![
+                (Occur::Must, recall),
+                (Occur::Should, Box::new(BoostQuery::new(words, words_boost))),
+            ],
+            None => vec![(Occur::Must, Box::new(BoostQuery::new(recall, 1.0 + words_boost)))],
+        })
+    }
+
+    /// The recommended query for one query word over one chars/CJK-words
+    /// field pair: [`QueryPlan::clauses`] as one boolean query. `None` if the
+    /// plan is empty.
+    pub fn query(&self, chars_field: Field, cjk_words_field: Field, words_boost: Score) -> Option<Box<dyn Query>> {
+        Some(Box::new(BooleanQuery::new(self.clauses(
+            chars_field,
+            cjk_words_field,
+            words_boost,
+        )?)))
     }
 
     /// Byte ranges of `text` where the chars phrase of this plan occurs, in
@@ -718,6 +770,12 @@ fn jieba() -> &'static Jieba {
     })
 }
 
+/// Whether a token is a CJK word (jieba's words are made of CJK characters
+/// only; English-like tokens have none).
+fn is_cjk_token(text: &str) -> bool {
+    text.chars().next().is_some_and(is_cjk)
+}
+
 fn tokens_query(field: Field, tokens: &[Token]) -> Option<Box<dyn Query>> {
     match tokens {
         [] => None,
@@ -820,6 +878,9 @@ enum Mode {
     Chars,
     /// jieba search mode: words plus their dictionary sub-words.
     WordsIndex,
+    /// As [`Mode::WordsIndex`], but English-like words give no token (they
+    /// keep their positions).
+    CjkWordsIndex,
     /// jieba default mode: non-overlapping words, for query plans.
     WordsQuery,
 }
@@ -1089,6 +1150,12 @@ impl Scanner<'_, '_> {
     }
 
     fn word(&mut self, normalizer: &mut WordNormalizer, from: usize, to: usize, word: &str) {
+        if self.mode == Mode::CjkWordsIndex && self.chars.is_none() {
+            // No token, so no need to normalize (stemming is most of an
+            // English word's cost); the word still takes its position.
+            self.position += 1;
+            return;
+        }
         let text = normalizer.normalize(word);
         // English-like words are the same token for both analyzers.
         if let Some(chars) = self.chars.as_deref_mut() {
@@ -1102,7 +1169,9 @@ impl Scanner<'_, '_> {
                 });
             }
         }
-        self.push(text, self.position, from, to, 1);
+        if self.mode != Mode::CjkWordsIndex {
+            self.push(text, self.position, from, to, 1);
+        }
         self.position += 1;
     }
 
@@ -1137,7 +1206,7 @@ impl Scanner<'_, '_> {
             return;
         };
         let mode = match self.mode {
-            Mode::WordsIndex => TokenizeMode::Search,
+            Mode::WordsIndex | Mode::CjkWordsIndex => TokenizeMode::Search,
             Mode::WordsQuery | Mode::Chars => TokenizeMode::Default,
         };
         let mut words: Vec<TantivyToken> = jieba()
@@ -1192,7 +1261,7 @@ mod tests {
         assert_eq!(render(&query_plan(text).words), expected, "query words of {text:?}");
     }
 
-    use Analyzer::{Chars, Words};
+    use Analyzer::{Chars, CjkWords, Words};
 
     #[test]
     fn empty_and_separator_only_texts_give_no_tokens() {
@@ -1528,7 +1597,8 @@ mod tests {
         #[test]
         fn a_text_finds_itself_in_both_fields(text in mixed_text()) {
             let plan = query_plan(&text);
-            for (analyzer, query) in [(Chars, &plan.chars), (Words, &plan.words)] {
+            let cjk: Vec<Token> = plan.words.iter().filter(|t| is_cjk_token(&t.text)).cloned().collect();
+            for (analyzer, query) in [(Chars, &plan.chars), (Words, &plan.words), (CjkWords, &cjk)] {
                 let doc = analyze(analyzer, &text);
                 for q in query.iter() {
                     prop_assert!(doc.iter().any(|t| t.position == q.position && t.text == q.text),
@@ -1554,6 +1624,50 @@ mod tests {
                         "{:?} of {:?}", analyzer, text
                     );
                 }
+            }
+        }
+
+        /// The CJK words analyzer gives exactly the words analyzer's CJK
+        /// words (text, position, offsets, length) and nothing else, on
+        /// mixed and on arbitrary text.
+        #[test]
+        fn cjk_words_are_the_words_of_cjk_runs(text in mixed_text(), other in any::<String>()) {
+            for text in [&text, &other] {
+                let mut words = Vec::new();
+                scan(Mode::WordsIndex, text, usize::MAX, &mut WordNormalizer::new(), &mut words, None);
+                let mut cjk = Vec::new();
+                scan(Mode::CjkWordsIndex, text, usize::MAX, &mut WordNormalizer::new(), &mut cjk, None);
+                let key = |t: &TantivyToken| (t.text.clone(), t.position, t.offset_from, t.offset_to, t.position_length);
+                let expected: Vec<_> = words.iter().filter(|t| is_cjk_token(&t.text)).map(key).collect();
+                prop_assert_eq!(cjk.iter().map(key).collect::<Vec<_>>(), expected, "{:?}", text);
+            }
+        }
+
+        /// On English-like text (which the CJK words field leaves out), the
+        /// clauses over chars and CJK words score every document exactly as
+        /// the clauses over chars and the full words field did (English words
+        /// were the same tokens in both fields): the same hits, the same
+        /// scores up to rounding, so the same ranking.
+        #[test]
+        fn english_scores_are_those_of_the_full_words_field(
+            docs in proptest::collection::vec("[a-e]{1,3}( [a-e]{1,3}){0,12}", 1..12),
+            query in "[a-e]{1,3}( [a-e]{1,3}){0,2}",
+        ) {
+            let texts: Vec<&str> = docs.iter().map(String::as_str).collect();
+            let index = TestIndex::new(&texts);
+            let plan = query_plan(&query);
+            let old: Box<dyn Query> = {
+                let mut clauses = vec![(Occur::Must, plan.chars_query(index.chars).unwrap())];
+                if let Some(words) = plan.words_query(index.words) {
+                    clauses.push((Occur::Should, Box::new(BoostQuery::new(words, DEFAULT_WORDS_BOOST))));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            };
+            let new = plan.query(index.chars, index.cjk_words, DEFAULT_WORDS_BOOST).unwrap();
+            let (old, new) = (index.scores(&*old), index.scores(&*new));
+            prop_assert_eq!(old.iter().map(|h| h.0).collect::<Vec<_>>(), new.iter().map(|h| h.0).collect::<Vec<_>>());
+            for (o, n) in old.iter().zip(&new) {
+                prop_assert!((o.1 - n.1).abs() <= 1e-4 * o.1.abs().max(1.0), "{:?} vs {:?}", o, n);
             }
         }
 
@@ -1639,6 +1753,7 @@ mod tests {
         reader: IndexReader,
         chars: Field,
         words: Field,
+        cjk_words: Field,
         id: Field,
     }
 
@@ -1647,13 +1762,14 @@ mod tests {
             let mut schema = Schema::builder();
             let chars = schema.add_text_field("chars", Chars.text_options());
             let words = schema.add_text_field("words", Words.text_options().set_stored());
+            let cjk_words = schema.add_text_field("cjk_words", CjkWords.text_options());
             let id = schema.add_u64_field("id", STORED);
             let index = Index::create_in_ram(schema.build());
             register(&index);
             let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
             for (n, text) in texts.iter().enumerate() {
                 writer
-                    .add_document(doc!(chars => *text, words => *text, id => n as u64))
+                    .add_document(doc!(chars => *text, words => *text, cjk_words => *text, id => n as u64))
                     .unwrap();
             }
             writer.commit().unwrap();
@@ -1661,8 +1777,26 @@ mod tests {
                 reader: index.reader().unwrap(),
                 chars,
                 words,
+                cjk_words,
                 id,
             }
+        }
+
+        /// Each matching document's id and score.
+        fn scores(&self, query: &dyn Query) -> Vec<(u64, Score)> {
+            let searcher = self.reader.searcher();
+            let hits = searcher
+                .search(query, &TopDocs::with_limit(1000).order_by_score())
+                .unwrap();
+            let mut out: Vec<(u64, Score)> = hits
+                .into_iter()
+                .map(|(score, address)| {
+                    let doc: TantivyDocument = searcher.doc(address).unwrap();
+                    (doc.get_first(self.id).and_then(|v| v.as_u64()).unwrap(), score)
+                })
+                .collect();
+            out.sort_by_key(|&(id, _)| id);
+            out
         }
 
         /// Ids of the documents matching `query`, best first.
@@ -1688,7 +1822,7 @@ mod tests {
                     (
                         Occur::Must,
                         query_plan(w)
-                            .query(self.chars, self.words, DEFAULT_WORDS_BOOST)
+                            .query(self.chars, self.cjk_words, DEFAULT_WORDS_BOOST)
                             .unwrap(),
                     )
                 })

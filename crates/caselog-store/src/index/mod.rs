@@ -31,6 +31,17 @@ mod warm;
 /// plain-tantivy reproduction in the tests.
 #[cfg(feature = "internals")]
 pub use indexer::skip_used_opstamps;
+/// The document the indexer makes of a case with its thread, stamped
+/// `version`: for the tests that plant documents behind a closed store's
+/// back (the index stores no document to copy).
+#[cfg(feature = "internals")]
+pub fn case_document(
+    case: &crate::model::Case,
+    thread: &[crate::model::ThreadEntry],
+    version: u64,
+) -> tantivy::TantivyDocument {
+    schema::Fields::build().1.document(case, thread, version)
+}
 pub use indexer::{IndexCounters, IndexProgress, IndexStatus, RebuildReason, RebuildReport, INDEX_DIR};
 pub use schema::MAX_INDEXED_TEXT_BYTES;
 pub use search::{Facets, SearchHit, SearchLimits, SearchOptions, SearchResults, SearchSort, SearchWalk, Snippet};

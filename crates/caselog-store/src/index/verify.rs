@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use caselog_core::CaseId;
 use redb::ReadableTable;
-use tantivy::schema::Value;
-use tantivy::{DocAddress, TantivyDocument};
+use tantivy::DocAddress;
 
 use super::schema::{fingerprint, indexed_texts, names, sku_key, Fields};
 use crate::error::{ix, st, Result, StoreError};
@@ -33,7 +32,9 @@ const CATCH_UP: Duration = Duration::from_secs(10);
 pub struct Mismatch {
     /// The case.
     pub id: CaseId,
-    /// The stored fields that differ (`"text"` when only indexed text does).
+    /// The fields that differ (`"text"` when only indexed text does); read
+    /// back from the index, which notices a value the document lacks, not
+    /// one it has in excess.
     pub fields: Vec<&'static str>,
 }
 
@@ -189,10 +190,9 @@ impl Store {
             if doc.fingerprint == Some(expected) {
                 report.verified += 1;
             } else {
-                let stored: TantivyDocument = searcher.doc(doc.address).map_err(ix("reading a document"))?;
                 let mismatch = Mismatch {
                     id: CaseId(id),
-                    fields: differing_fields(fields, &stored, &case),
+                    fields: differing_fields(fields, &searcher, doc.address, &case)?,
                 };
                 VerifyReport::push(&mut report.mismatched, &mut report.problems, mismatch);
             }
@@ -207,60 +207,169 @@ impl Store {
     }
 }
 
-/// Names the stored fields of `doc` that differ from `case`; `"text"` if
-/// none does (then the indexed text or the fingerprint itself differs).
-fn differing_fields(f: &Fields, doc: &TantivyDocument, case: &Case) -> Vec<&'static str> {
-    let strs = |field| -> Vec<String> {
-        doc.get_all(field)
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
+/// Names the fields of the document at `address` that differ from `case`;
+/// `"text"` if none does (then the indexed text or the fingerprint itself
+/// differs). The index stores no document (hits are rendered from the
+/// store), so the fields are read back from what is indexed: the status,
+/// category and time columns, and for the exact fields and the title
+/// whether the document is in the postings of each term the case gives.
+/// A value the document has in excess of the case's is not seen, only one
+/// it lacks.
+fn differing_fields(
+    f: &Fields,
+    searcher: &tantivy::Searcher,
+    address: DocAddress,
+    case: &Case,
+) -> Result<Vec<&'static str>> {
+    let segment = searcher.segment_reader(address.segment_ord);
+    let doc = address.doc_id;
+    let fast = segment.fast_fields();
+    let u = |name: &str| -> Result<Option<u64>> {
+        Ok(fast.u64(name).map_err(ix("reading a document's columns"))?.first(doc))
     };
-    let one = |field| strs(field).into_iter().next().unwrap_or_default();
-    let u = |field| doc.get_first(field).and_then(|v| v.as_u64());
-    let i = |field| doc.get_first(field).and_then(|v| v.as_i64());
-    let mut out = Vec::new();
+    let i = |name: &str| -> Result<Option<i64>> {
+        Ok(fast.i64(name).map_err(ix("reading a document's columns"))?.first(doc))
+    };
+    // Whether the document is in the postings of every term of `values`.
+    let has_all = |field: tantivy::schema::Field, values: &mut dyn Iterator<Item = String>| -> Result<bool> {
+        let inverted = segment
+            .inverted_index(field)
+            .map_err(ix("reading a document's terms"))?;
+        for value in values {
+            let term = tantivy::Term::from_field_text(field, &value);
+            let postings = inverted
+                .read_postings(&term, tantivy::schema::IndexRecordOption::Basic)
+                .map_err(|e| ix("reading a document's terms")(tantivy::TantivyError::from(e)))?;
+            if !postings.is_some_and(|mut p| tantivy::DocSet::seek(&mut p, doc) == doc) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    let strs = |values: &mut dyn Iterator<Item = &str>| values.map(str::to_owned).collect::<Vec<_>>();
+    let title_tokens: Vec<String> = super::analysis::analyze(super::analysis::Analyzer::Words, &case.title)
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    let by = std::iter::once(case.created_by.as_str()).chain(case.handler.as_ref().map(|h| h.as_str()));
     let checks: [(&'static str, bool); 12] = [
-        (names::NUMBER, one(f.number) == case.number.as_str()),
-        (names::TENANT, one(f.tenant) == case.tenant.as_str()),
-        (names::TITLE, one(f.title) == case.title),
-        (names::STATUS, u(f.status) == Some(case.state.status.index() as u64)),
-        (names::CATEGORY, u(f.category) == Some(case.category.index() as u64)),
-        (names::MARKETPLACE, one(f.marketplace) == case.marketplace.as_str()),
-        (names::BY, one(f.by) == case.created_by.as_str()),
-        (names::CREATED, i(f.created) == Some(case.state.created_at.as_millis())),
-        (names::UPDATED, i(f.updated) == Some(case.state.updated_at.as_millis())),
+        (
+            names::NUMBER,
+            has_all(f.number, &mut std::iter::once(case.number.as_str().to_owned()))?,
+        ),
+        (
+            names::TENANT,
+            has_all(f.tenant, &mut std::iter::once(case.tenant.as_str().to_owned()))?,
+        ),
+        (names::TITLE, has_all(f.title_words, &mut title_tokens.into_iter())?),
+        (
+            names::STATUS,
+            u(names::STATUS)? == Some(case.state.status.index() as u64),
+        ),
+        (
+            names::CATEGORY,
+            u(names::CATEGORY)? == Some(case.category.index() as u64),
+        ),
+        (
+            names::MARKETPLACE,
+            has_all(
+                f.marketplace,
+                &mut std::iter::once(case.marketplace.as_str().to_owned()),
+            )?,
+        ),
+        (names::BY, has_all(f.by, &mut strs(&mut by.into_iter()).into_iter())?),
+        (
+            names::CREATED,
+            i(names::CREATED)? == Some(case.state.created_at.as_millis()),
+        ),
+        (
+            names::UPDATED,
+            i(names::UPDATED)? == Some(case.state.updated_at.as_millis()),
+        ),
         (
             names::ORDER,
-            strs(f.order)
-                == case
-                    .refs
-                    .orders
-                    .iter()
-                    .map(|o| o.as_str().to_owned())
-                    .collect::<Vec<_>>(),
+            has_all(f.order, &mut case.refs.orders.iter().map(|o| o.as_str().to_owned()))?,
         ),
         (
             names::ASIN,
-            strs(f.asin)
-                == case
-                    .refs
-                    .asins
-                    .iter()
-                    .map(|a| a.as_str().to_owned())
-                    .collect::<Vec<_>>(),
+            has_all(f.asin, &mut case.refs.asins.iter().map(|a| a.as_str().to_owned()))?,
         ),
         (
             names::SKU,
-            strs(f.sku) == case.refs.skus.iter().map(|s| sku_key(s.as_str())).collect::<Vec<_>>(),
+            has_all(f.sku, &mut case.refs.skus.iter().map(|s| sku_key(s.as_str())))?,
         ),
     ];
-    for (name, same) in checks {
-        if !same {
-            out.push(name);
-        }
-    }
+    let mut out: Vec<&'static str> = checks
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name)
+        .collect();
     if out.is_empty() {
         out.push("text");
     }
-    out
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use caselog_core::{Asin, CaseNumber, Category, Marketplace, OrderId, Sku, Span, Status, TenantId, UserId};
+
+    use super::*;
+    use crate::index::analysis;
+
+    type Mutation = (&'static str, fn(&mut Case));
+
+    /// Each field, changed alone or with one other, is named, and nothing
+    /// else is: the verify report reads a document's fields back from the
+    /// index's columns and postings (the index stores no document).
+    #[test]
+    fn a_documents_differing_fields_are_named() {
+        let (case, entry) = crate::records::tests::sample();
+        let (schema, fields) = Fields::build();
+        let index = tantivy::Index::create_in_ram(schema);
+        analysis::register(&index);
+        let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        writer.add_document(fields.document(&case, &[entry], 1)).unwrap();
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let at = DocAddress::new(0, 0);
+        assert_eq!(differing_fields(&fields, &searcher, at, &case).unwrap(), ["text"]);
+        let mutations: [Mutation; 12] = [
+            (names::NUMBER, |c| c.number = CaseNumber::generated(7_000_001).unwrap()),
+            (names::TENANT, |c| c.tenant = TenantId::parse("seller-0043").unwrap()),
+            (names::TITLE, |c| c.title = "Payout missing".into()),
+            (names::STATUS, |c| c.state.status = Status::Open),
+            (names::CATEGORY, |c| c.category = Category::Tax),
+            (names::MARKETPLACE, |c| {
+                c.marketplace = Marketplace::parse("FR").unwrap()
+            }),
+            (names::BY, |c| {
+                c.created_by = UserId::parse("other@example.com").unwrap()
+            }),
+            (names::CREATED, |c| {
+                c.state.created_at = c.state.created_at.saturating_add(Span::hours(1))
+            }),
+            (names::UPDATED, |c| {
+                c.state.updated_at = c.state.updated_at.saturating_add(Span::hours(1))
+            }),
+            (names::ORDER, |c| {
+                c.refs.orders = vec![OrderId::parse("113-7654321-7654321").unwrap()]
+            }),
+            (names::ASIN, |c| c.refs.asins.push(Asin::parse("B0CDEFGH12").unwrap())),
+            (names::SKU, |c| c.refs.skus.push(Sku::parse("MUG-Blue-02").unwrap())),
+        ];
+        for (i, a) in mutations.iter().enumerate() {
+            for b in mutations.iter().skip(i) {
+                let mut changed = case.clone();
+                (a.1)(&mut changed);
+                (b.1)(&mut changed);
+                let mut expected = vec![a.0, b.0];
+                expected.sort_unstable();
+                expected.dedup();
+                let mut got = differing_fields(&fields, &searcher, at, &changed).unwrap();
+                got.sort_unstable();
+                assert_eq!(got, expected, "{} and {}", a.0, b.0);
+            }
+        }
+    }
 }

@@ -225,11 +225,7 @@ impl<'f> Planner<'f> {
             }
             return Some(Box::new(SeekGuardQuery(plan.chars_query(self.fields.text_chars)?)));
         }
-        let recall = plan.chars_query(self.fields.text_chars)?;
-        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, recall)];
-        if let Some(words) = plan.words_query(self.fields.text_words) {
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(words, DEFAULT_WORDS_BOOST))));
-        }
+        let mut clauses = plan.clauses(self.fields.text_chars, self.fields.text_words, DEFAULT_WORDS_BOOST)?;
         if let Some(title) = plan.words_query(self.fields.title_words) {
             clauses.push((Occur::Should, Box::new(BoostQuery::new(title, TITLE_BOOST))));
         }
