@@ -95,6 +95,15 @@ fn main() -> std::io::Result<()> {
         "zstd 3, from 64 bytes (store)",
         stored(&test, 64, |b| c.compress(b).unwrap_or_default()),
     );
+    // The writer's cost is a frame's entropy tables, paid also by the bodies
+    // then kept raw: how much a higher threshold or level 1 gives up.
+    for (level, min) in [(1, 64), (1, 128), (1, 160), (1, 200), (3, 128), (3, 160)] {
+        let mut c = zstd::bulk::Compressor::new(level)?;
+        row(
+            &format!("zstd {level}, from {min} bytes"),
+            stored(&test, min, |b| c.compress(b).unwrap_or_default()),
+        );
+    }
     if let Some(dir) = dir {
         let dir = Path::new(&dir);
         // Train on cases far from the measured ones (case i is a pure function of i).
