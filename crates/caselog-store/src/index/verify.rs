@@ -240,7 +240,7 @@ fn differing_fields(
             let postings = inverted
                 .read_postings(&term, tantivy::schema::IndexRecordOption::Basic)
                 .map_err(|e| ix("reading a document's terms")(tantivy::TantivyError::from(e)))?;
-            if !postings.is_some_and(|mut p| tantivy::DocSet::seek(&mut p, doc) == doc) {
+            if postings.is_none_or(|mut p| tantivy::DocSet::seek(&mut p, doc) != doc) {
                 return Ok(false);
             }
         }
