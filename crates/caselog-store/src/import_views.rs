@@ -4,7 +4,9 @@
 //! when the import ends one transaction computes the entries of every
 //! pending case from its stored record, sorts them per table and inserts
 //! them in key order — into an empty store an append, which copies each
-//! leaf once instead of once per chunk that lands in it.
+//! leaf once instead of once per chunk that lands in it. The build keeps
+//! only the entries, with their scope and user names numbered, not the
+//! cases (one at a time is read, its entries taken, and dropped).
 //!
 //! Crash safety: the pending ids commit with their cases, and the build
 //! is one transaction that also empties the table, so a crash leaves
@@ -13,10 +15,11 @@
 //! a pending case (a reply during an import) leaves its entries to the
 //! build, which reads the case as it then is.
 
+use std::collections::HashMap;
+
 use redb::{ReadableTable, ReadableTableMetadata};
 
 use crate::error::{st, Result};
-use crate::model::Case;
 use crate::options::Options;
 use crate::store::Store;
 use crate::stored::load_case;
@@ -38,6 +41,49 @@ pub(crate) fn is_pending(t: &Tables<'_>, id: u64) -> Result<bool> {
         .is_some())
 }
 
+/// Scope and user names of the build's entries, each held once: an entry
+/// keeps a `u32` in place of its strings, so the build need not keep the
+/// cases its entries were computed from (a million cases held at once
+/// were most of an import's peak memory).
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// Renumbers the names in their string order (the order of the keys
+    /// that hold them), so entries sort on the numbers as on the strings.
+    /// Returns the old-to-new numbering; `self.names` is then in order.
+    fn into_order(&mut self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut rank = vec![0u32; order.len()];
+        for (r, &id) in order.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        let mut names = std::mem::take(&mut self.names);
+        names.sort_unstable();
+        self.names = names;
+        self.ids.clear();
+        rank
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", String::as_str)
+    }
+}
+
 /// Writes the entries of every pending case, sorted, and empties the
 /// pending table. Returns how many cases it built.
 pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
@@ -49,26 +95,36 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let mut cases: Vec<Case> = Vec::with_capacity(ids.len());
-    for &id in &ids {
-        // An erased case has nothing to build.
-        if let Some(c) = load_case(&t.cases, id)? {
-            cases.push(c);
-        }
-    }
+    let mut names = Names::default();
     let mut by_updated = Vec::new();
     let mut by_created = Vec::new();
     let mut by_status = Vec::new();
     let mut by_user = Vec::new();
     let mut attention = Vec::new();
     let mut queue = Vec::new();
-    for c in &cases {
-        let e = crate::views::entries(opts, c);
-        by_updated.extend(e.by_updated);
-        by_created.extend(e.by_created);
-        by_status.extend(e.by_status);
-        by_user.extend(e.by_user);
-        attention.extend(e.attention);
+    let mut built = 0u64;
+    for &id in &ids {
+        // An erased case has nothing to build.
+        let Some(c) = load_case(&t.cases, id)? else {
+            continue;
+        };
+        built += 1;
+        let e = crate::views::entries(opts, &c);
+        for ((scope, time, id), v) in e.by_updated {
+            by_updated.push(((names.id(scope), time, id), v));
+        }
+        for ((scope, time, id), v) in e.by_created {
+            by_created.push(((names.id(scope), time, id), v));
+        }
+        for (scope, status, time, id) in e.by_status {
+            by_status.push((names.id(scope), status, time, id));
+        }
+        for (scope, user, time, id) in e.by_user {
+            by_user.push((names.id(scope), names.id(user), time, id));
+        }
+        for (scope, time, id) in e.attention {
+            attention.push((names.id(scope), time, id));
+        }
         queue.extend(e.queue);
         for (scope, name) in e.counts {
             *t.count_deltas.entry((scope.to_owned(), name)).or_default() += 1;
@@ -77,6 +133,25 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
             crate::buckets::add_delta(&mut t.bucket_deltas, item, 1);
         }
     }
+    // Sorted as redb orders the keys: the names by their strings.
+    let rank = names.into_order();
+    let rank = |id: u32| rank.get(id as usize).copied().unwrap_or(u32::MAX);
+    for ((scope, _, _), _) in &mut by_updated {
+        *scope = rank(*scope);
+    }
+    for ((scope, _, _), _) in &mut by_created {
+        *scope = rank(*scope);
+    }
+    for (scope, ..) in &mut by_status {
+        *scope = rank(*scope);
+    }
+    for (scope, user, ..) in &mut by_user {
+        *scope = rank(*scope);
+        *user = rank(*user);
+    }
+    for (scope, ..) in &mut attention {
+        *scope = rank(*scope);
+    }
     by_updated.sort_unstable();
     by_created.sort_unstable();
     by_status.sort_unstable();
@@ -84,34 +159,37 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     attention.sort_unstable();
     queue.sort_unstable();
     let w = st("writing view entries");
-    let mut written = 0u64;
-    for (k, v) in &by_updated {
-        t.by_updated.insert(*k, v.as_slice()).map_err(&w)?;
+    let n = |id: u32| names.name(id);
+    for ((scope, time, id), v) in &by_updated {
+        t.by_updated.insert((n(*scope), *time, *id), v.as_slice()).map_err(&w)?;
     }
-    for (k, v) in &by_created {
-        t.by_created.insert(*k, v.as_slice()).map_err(&w)?;
+    for ((scope, time, id), v) in &by_created {
+        t.by_created.insert((n(*scope), *time, *id), v.as_slice()).map_err(&w)?;
     }
-    for k in &by_status {
-        t.by_status.insert(*k, ()).map_err(&w)?;
+    for (scope, status, time, id) in &by_status {
+        t.by_status.insert((n(*scope), *status, *time, *id), ()).map_err(&w)?;
     }
-    for k in &by_user {
-        t.by_user.insert(*k, ()).map_err(&w)?;
+    for (scope, user, time, id) in &by_user {
+        t.by_user.insert((n(*scope), n(*user), *time, *id), ()).map_err(&w)?;
     }
-    for k in &attention {
-        t.attention.insert(*k, ()).map_err(&w)?;
+    for (scope, time, id) in &attention {
+        t.attention.insert((n(*scope), *time, *id), ()).map_err(&w)?;
     }
     for (k, v) in &queue {
         t.queue.insert(k, v.as_slice()).map_err(&w)?;
     }
-    written +=
-        (by_updated.len() + by_created.len() + by_status.len() + by_user.len() + attention.len() + queue.len()) as u64;
     // One logged removal per id (the write-ahead log replays each write).
     for id in &ids {
         t.views_pending.remove(*id).map_err(&w)?;
     }
-    written += ids.len() as u64;
-    t.written += written;
-    Ok(cases.len() as u64)
+    t.written += (by_updated.len()
+        + by_created.len()
+        + by_status.len()
+        + by_user.len()
+        + attention.len()
+        + queue.len()
+        + ids.len()) as u64;
+    Ok(built)
 }
 
 impl Store {
@@ -130,5 +208,28 @@ impl Store {
             return Ok(0);
         }
         self.run_job(|t, ctx, _| build(t, ctx.opts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Renumbered names compare as their strings and name themselves.
+        #[test]
+        fn numbered_names_sort_as_their_strings(words in proptest::collection::vec("[a-c*@.-]{0,4}", 0..40)) {
+            let mut names = Names::default();
+            let ids: Vec<u32> = words.iter().map(|w| names.id(w)).collect();
+            let rank = names.into_order();
+            for (a, &ia) in words.iter().zip(&ids) {
+                let ra = rank[ia as usize];
+                prop_assert_eq!(names.name(ra), a.as_str());
+                for (b, &ib) in words.iter().zip(&ids) {
+                    prop_assert_eq!(ra.cmp(&rank[ib as usize]), a.cmp(b));
+                }
+            }
+        }
     }
 }
