@@ -53,6 +53,7 @@ pub(crate) fn compact_file(path: &Path) -> Result<()> {
     // A damaged file is reported, not trusted (compaction rewrites it).
     let mut db = redb::Database::builder()
         .set_check_integrity_on_open(true)
+        .set_cache_size(crate::store::ONE_PASS_CACHE_BYTES)
         .open(path)
         .map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.to_owned() },

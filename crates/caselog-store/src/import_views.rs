@@ -65,7 +65,7 @@ impl Names {
     /// Renumbers the names in their string order (the order of the keys
     /// that hold them), so entries sort on the numbers as on the strings.
     /// Returns the old-to-new numbering; `self.names` is then in order.
-    fn into_order(&mut self) -> Vec<u32> {
+    fn put_in_order(&mut self) -> Vec<u32> {
         let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
         let mut rank = vec![0u32; order.len()];
@@ -134,7 +134,7 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
         }
     }
     // Sorted as redb orders the keys: the names by their strings.
-    let rank = names.into_order();
+    let rank = names.put_in_order();
     let rank = |id: u32| rank.get(id as usize).copied().unwrap_or(u32::MAX);
     for ((scope, _, _), _) in &mut by_updated {
         *scope = rank(*scope);
@@ -160,35 +160,38 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     queue.sort_unstable();
     let w = st("writing view entries");
     let n = |id: u32| names.name(id);
-    for ((scope, time, id), v) in &by_updated {
-        t.by_updated.insert((n(*scope), *time, *id), v.as_slice()).map_err(&w)?;
-    }
-    for ((scope, time, id), v) in &by_created {
-        t.by_created.insert((n(*scope), *time, *id), v.as_slice()).map_err(&w)?;
-    }
-    for (scope, status, time, id) in &by_status {
-        t.by_status.insert((n(*scope), *status, *time, *id), ()).map_err(&w)?;
-    }
-    for (scope, user, time, id) in &by_user {
-        t.by_user.insert((n(*scope), n(*user), *time, *id), ()).map_err(&w)?;
-    }
-    for (scope, time, id) in &attention {
-        t.attention.insert((n(*scope), *time, *id), ()).map_err(&w)?;
-    }
-    for (k, v) in &queue {
-        t.queue.insert(k, v.as_slice()).map_err(&w)?;
-    }
-    // One logged removal per id (the write-ahead log replays each write).
-    for id in &ids {
-        t.views_pending.remove(*id).map_err(&w)?;
-    }
-    t.written += (by_updated.len()
+    // Each table's entries are dropped once inserted: the transaction's
+    // new pages grow as the entries still held shrink.
+    let written = (by_updated.len()
         + by_created.len()
         + by_status.len()
         + by_user.len()
         + attention.len()
         + queue.len()
         + ids.len()) as u64;
+    for ((scope, time, id), v) in by_updated {
+        t.by_updated.insert((n(scope), time, id), v.as_slice()).map_err(&w)?;
+    }
+    for ((scope, time, id), v) in by_created {
+        t.by_created.insert((n(scope), time, id), v.as_slice()).map_err(&w)?;
+    }
+    for (scope, status, time, id) in by_status {
+        t.by_status.insert((n(scope), status, time, id), ()).map_err(&w)?;
+    }
+    for (scope, user, time, id) in by_user {
+        t.by_user.insert((n(scope), n(user), time, id), ()).map_err(&w)?;
+    }
+    for (scope, time, id) in attention {
+        t.attention.insert((n(scope), time, id), ()).map_err(&w)?;
+    }
+    for (k, v) in queue {
+        t.queue.insert(&k, v.as_slice()).map_err(&w)?;
+    }
+    // One logged removal per id (the write-ahead log replays each write).
+    for id in ids {
+        t.views_pending.remove(id).map_err(&w)?;
+    }
+    t.written += written;
     Ok(built)
 }
 
@@ -222,7 +225,7 @@ mod tests {
         fn numbered_names_sort_as_their_strings(words in proptest::collection::vec("[a-c*@.-]{0,4}", 0..40)) {
             let mut names = Names::default();
             let ids: Vec<u32> = words.iter().map(|w| names.id(w)).collect();
-            let rank = names.into_order();
+            let rank = names.put_in_order();
             for (a, &ia) in words.iter().zip(&ids) {
                 let ra = rank[ia as usize];
                 prop_assert_eq!(names.name(ra), a.as_str());

@@ -174,7 +174,10 @@ impl Snapshot {
             std::fs::remove_file(&partial).map_err(io("removing an interrupted backup", &partial))?;
         }
         self.check_known_tables()?;
-        let db = Database::create(&partial).map_err(|e| StoreError::storage("creating the backup", e))?;
+        let db = Database::builder()
+            .set_cache_size(crate::store::ONE_PASS_CACHE_BYTES)
+            .create(&partial)
+            .map_err(|e| StoreError::storage("creating the backup", e))?;
         let txn = db
             .begin_write()
             .map_err(|e| StoreError::storage("writing the backup", e))?;
