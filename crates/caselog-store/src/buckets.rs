@@ -138,19 +138,20 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<[u64; SLOTS]> {
     Ok(counts)
 }
 
-/// Writes a batch's count changes (each entry once; one whose changes
-/// cancel out is not written). Returns the entries written.
-pub(crate) fn flush(
+/// Writes a batch's count changes (each entry once, in key order; one
+/// whose changes cancel out is not written). Returns the entries written.
+pub(crate) fn flush<S: AsRef<str>, N: AsRef<str>>(
     table: &mut Table<'_, (&'static str, &'static str, u64), &'static [u8]>,
-    deltas: Deltas,
+    deltas: impl IntoIterator<Item = ((S, N, u64), [i64; SLOTS])>,
 ) -> Result<u64> {
     let w = st("writing view bucket counts");
     let mut written = 0;
     for ((scope, series, bucket), delta) in deltas {
+        let (scope, series) = (scope.as_ref(), series.as_ref());
         if delta.iter().all(|d| *d == 0) {
             continue;
         }
-        let key = (scope.as_str(), series.as_str(), bucket);
+        let key = (scope, series, bucket);
         let mut counts = match table.get(key).map_err(&w)? {
             Some(v) => decode(v.value())?,
             None => [0; SLOTS],

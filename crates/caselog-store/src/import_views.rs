@@ -15,10 +15,11 @@
 //! a pending case (a reply during an import) leaves its entries to the
 //! build, which reads the case as it then is.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
+use crate::buckets::{Series, SLOTS};
 use crate::error::{st, Result};
 use crate::options::Options;
 use crate::store::Store;
@@ -102,6 +103,10 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     let mut by_user = Vec::new();
     let mut attention = Vec::new();
     let mut queue = Vec::new();
+    // Bucket counts by (scope, series, bucket), names numbered: the series
+    // as (kind, user) with kinds in the order of their names (`attention`
+    // < `created` < `updated` < `user:…`), so they sort as the keys do.
+    let mut buckets: BTreeMap<(u32, (u8, u32), u64), [i64; SLOTS]> = BTreeMap::new();
     let mut built = 0u64;
     for &id in &ids {
         // An erased case has nothing to build.
@@ -129,8 +134,17 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
         for (scope, name) in e.counts {
             *t.count_deltas.entry((scope.to_owned(), name)).or_default() += 1;
         }
-        for item in &e.buckets {
-            crate::buckets::add_delta(&mut t.bucket_deltas, item, 1);
+        for &(scope, series, bucket, slot) in &e.buckets {
+            let series = match series {
+                Series::Attention => (0, 0),
+                Series::Created => (1, 0),
+                Series::Updated => (2, 0),
+                Series::User(user) => (3, names.id(user)),
+            };
+            let slots = buckets.entry((names.id(scope), series, bucket)).or_insert([0; SLOTS]);
+            if let Some(n) = slots.get_mut(usize::from(slot)) {
+                *n += 1;
+            }
         }
     }
     // Sorted as redb orders the keys: the names by their strings.
@@ -152,12 +166,17 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     for (scope, ..) in &mut attention {
         *scope = rank(*scope);
     }
+    let mut buckets: Vec<_> = buckets
+        .into_iter()
+        .map(|((scope, (kind, user), bucket), slots)| ((rank(scope), (kind, rank(user)), bucket), slots))
+        .collect();
     by_updated.sort_unstable();
     by_created.sort_unstable();
     by_status.sort_unstable();
     by_user.sort_unstable();
     attention.sort_unstable();
     queue.sort_unstable();
+    buckets.sort_unstable_by_key(|(k, _)| *k);
     let w = st("writing view entries");
     let n = |id: u32| names.name(id);
     // Each table's entries are dropped once inserted: the transaction's
@@ -187,6 +206,16 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     for (k, v) in queue {
         t.queue.insert(&k, v.as_slice()).map_err(&w)?;
     }
+    let series = |(kind, user): (u8, u32)| match kind {
+        0 => Series::Attention.name(),
+        1 => Series::Created.name(),
+        2 => Series::Updated.name(),
+        _ => Series::User(n(user)).name(),
+    };
+    let deltas = buckets
+        .into_iter()
+        .map(|((scope, s, bucket), slots)| ((n(scope), series(s), bucket), slots));
+    t.written += crate::buckets::flush(&mut t.view_buckets, deltas)?;
     // One logged removal per id (the write-ahead log replays each write).
     for id in ids {
         t.views_pending.remove(id).map_err(&w)?;
