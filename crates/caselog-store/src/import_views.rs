@@ -15,11 +15,11 @@
 //! a pending case (a reply during an import) leaves its entries to the
 //! build, which reads the case as it then is.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use crate::buckets::{Series, SLOTS};
+use crate::buckets::SLOTS;
 use crate::error::{st, Result};
 use crate::options::Options;
 use crate::store::Store;
@@ -42,10 +42,10 @@ pub(crate) fn is_pending(t: &Tables<'_>, id: u64) -> Result<bool> {
         .is_some())
 }
 
-/// Scope and user names of the build's entries, each held once: an entry
-/// keeps a `u32` in place of its strings, so the build need not keep the
-/// cases its entries were computed from (a million cases held at once
-/// were most of an import's peak memory).
+/// Scope, user and bucket-series names of the build's entries, each held
+/// once: an entry keeps a `u32` in place of its strings, so the build need
+/// not keep the cases its entries were computed from (a million cases held
+/// at once were most of an import's peak memory).
 #[derive(Default)]
 struct Names {
     ids: HashMap<String, u32>,
@@ -103,10 +103,8 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     let mut by_user = Vec::new();
     let mut attention = Vec::new();
     let mut queue = Vec::new();
-    // Bucket counts by (scope, series, bucket), names numbered: the series
-    // as (kind, user) with kinds in the order of their names (`attention`
-    // < `created` < `updated` < `user:…`), so they sort as the keys do.
-    let mut buckets: BTreeMap<(u32, (u8, u32), u64), [i64; SLOTS]> = BTreeMap::new();
+    // Bucket counts by (scope, series name, bucket), names numbered.
+    let mut buckets: HashMap<(u32, u32, u64), [i64; SLOTS]> = HashMap::new();
     let mut built = 0u64;
     for &id in &ids {
         // An erased case has nothing to build.
@@ -135,13 +133,8 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
             *t.count_deltas.entry((scope.to_owned(), name)).or_default() += 1;
         }
         for &(scope, series, bucket, slot) in &e.buckets {
-            let series = match series {
-                Series::Attention => (0, 0),
-                Series::Created => (1, 0),
-                Series::Updated => (2, 0),
-                Series::User(user) => (3, names.id(user)),
-            };
-            let slots = buckets.entry((names.id(scope), series, bucket)).or_insert([0; SLOTS]);
+            let key = (names.id(scope), names.id(&series.name()), bucket);
+            let slots = buckets.entry(key).or_insert([0; SLOTS]);
             if let Some(n) = slots.get_mut(usize::from(slot)) {
                 *n += 1;
             }
@@ -168,7 +161,7 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     }
     let mut buckets: Vec<_> = buckets
         .into_iter()
-        .map(|((scope, (kind, user), bucket), slots)| ((rank(scope), (kind, rank(user)), bucket), slots))
+        .map(|((scope, series, bucket), slots)| ((rank(scope), rank(series), bucket), slots))
         .collect();
     by_updated.sort_unstable();
     by_created.sort_unstable();
@@ -206,15 +199,9 @@ pub(crate) fn build(t: &mut Tables<'_>, opts: &Options) -> Result<u64> {
     for (k, v) in queue {
         t.queue.insert(&k, v.as_slice()).map_err(&w)?;
     }
-    let series = |(kind, user): (u8, u32)| match kind {
-        0 => Series::Attention.name(),
-        1 => Series::Created.name(),
-        2 => Series::Updated.name(),
-        _ => Series::User(n(user)).name(),
-    };
     let deltas = buckets
         .into_iter()
-        .map(|((scope, s, bucket), slots)| ((n(scope), series(s), bucket), slots));
+        .map(|((scope, series, bucket), slots)| ((n(scope), n(series), bucket), slots));
     t.written += crate::buckets::flush(&mut t.view_buckets, deltas)?;
     // One logged removal per id (the write-ahead log replays each write).
     for id in ids {

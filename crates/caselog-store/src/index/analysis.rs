@@ -220,7 +220,7 @@ pub const DEFAULT_WORDS_BOOST: Score = 2.0;
 /// segmented as two pieces, which affects ranking only, never recall.
 const JIEBA_CHUNK_CHARS: usize = 512;
 
-/// The two analyzers of the index.
+/// The analyzers of the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Analyzer {
@@ -772,7 +772,7 @@ fn jieba() -> &'static Jieba {
 
 /// Whether a token is a CJK word (jieba's words are made of CJK characters
 /// only; English-like tokens have none).
-fn is_cjk_token(text: &str) -> bool {
+pub(crate) fn is_cjk_token(text: &str) -> bool {
     text.chars().next().is_some_and(is_cjk)
 }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tantivy::schema::{Field, NumericOptions, Schema, SchemaBuilder, TextOptions, FAST, INDEXED, STRING};
 use tantivy::{TantivyDocument, Term};
 
-use super::analysis::{analyze, Analyzer};
+use super::analysis::{analyze, is_cjk_token, Analyzer};
 use crate::model::{Case, ThreadEntry};
 
 /// Bump when the meaning of indexed content changes in a way the schema
@@ -390,17 +390,11 @@ pub(crate) fn schema_fingerprint(schema: &Schema) -> String {
     // jieba dictionary (~130 ms) on every open; the digest is the same.
     for analyzer in Analyzer::ALL {
         match analyzer {
-            Analyzer::Words => {
-                for (text, position) in WORDS_PROBE_TOKENS {
-                    h.update(text.as_bytes());
-                    h.update((*position as u64).to_le_bytes());
-                }
-            }
             // The CJK words analyzer gives the words analyzer's CJK words
             // (a property test of `analysis` holds them equal).
-            Analyzer::CjkWords => {
+            Analyzer::Words | Analyzer::CjkWords => {
                 for (text, position) in WORDS_PROBE_TOKENS {
-                    if text.chars().next().is_some_and(crate::index::analysis::is_cjk) {
+                    if analyzer == Analyzer::Words || is_cjk_token(text) {
                         h.update(text.as_bytes());
                         h.update((*position as u64).to_le_bytes());
                     }

@@ -230,38 +230,20 @@ fn differing_fields(
     let i = |name: &str| -> Result<Option<i64>> {
         Ok(fast.i64(name).map_err(ix("reading a document's columns"))?.first(doc))
     };
-    // Whether the document is in the postings of every term of `values`.
-    let has_all = |field: tantivy::schema::Field, values: &mut dyn Iterator<Item = String>| -> Result<bool> {
-        let inverted = segment
-            .inverted_index(field)
-            .map_err(ix("reading a document's terms"))?;
-        for value in values {
-            let term = tantivy::Term::from_field_text(field, &value);
-            let postings = inverted
-                .read_postings(&term, tantivy::schema::IndexRecordOption::Basic)
-                .map_err(|e| ix("reading a document's terms")(tantivy::TantivyError::from(e)))?;
-            if postings.is_none_or(|mut p| tantivy::DocSet::seek(&mut p, doc) != doc) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    };
-    let strs = |values: &mut dyn Iterator<Item = &str>| values.map(str::to_owned).collect::<Vec<_>>();
-    let title_tokens: Vec<String> = super::analysis::analyze(super::analysis::Analyzer::Words, &case.title)
-        .into_iter()
-        .map(|t| t.text)
+    let has_all = |field, values: &[&str]| in_postings_of_all(segment, doc, field, values);
+    let title_tokens = super::analysis::analyze(super::analysis::Analyzer::Words, &case.title);
+    let title: Vec<&str> = title_tokens.iter().map(|t| t.text.as_str()).collect();
+    let by: Vec<&str> = std::iter::once(case.created_by.as_str())
+        .chain(case.handler.as_ref().map(|h| h.as_str()))
         .collect();
-    let by = std::iter::once(case.created_by.as_str()).chain(case.handler.as_ref().map(|h| h.as_str()));
+    let orders: Vec<&str> = case.refs.orders.iter().map(|o| o.as_str()).collect();
+    let asins: Vec<&str> = case.refs.asins.iter().map(|a| a.as_str()).collect();
+    let skus: Vec<String> = case.refs.skus.iter().map(|s| sku_key(s.as_str())).collect();
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
     let checks: [(&'static str, bool); 12] = [
-        (
-            names::NUMBER,
-            has_all(f.number, &mut std::iter::once(case.number.as_str().to_owned()))?,
-        ),
-        (
-            names::TENANT,
-            has_all(f.tenant, &mut std::iter::once(case.tenant.as_str().to_owned()))?,
-        ),
-        (names::TITLE, has_all(f.title_words, &mut title_tokens.into_iter())?),
+        (names::NUMBER, has_all(f.number, &[case.number.as_str()])?),
+        (names::TENANT, has_all(f.tenant, &[case.tenant.as_str()])?),
+        (names::TITLE, has_all(f.title_words, &title)?),
         (
             names::STATUS,
             u(names::STATUS)? == Some(case.state.status.index() as u64),
@@ -272,12 +254,9 @@ fn differing_fields(
         ),
         (
             names::MARKETPLACE,
-            has_all(
-                f.marketplace,
-                &mut std::iter::once(case.marketplace.as_str().to_owned()),
-            )?,
+            has_all(f.marketplace, &[case.marketplace.as_str()])?,
         ),
-        (names::BY, has_all(f.by, &mut strs(&mut by.into_iter()).into_iter())?),
+        (names::BY, has_all(f.by, &by)?),
         (
             names::CREATED,
             i(names::CREATED)? == Some(case.state.created_at.as_millis()),
@@ -286,18 +265,9 @@ fn differing_fields(
             names::UPDATED,
             i(names::UPDATED)? == Some(case.state.updated_at.as_millis()),
         ),
-        (
-            names::ORDER,
-            has_all(f.order, &mut case.refs.orders.iter().map(|o| o.as_str().to_owned()))?,
-        ),
-        (
-            names::ASIN,
-            has_all(f.asin, &mut case.refs.asins.iter().map(|a| a.as_str().to_owned()))?,
-        ),
-        (
-            names::SKU,
-            has_all(f.sku, &mut case.refs.skus.iter().map(|s| sku_key(s.as_str())))?,
-        ),
+        (names::ORDER, has_all(f.order, &orders)?),
+        (names::ASIN, has_all(f.asin, &asins)?),
+        (names::SKU, has_all(f.sku, &skus)?),
     ];
     let mut out: Vec<&'static str> = checks
         .into_iter()
@@ -308,6 +278,29 @@ fn differing_fields(
         out.push("text");
     }
     Ok(out)
+}
+
+/// Whether document `doc` of `segment` is in the postings of every term of
+/// `values` in `field`.
+fn in_postings_of_all(
+    segment: &tantivy::SegmentReader,
+    doc: tantivy::DocId,
+    field: tantivy::schema::Field,
+    values: &[&str],
+) -> Result<bool> {
+    let inverted = segment
+        .inverted_index(field)
+        .map_err(ix("reading a document's terms"))?;
+    for value in values {
+        let term = tantivy::Term::from_field_text(field, value);
+        let postings = inverted
+            .read_postings(&term, tantivy::schema::IndexRecordOption::Basic)
+            .map_err(|e| ix("reading a document's terms")(tantivy::TantivyError::from(e)))?;
+        if postings.is_none_or(|mut p| tantivy::DocSet::seek(&mut p, doc) != doc) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
