@@ -186,6 +186,13 @@ pub fn metrics_json(m: &caselog_store::Metrics) -> serde_json::Value {
         "log_bytes": m.log_bytes,
         "log_syncs": m.log_syncs,
         "checkpoints": m.checkpoints,
+        "writer_time_s": {
+            "idle": m.writer_time.idle.as_secs_f64(),
+            "apply": m.writer_time.apply.as_secs_f64(),
+            "log": m.writer_time.log.as_secs_f64(),
+            "commit": m.writer_time.commit.as_secs_f64(),
+            "checkpoint": m.writer_time.checkpoint.as_secs_f64(),
+        },
         "commits": m.commits,
         "durable_commits": m.durable_commits,
         "commands": m.commands,

@@ -24,10 +24,10 @@ use thiserror::Error;
 
 use crate::error::st;
 use crate::error::{Result, StoreError};
-use crate::model::Scope;
+use crate::model::{Case, Scope, ThreadEntry};
 use crate::records;
 use crate::store::Store;
-use crate::stored::{load_case, read_counter, read_entry};
+use crate::stored::read_counter;
 use crate::tables;
 use crate::write::{Ctx, Tables};
 use crate::writer::ext;
@@ -231,42 +231,31 @@ pub fn check_consumer_name(name: &str) -> std::result::Result<(), FeedError> {
 }
 
 /// Writes the feed record of change `seq` to `case` (called from the
-/// writer's `log_change`, after the case and its thread entry are written).
-/// The kind is told by the thread length at the case's previous feed record.
-pub(crate) fn record(t: &mut Tables<'_>, seq: u64, case: CaseId) -> Result<()> {
-    let Some(c) = load_case(&t.cases, case.0)? else {
-        return Ok(());
-    };
-    let seen = t
-        .feed_seen
-        .get(case.0)
-        .map_err(st("reading the feed"))?
-        .map(|v| v.value());
-    let mut at = c.state.updated_at;
-    let kind = match seen {
-        None if c.imported => ChangeKind::Imported,
-        None if c.entries <= 1 => ChangeKind::Created,
-        // A case written before the feed existed.
-        None => ChangeKind::Updated,
-        Some(n) if c.entries > n => {
-            let entry = c.entries - 1;
-            let e = match read_entry(&t.thread, case.0, entry)? {
-                Some(e) => e,
-                None => {
-                    return Err(StoreError::Corrupt {
-                        table: "thread",
-                        key: format!("({}, {entry})", case.0),
-                        detail: "the case's last thread entry is missing".into(),
-                    })
-                }
-            };
-            at = e.at;
-            match e.change {
-                Some(ch) => match ch.event {
-                    caselog_core::CaseEvent::MergeInto { target } => ChangeKind::Merged { entry, into: target },
+/// writer's `log_change`, with the case as the write left it): `appended`
+/// is the thread entry the write added, if any, and `created` whether the
+/// write made the case. The kind is told from those, not read back from
+/// the tables the write just changed.
+pub(crate) fn record(
+    t: &mut Tables<'_>,
+    seq: u64,
+    c: &Case,
+    appended: Option<&ThreadEntry>,
+    created: bool,
+) -> Result<()> {
+    let (at, kind) = match appended {
+        _ if created && c.imported => (c.state.updated_at, ChangeKind::Imported),
+        _ if created => (c.state.updated_at, ChangeKind::Created),
+        Some(e) => {
+            let entry = c.entries.saturating_sub(1);
+            let kind = match &e.change {
+                Some(ch) => match &ch.event {
+                    caselog_core::CaseEvent::MergeInto { target } => ChangeKind::Merged {
+                        entry,
+                        into: target.clone(),
+                    },
                     // Routing (transfer, assignment, complexity) changes the
                     // case, not its conversation.
-                    ref event if event.is_routing() => ChangeKind::Updated,
+                    event if event.is_routing() => ChangeKind::Updated,
                     _ if ch.from != Some(ch.to) => ChangeKind::StatusChanged {
                         entry,
                         from: ch.from,
@@ -275,20 +264,20 @@ pub(crate) fn record(t: &mut Tables<'_>, seq: u64, case: CaseId) -> Result<()> {
                     _ => ChangeKind::Message { entry },
                 },
                 None => ChangeKind::Message { entry },
-            }
+            };
+            (e.at, kind)
         }
-        Some(_) => ChangeKind::Updated,
+        None => (c.state.updated_at, ChangeKind::Updated),
     };
     let rec = FeedRecord {
-        case: case.0,
+        case: c.id.0,
         number: c.number.clone(),
         tenant: c.tenant.clone(),
         at,
         kind,
     };
     put_record(t, seq, &rec)?;
-    t.feed_seen.insert(case.0, c.entries).map_err(st("writing the feed"))?;
-    t.written += 2;
+    t.written += 1;
     Ok(())
 }
 
@@ -318,7 +307,6 @@ pub(crate) fn tombstone(
     for k in &doomed {
         t.feed.remove(*k).map_err(st("erasing from the feed"))?;
     }
-    t.feed_seen.remove(case.0).map_err(st("erasing from the feed"))?;
     let rec = FeedRecord {
         case: case.0,
         number: number.clone(),

@@ -79,7 +79,7 @@ pub use index::{
     Facets, IndexCounters, IndexProgress, IndexStatus, Mismatch, RebuildReason, RebuildReport, SearchHit, SearchLimits,
     SearchOptions, SearchResults, SearchSort, SearchWalk, Snippet, VerifyReport,
 };
-pub use metrics::{LatencySummary, Metrics, Pow2Histogram};
+pub use metrics::{LatencySummary, Metrics, Pow2Histogram, WriterTime};
 pub use model::{
     Case, CaseLinks, CaseRef, Created, ImportCase, ImportConflict, ImportOutcome, NewAttachment, NewCase, NewFollowUp,
     NewMessage, Scope, StatusChange, ThreadEntry, Written,

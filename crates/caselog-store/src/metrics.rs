@@ -107,7 +107,28 @@ pub(crate) struct Counters {
     log_bytes: AtomicU64,
     log_syncs: AtomicU64,
     checkpoints: AtomicU64,
+    /// Where the writer thread's time goes, µs per [`WriterStage`].
+    writer_us: [AtomicU64; WriterStage::COUNT],
     index: IndexLoad,
+}
+
+/// What the writer thread is doing, for [`Metrics::writer_time`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriterStage {
+    /// Waiting for a command.
+    Idle,
+    /// Running a batch's commands in its transaction.
+    Apply,
+    /// Appending and syncing the batch's log record.
+    Log,
+    /// Committing the transaction (without a sync, when logged).
+    Commit,
+    /// A checkpoint: a durable commit of the store file.
+    Checkpoint,
+}
+
+impl WriterStage {
+    const COUNT: usize = 5;
 }
 
 /// The live indexer's work (see [`Metrics`]'s `index_*` fields).
@@ -141,6 +162,7 @@ impl Default for Counters {
             log_bytes: AtomicU64::default(),
             log_syncs: AtomicU64::default(),
             checkpoints: AtomicU64::default(),
+            writer_us: std::array::from_fn(|_| AtomicU64::new(0)),
             index: IndexLoad::default(),
         }
     }
@@ -198,6 +220,13 @@ impl Counters {
         relaxed_add(&self.entries_written, n);
     }
 
+    /// Adds `took` to the writer's time in `stage`.
+    pub fn writer_time(&self, stage: WriterStage, took: Duration) {
+        if let Some(c) = self.writer_us.get(stage as usize) {
+            relaxed_add(c, took.as_micros() as u64);
+        }
+    }
+
     /// Records one caller's wait from submitting a command to its answer.
     pub fn ack(&self, took: Duration) {
         relaxed_add(&self.acks, 1);
@@ -213,6 +242,18 @@ impl Counters {
             log_bytes: get(&self.log_bytes),
             log_syncs: get(&self.log_syncs),
             checkpoints: get(&self.checkpoints),
+            writer_time: {
+                let us = |stage: WriterStage| {
+                    Duration::from_micros(self.writer_us.get(stage as usize).map_or(0, get))
+                };
+                WriterTime {
+                    idle: us(WriterStage::Idle),
+                    apply: us(WriterStage::Apply),
+                    log: us(WriterStage::Log),
+                    commit: us(WriterStage::Commit),
+                    checkpoint: us(WriterStage::Checkpoint),
+                }
+            },
             commits: get(&self.commits),
             durable_commits: get(&self.durable_commits),
             commands: get(&self.commands),
@@ -309,6 +350,23 @@ impl LatencySummary {
     }
 }
 
+/// The writer thread's time since the store was opened, by what it did
+/// (wall time, on or off the CPU: a sync's wait counts where it happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriterTime {
+    /// Waiting for a command.
+    pub idle: Duration,
+    /// Running batches' commands in their transactions.
+    pub apply: Duration,
+    /// Appending and syncing log records.
+    pub log: Duration,
+    /// Committing logged batches' transactions (no sync), or a durable
+    /// commit's whole commit when there is no log.
+    pub commit: Duration,
+    /// Checkpoints: durable commits of the store file, idle or in a batch.
+    pub checkpoint: Duration,
+}
+
 /// The store's write-path counters since it was opened.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metrics {
@@ -321,6 +379,8 @@ pub struct Metrics {
     /// Checkpoints: durable commits of the store file after which the log
     /// before them may be reused.
     pub checkpoints: u64,
+    /// Where the writer thread's time went.
+    pub writer_time: WriterTime,
     /// Write transactions the writer committed (one per batch).
     pub commits: u64,
     /// Of those, durable ones (fsynced before their callers were answered).
@@ -432,6 +492,16 @@ impl std::fmt::Display for Metrics {
             self.log_syncs,
             self.checkpoints,
             self.fsyncs_per_commit()
+        )?;
+        let w = &self.writer_time;
+        writeln!(
+            f,
+            "writer time: idle {:.2} s, apply {:.2} s, log {:.2} s, commit {:.2} s, checkpoint {:.2} s",
+            w.idle.as_secs_f64(),
+            w.apply.as_secs_f64(),
+            w.log.as_secs_f64(),
+            w.commit.as_secs_f64(),
+            w.checkpoint.as_secs_f64()
         )?;
         writeln!(
             f,

@@ -203,9 +203,11 @@ impl Snapshot {
     }
 
     /// The tables [`Snapshot::copy_to`] copies; any other table in the
-    /// source is an error.
+    /// source is an error, except those of earlier releases that a
+    /// read-write open deletes (they are left out of the copy).
     fn check_known_tables(&self) -> Result<()> {
-        let known: BTreeSet<&str> = tables::table_names().into_iter().collect();
+        let mut known: BTreeSet<&str> = tables::table_names().into_iter().collect();
+        known.insert(tables::LEGACY_FEED_SEEN.name());
         let unknown = |name: String| StoreError::Corrupt {
             table: "(table list)",
             key: name,

@@ -89,7 +89,6 @@ macro_rules! for_each_table {
         $m!(VIEWS_PENDING);
         $m!(VIEW_BUCKETS);
         $m!(FEED);
-        $m!(FEED_SEEN);
         $m!(FEED_CONSUMERS);
         $m!(READ_MARKERS);
     };
@@ -140,9 +139,10 @@ pub fn order_bits(ms: i64) -> u64 {
 /// only below the slowest registered consumer (and the index, and a cap):
 /// `CHANGES` stays the index's own log.
 pub const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
-/// Case id → thread length when its last feed record was written: tells a
-/// change that appended a thread entry from one that did not.
-pub const FEED_SEEN: TableDefinition<u64, u32> = TableDefinition::new("feed_seen");
+/// Case id → thread length when its last feed record was written, kept by
+/// earlier releases to tell a reply from a flag change; a read-write open
+/// deletes it (the writer now knows the kind from the write itself).
+pub const LEGACY_FEED_SEEN: TableDefinition<u64, u32> = TableDefinition::new("feed_seen");
 /// (scope, consumer name) → versioned consumer record (acknowledged
 /// position). Tenant consumers are keyed by their tenant, support-side ones
 /// by [`ALL_SCOPE`].

@@ -118,7 +118,7 @@ pub(crate) fn route(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: Routing, now: Ti
     put_case(t, &next)?;
     put_entry(t, next.id, seq, &entry)?;
     move_views(t, ctx.opts, &case, &next)?;
-    let change = ctx.log_change(t, next.id)?;
+    let change = ctx.log_change(t, &next, Some(&entry), false)?;
     Ok(Written {
         id: next.id,
         status: next.state.status,
@@ -189,7 +189,7 @@ pub(crate) fn rekey_step(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, tenant: &TenantI
                 .map_err(&w)?;
         }
         put_case(t, &next)?;
-        ctx.log_change(t, next.id)?;
+        ctx.log_change(t, &next, None, false)?;
     }
     if !more {
         t.meta

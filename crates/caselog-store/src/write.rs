@@ -45,7 +45,6 @@ pub(crate) struct Tables<'t> {
     pub queue: Table<'t, &'static [u8; 25], &'static [u8]>,
     pub changes: Table<'t, u64, u64>,
     pub feed: Table<'t, u64, &'static [u8]>,
-    pub feed_seen: Table<'t, u64, u32>,
     pub feed_consumers: Table<'t, (&'static str, &'static str), &'static [u8]>,
     pub read_markers: Table<'t, (&'static str, u64), u32>,
     pub view_counts: Table<'t, (&'static str, &'static str), u64>,
@@ -88,7 +87,6 @@ impl<'t> Tables<'t> {
             queue: txn.open_table(tables::QUEUE).map_err(o)?,
             changes: txn.open_table(tables::CHANGES).map_err(o)?,
             feed: txn.open_table(tables::FEED).map_err(o)?,
-            feed_seen: txn.open_table(tables::FEED_SEEN).map_err(o)?,
             feed_consumers: txn.open_table(tables::FEED_CONSUMERS).map_err(o)?,
             read_markers: txn.open_table(tables::READ_MARKERS).map_err(o)?,
             view_counts: txn.open_table(tables::VIEW_COUNTS).map_err(o)?,
@@ -148,12 +146,20 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Appends `case` to the change log and returns the change's sequence.
-    pub(crate) fn log_change(&mut self, t: &mut Tables<'_>, case: CaseId) -> Result<u64> {
+    /// Appends a write of `case` (as the write left it) to the change log
+    /// and the feed, and returns the change's sequence. `appended` is the
+    /// thread entry the write added, `created` whether it made the case.
+    pub(crate) fn log_change(
+        &mut self,
+        t: &mut Tables<'_>,
+        case: &Case,
+        appended: Option<&ThreadEntry>,
+        created: bool,
+    ) -> Result<u64> {
         let seq = self.next_change;
-        t.changes.insert(seq, case.0).map_err(st("writing the change log"))?;
+        t.changes.insert(seq, case.id.0).map_err(st("writing the change log"))?;
         t.written += 1;
-        crate::feed::record(t, seq, case)?;
+        crate::feed::record(t, seq, case, appended, created)?;
         self.next_change += 1;
         Ok(seq)
     }
@@ -402,7 +408,7 @@ pub(crate) fn create_case(
     t.written += 1;
     put_entry(t, id, 0, &entry)?;
     insert_views(t, ctx.opts, &case)?;
-    let change = ctx.log_change(t, id)?;
+    let change = ctx.log_change(t, &case, Some(&entry), true)?;
     Ok(Created {
         id,
         number,
@@ -537,7 +543,7 @@ pub(crate) fn apply_event(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, cmd: EventComma
     put_case(t, &next)?;
     put_entry(t, next.id, seq, &entry)?;
     move_views(t, ctx.opts, &case, &next)?;
-    let change = ctx.log_change(t, next.id)?;
+    let change = ctx.log_change(t, &next, Some(&entry), false)?;
 
     if let Some(into) = target {
         // The surviving case's thread notes the merge, so both trails show it.
@@ -673,7 +679,7 @@ pub(crate) fn import_case(t: &mut Tables<'_>, ctx: &mut Ctx<'_>, item: ImportCas
     put_thread(t, id, &thread)?;
     // Written, sorted, when the import ends (`import_views.rs`).
     crate::import_views::defer(t, id.0)?;
-    let change = ctx.log_change(t, id)?;
+    let change = ctx.log_change(t, &case, None, true)?;
     Ok(ImportOutcome::Imported { id, change })
 }
 

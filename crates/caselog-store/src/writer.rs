@@ -24,6 +24,7 @@ use crossbeam_channel::{Receiver, Sender};
 use redb::Database;
 
 use crate::error::{Result, StoreError};
+use crate::metrics::WriterStage;
 use crate::model::{CaseRef, Created, ImportCase, ImportOutcome, NewCase, NewFollowUp, Scope, Written};
 use crate::options::{Durability, Options};
 pub(crate) use crate::write::EventCommand;
@@ -219,6 +220,7 @@ impl Writer {
         loop {
             // With records logged since the last checkpoint, an idle
             // writer checkpoints when the interval is up.
+            let waited = std::time::Instant::now();
             let first = match self.wal.as_ref().and_then(crate::wal::Wal::until_checkpoint) {
                 Some(wait) => match self.rx.recv_timeout(wait) {
                     Ok(c) => c,
@@ -233,6 +235,7 @@ impl Writer {
                     Err(_) => break,
                 },
             };
+            self.watch.counters.writer_time(WriterStage::Idle, waited.elapsed());
             let mut batch = vec![first];
             while batch.len() < self.opts.max_batch.max(1) {
                 match self.rx.try_recv() {
@@ -275,6 +278,7 @@ impl Writer {
             return;
         }
         let Some(wal) = &mut self.wal else { return };
+        let started = std::time::Instant::now();
         let entry = wal.checkpoint_entry();
         match commit_meta(&self.db, |meta| {
             meta.insert(crate::wal::META_WAL, entry.as_slice()).map(drop)
@@ -282,6 +286,7 @@ impl Writer {
             Ok(()) => {
                 wal.checkpointed();
                 self.watch.counters.checkpoint();
+                self.watch.counters.writer_time(WriterStage::Checkpoint, started.elapsed());
             }
             Err(e) => {
                 tracing::error!("checkpoint failed, the store stops accepting writes: {e}");
@@ -383,6 +388,7 @@ impl Writer {
             Err(e) => return Err(refuse_all(batch, e)),
         };
         let now = Timestamp::now();
+        let applying = std::time::Instant::now();
         let mut fatal: Option<StoreError> = None;
         for cmd in batch.by_ref() {
             if let Some(e) = &fatal {
@@ -404,6 +410,9 @@ impl Writer {
         let last_change = ctx.next_change.saturating_sub(1);
         let entries = t.written;
         let commit_start = std::time::Instant::now();
+        self.watch
+            .counters
+            .writer_time(WriterStage::Apply, commit_start.duration_since(applying));
         let mut checkpoint = false;
         if let Some(wal) = &mut self.wal {
             let len = ops.borrow().len();
@@ -421,6 +430,7 @@ impl Writer {
                 // as corruption before the tail.
                 let written = wal.append(&ops.borrow(), true)?;
                 self.watch.counters.log_append(written, true);
+                self.watch.counters.writer_time(WriterStage::Log, commit_start.elapsed());
             }
         }
         drop(t);
@@ -429,7 +439,12 @@ impl Writer {
                 .map_err(|e| StoreError::storage("recording a checkpoint", e))?;
             crate::fault_point("wal-checkpoint");
         }
+        let committing = std::time::Instant::now();
         txn.commit().map_err(|e| StoreError::storage("committing", e))?;
+        self.watch.counters.writer_time(
+            if checkpoint { WriterStage::Checkpoint } else { WriterStage::Commit },
+            committing.elapsed(),
+        );
         self.watch.counters.entries(entries);
         if checkpoint {
             if let Some(wal) = &mut self.wal {

@@ -141,9 +141,9 @@ fn view_entries_without_buckets(opts: &Options, old: Option<&Case>, new: &Case) 
 
 /// Entries a change of one case writes besides its views: the case
 /// record, the thread entries it appended, its change-log and feed
-/// records, the feed's thread length and the change counter.
+/// records and the change counter.
 fn record_entries(appended: u32) -> u64 {
-    1 + u64::from(appended) + 1 + 2 + 1
+    1 + u64::from(appended) + 1 + 1 + 1
 }
 
 /// A new case also writes its number and the id and number counters.
