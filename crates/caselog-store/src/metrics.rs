@@ -243,9 +243,7 @@ impl Counters {
             log_syncs: get(&self.log_syncs),
             checkpoints: get(&self.checkpoints),
             writer_time: {
-                let us = |stage: WriterStage| {
-                    Duration::from_micros(self.writer_us.get(stage as usize).map_or(0, get))
-                };
+                let us = |stage: WriterStage| Duration::from_micros(self.writer_us.get(stage as usize).map_or(0, get));
                 WriterTime {
                     idle: us(WriterStage::Idle),
                     apply: us(WriterStage::Apply),

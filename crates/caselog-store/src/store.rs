@@ -682,8 +682,7 @@ fn init_or_check(db: &Database, path: &Path, existed: bool, opts: &Options) -> R
         }
         // Earlier releases kept each case's thread length at its last feed
         // record; the writer now tells a record's kind from the write itself.
-        txn.delete_table(tables::LEGACY_FEED_SEEN)
-            .map_err(|e| s(e.into()))?;
+        txn.delete_table(tables::LEGACY_FEED_SEEN).map_err(|e| s(e.into()))?;
     }
     {
         // Opening a table in a write transaction creates it.

@@ -286,7 +286,9 @@ impl Writer {
             Ok(()) => {
                 wal.checkpointed();
                 self.watch.counters.checkpoint();
-                self.watch.counters.writer_time(WriterStage::Checkpoint, started.elapsed());
+                self.watch
+                    .counters
+                    .writer_time(WriterStage::Checkpoint, started.elapsed());
             }
             Err(e) => {
                 tracing::error!("checkpoint failed, the store stops accepting writes: {e}");
@@ -430,7 +432,9 @@ impl Writer {
                 // as corruption before the tail.
                 let written = wal.append(&ops.borrow(), true)?;
                 self.watch.counters.log_append(written, true);
-                self.watch.counters.writer_time(WriterStage::Log, commit_start.elapsed());
+                self.watch
+                    .counters
+                    .writer_time(WriterStage::Log, commit_start.elapsed());
             }
         }
         drop(t);
@@ -442,7 +446,11 @@ impl Writer {
         let committing = std::time::Instant::now();
         txn.commit().map_err(|e| StoreError::storage("committing", e))?;
         self.watch.counters.writer_time(
-            if checkpoint { WriterStage::Checkpoint } else { WriterStage::Commit },
+            if checkpoint {
+                WriterStage::Checkpoint
+            } else {
+                WriterStage::Commit
+            },
             committing.elapsed(),
         );
         self.watch.counters.entries(entries);

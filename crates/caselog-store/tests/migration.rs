@@ -385,3 +385,53 @@ fn a_schema_2_store_reads_the_same_before_and_after_its_migration() {
         assert_eq!(stored_buckets(dir.path()), kept, "seed {seed}");
     }
 }
+
+/// Case id → thread length at its last feed record, as releases before
+/// the feed records were told from the write itself kept it.
+const FEED_SEEN: TableDefinition<u64, u32> = TableDefinition::new("feed_seen");
+
+fn has_feed_seen(store_file: &Path) -> bool {
+    let db = redb::Database::open(store_file).unwrap();
+    let txn = db.begin_read().unwrap();
+    txn.open_table(FEED_SEEN).is_ok()
+}
+
+#[test]
+fn an_earlier_release_s_feed_seen_table_is_not_copied_and_is_deleted_at_a_read_write_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options()).unwrap();
+    store
+        .feed_register(&Scope::AllTenants, "host", FeedStart::Beginning)
+        .unwrap();
+    populate(&store, 4, 30);
+    let want = views_of(&store);
+    let feed_before = store.feed(&Scope::AllTenants, "host", None, 1000).unwrap().changes;
+    store.shutdown().unwrap();
+    {
+        let db = redb::Database::open(dir.path().join(STORE_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut seen = txn.open_table(FEED_SEEN).unwrap();
+            for id in 1..=30u64 {
+                seen.insert(id, 2).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    assert!(has_feed_seen(&dir.path().join(STORE_FILE)));
+    // Read-only: the store reads as it did and a backup leaves the table out.
+    let ro = Store::open_read_only(dir.path(), options()).unwrap();
+    assert_eq!(views_of(&ro), want);
+    let copy = tempfile::tempdir().unwrap();
+    let dest = copy.path().join("backup");
+    ro.snapshot().unwrap().copy_to(&dest).unwrap();
+    drop(ro);
+    assert!(!has_feed_seen(&dest.join(STORE_FILE)));
+    // Read-write: the table is gone and the feed reads as before.
+    let store = Store::open(dir.path(), options()).unwrap();
+    assert_eq!(views_of(&store), want);
+    let feed_after = store.feed(&Scope::AllTenants, "host", None, 1000).unwrap().changes;
+    assert_eq!(feed_after, feed_before);
+    store.shutdown().unwrap();
+    assert!(!has_feed_seen(&dir.path().join(STORE_FILE)));
+}
