@@ -43,6 +43,7 @@ use crate::tables;
 mod collect;
 mod highlight;
 mod plan;
+mod ranked;
 mod walk;
 
 pub(crate) use collect::ColumnCache;
@@ -434,6 +435,8 @@ struct Planned {
     /// Terms every hit must have (in their field): if one is in no segment,
     /// the search has no hits.
     required: Vec<Term>,
+    /// An error the query's lazily made scorers met (`ranked.rs`).
+    errors: ranked::LazyErrors,
 }
 
 /// A collected search, with the searcher generation it ran on.
@@ -679,7 +682,9 @@ impl Store {
         // With a bare reference the query is one of two alternatives, and
         // the tenant clause goes around both.
         let filter = tenant.as_ref().filter(|_| bare.is_none()).map(only);
-        let (query, highlighter, required) = Planner::new(fields).plan(root, filter);
+        let planner = Planner::new(fields);
+        let errors = planner.errors.clone();
+        let (query, highlighter, required) = planner.plan(root, filter);
         let mut query = query.unwrap_or_else(|| Box::new(AllQuery));
         // With a bare reference the text is one of two alternatives: none of
         // its terms is required any more.
@@ -698,6 +703,7 @@ impl Store {
             query,
             highlighter,
             required,
+            errors,
         }
     }
 
@@ -725,6 +731,9 @@ impl Store {
             ask,
         };
         let fruit = searcher.search(&*planned.query, &collector).map_err(ix("searching"))?;
+        if let Some(e) = planned.errors.lock().take() {
+            return Err(ix("searching")(e));
+        }
         shared.count_stale_filtered(fruit.stale);
         Ok(Collected {
             indexed_change,

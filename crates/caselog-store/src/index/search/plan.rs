@@ -78,6 +78,8 @@ pub(super) struct Planner<'f> {
     /// Chars terms every match must have (of the words and phrases every
     /// match must contain).
     pub(super) required: Vec<Term>,
+    /// Where the words' clauses leave an error they meet while scoring.
+    pub(super) errors: super::ranked::LazyErrors,
 }
 
 impl<'f> Planner<'f> {
@@ -86,6 +88,7 @@ impl<'f> Planner<'f> {
             fields,
             highlight: Vec::new(),
             required: Vec::new(),
+            errors: Default::default(),
         }
     }
 
@@ -229,7 +232,9 @@ impl<'f> Planner<'f> {
         if let Some(title) = plan.words_query(self.fields.title_words) {
             clauses.push((Occur::Should, Box::new(BoostQuery::new(title, TITLE_BOOST))));
         }
-        Some(Box::new(BooleanQuery::new(clauses)))
+        // Not a plain boolean: its scorer would find the recall clause's
+        // first match in each segment before a tenant filter is applied.
+        Some(super::ranked::RankedQuery::of(clauses, &self.errors))
     }
 
     pub(super) fn field(&self, filter: &FieldFilter) -> Box<dyn TQuery> {
