@@ -695,7 +695,7 @@ impl Store {
                 (Occur::Should, query),
             ]));
             if let Some(term) = &tenant {
-                query = plan::both(query, only(term));
+                query = plan::within(only(term), query);
             }
         }
         required.extend(tenant);

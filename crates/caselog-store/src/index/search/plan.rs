@@ -109,7 +109,10 @@ impl<'f> Planner<'f> {
         };
         let query = match (root, filter) {
             (Query::And(parts), Some(filter)) => self.and(parts, top, Some(filter)),
-            (root, Some(filter)) => Some(both(self.map(root, top).unwrap_or_else(|| Box::new(AllQuery)), filter)),
+            (root, Some(filter)) => Some(within(
+                filter,
+                self.map(root, top).unwrap_or_else(|| Box::new(AllQuery)),
+            )),
             (root, None) => self.map(root, top),
         };
         (query, Highlighter { plans: self.highlight }, self.required)
@@ -147,7 +150,8 @@ impl<'f> Planner<'f> {
         }
         if let Some(filter) = filter {
             any_positive = true;
-            clauses.push((Occur::Must, filter));
+            // First, as in [`within`].
+            clauses.insert(0, (Occur::Must, filter));
         }
         if clauses.is_empty() {
             return if parts.is_empty() {
@@ -417,12 +421,15 @@ impl Scorer for SeekGuard {
     }
 }
 
-/// `q` negated: every case but those `q` matches.
-/// Cases both `a` and `b` match.
-pub(super) fn both(a: Box<dyn TQuery>, b: Box<dyn TQuery>) -> Box<dyn TQuery> {
-    Box::new(BooleanQuery::new(vec![(Occur::Must, a), (Occur::Must, b)]))
+/// The cases `q` matches within `filter` (the tenant scope). The filter
+/// is the first clause: tantivy makes an intersection's scorers in clause
+/// order and stops at the first with no document in the segment, so a
+/// segment without the tenant costs one term lookup, not the words' too.
+pub(super) fn within(filter: Box<dyn TQuery>, q: Box<dyn TQuery>) -> Box<dyn TQuery> {
+    Box::new(BooleanQuery::new(vec![(Occur::Must, filter), (Occur::Must, q)]))
 }
 
+/// `q` negated: every case but those `q` matches.
 pub(super) fn exclude(q: Box<dyn TQuery>) -> Box<dyn TQuery> {
     Box::new(BooleanQuery::new(vec![
         (Occur::Must, Box::new(AllQuery)),
