@@ -71,6 +71,10 @@ pub(super) fn check_tree(root: &Query, limits: &QueryLimits) -> Result<()> {
 /// Maps the query tree onto tantivy queries, collecting the plans of the
 /// words and phrases to highlight on the way: each word or phrase is
 /// planned once per query, for matching and highlighting alike.
+/// The most parts of an Or that a tenant filter is distributed over (see
+/// [`Planner::or_within`]).
+const MAX_DISTRIBUTED_OR: usize = 3;
+
 pub(super) struct Planner<'f> {
     pub(super) fields: &'f Fields,
     /// Chars token texts of each positive word or phrase, without repeats.
@@ -109,6 +113,9 @@ impl<'f> Planner<'f> {
         };
         let query = match (root, filter) {
             (Query::And(parts), Some(filter)) => self.and(parts, top, Some(filter)),
+            (Query::Or(parts), Some(filter)) if (2..=MAX_DISTRIBUTED_OR).contains(&parts.len()) => {
+                Some(self.or_within(parts, top, filter))
+            }
             (root, Some(filter)) => Some(within(
                 filter,
                 self.map(root, top).unwrap_or_else(|| Box::new(AllQuery)),
@@ -116,6 +123,19 @@ impl<'f> Planner<'f> {
             (root, None) => self.map(root, top),
         };
         (query, Highlighter { plans: self.highlight }, self.required)
+    }
+
+    /// `parts`, any of them, within `filter`, as the union of each part
+    /// within the filter: each intersection is led by the tenant's few
+    /// documents, where one intersection with the union made the union
+    /// score every document of each 4,096-document window it was asked
+    /// to seek into (1.6x the tenant's own cost). The filter scores 0, so
+    /// each part's score is unchanged, and a union of at most three parts
+    /// sums the same scores in an order that gives the same bits.
+    fn or_within(&mut self, parts: &[Query], cx: Context, filter: Box<dyn TQuery>) -> Box<dyn TQuery> {
+        let cx = Context { required: false, ..cx };
+        let clauses: Vec<Box<dyn TQuery>> = parts.iter().filter_map(|part| self.map(part, cx)).collect();
+        any_within(filter, clauses)
     }
 
     /// `parts` all together, and `filter` (a constant-score clause) with
@@ -427,6 +447,27 @@ impl Scorer for SeekGuard {
 /// segment without the tenant costs one term lookup, not the words' too.
 pub(super) fn within(filter: Box<dyn TQuery>, q: Box<dyn TQuery>) -> Box<dyn TQuery> {
     Box::new(BooleanQuery::new(vec![(Occur::Must, filter), (Occur::Must, q)]))
+}
+
+/// Any of `clauses` within `filter`: for two or three clauses the union
+/// of each within the filter ([`Planner::or_within`]), otherwise the
+/// filter around their union.
+pub(super) fn any_within(filter: Box<dyn TQuery>, clauses: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
+    match clauses.len() {
+        0 => within(filter, Box::new(AllQuery)),
+        2..=MAX_DISTRIBUTED_OR => Box::new(BooleanQuery::new(
+            clauses
+                .into_iter()
+                .map(|q| (Occur::Should, within(filter.box_clone(), q)))
+                .collect(),
+        )),
+        _ => within(
+            filter,
+            Box::new(BooleanQuery::new(
+                clauses.into_iter().map(|q| (Occur::Should, q)).collect(),
+            )),
+        ),
+    }
 }
 
 /// `q` negated: every case but those `q` matches.

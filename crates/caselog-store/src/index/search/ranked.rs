@@ -385,5 +385,67 @@ mod tests {
             );
             prop_assert!(errors.lock().is_none());
         }
+
+        /// Any of two or three words within a tenant, as the union of each
+        /// word within the tenant, matches and scores as the tenant around
+        /// the union of the words, bit for bit.
+        #[test]
+        fn a_tenant_distributed_over_an_or_keeps_every_score(
+            docs in proptest::collection::vec(
+                (0..3usize, proptest::collection::vec(0..5usize, 0..12), proptest::collection::vec(0..5usize, 0..4)),
+                1..60,
+            ),
+            segments in 1..4usize,
+            parts in proptest::collection::vec(
+                (proptest::collection::vec(0..5usize, 1..3), proptest::collection::vec(0..5usize, 0..2)),
+                1..5,
+            ),
+            tenant in 0..3usize,
+        ) {
+            let mut schema = Schema::builder();
+            let body = schema.add_text_field("body", TEXT);
+            let title = schema.add_text_field("title", TEXT);
+            let owner = schema.add_text_field("tenant", STRING);
+            let index = Index::create_in_ram(schema.build());
+            let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+            let per = docs.len().div_ceil(segments);
+            for chunk in docs.chunks(per.max(1)) {
+                for (t, b, ti) in chunk {
+                    let text = |ws: &[usize]| ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" ");
+                    writer
+                        .add_document(doc!(owner => format!("t{t}"), body => text(b), title => text(ti)))
+                        .unwrap();
+                }
+                writer.commit().unwrap();
+            }
+            let searcher = index.reader().unwrap().searcher();
+            let errors = LazyErrors::default();
+            let words = || -> Vec<Box<dyn TQuery>> {
+                parts
+                    .iter()
+                    .map(|(req, opt)| {
+                        let mut c: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, phrase(body, req))];
+                        if !opt.is_empty() {
+                            c.push((Occur::Should, Box::new(BoostQuery::new(phrase(title, opt), 2.0))));
+                        }
+                        RankedQuery::of(c, &errors)
+                    })
+                    .collect()
+            };
+            let filter = || -> Box<dyn TQuery> {
+                let only = TermQuery::new(Term::from_field_text(owner, &format!("t{tenant}")), IndexRecordOption::Basic);
+                Box::new(ConstScoreQuery::new(Box::new(only), 0.0))
+            };
+            let around: Box<dyn TQuery> = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, filter()),
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(words().into_iter().map(|q| (Occur::Should, q)).collect())),
+                ),
+            ]));
+            let distributed = crate::index::search::plan::any_within(filter(), words());
+            prop_assert_eq!(hits(&searcher, &*distributed), hits(&searcher, &*around));
+            prop_assert!(errors.lock().is_none());
+        }
     }
 }
