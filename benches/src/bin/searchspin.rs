@@ -1,4 +1,5 @@
-//! `searchspin`: runs one search over and over on a store casebench
+//! `searchspin`: runs one search (or, with `--number`, one case-number
+//! lookup) over and over on a store casebench
 //! built, for profiling (`perf record -g searchspin ...`) and for the
 //! per-stage figures of BENCHMARKS.md. Prints the p50 and p99 of the
 //! runs, in µs.
@@ -33,6 +34,10 @@ struct Cli {
     /// first query rarely comes at once).
     #[arg(long, default_value_t = 0)]
     pause_ms: u64,
+    /// Look `query` up as a case number (`Store::case`) instead of
+    /// searching it.
+    #[arg(long)]
+    number: bool,
     /// A second query, run once right after the first run of `query` and
     /// timed alone (casebench's first Chinese query after the first English
     /// one).
@@ -85,7 +90,10 @@ fn main() -> Result<()> {
         // The first two runs report their page faults.
         let faults_before = if i < 2 { minor_faults() } else { None };
         let t = Instant::now();
-        if cli.walk {
+        if cli.number {
+            let number = caselog_core::CaseNumber::parse_imported(&cli.query)?;
+            hits += u64::from(store.case(&scope, &number.into())?.is_some());
+        } else if cli.walk {
             let mut walk = store.search_walk(&scope, &cli.query, &opts, None)?;
             loop {
                 let n = walk.next_page()?.len() as u64;
