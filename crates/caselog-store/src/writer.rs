@@ -225,6 +225,7 @@ impl Writer {
                 Some(wait) => match self.rx.recv_timeout(wait) {
                     Ok(c) => c,
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        self.watch.counters.writer_time(WriterStage::Idle, waited.elapsed());
                         self.idle_checkpoint();
                         continue;
                     }

@@ -206,6 +206,18 @@ fn wrap_around_checkpoints_and_large_batches_keep_every_write() {
     });
     let m = store.metrics();
     assert!(m.checkpoints > 0 && m.log_syncs > 0, "{m:?}");
+    // The writer's time is split by what it did: every stage that ran took
+    // some, and together they fit in the time the store has been open.
+    let w = m.writer_time;
+    assert!(
+        w.apply > Duration::ZERO && w.log > Duration::ZERO && w.checkpoint > Duration::ZERO,
+        "{w:?}"
+    );
+    assert!(
+        w.idle + w.apply + w.log + w.commit + w.checkpoint <= m.elapsed,
+        "{w:?} in {:?}",
+        m.elapsed
+    );
     let image = tempfile::tempdir().unwrap();
     crash_image(live.path(), image.path());
     store.shutdown().unwrap();
