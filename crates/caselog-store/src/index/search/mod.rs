@@ -437,6 +437,15 @@ struct Planned {
     required: Vec<Term>,
     /// An error the query's lazily made scorers met (`ranked.rs`).
     errors: ranked::LazyErrors,
+    /// In a tenant's scope, what a match must hold (see [`no_candidate`]).
+    candidates: Option<Candidates>,
+}
+
+/// A tenant, and sets of terms every match of a search in its scope holds
+/// all of, for at least one set.
+struct Candidates {
+    tenant: Term,
+    alternatives: Vec<Vec<Term>>,
 }
 
 /// A collected search, with the searcher generation it ran on.
@@ -449,6 +458,49 @@ struct Collected {
 
 /// Whether one of `terms` is in no segment of `searcher` (one dictionary
 /// lookup per term and segment, stopping at the first term found).
+/// Whether no document of the tenant holds all the terms of any of the
+/// alternatives, so that nothing can match (deleted documents count as
+/// holding theirs: one of those answers `false`, and the search then finds
+/// nothing itself). Asked before the search builds its scoring statistics
+/// (a term-dictionary lookup per word per segment, and each field's token
+/// total) and its scorers: a small tenant's query usually matches none of
+/// its cases, and this check reads document ids only, tenant first.
+fn no_candidate(searcher: &tantivy::Searcher, candidates: Option<&Candidates>) -> Result<bool> {
+    let Some(c) = candidates else {
+        return Ok(false);
+    };
+    // A set without terms: every document of the tenant is a candidate.
+    if c.alternatives.iter().any(Vec::is_empty) {
+        return Ok(false);
+    }
+    let basic =
+        |t: &Term| -> Box<dyn tantivy::query::Query> { Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic)) };
+    let any: Vec<(Occur, Box<dyn tantivy::query::Query>)> = c
+        .alternatives
+        .iter()
+        .map(|terms| {
+            let all = std::iter::once(&c.tenant)
+                .chain(terms)
+                .map(|t| (Occur::Must, basic(t)))
+                .collect();
+            (
+                Occur::Should,
+                Box::new(BooleanQuery::new(all)) as Box<dyn tantivy::query::Query>,
+            )
+        })
+        .collect();
+    let query = BooleanQuery::new(any);
+    let weight = tantivy::query::Query::weight(&query, tantivy::query::EnableScoring::disabled_from_searcher(searcher))
+        .map_err(ix("searching"))?;
+    for segment in searcher.segment_readers() {
+        let scorer = weight.scorer(segment, 1.0).map_err(ix("searching"))?;
+        if tantivy::DocSet::doc(&scorer) != tantivy::TERMINATED {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn absent(searcher: &tantivy::Searcher, terms: &[Term]) -> Result<bool> {
     for term in terms {
         let mut found = false;
@@ -685,6 +737,13 @@ impl Store {
         let planner = Planner::new(fields);
         let errors = planner.errors.clone();
         let (query, highlighter, required) = planner.plan(root, filter);
+        // The terms one of which sets every match must hold all of: the
+        // words' (or, with a bare reference, the reference's fields' as
+        // other sets).
+        let mut alternatives = vec![required.clone()];
+        if let Some(reference) = bare {
+            alternatives.extend(Planner::new(fields).bare_terms(reference).into_iter().map(|t| vec![t]));
+        }
         let mut query = query.unwrap_or_else(|| Box::new(AllQuery));
         // With a bare reference the text is one of two alternatives: none of
         // its terms is required any more.
@@ -698,12 +757,14 @@ impl Store {
                 query = plan::within(only(term), query);
             }
         }
+        let candidates = tenant.clone().map(|tenant| Candidates { tenant, alternatives });
         required.extend(tenant);
         Planned {
             query,
             highlighter,
             required,
             errors,
+            candidates,
         }
     }
 
@@ -717,7 +778,7 @@ impl Store {
         // A required term in no segment's dictionary: nothing can match, and
         // the weights (term statistics for every field of every word) and
         // the collector need not be built.
-        if absent(&searcher, &planned.required)? {
+        if absent(&searcher, &planned.required)? || no_candidate(&searcher, planned.candidates.as_ref())? {
             return Ok(Collected {
                 indexed_change,
                 searcher,
@@ -1095,6 +1156,22 @@ mod tests {
         assert!(Highlighter::may_match(&probes, "asin b08xyz1234"));
         // Non-ASCII text may fold into the English words.
         assert!(Highlighter::may_match(&probes, "Ｒｅｆｕｎｄ"));
+    }
+
+    #[test]
+    fn bare_reference_terms_are_the_terms_of_its_clauses() {
+        let fields = crate::index::schema::Fields::build().1;
+        for token in ["10000012345", "123-4567890-1234567", "b08xyz1234", "0306406152"] {
+            let reference = caselog_core::BareReference::recognise(token).unwrap();
+            let planner = Planner::new(&fields);
+            let query = planner.bare(&reference);
+            let mut seen = Vec::new();
+            query.query_terms(&mut |t, _| seen.push(t.clone()));
+            let mut want = planner.bare_terms(&reference);
+            seen.sort();
+            want.sort();
+            assert_eq!(seen, want, "{token}");
+        }
     }
 
     #[test]

@@ -307,6 +307,20 @@ impl<'f> Planner<'f> {
         Box::new(ConstScoreQuery::new(q, 0.0))
     }
 
+    /// The terms of [`Self::bare`]'s clauses, one per clause: a document
+    /// its clause matches holds that term.
+    pub(super) fn bare_terms(&self, reference: &BareReference) -> Vec<Term> {
+        let f = self.fields;
+        match reference {
+            BareReference::CaseNumber(n) => vec![
+                Term::from_field_text(f.number, n.as_str()),
+                Term::from_field_text(f.case, n.as_str()),
+            ],
+            BareReference::Order(o) => vec![Term::from_field_text(f.order, o.as_str())],
+            BareReference::Asin(a) => vec![Term::from_field_text(f.asin, a.as_str())],
+        }
+    }
+
     /// The clause finding the case a bare reference names (and, for a case
     /// number, the cases that reference it, such as its follow-up, next).
     pub(super) fn bare(&self, reference: &BareReference) -> Box<dyn TQuery> {
