@@ -28,6 +28,7 @@ use redb::ReadTransaction;
 use tantivy::columnar::Column;
 
 use super::stale::Generation;
+use tantivy::collector::Collector;
 use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Score, Term};
@@ -437,7 +438,7 @@ struct Planned {
     required: Vec<Term>,
     /// An error the query's lazily made scorers met (`ranked.rs`).
     errors: ranked::LazyErrors,
-    /// In a tenant's scope, what a match must hold (see [`no_candidate`]).
+    /// In a tenant's scope, what a match must hold (see [`first_candidate_segment`]).
     candidates: Option<Candidates>,
 }
 
@@ -458,20 +459,26 @@ struct Collected {
 
 /// Whether one of `terms` is in no segment of `searcher` (one dictionary
 /// lookup per term and segment, stopping at the first term found).
-/// Whether no document of the tenant holds all the terms of any of the
-/// alternatives, so that nothing can match (deleted documents count as
-/// holding theirs: one of those answers `false`, and the search then finds
-/// nothing itself). Asked before the search builds its scoring statistics
-/// (a term-dictionary lookup per word per segment, and each field's token
-/// total) and its scorers: a small tenant's query usually matches none of
-/// its cases, and this check reads document ids only, tenant first.
-fn no_candidate(searcher: &tantivy::Searcher, candidates: Option<&Candidates>) -> Result<bool> {
+/// The first segment holding a document of the tenant with every term of
+/// at least one of the alternatives: no segment before it can hold a match
+/// (a deleted document counts, so a segment may be searched for nothing,
+/// never skipped wrongly). `None` when no segment does; 0 without a tenant
+/// scope, or when an alternative has no term.
+///
+/// Asked before the search builds its scoring statistics (a
+/// term-dictionary lookup per word per segment, and each field's token
+/// total): a small tenant's query usually matches none of its cases, and
+/// this check reads document ids only, tenant first. It stops at the first
+/// segment with a candidate, from which the search itself goes on: a query
+/// with matches pays one segment's check more, one without pays no
+/// statistics and no scorers.
+fn first_candidate_segment(searcher: &tantivy::Searcher, candidates: Option<&Candidates>) -> Result<Option<usize>> {
     let Some(c) = candidates else {
-        return Ok(false);
+        return Ok(Some(0));
     };
     // A set without terms: every document of the tenant is a candidate.
     if c.alternatives.iter().any(Vec::is_empty) {
-        return Ok(false);
+        return Ok(Some(0));
     }
     let basic =
         |t: &Term| -> Box<dyn tantivy::query::Query> { Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic)) };
@@ -492,13 +499,13 @@ fn no_candidate(searcher: &tantivy::Searcher, candidates: Option<&Candidates>) -
     let query = BooleanQuery::new(any);
     let weight = tantivy::query::Query::weight(&query, tantivy::query::EnableScoring::disabled_from_searcher(searcher))
         .map_err(ix("searching"))?;
-    for segment in searcher.segment_readers() {
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let scorer = weight.scorer(segment, 1.0).map_err(ix("searching"))?;
         if tantivy::DocSet::doc(&scorer) != tantivy::TERMINATED {
-            return Ok(false);
+            return Ok(Some(ord));
         }
     }
-    Ok(true)
+    Ok(None)
 }
 
 fn absent(searcher: &tantivy::Searcher, terms: &[Term]) -> Result<bool> {
@@ -778,20 +785,41 @@ impl Store {
         // A required term in no segment's dictionary: nothing can match, and
         // the weights (term statistics for every field of every word) and
         // the collector need not be built.
-        if absent(&searcher, &planned.required)? || no_candidate(&searcher, planned.candidates.as_ref())? {
+        let first = if absent(&searcher, &planned.required)? {
+            None
+        } else {
+            first_candidate_segment(&searcher, planned.candidates.as_ref())?
+        };
+        let Some(first) = first else {
             return Ok(Collected {
                 indexed_change,
                 searcher,
                 columns,
                 fruit: PageFruit::default(),
             });
-        }
+        };
         let collector = PageCollector {
             columns: columns.clone(),
             stale,
             ask,
         };
-        let fruit = searcher.search(&*planned.query, &collector).map_err(ix("searching"))?;
+        // What `Searcher::search` does, from the first segment that may
+        // hold a match (the statistics are still the whole index's).
+        let scoring = if collector.requires_scoring() {
+            tantivy::query::EnableScoring::enabled_from_searcher(&searcher)
+        } else {
+            tantivy::query::EnableScoring::disabled_from_searcher(&searcher)
+        };
+        let weight = planned.query.weight(scoring).map_err(ix("searching"))?;
+        let mut fruits = Vec::with_capacity(searcher.segment_readers().len());
+        for (ord, reader) in searcher.segment_readers().iter().enumerate().skip(first) {
+            fruits.push(
+                collector
+                    .collect_segment(&*weight, ord as u32, reader)
+                    .map_err(ix("searching"))?,
+            );
+        }
+        let fruit = collector.merge_fruits(fruits).map_err(ix("searching"))?;
         if let Some(e) = planned.errors.lock().take() {
             return Err(ix("searching")(e));
         }
