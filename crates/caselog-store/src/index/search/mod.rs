@@ -457,8 +457,6 @@ struct Collected {
     fruit: PageFruit,
 }
 
-/// Whether one of `terms` is in no segment of `searcher` (one dictionary
-/// lookup per term and segment, stopping at the first term found).
 /// The first segment holding a document of the tenant with every term of
 /// at least one of the alternatives: no segment before it can hold a match
 /// (a deleted document counts, so a segment may be searched for nothing,
@@ -508,6 +506,8 @@ fn first_candidate_segment(searcher: &tantivy::Searcher, candidates: Option<&Can
     Ok(None)
 }
 
+/// Whether one of `terms` is in no segment of `searcher` (one dictionary
+/// lookup per term and segment, stopping at the first term found).
 fn absent(searcher: &tantivy::Searcher, terms: &[Term]) -> Result<bool> {
     for term in terms {
         let mut found = false;
@@ -756,13 +756,15 @@ impl Store {
         // its terms is required any more.
         let mut required = if bare.is_some() { Vec::new() } else { required };
         if let Some(reference) = bare {
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Should, Planner::new(fields).bare(reference)),
-                (Occur::Should, query),
-            ]));
-            if let Some(term) = &tenant {
-                query = plan::within(only(term), query);
-            }
+            let alternatives = vec![Planner::new(fields).bare(reference), query];
+            query = match &tenant {
+                // Two alternatives of a tenant's scope: each within the
+                // tenant, as an Or of two words is.
+                Some(term) => plan::any_within(only(term), alternatives),
+                None => Box::new(BooleanQuery::new(
+                    alternatives.into_iter().map(|q| (Occur::Should, q)).collect(),
+                )),
+            };
         }
         let candidates = tenant.clone().map(|tenant| Candidates { tenant, alternatives });
         required.extend(tenant);

@@ -68,13 +68,13 @@ pub(super) fn check_tree(root: &Query, limits: &QueryLimits) -> Result<()> {
     Ok(())
 }
 
-/// Maps the query tree onto tantivy queries, collecting the plans of the
-/// words and phrases to highlight on the way: each word or phrase is
-/// planned once per query, for matching and highlighting alike.
 /// The most parts of an Or that a tenant filter is distributed over (see
 /// [`Planner::or_within`]).
 const MAX_DISTRIBUTED_OR: usize = 3;
 
+/// Maps the query tree onto tantivy queries, collecting the plans of the
+/// words and phrases to highlight on the way: each word or phrase is
+/// planned once per query, for matching and highlighting alike.
 pub(super) struct Planner<'f> {
     pub(super) fields: &'f Fields,
     /// Chars token texts of each positive word or phrase, without repeats.
@@ -464,8 +464,8 @@ pub(super) fn within(filter: Box<dyn TQuery>, q: Box<dyn TQuery>) -> Box<dyn TQu
 }
 
 /// Any of `clauses` within `filter`: for two or three clauses the union
-/// of each within the filter ([`Planner::or_within`]), otherwise the
-/// filter around their union.
+/// of each within the filter ([`Planner::or_within`]; also a bare
+/// reference's two alternatives), otherwise the filter around their union.
 pub(super) fn any_within(filter: Box<dyn TQuery>, clauses: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
     match clauses.len() {
         0 => within(filter, Box::new(AllQuery)),

@@ -54,13 +54,11 @@ impl RankedQuery {
     /// of `Should` ones. Another shape is left a plain boolean.
     pub(super) fn of(mut clauses: Vec<(Occur, Box<dyn TQuery>)>, errors: &LazyErrors) -> Box<dyn TQuery> {
         let musts = clauses.iter().filter(|(o, _)| *o == Occur::Must).count();
-        let others = clauses.iter().any(|(o, _)| !matches!(o, Occur::Must | Occur::Should));
-        let Some(at) = clauses.iter().position(|(o, _)| *o == Occur::Must) else {
+        let only_should_besides = clauses.iter().all(|(o, _)| matches!(o, Occur::Must | Occur::Should));
+        let at = clauses.iter().position(|(o, _)| *o == Occur::Must);
+        let Some(at) = at.filter(|_| musts == 1 && only_should_besides) else {
             return Box::new(BooleanQuery::new(clauses));
         };
-        if musts != 1 || others {
-            return Box::new(BooleanQuery::new(clauses));
-        }
         let (_, required) = clauses.remove(at);
         let optional = clauses.into_iter().map(|(_, q)| q).collect();
         Box::new(RankedQuery {
@@ -326,6 +324,52 @@ mod tests {
         }
     }
 
+    /// (tenant, body words, title words) of each document.
+    type Docs = Vec<(usize, Vec<usize>, Vec<usize>)>;
+
+    struct Corpus {
+        searcher: tantivy::Searcher,
+        body: tantivy::schema::Field,
+        title: tantivy::schema::Field,
+        owner: tantivy::schema::Field,
+    }
+
+    /// An index of `docs` in about `segments` segments (one commit each).
+    fn corpus(docs: &Docs, segments: usize) -> Corpus {
+        let mut schema = Schema::builder();
+        let body = schema.add_text_field("body", TEXT);
+        let title = schema.add_text_field("title", TEXT);
+        let owner = schema.add_text_field("tenant", STRING);
+        let index = Index::create_in_ram(schema.build());
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let text = |ws: &[usize]| ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" ");
+        for chunk in docs.chunks(docs.len().div_ceil(segments).max(1)) {
+            for (t, b, ti) in chunk {
+                writer
+                    .add_document(doc!(owner => format!("t{t}"), body => text(b), title => text(ti)))
+                    .unwrap();
+            }
+            writer.commit().unwrap();
+        }
+        Corpus {
+            searcher: index.reader().unwrap().searcher(),
+            body,
+            title,
+            owner,
+        }
+    }
+
+    fn docs() -> impl Strategy<Value = Docs> {
+        proptest::collection::vec(
+            (
+                0..3usize,
+                proptest::collection::vec(0..5usize, 0..12),
+                proptest::collection::vec(0..5usize, 0..4),
+            ),
+            1..60,
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -334,32 +378,13 @@ mod tests {
         /// alone and inside a tenant's intersection, over several segments.
         #[test]
         fn ranked_scores_are_the_boolean_s_bit_for_bit(
-            docs in proptest::collection::vec(
-                (0..3usize, proptest::collection::vec(0..5usize, 0..12), proptest::collection::vec(0..5usize, 0..4)),
-                1..60,
-            ),
+            docs in docs(),
             segments in 1..4usize,
             required in proptest::collection::vec(0..5usize, 1..4),
             optional in proptest::collection::vec((proptest::collection::vec(0..5usize, 1..3), any::<bool>()), 0..3),
             tenant in 0..3usize,
         ) {
-            let mut schema = Schema::builder();
-            let body = schema.add_text_field("body", TEXT);
-            let title = schema.add_text_field("title", TEXT);
-            let owner = schema.add_text_field("tenant", STRING);
-            let index = Index::create_in_ram(schema.build());
-            let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
-            let per = docs.len().div_ceil(segments);
-            for chunk in docs.chunks(per.max(1)) {
-                for (t, b, ti) in chunk {
-                    let text = |ws: &[usize]| ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" ");
-                    writer
-                        .add_document(doc!(owner => format!("t{t}"), body => text(b), title => text(ti)))
-                        .unwrap();
-                }
-                writer.commit().unwrap();
-            }
-            let searcher = index.reader().unwrap().searcher();
+            let Corpus { searcher, body, title, owner } = corpus(&docs, segments);
             let clauses = || {
                 let mut c: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, phrase(body, &required))];
                 for (words, in_title) in &optional {
@@ -391,10 +416,7 @@ mod tests {
         /// the union of the words, bit for bit.
         #[test]
         fn a_tenant_distributed_over_an_or_keeps_every_score(
-            docs in proptest::collection::vec(
-                (0..3usize, proptest::collection::vec(0..5usize, 0..12), proptest::collection::vec(0..5usize, 0..4)),
-                1..60,
-            ),
+            docs in docs(),
             segments in 1..4usize,
             parts in proptest::collection::vec(
                 (proptest::collection::vec(0..5usize, 1..3), proptest::collection::vec(0..5usize, 0..2)),
@@ -402,23 +424,7 @@ mod tests {
             ),
             tenant in 0..3usize,
         ) {
-            let mut schema = Schema::builder();
-            let body = schema.add_text_field("body", TEXT);
-            let title = schema.add_text_field("title", TEXT);
-            let owner = schema.add_text_field("tenant", STRING);
-            let index = Index::create_in_ram(schema.build());
-            let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
-            let per = docs.len().div_ceil(segments);
-            for chunk in docs.chunks(per.max(1)) {
-                for (t, b, ti) in chunk {
-                    let text = |ws: &[usize]| ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" ");
-                    writer
-                        .add_document(doc!(owner => format!("t{t}"), body => text(b), title => text(ti)))
-                        .unwrap();
-                }
-                writer.commit().unwrap();
-            }
-            let searcher = index.reader().unwrap().searcher();
+            let Corpus { searcher, body, title, owner } = corpus(&docs, segments);
             let errors = LazyErrors::default();
             let words = || -> Vec<Box<dyn TQuery>> {
                 parts
